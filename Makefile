@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both set up the virtualenv first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CUSTOMERS ?= 300
+SEED ?= 42
+PORT_BASE ?= 8100
+
+.PHONY: install demo estate test lint typecheck unit bench-seed clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the demo legacy estate (CRM, ticket system, ERP) with seeded data.
+demo: install
+	$(BIN)/crmgraph demo estate --customers $(CUSTOMERS) --seed $(SEED) --port-base $(PORT_BASE)
+
+## Lint, type-check and run the whole test suite.
+test: lint typecheck unit
+
+lint: install
+	$(BIN)/ruff check crmgraph tests bench
+	$(BIN)/ruff format --check crmgraph tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest
+
+bench-seed: install
+	$(BIN)/python bench/seed_scale.py --customers 100000
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache var

@@ -1,0 +1,191 @@
+"""The control plane of a simulated system: request stats, fault injection, and ``/_control``.
+
+``instrument(product_app, ...)`` wraps a system's Starlette app. Requests under ``/_control`` go to the
+control API; every other request is counted by route template and final status, then passes through the
+active :class:`~crmgraph.demo.faults.FaultPlan` before (maybe) reaching the product app.
+
+Control API (not part of the imitated product):
+
+- ``GET  /_control/stats``   requests received since the last reset, by endpoint and status;
+- ``POST /_control/reset``   zero the stats;
+- ``GET  /_control/faults``  the active fault plan;
+- ``POST /_control/faults``  replace it (``{}`` clears every fault).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import orjson
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from crmgraph.demo.faults import FaultInjector, FaultPlan, MalformedKind
+from crmgraph.demo.wire import AbortConnection, ASGIApp, Message, Receive, Scope, Send, TruncateBody
+
+# Builds the product's own error answer: (status, retry_after seconds or None) -> Response.
+ErrorResponder = Callable[[int, int | None], Response]
+
+HTML_ERROR_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+    b"</center><hr><center>nginx</center></body></html>"
+)
+
+
+def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
+
+
+class RequestStats:
+    """Counts requests by ``"METHOD /route/template"`` and final status (or ``reset`` / ``truncated``)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.since = datetime.now(UTC)
+        self.counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def record(self, endpoint: str, outcome: str) -> None:
+        self.counts[endpoint][outcome] += 1
+
+    def snapshot(self, system: str) -> dict[str, object]:
+        by_endpoint = {
+            endpoint: {"total": sum(outcomes.values()), "by_status": dict(sorted(outcomes.items()))}
+            for endpoint, outcomes in sorted(self.counts.items())
+        }
+        return {
+            "system": system,
+            "since": self.since.isoformat(),
+            "total": sum(entry["total"] for entry in by_endpoint.values()),
+            "by_endpoint": by_endpoint,
+        }
+
+
+def endpoint_label(app: Starlette, scope: Scope) -> str:
+    """The route template a request matches, so that ``/tickets/1`` and ``/tickets/2`` count together."""
+    for route in app.routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL and isinstance(route, Route):
+            return f"{scope['method']} {route.path}"
+    return f"{scope['method']} (no route)"
+
+
+class Instrumented:
+    """The ASGI app a simulated system actually serves."""
+
+    def __init__(self, product: Starlette, system: str, error_responder: ErrorResponder) -> None:
+        self.product = product
+        self.system = system
+        self.error_responder = error_responder
+        self.stats = RequestStats()
+        self.faults = FaultInjector()
+        self.control = Starlette(
+            routes=[
+                Route("/_control/stats", self._stats, methods=["GET"]),
+                Route("/_control/reset", self._reset, methods=["POST"]),
+                Route("/_control/faults", self._get_faults, methods=["GET"]),
+                Route("/_control/faults", self._set_faults, methods=["POST"]),
+            ]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.product(scope, receive, send)
+            return
+        if scope["path"].startswith("/_control"):
+            await self.control(scope, receive, send)
+            return
+        await self._product_request(scope, receive, send)
+
+    async def _product_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = endpoint_label(self.product, scope)
+        faults = self.faults
+        if faults.plan.down:
+            self.stats.record(endpoint, "reset")
+            raise AbortConnection
+        retry_after = faults.retry_after()
+        delay = faults.delay_s()
+        if delay:
+            await asyncio.sleep(delay)
+        status_seen: list[int] = []
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_seen.append(message["status"])
+            await send(message)
+
+        try:
+            if retry_after is not None:
+                await self.error_responder(429, retry_after)(scope, receive, counting_send)
+            elif faults.fails():
+                await self.error_responder(500, None)(scope, receive, counting_send)
+            elif (kind := faults.malformation()) is not None:
+                await self._malformed(kind, scope, receive, counting_send)
+            else:
+                await self.product(scope, receive, counting_send)
+        except TruncateBody:
+            self.stats.record(endpoint, "truncated")
+            raise
+        self.stats.record(endpoint, str(status_seen[0]) if status_seen else "no_response")
+
+    async def _malformed(self, kind: MalformedKind, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer with a broken version of what the product would have said."""
+        if kind is MalformedKind.HTML_PAGE:
+            page = Response(HTML_ERROR_PAGE, status_code=502, media_type="text/html")
+            await page(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.product(scope, receive, capture)
+        body = b"".join(chunks)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        if kind is MalformedKind.CUT_TRANSFER:
+            headers.append((b"content-length", str(max(len(body), 2)).encode()))
+            await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise TruncateBody
+        broken = body[: len(body) // 2] if kind is MalformedKind.TRUNCATED_JSON else b'{"results": [<!-- oops'
+        headers.append((b"content-length", str(len(broken)).encode()))
+        await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+        await send({"type": "http.response.body", "body": broken})
+
+    async def _stats(self, request: Request) -> Response:
+        return json_response(self.stats.snapshot(self.system))
+
+    async def _reset(self, request: Request) -> Response:
+        self.stats.reset()
+        return json_response({"reset": True, "since": self.stats.since.isoformat()})
+
+    async def _get_faults(self, request: Request) -> Response:
+        return json_response(self.faults.plan.model_dump(mode="json"))
+
+    async def _set_faults(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            plan = FaultPlan.model_validate_json(raw or b"{}")
+        except ValidationError as exc:
+            problems = [
+                {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+                for err in exc.errors(include_url=False)
+            ]
+            return json_response({"error": "invalid fault plan", "problems": problems}, status=422)
+        self.faults.set(plan)
+        return json_response(plan.model_dump(mode="json"))
+
+
+def instrument(product: Starlette, system: str, error_responder: ErrorResponder) -> ASGIApp:
+    return Instrumented(product, system, error_responder)

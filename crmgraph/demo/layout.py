@@ -1,0 +1,55 @@
+"""Where a seeded estate lives on disk, and the credentials its systems accept."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("var/demo")
+
+
+@dataclass(frozen=True)
+class EstateLayout:
+    """The files of one seeded estate, all under one directory."""
+
+    root: Path
+
+    @property
+    def crm_db(self) -> Path:
+        return self.root / "crm.sqlite"
+
+    @property
+    def tickets_db(self) -> Path:
+        return self.root / "tickets.sqlite"
+
+    @property
+    def erp_db(self) -> Path:
+        return self.root / "erp.sqlite"
+
+    @property
+    def erp_url(self) -> str:
+        return f"sqlite:///{self.erp_db.resolve()}"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.root / "ground_truth.csv"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+
+@dataclass(frozen=True)
+class EstateCredentials:
+    """What the simulated systems accept: a HubSpot private-app token and a Zendesk API token."""
+
+    crm_token: str = "demo-crm-token"
+    zendesk_email: str = "api@demo.crmgraph.test"
+    zendesk_token: str = "demo-zendesk-token"
+
+    @property
+    def zendesk_basic(self) -> str:
+        """The ``Authorization`` header value Zendesk expects: basic auth of ``email/token:apikey``."""
+        raw = f"{self.zendesk_email}/token:{self.zendesk_token}".encode()
+        return "Basic " + base64.b64encode(raw).decode()

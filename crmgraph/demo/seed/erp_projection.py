@@ -1,0 +1,166 @@
+"""How the ERP records a party: debtor master, sales orders with lines, invoices and their payments."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from crmgraph.demo.seed import timefmt
+from crmgraph.demo.seed import vocabulary as vocab
+from crmgraph.demo.seed.ids import Counters, crm_company_id, sap_number
+from crmgraph.demo.seed.noise import Noise, case_spacing, email_case, phone_as_recorded, typo
+from crmgraph.demo.seed.party import AS_OF, Party, random_instant, skewed, stream
+from crmgraph.demo.seed.sink import SqlSink, TruthSink
+from crmgraph.demo.stores.erp import BSAD, KNA1, VBAK, VBAP, VBRK
+
+CENT = Decimal("0.01")
+TAX_RATES = {"CN": "0.13", "DE": "0.19", "GB": "0.20", "FR": "0.20", "US": "0", "SG": "0.09", "JP": "0.10"}
+PAYMENT_TERMS = ("NT30", "NT45", "NT60", "0001")
+
+
+def _debtor(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[str, object], list[Noise]]:
+    noise: list[Noise] = [Noise.DUPLICATE] if duplicate else []
+    name = party.name
+    if duplicate or rng.random() < 0.15:
+        name = case_spacing(rng, name).strip() or party.name
+        noise.append(Noise.CASE_SPACING)
+    if rng.random() < (0.3 if duplicate else 0.04):
+        name = typo(rng, name)
+        noise.append(Noise.TYPO)
+    phone: str | None
+    phone, reformatted = phone_as_recorded(rng, party.phone, "national", 0.1)
+    if rng.random() < 0.15:
+        phone = None
+        noise.append(Noise.MISSING_PHONE)
+    elif reformatted:
+        noise.append(Noise.PHONE_FORMAT)
+    email: str | None = party.email
+    if rng.random() < 0.35:
+        email = None
+        noise.append(Noise.MISSING_EMAIL)
+    elif rng.random() < 0.1:
+        email = email_case(rng, party.email).strip()
+        noise.append(Noise.EMAIL_CASE)
+    tax_id: str | None = party.tax_id
+    if rng.random() < 0.1:
+        tax_id = None
+        noise.append(Noise.MISSING_TAX_ID)
+    url: str | None = f"www.{party.domain}"
+    if rng.random() < 0.5:
+        url = None
+        noise.append(Noise.MISSING_DOMAIN)
+    row: dict[str, object] = {
+        "MANDT": "100",
+        "NAME1": name[:80],
+        "NAME2": None,
+        "LAND1": party.place.country,
+        "ORT01": party.place.city,
+        "PSTLZ": party.postal_code,
+        "STRAS": party.street,
+        "TELF1": phone,
+        "SMTP_ADDR": email,
+        "STCD1": tax_id,
+        "BRSCH": party.industry[1],
+        "KNURL": url,
+        "WAERS": party.place.currency,
+        "LOEVM": "",
+    }
+    return row, noise
+
+
+def project_erp(party: Party, seed: int, counters: Counters, sink: SqlSink, truth: TruthSink) -> None:
+    rng = stream(seed, party.index, "erp")
+    kunnr = sap_number(next(counters.erp_customer))
+    row, noise = _debtor(party, rng, duplicate=False)
+    opened = random_instant(rng, party.since, min(AS_OF, party.since + timedelta(days=60)))
+    xref = str(crm_company_id(party.index)) if party.in_crm and rng.random() < 0.2 else None
+    sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": timefmt.sap_date(opened), "ZZCRMID": xref})
+    truth.add(party.key, "", "erp", "KNA1", kunnr, noise, xref or "")
+    orders = rng.randint(400, 2000) if party.whale else skewed(rng, 11, 1500)
+    for _ in range(orders):
+        _order(rng, counters, party, kunnr, opened, sink)
+    if "erp" in party.duplicated_in:
+        dup = sap_number(next(counters.erp_customer))
+        dup_row, dup_noise = _debtor(party, rng, duplicate=True)
+        dup_opened = random_instant(rng, opened)
+        sink.add(KNA1, dup_row | {"KUNNR": dup, "ERDAT": timefmt.sap_date(dup_opened), "ZZCRMID": None})
+        truth.add(party.key, "", "erp", "KNA1", dup, dup_noise)
+        for _ in range(rng.randint(0, 3)):
+            _order(rng, counters, party, dup, dup_opened, sink)
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _order(rng: random.Random, counters: Counters, party: Party, kunnr: str, since: datetime, sink: SqlSink) -> None:
+    vbeln = sap_number(next(counters.erp_order))
+    currency = party.place.currency
+    placed = random_instant(rng, since)
+    age = AS_OF - placed
+    if rng.random() < 0.03:
+        status, rejected = "A", "C"
+    elif age > timedelta(days=60):
+        status, rejected = ("C" if rng.random() < 0.93 else "B"), ""
+    else:
+        status, rejected = rng.choice("AABBC"), ""
+    net = Decimal(0)
+    for position in range(1, 2 + skewed(rng, 1.5, 20)):
+        material, text, unit, usd = rng.choice(vocab.PRODUCTS)
+        quantity = Decimal(rng.randint(1, 50))
+        price = _money(usd / vocab.USD_PER_UNIT[currency] * rng.uniform(0.9, 1.1))
+        line_net = (price * quantity).quantize(CENT)
+        net += line_net
+        sink.add(
+            VBAP,
+            {"VBELN": vbeln, "POSNR": f"{position * 10:06d}", "MATNR": material, "ARKTX": text,
+             "KWMENG": quantity, "VRKME": unit, "NETPR": price, "NETWR": line_net, "WAERK": currency},
+        )  # fmt: skip
+    sink.add(
+        VBAK,
+        {"VBELN": vbeln, "ERDAT": timefmt.sap_date(placed), "ERZET": timefmt.sap_time(placed), "AUART": "TA",
+         "KUNNR": kunnr, "NETWR": net, "WAERK": currency, "BSTNK": f"PO-{rng.randrange(10**5, 10**6)}",
+         "VDATU": timefmt.sap_date(placed + timedelta(days=rng.randint(3, 30))), "GBSTK": status,
+         "ABSTK": rejected},
+    )  # fmt: skip
+    if status == "C" and not rejected:
+        _invoice(rng, counters, party, kunnr, vbeln, placed, net, sink)
+
+
+def _invoice(
+    rng: random.Random,
+    counters: Counters,
+    party: Party,
+    kunnr: str,
+    order: str,
+    placed: datetime,
+    net: Decimal,
+    sink: SqlSink,
+) -> None:
+    invoice = sap_number(next(counters.erp_invoice))
+    billed = min(AS_OF, placed + timedelta(days=rng.randint(1, 20)))
+    tax = (net * Decimal(TAX_RATES[party.place.country])).quantize(CENT)
+    currency = party.place.currency
+    sink.add(
+        VBRK,
+        {"VBELN": invoice, "FKART": "F2", "FKDAT": timefmt.sap_date(billed), "KUNRG": kunnr, "NETWR": net,
+         "MWSBK": tax, "WAERK": currency, "ZTERM": rng.choice(PAYMENT_TERMS), "ZZAUBEL": order, "FKSTO": ""},
+    )  # fmt: skip
+    gross = net + tax
+    overdue = AS_OF - billed > timedelta(days=45)
+    roll = rng.random()
+    if roll < (0.88 if overdue else 0.4):
+        payments = [gross]
+    elif roll < (0.93 if overdue else 0.5):
+        payments = [(gross * Decimal(rng.choice(("0.3", "0.5", "0.7")))).quantize(CENT)]
+    else:
+        payments = []
+    for amount in payments:
+        paid = min(AS_OF, billed + timedelta(days=rng.randint(5, 60)))
+        sink.add(
+            BSAD,
+            {"BELNR": sap_number(next(counters.erp_payment)), "GJAHR": paid.strftime("%Y"), "KUNNR": kunnr,
+             "VBELN": invoice, "BUDAT": timefmt.sap_date(paid), "WRBTR": amount, "WAERS": currency,
+             "ZLSCH": rng.choice("TCU")},
+        )  # fmt: skip

@@ -1,0 +1,147 @@
+"""Generate a whole demo estate, or load just the ERP into another database."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from crmgraph.demo.layout import EstateLayout
+from crmgraph.demo.seed.crm_projection import owners, project_crm
+from crmgraph.demo.seed.erp_projection import project_erp
+from crmgraph.demo.seed.ids import Counters
+from crmgraph.demo.seed.manifest import Manifest
+from crmgraph.demo.seed.party import AS_OF, make_party
+from crmgraph.demo.seed.sink import CRM_INSERTS, TICKET_INSERTS, SqlSink, SqliteSink, TruthSink, open_truth
+from crmgraph.demo.seed.ticket_projection import agents, project_tickets
+from crmgraph.demo.stores import crm as crm_store
+from crmgraph.demo.stores import tickets as ticket_store
+from crmgraph.demo.stores.erp import metadata as erp_metadata
+
+Progress = Callable[[int, int], None]  # (customers done, customers in all)
+OWNERS = 40
+PROGRESS_EVERY = 500
+
+
+def _fast_sqlite_load(engine: Engine) -> None:
+    """A fresh file being filled: no journal, no fsync (a crash just means generating again)."""
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=OFF")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+
+def erp_engine(url: str, *, bulk_load: bool = False) -> Engine:
+    engine = create_engine(url)
+    if bulk_load and engine.dialect.name == "sqlite":
+        _fast_sqlite_load(engine)
+    return engine
+
+
+def reset_erp_schema(engine: Engine) -> None:
+    erp_metadata.drop_all(engine)
+    erp_metadata.create_all(engine)
+
+
+def generate_estate(
+    layout: EstateLayout, *, customers: int, seed: int, progress: Progress | None = None
+) -> Manifest:
+    """Write the CRM, ticket and ERP stores, the ground truth and the manifest under ``layout.root``.
+
+    Files are built in a scratch directory and moved into place at the end, manifest last, so an
+    interrupted run never leaves an estate that looks complete.
+    """
+    if customers < 1:
+        raise ValueError("customers must be at least 1")
+    started = time.monotonic()
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.manifest.unlink(missing_ok=True)
+    scratch = EstateLayout(layout.root / ".partial")
+    shutil.rmtree(scratch.root, ignore_errors=True)
+    scratch.root.mkdir()
+
+    counters = Counters()
+    crm = SqliteSink(crm_store.connect(scratch.crm_db), CRM_INSERTS)
+    tickets = SqliteSink(ticket_store.connect(scratch.tickets_db), TICKET_INSERTS)
+    engine = erp_engine(scratch.erp_url, bulk_load=True)
+    reset_erp_schema(engine)
+    erp = SqlSink(engine)
+    with open_truth(scratch.ground_truth) as handle:
+        truth = TruthSink(handle)
+        for row in owners(OWNERS):
+            crm.add("owners", row)
+        agent_rows = agents(counters)
+        for row in agent_rows:
+            tickets.add("users", row)
+        agent_ids = [int(str(row[0])) for row in agent_rows]
+        for index in range(customers):
+            party = make_party(seed, index, OWNERS)
+            if party.in_crm:
+                project_crm(party, seed, counters, crm, truth)
+            if party.in_tickets:
+                project_tickets(party, seed, counters, agent_ids, tickets, truth)
+            if party.in_erp:
+                project_erp(party, seed, counters, erp, truth)
+            if progress is not None and (index + 1) % PROGRESS_EVERY == 0:
+                progress(index + 1, customers)
+        crm.close()
+        tickets.close()
+        erp.close()
+    crm_store.create_indexes(crm.conn)
+    ticket_store.create_indexes(tickets.conn)
+    crm.conn.close()
+    tickets.conn.close()
+    engine.dispose()
+    if progress is not None:
+        progress(customers, customers)
+
+    for name in ("crm.sqlite", "tickets.sqlite", "erp.sqlite", "ground_truth.csv"):
+        (scratch.root / name).replace(layout.root / name)
+    scratch.root.rmdir()
+    noise: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    for (system, obj, kind), affected in truth.noise.items():
+        noise[f"{system}/{obj}"][kind] = affected
+    manifest = Manifest(
+        seed=seed,
+        customers=customers,
+        as_of=AS_OF.isoformat(),
+        seconds=round(time.monotonic() - started, 2),
+        rows={"crm": dict(crm.rows), "tickets": dict(tickets.rows), "erp": dict(erp.rows)},
+        records={f"{system}/{obj}": n for (system, obj), n in truth.records.items()},
+        noise=dict(noise),
+    )
+    manifest.write(layout.manifest)
+    return manifest
+
+
+def load_erp(url: str, *, customers: int, seed: int, progress: Progress | None = None) -> dict[str, int]:
+    """(Re)create the ERP tables at ``url`` and load the same rows the full estate would hold."""
+    engine = erp_engine(url, bulk_load=True)
+    try:
+        reset_erp_schema(engine)
+        counters = Counters()
+        sink = SqlSink(engine)
+        truth = TruthSink(None)
+        for index in range(customers):
+            party = make_party(seed, index, OWNERS)
+            if party.in_erp:
+                project_erp(party, seed, counters, sink, truth)
+            if progress is not None and (index + 1) % PROGRESS_EVERY == 0:
+                progress(index + 1, customers)
+        sink.close()
+    finally:
+        engine.dispose()
+    return dict(sink.rows)
+
+
+def data_dir_is_current(root: Path, *, seed: int, customers: int) -> bool:
+    manifest = Manifest.read(EstateLayout(root).manifest)
+    return manifest is not None and manifest.matches(seed=seed, customers=customers)

@@ -1,0 +1,189 @@
+"""One party (a customer company and its people) as it really is, before any system records it.
+
+Each party is drawn from its own random stream, seeded by (seed, index), so a party is the same whether or
+not the others are generated, and each system's projection of it draws from a stream of its own.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from crmgraph.demo.seed import vocabulary as vocab
+
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the estate's "today": fixed, so a seed always gives the same data
+HISTORY = timedelta(days=3 * 365)
+
+
+def stream(seed: int, index: int, purpose: str) -> random.Random:
+    """A reproducible random stream for one party and one purpose (string seeds hash with SHA-512)."""
+    return random.Random(f"{seed}:{index}:{purpose}")
+
+
+def skewed(rng: random.Random, mean: float, cap: int, alpha: float = 1.6) -> int:
+    """A count with a long tail (Pareto): most parties have a few, some have very many."""
+    return min(cap, int((rng.paretovariate(alpha) - 1) * mean * (alpha - 1)))
+
+
+@dataclass(frozen=True)
+class Phone:
+    country_code: str
+    area: str
+    local: str  # subscriber digits
+
+    @property
+    def e164(self) -> str:
+        return f"+{self.country_code}{self.area}{self.local}"
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # "<party>-<n>", the person's ground-truth id
+    first_name: str
+    last_name: str
+    chinese: bool
+    email: str
+    phone: Phone
+    job_title: str
+    in_crm: bool
+    in_tickets: bool
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}{self.first_name}" if self.chinese else f"{self.first_name} {self.last_name}"
+
+
+@dataclass
+class Party:
+    index: int
+    key: str  # ground-truth id, "P000042"
+    chinese: bool
+    name: str
+    domain: str
+    email: str
+    phone: Phone
+    tax_id: str
+    place: vocab.Place
+    street: str
+    postal_code: str
+    industry: tuple[str, str]
+    since: datetime
+    employees: int
+    annual_revenue: int
+    owner_index: int
+    in_crm: bool
+    in_erp: bool
+    in_tickets: bool
+    # A second record of the same party inside one system (a classic data-quality problem).
+    duplicated_in: frozenset[str]
+    whale: bool
+    persons: list[Person] = field(default_factory=list)
+
+
+def _tax_id(rng: random.Random, country: str) -> str:
+    digits = "".join(rng.choice("0123456789") for _ in range(12))
+    match country:
+        case "CN":  # unified social credit code: 18 characters
+            return "91" + digits[:6] + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
+        case "US":
+            return f"{digits[:2]}-{digits[2:9]}"
+        case "GB" | "DE" | "FR":
+            return country + digits[:9]
+        case "SG":
+            return f"20{digits[:7]}{rng.choice('KMNRWZ')}"
+        case _:
+            return digits + "0"
+
+
+def _company_name(rng: random.Random, chinese: bool, place: vocab.Place) -> tuple[str, str]:
+    """(legal name, web domain)."""
+    if chinese:
+        word, word_py = rng.choice(vocab.ZH_COMPANY_WORDS)
+        trade, trade_py = rng.choice(vocab.ZH_COMPANY_TRADES)
+        serial = rng.randrange(100, 999)
+        return f"{place.city}{word}{trade}{vocab.ZH_COMPANY_SUFFIX}", f"{word_py}{trade_py}{serial}.{place.tld}"
+    word = rng.choice(vocab.EN_COMPANY_WORDS)
+    noun = rng.choice(vocab.EN_COMPANY_NOUNS)
+    suffix = rng.choice(vocab.EN_COMPANY_SUFFIXES)
+    serial = rng.randrange(100, 999)
+    slug = word.lower().replace(" ", "")
+    return f"{word} {noun} {suffix}", f"{slug}-{noun.lower()}{serial}.{place.tld}"
+
+
+def _phone(rng: random.Random, place: vocab.Place) -> Phone:
+    length = 8 if place.country in ("CN", "DE", "GB", "SG", "FR", "JP") else 7
+    return Phone(place.phone_prefix, place.area_code, "".join(rng.choice("0123456789") for _ in range(length)))
+
+
+def _person(rng: random.Random, party_key: str, n: int, chinese: bool, domain: str, place: vocab.Place) -> Person:
+    if chinese and rng.random() < 0.85:
+        (last, last_py), (first, first_py) = rng.choice(vocab.ZH_SURNAMES), rng.choice(vocab.ZH_GIVEN_NAMES)
+        local = f"{first_py}.{last_py}".lower()
+        person_chinese = True
+    else:
+        first, last = rng.choice(vocab.EN_FIRST_NAMES), rng.choice(vocab.EN_LAST_NAMES)
+        local = f"{first}.{last}".lower()
+        person_chinese = False
+    return Person(
+        key=f"{party_key}-{n}",
+        first_name=first,
+        last_name=last,
+        chinese=person_chinese,
+        email=f"{local}{n}@{domain}",
+        phone=_phone(rng, place),
+        job_title=rng.choice(vocab.JOB_TITLES),
+        in_crm=rng.random() < 0.9,
+        in_tickets=rng.random() < 0.7,
+    )
+
+
+def make_party(seed: int, index: int, owners: int) -> Party:
+    rng = stream(seed, index, "party")
+    chinese = rng.random() < 0.4
+    place = rng.choice(vocab.PLACES_CN if chinese else vocab.PLACES_INTL)
+    name, domain = _company_name(rng, chinese, place)
+    whale = rng.random() < 0.004
+    in_crm = rng.random() < 0.92
+    in_erp = rng.random() < (0.7 if in_crm else 0.85)
+    in_tickets = rng.random() < (0.6 if in_erp else 0.3)
+    if not (in_crm or in_erp or in_tickets):
+        in_crm = True
+    duplicated_in = frozenset(
+        system
+        for system, present, share in (("crm", in_crm, 0.03), ("erp", in_erp, 0.015), ("tickets", in_tickets, 0.02))
+        if present and rng.random() < share
+    )
+    key = f"P{index:07d}"
+    party = Party(
+        index=index,
+        key=key,
+        chinese=chinese,
+        name=name,
+        domain=domain,
+        email=f"info@{domain}",
+        phone=_phone(rng, place),
+        tax_id=_tax_id(rng, place.country),
+        place=place,
+        street=f"{rng.randrange(1, 999)} {rng.choice(vocab.EN_COMPANY_WORDS)} Road",
+        postal_code=f"{rng.randrange(10000, 99999)}",
+        industry=rng.choice(vocab.INDUSTRIES),
+        since=AS_OF - HISTORY * rng.random(),
+        employees=int(rng.lognormvariate(4, 1.3)) + 1,
+        annual_revenue=int(rng.lognormvariate(15, 1.5)),
+        owner_index=rng.randrange(owners),
+        in_crm=in_crm,
+        in_erp=in_erp,
+        in_tickets=in_tickets,
+        duplicated_in=duplicated_in,
+        whale=whale,
+    )
+    people = rng.randint(12, 30) if whale else 1 + skewed(rng, 1.5, 10)
+    party.persons = [_person(rng, key, n, chinese, domain, place) for n in range(1, people + 1)]
+    return party
+
+
+def random_instant(rng: random.Random, start: datetime, end: datetime = AS_OF) -> datetime:
+    """A uniformly drawn instant in [start, end), at whole seconds."""
+    span = max(1.0, (end - start).total_seconds())
+    return (start + timedelta(seconds=int(rng.random() * span))).replace(microsecond=0)

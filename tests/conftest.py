@@ -1,0 +1,130 @@
+"""Shared fixtures: a seeded demo estate running as real servers on loopback, and database URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from crmgraph.demo.layout import EstateCredentials, EstateLayout
+from crmgraph.demo.seed import generate_estate
+
+ESTATE_CUSTOMERS = 150
+ESTATE_SEED = 7
+
+
+@dataclass
+class Estate:
+    """A running estate and the clients to talk to it."""
+
+    layout: EstateLayout
+    crm_url: str
+    tickets_url: str
+    credentials: EstateCredentials
+
+    def base(self, system: str) -> str:
+        return {"crm": self.crm_url, "tickets": self.tickets_url}[system]
+
+    def crm(self, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.credentials.crm_token}"}
+        return httpx.Client(base_url=self.crm_url, headers=headers, timeout=10, **kwargs)
+
+    def tickets(self, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": self.credentials.zendesk_basic}
+        return httpx.Client(base_url=self.tickets_url, headers=headers, timeout=10, **kwargs)
+
+    def stats(self, system: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.base(system)}/_control/stats", timeout=10)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def reset(self, system: str) -> None:
+        httpx.post(f"{self.base(system)}/_control/reset", timeout=10).raise_for_status()
+
+    def faults(self, system: str, **plan: Any) -> None:
+        httpx.post(f"{self.base(system)}/_control/faults", json=plan, timeout=10).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def estate_layout(tmp_path_factory: pytest.TempPathFactory) -> EstateLayout:
+    layout = EstateLayout(tmp_path_factory.mktemp("estate"))
+    generate_estate(layout, customers=ESTATE_CUSTOMERS, seed=ESTATE_SEED)
+    return layout
+
+
+@pytest.fixture(scope="session")
+def running_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
+    ready = estate_layout.root / "ready.json"
+    command = [
+        sys.executable, "-m", "crmgraph", "demo", "estate",
+        "--data-dir", str(estate_layout.root),
+        "--customers", str(ESTATE_CUSTOMERS), "--seed", str(ESTATE_SEED),
+        "--port-base", "0", "--ready-file", str(ready),
+    ]  # fmt: skip
+    log = (estate_layout.root / "estate.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if process.poll() is not None:
+                raise RuntimeError(f"estate exited early:\n{(estate_layout.root / 'estate.log').read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("estate did not become ready within 60 s")
+            time.sleep(0.05)
+        urls = json.loads(ready.read_text())
+        yield Estate(estate_layout, urls["crm"], urls["tickets"], EstateCredentials())
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def estate(running_estate: Estate) -> Iterator[Estate]:
+    """The running estate with no faults and zeroed stats, restored after the test."""
+    for system in ("crm", "tickets"):
+        running_estate.faults(system)
+        running_estate.reset(system)
+    yield running_estate
+    for system in ("crm", "tickets"):
+        running_estate.faults(system)
+
+
+def _service_url(env: str, default: str) -> str:
+    """A database URL for tests; skipped when unreachable, unless CI requires every service."""
+    url = os.environ.get(env, default)
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any driver error means the service is not usable here
+        if os.environ.get("CRMGRAPH_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{env}: {url} is required (CRMGRAPH_REQUIRE_SERVICES=1) but unreachable: {exc}")
+        pytest.skip(f"{env}: {url} unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return _service_url("CRMGRAPH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    return _service_url("CRMGRAPH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4")

@@ -92,7 +92,7 @@ def project_tickets(
         elif reformatted:
             person_noise.append(Noise.PHONE_FORMAT)
         user_external = None
-        if person.in_crm and rng.random() < 0.3:
+        if party.in_crm and person.in_crm and rng.random() < 0.3:
             user_external = str(crm_contact_id(party.index, number))
         user_org = org_id if rng.random() < 0.9 else None
         stamp = timefmt.zendesk(random_instant(rng, created))

@@ -32,7 +32,12 @@ DataDir = Annotated[Path, typer.Option(help="Where the estate's files live.")]
 
 def _with_progress(label: str) -> tuple[Progress, object]:
     progress = Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
     return progress, progress.add_task(label, total=None)
 
@@ -77,10 +82,14 @@ def _print_stats(manifest: Manifest) -> None:
 def estate(
     customers: Customers = 300,
     seed: Seed = 42,
-    port_base: Annotated[int, typer.Option(min=0, max=65000, help="CRM on P+1, tickets on P+2; 0 = any free.")] = 8100,
+    port_base: Annotated[
+        int, typer.Option(min=0, max=65000, help="CRM on P+1, tickets on P+2; 0 = any free.")
+    ] = 8100,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback only by default).")] = "127.0.0.1",
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    ready_file: Annotated[Path | None, typer.Option(help="Write the systems' URLs here once listening.")] = None,
+    ready_file: Annotated[
+        Path | None, typer.Option(help="Write the systems' URLs here once listening.")
+    ] = None,
     stats: Annotated[bool, typer.Option("--stats", help="Print what the estate holds and exit.")] = False,
     regenerate: Annotated[bool, typer.Option(help="Seed again even if the data dir is current.")] = False,
 ) -> None:
@@ -101,11 +110,15 @@ def estate(
             f"{credentials.zendesk_email}/token : {credentials.zendesk_token}"
         )
         out.print(f"[bold]ERP[/] (SQL, SAP-style tables)  {running.erp_url}")
-        out.print(f"Try: curl -H 'Authorization: Bearer {credentials.crm_token}' '{running.crm_url}/crm/v3/objects/companies?limit=2'")
-        out.print("Control: GET /_control/stats, POST /_control/reset, POST /_control/faults on each system. Ctrl-C stops.")
+        auth = f"Authorization: Bearer {credentials.crm_token}"
+        out.print(f"Try: curl -H '{auth}' '{running.crm_url}/crm/v3/objects/companies?limit=2'")
+        out.print("Control: GET /_control/stats, POST /_control/reset, POST /_control/faults on each system.")
+        out.print("Ctrl-C stops.")
 
     try:
-        asyncio.run(serve_estate(layout, host=host, port_base=port_base, ready_file=ready_file, on_ready=announce))
+        asyncio.run(
+            serve_estate(layout, host=host, port_base=port_base, ready_file=ready_file, on_ready=announce)
+        )
     except OSError as exc:
         console.print(f"[red]Cannot listen on {host} (port base {port_base}):[/] {exc.strerror or exc}")
         raise typer.Exit(2) from exc
@@ -114,9 +127,7 @@ def estate(
 
 
 @demo_app.command("seed")
-def seed_command(
-    customers: Customers = 300, seed: Seed = 42, data_dir: DataDir = DEFAULT_DATA_DIR
-) -> None:
+def seed_command(customers: Customers = 300, seed: Seed = 42, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Seed the estate's files without starting the servers."""
     manifest = _ensure_estate(data_dir, customers, seed, regenerate=True)
     _print_stats(manifest)
@@ -142,12 +153,16 @@ def load_erp_command(
         console.print(f"[red]--url is not a database URL SQLAlchemy understands:[/] {url!r} ({exc})")
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
-        console.print(f"[red]Loading the ERP into {url} failed:[/] {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        console.print(
+            f"[red]Loading the ERP into {url} failed:[/] {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        )
         raise typer.Exit(1) from exc
     except ModuleNotFoundError as exc:
         console.print(f"[red]The database driver for {url} is not installed:[/] {exc.name}")
         raise typer.Exit(2) from exc
-    out.print(", ".join(f"{table} {count:,}" for table, count in sorted(rows.items())) + f" rows loaded into {url}")
+    out.print(
+        ", ".join(f"{table} {count:,}" for table, count in sorted(rows.items())) + f" rows loaded into {url}"
+    )
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -127,4 +126,6 @@ def postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def mariadb_url() -> str:
-    return _service_url("CRMGRAPH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4")
+    return _service_url(
+        "CRMGRAPH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+    )

@@ -38,7 +38,9 @@ def _open_items() -> Select[Any]:
 QUERIES: dict[str, Callable[[], Select[Any]]] = {
     "customer master": lambda: select(KNA1).order_by(KNA1.c.KUNNR),
     "orders with lines of the first customers": lambda: (
-        select(VBAK.c.VBELN, VBAK.c.ERDAT, VBAK.c.GBSTK, VBAP.c.POSNR, VBAP.c.MATNR, VBAP.c.KWMENG, VBAP.c.NETWR)
+        select(
+            VBAK.c.VBELN, VBAK.c.ERDAT, VBAK.c.GBSTK, VBAP.c.POSNR, VBAP.c.MATNR, VBAP.c.KWMENG, VBAP.c.NETWR
+        )
         .join(VBAP, VBAP.c.VBELN == VBAK.c.VBELN)
         .where(VBAK.c.KUNNR.between("0000100001", "0000100008"))
         .order_by(VBAK.c.VBELN, VBAP.c.POSNR)
@@ -67,8 +69,8 @@ QUERIES: dict[str, Callable[[], Select[Any]]] = {
         .where(func.lower(KNA1.c.SMTP_ADDR) != KNA1.c.SMTP_ADDR)
         .order_by(KNA1.c.KUNNR)
     ),
-    "invoices of one order number": lambda: (
-        select(VBRK.c.VBELN, VBRK.c.FKART, VBRK.c.ZTERM).where(VBRK.c.ZZAUBEL == "0001000003")
+    "invoices of one order number": lambda: select(VBRK.c.VBELN, VBRK.c.FKART, VBRK.c.ZTERM).where(
+        VBRK.c.ZZAUBEL == "0001000003"
     ),
 }
 
@@ -119,7 +121,19 @@ def test_same_queries_return_the_same_rows_as_on_sqlite(
 def test_load_erp_command_reports_rows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     done = subprocess.run(
-        [sys.executable, "-m", "crmgraph", "demo", "load-erp", "--url", url, "--customers", "20", "--seed", "3"],
+        [
+            sys.executable,
+            "-m",
+            "crmgraph",
+            "demo",
+            "load-erp",
+            "--url",
+            url,
+            "--customers",
+            "20",
+            "--seed",
+            "3",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -57,13 +57,13 @@ class RequestStats:
 
     def snapshot(self, system: str) -> dict[str, object]:
         by_endpoint = {
-            endpoint: {"total": sum(outcomes.values()), "by_status": dict(sorted(outcomes.items()))}
+            endpoint: {"total": outcomes.total(), "by_status": dict(sorted(outcomes.items()))}
             for endpoint, outcomes in sorted(self.counts.items())
         }
         return {
             "system": system,
             "since": self.since.isoformat(),
-            "total": sum(entry["total"] for entry in by_endpoint.values()),
+            "total": sum(outcomes.total() for outcomes in self.counts.values()),
             "by_endpoint": by_endpoint,
         }
 
@@ -155,7 +155,9 @@ class Instrumented:
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         if kind is MalformedKind.CUT_TRANSFER:
             headers.append((b"content-length", str(max(len(body), 2)).encode()))
-            await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+            await send(
+                {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
+            )
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             raise TruncateBody
         broken = body[: len(body) // 2] if kind is MalformedKind.TRUNCATED_JSON else b'{"results": [<!-- oops'

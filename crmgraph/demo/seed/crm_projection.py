@@ -44,7 +44,10 @@ def _object(
 ) -> None:
     updated = random_instant(rng, created)
     clean = {k: v for k, v in props.items() if v != ""}
-    sink.add("objects", (kind, oid, orjson.dumps(clean).decode(), timefmt.hubspot(created), timefmt.hubspot(updated)))
+    sink.add(
+        "objects",
+        (kind, oid, orjson.dumps(clean).decode(), timefmt.hubspot(created), timefmt.hubspot(updated)),
+    )
 
 
 def _company(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[str, str], list[Noise]]:
@@ -141,7 +144,11 @@ def project_crm(party: Party, seed: int, counters: Counters, sink: SqliteSink, t
         deal_id = next(counters.crm_deal)
         created = random_instant(rng, party.since)
         closed = created + timedelta(days=rng.randint(7, 120))
-        stage = rng.choice(DEAL_STAGES_OPEN) if closed > AS_OF else ("closedwon" if rng.random() < 0.6 else "closedlost")
+        stage = (
+            rng.choice(DEAL_STAGES_OPEN)
+            if closed > AS_OF
+            else ("closedwon" if rng.random() < 0.6 else "closedlost")
+        )
         product = rng.choice(vocab.PRODUCTS)
         amount = round(product[3] * rng.randint(5, 400) / vocab.USD_PER_UNIT[party.place.currency], -1)
         deal = {

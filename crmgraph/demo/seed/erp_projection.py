@@ -94,7 +94,9 @@ def _money(value: float) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
 
-def _order(rng: random.Random, counters: Counters, party: Party, kunnr: str, since: datetime, sink: SqlSink) -> None:
+def _order(
+    rng: random.Random, counters: Counters, party: Party, kunnr: str, since: datetime, sink: SqlSink
+) -> None:
     vbeln = sap_number(next(counters.erp_order))
     currency = party.place.currency
     placed = random_instant(rng, since)

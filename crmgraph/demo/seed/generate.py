@@ -17,7 +17,7 @@ from crmgraph.demo.seed.erp_projection import project_erp
 from crmgraph.demo.seed.ids import Counters
 from crmgraph.demo.seed.manifest import Manifest
 from crmgraph.demo.seed.party import AS_OF, make_party
-from crmgraph.demo.seed.sink import CRM_INSERTS, TICKET_INSERTS, SqlSink, SqliteSink, TruthSink, open_truth
+from crmgraph.demo.seed.sink import CRM_INSERTS, TICKET_INSERTS, SqliteSink, SqlSink, TruthSink, open_truth
 from crmgraph.demo.seed.ticket_projection import agents, project_tickets
 from crmgraph.demo.stores import crm as crm_store
 from crmgraph.demo.stores import tickets as ticket_store

@@ -85,7 +85,9 @@ def _tax_id(rng: random.Random, country: str) -> str:
     digits = "".join(rng.choice("0123456789") for _ in range(12))
     match country:
         case "CN":  # unified social credit code: 18 characters
-            return "91" + digits[:6] + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
+            return (
+                "91" + digits[:6] + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
+            )
         case "US":
             return f"{digits[:2]}-{digits[2:9]}"
         case "GB" | "DE" | "FR":
@@ -102,7 +104,10 @@ def _company_name(rng: random.Random, chinese: bool, place: vocab.Place) -> tupl
         word, word_py = rng.choice(vocab.ZH_COMPANY_WORDS)
         trade, trade_py = rng.choice(vocab.ZH_COMPANY_TRADES)
         serial = rng.randrange(100, 999)
-        return f"{place.city}{word}{trade}{vocab.ZH_COMPANY_SUFFIX}", f"{word_py}{trade_py}{serial}.{place.tld}"
+        return (
+            f"{place.city}{word}{trade}{vocab.ZH_COMPANY_SUFFIX}",
+            f"{word_py}{trade_py}{serial}.{place.tld}",
+        )
     word = rng.choice(vocab.EN_COMPANY_WORDS)
     noun = rng.choice(vocab.EN_COMPANY_NOUNS)
     suffix = rng.choice(vocab.EN_COMPANY_SUFFIXES)
@@ -113,10 +118,14 @@ def _company_name(rng: random.Random, chinese: bool, place: vocab.Place) -> tupl
 
 def _phone(rng: random.Random, place: vocab.Place) -> Phone:
     length = 8 if place.country in ("CN", "DE", "GB", "SG", "FR", "JP") else 7
-    return Phone(place.phone_prefix, place.area_code, "".join(rng.choice("0123456789") for _ in range(length)))
+    return Phone(
+        place.phone_prefix, place.area_code, "".join(rng.choice("0123456789") for _ in range(length))
+    )
 
 
-def _person(rng: random.Random, party_key: str, n: int, chinese: bool, domain: str, place: vocab.Place) -> Person:
+def _person(
+    rng: random.Random, party_key: str, n: int, chinese: bool, domain: str, place: vocab.Place
+) -> Person:
     if chinese and rng.random() < 0.85:
         (last, last_py), (first, first_py) = rng.choice(vocab.ZH_SURNAMES), rng.choice(vocab.ZH_GIVEN_NAMES)
         local = f"{first_py}.{last_py}".lower()
@@ -151,7 +160,11 @@ def make_party(seed: int, index: int, owners: int) -> Party:
         in_crm = True
     duplicated_in = frozenset(
         system
-        for system, present, share in (("crm", in_crm, 0.03), ("erp", in_erp, 0.015), ("tickets", in_tickets, 0.02))
+        for system, present, share in (
+            ("crm", in_crm, 0.03),
+            ("erp", in_erp, 0.015),
+            ("tickets", in_tickets, 0.02),
+        )
         if present and rng.random() < share
     )
     key = f"P{index:07d}"

@@ -29,13 +29,15 @@ def agents(counters: Counters) -> list[tuple[object, ...]]:
         first, last = rng.choice(vocab.EN_FIRST_NAMES), rng.choice(vocab.EN_LAST_NAMES)
         email = f"{first}.{last}{n}@support.demo.crmgraph.test".lower()
         rows.append(
-            (next(counters.zd_user), f"{first} {last}", email, None, None, None, "agent", "UTC", "en-US", "[]",
-             stamp, stamp, 1, 1)
+            (next(counters.zd_user), f"{first} {last}", email, None, None, None, "agent", "UTC", "en-US",
+             "[]", stamp, stamp, 1, 1)
         )  # fmt: skip
     return rows
 
 
-def _organization(party: Party, rng: random.Random, duplicate: bool) -> tuple[str, str | None, list[Noise], str]:
+def _organization(
+    party: Party, rng: random.Random, duplicate: bool
+) -> tuple[str, str | None, list[Noise], str]:
     noise: list[Noise] = [Noise.DUPLICATE] if duplicate else []
     name = party.name
     if duplicate or rng.random() < 0.1:
@@ -69,7 +71,9 @@ def project_tickets(
     if "tickets" in party.duplicated_in:
         dup_id = next(counters.zd_organization)
         dup_name, _, dup_noise, dup_domains = _organization(party, rng, duplicate=True)
-        sink.add("organizations", (dup_id, dup_name, None, dup_domains, None, None, "[]", org_stamp, org_stamp))
+        sink.add(
+            "organizations", (dup_id, dup_name, None, dup_domains, None, None, "[]", org_stamp, org_stamp)
+        )
         truth.add(party.key, "", "tickets", "organizations", dup_id, dup_noise)
 
     users: list[tuple[int, int | None]] = []  # (user id, organization id)
@@ -141,6 +145,6 @@ def _ticket(
         "tickets",
         (ticket_id, None, rng.choice(("problem", "incident", "question", "task")), subject, f"{subject}.",
          rng.choice(("urgent", "high", "normal", "normal", "low")), status, requester, requester, assignee,
-         org_id, rng.choice(GROUPS), "[]", rng.choice(CHANNELS), timefmt.zendesk(opened), timefmt.zendesk(updated),
-         None),
+         org_id, rng.choice(GROUPS), "[]", rng.choice(CHANNELS), timefmt.zendesk(opened),
+         timefmt.zendesk(updated), None),
     )  # fmt: skip

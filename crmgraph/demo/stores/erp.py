@@ -18,13 +18,18 @@ and MariaDB tables use ``utf8mb4`` with a binary collation (its default collatio
 from __future__ import annotations
 
 from sqlalchemy import CHAR, Column, Index, MetaData, Numeric, String, Table
+from sqlalchemy.sql.schema import SchemaItem
 
 metadata = MetaData()
-PORTABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
-KNA1 = Table(
+
+def legacy_table(name: str, *items: SchemaItem) -> Table:
+    """A table of the legacy schema, with the MariaDB options that keep it portable (see above)."""
+    return Table(name, metadata, *items, mysql_charset="utf8mb4", mysql_collate="utf8mb4_bin")
+
+
+KNA1 = legacy_table(
     "KNA1",
-    metadata,
     Column("MANDT", CHAR(3), nullable=False, server_default="100"),
     Column("KUNNR", String(10), primary_key=True),
     Column("NAME1", String(80), nullable=False),
@@ -43,12 +48,10 @@ KNA1 = Table(
     Column("LOEVM", String(1), nullable=False, server_default=""),
     Column("ZZCRMID", String(20)),
     Index("KNA1_ZZCRMID", "ZZCRMID"),
-    **PORTABLE,
 )
 
-VBAK = Table(
+VBAK = legacy_table(
     "VBAK",
-    metadata,
     Column("VBELN", String(10), primary_key=True),
     Column("ERDAT", CHAR(8), nullable=False),
     Column("ERZET", CHAR(6), nullable=False),
@@ -62,12 +65,10 @@ VBAK = Table(
     Column("GBSTK", CHAR(1), nullable=False),
     Column("ABSTK", String(1), nullable=False, server_default=""),
     Index("VBAK_KUNNR", "KUNNR", "ERDAT"),
-    **PORTABLE,
 )
 
-VBAP = Table(
+VBAP = legacy_table(
     "VBAP",
-    metadata,
     Column("VBELN", String(10), primary_key=True),
     Column("POSNR", CHAR(6), primary_key=True),
     Column("MATNR", String(40), nullable=False),
@@ -77,12 +78,10 @@ VBAP = Table(
     Column("NETPR", Numeric(13, 2), nullable=False),
     Column("NETWR", Numeric(15, 2), nullable=False),
     Column("WAERK", CHAR(3), nullable=False),
-    **PORTABLE,
 )
 
-VBRK = Table(
+VBRK = legacy_table(
     "VBRK",
-    metadata,
     Column("VBELN", String(10), primary_key=True),
     Column("FKART", String(4), nullable=False),
     Column("FKDAT", CHAR(8), nullable=False),
@@ -95,12 +94,10 @@ VBRK = Table(
     Column("FKSTO", String(1), nullable=False, server_default=""),
     Index("VBRK_KUNRG", "KUNRG", "FKDAT"),
     Index("VBRK_ZZAUBEL", "ZZAUBEL"),
-    **PORTABLE,
 )
 
-BSAD = Table(
+BSAD = legacy_table(
     "BSAD",
-    metadata,
     Column("BELNR", String(10), primary_key=True),
     Column("GJAHR", CHAR(4), nullable=False),
     Column("KUNNR", String(10), nullable=False),
@@ -111,7 +108,6 @@ BSAD = Table(
     Column("ZLSCH", CHAR(1), nullable=False),
     Index("BSAD_VBELN", "VBELN"),
     Index("BSAD_KUNNR", "KUNNR"),
-    **PORTABLE,
 )
 
 ERP_TABLES = (KNA1, VBAK, VBAP, VBRK, BSAD)

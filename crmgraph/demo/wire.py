@@ -14,6 +14,7 @@ import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable, MutableMapping
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -26,6 +27,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BODY = 16 * 1024 * 1024
+_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
 class AbortConnection(Exception):
@@ -134,7 +136,9 @@ class _Connection:
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                self._write(h11.Response(status_code=message["status"], headers=headers))
+                status = message["status"]
+                reason = _REASONS.get(status, b"")
+                self._write(h11.Response(status_code=status, headers=headers, reason=reason))
             elif message["type"] == "http.response.body":
                 data = message.get("body", b"")
                 if data:

@@ -82,14 +82,10 @@ def _print_stats(manifest: Manifest) -> None:
 def estate(
     customers: Customers = 300,
     seed: Seed = 42,
-    port_base: Annotated[
-        int, typer.Option(min=0, max=65000, help="CRM on P+1, tickets on P+2; 0 = any free.")
-    ] = 8100,
+    port_base: Annotated[int, typer.Option(min=0, max=65000, help="CRM on P+1, tickets on P+2; 0 = any free.")] = 8100,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback only by default).")] = "127.0.0.1",
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    ready_file: Annotated[
-        Path | None, typer.Option(help="Write the systems' URLs here once listening.")
-    ] = None,
+    ready_file: Annotated[Path | None, typer.Option(help="Write the systems' URLs here once listening.")] = None,
     stats: Annotated[bool, typer.Option("--stats", help="Print what the estate holds and exit.")] = False,
     regenerate: Annotated[bool, typer.Option(help="Seed again even if the data dir is current.")] = False,
 ) -> None:
@@ -116,9 +112,7 @@ def estate(
         out.print("Ctrl-C stops.")
 
     try:
-        asyncio.run(
-            serve_estate(layout, host=host, port_base=port_base, ready_file=ready_file, on_ready=announce)
-        )
+        asyncio.run(serve_estate(layout, host=host, port_base=port_base, ready_file=ready_file, on_ready=announce))
     except OSError as exc:
         console.print(f"[red]Cannot listen on {host} (port base {port_base}):[/] {exc.strerror or exc}")
         raise typer.Exit(2) from exc
@@ -160,9 +154,26 @@ def load_erp_command(
     except ModuleNotFoundError as exc:
         console.print(f"[red]The database driver for {url} is not installed:[/] {exc.name}")
         raise typer.Exit(2) from exc
-    out.print(
-        ", ".join(f"{table} {count:,}" for table, count in sorted(rows.items())) + f" rows loaded into {url}"
-    )
+    out.print(", ".join(f"{table} {count:,}" for table, count in sorted(rows.items())) + f" rows loaded into {url}")
+
+
+@app.command("adapters")
+def adapters_command() -> None:
+    """List the adapters installed (entry-point group ``crmgraph.adapters``) and what each can reach."""
+    from crmgraph.adapters.registry import installed_adapters
+
+    table = Table(title="Installed adapters")
+    for column in ("kind", "class", "package", "reaches"):
+        table.add_column(column)
+    for kind, found in sorted(installed_adapters().items()):
+        package = f"{found.package} {found.version}" if found.package else "?"
+        if found.adapter is None:
+            table.add_row(kind, found.target, package, f"[red]cannot load: {found.problem}[/]")
+            continue
+        paths = found.adapter.paths
+        reaches = ", ".join(f"{p.entity} by {p.by}" + ("" if p.batched else " (one by one)") for p in paths)
+        table.add_row(kind, found.target, package, reaches)
+    out.print(table)
 
 
 def main() -> None:

@@ -160,9 +160,7 @@ def test_the_next_page_link_answers_the_next_page(client: httpx.Client, db: sqli
 
 
 @pytest.mark.parametrize("type_id", sorted(TYPE_IDS))
-def test_an_object_type_id_names_the_same_objects_as_the_type_name(
-    type_id: str, client: httpx.Client
-) -> None:
+def test_an_object_type_id_names_the_same_objects_as_the_type_name(type_id: str, client: httpx.Client) -> None:
     by_id = client.get(f"/crm/v3/objects/{type_id}", params={"limit": 5})
     by_name = client.get(f"/crm/v3/objects/{TYPE_IDS[type_id]}", params={"limit": 5})
     assert by_id.status_code == by_name.status_code == 200
@@ -171,9 +169,7 @@ def test_an_object_type_id_names_the_same_objects_as_the_type_name(
 
 @pytest.mark.parametrize("limit", ["101", "0", "ten"])
 def test_a_list_limit_outside_1_to_100_is_a_validation_error(limit: str, client: httpx.Client) -> None:
-    assert_error(
-        client.get("/crm/v3/objects/companies", params={"limit": limit}), 400, "VALIDATION_ERROR", "limit"
-    )
+    assert_error(client.get("/crm/v3/objects/companies", params={"limit": limit}), 400, "VALIDATION_ERROR", "limit")
 
 
 def test_a_cursor_the_api_did_not_give_out_is_a_validation_error(client: httpx.Client) -> None:
@@ -190,12 +186,8 @@ def test_an_unknown_object_type_is_refused_naming_the_types_served(client: httpx
 
 
 def test_a_requested_property_without_a_value_is_null(client: httpx.Client, db: sqlite3.Connection) -> None:
-    contact_id, props = next(
-        (i, p) for i, p in stored(db, "contacts").items() if "phone" not in p and p.get("email")
-    )
-    response = client.get(
-        f"/crm/v3/objects/contacts/{contact_id}", params={"properties": "email,phone,jobtitle"}
-    )
+    contact_id, props = next((i, p) for i, p in stored(db, "contacts").items() if "phone" not in p and p.get("email"))
+    response = client.get(f"/crm/v3/objects/contacts/{contact_id}", params={"properties": "email,phone,jobtitle"})
     assert response.status_code == 200
     properties = response.json()["properties"]
     assert properties["phone"] is None
@@ -214,9 +206,7 @@ def test_a_contact_is_found_by_email_whatever_its_case(client: httpx.Client, db:
 
 
 def test_every_error_carries_a_fresh_correlation_id(client: httpx.Client) -> None:
-    first, second = (
-        assert_error(client.get("/crm/v3/objects/companies/1"), 404, "OBJECT_NOT_FOUND") for _ in "12"
-    )
+    first, second = (assert_error(client.get("/crm/v3/objects/companies/1"), 404, "OBJECT_NOT_FOUND") for _ in "12")
     assert first["correlationId"] != second["correlationId"]
 
 
@@ -258,9 +248,7 @@ def test_a_batch_read_answers_every_requested_record(client: httpx.Client, db: s
     assert all(r["properties"]["amount"] == deals[int(r["id"])]["amount"] for r in body["results"])
 
 
-def test_a_batch_read_with_unknown_ids_answers_207_naming_them(
-    client: httpx.Client, db: sqlite3.Connection
-) -> None:
+def test_a_batch_read_with_unknown_ids_answers_207_naming_them(client: httpx.Client, db: sqlite3.Connection) -> None:
     known = list(stored(db, "companies"))[:2]
     response = client.post(
         "/crm/v3/objects/companies/batch/read",
@@ -310,9 +298,7 @@ def test_a_batch_read_of_101_inputs_is_refused(client: httpx.Client) -> None:
         (b'{"inputs": [{"id": "1"}], "propertys": ["name"]}', "propertys"),
     ],
 )
-def test_a_malformed_batch_read_is_refused_naming_the_field(
-    body: bytes, field: str, client: httpx.Client
-) -> None:
+def test_a_malformed_batch_read_is_refused_naming_the_field(body: bytes, field: str, client: httpx.Client) -> None:
     response = client.post("/crm/v3/objects/companies/batch/read", content=body)
     assert_error(response, 400, "VALIDATION_ERROR", f"{field}:")
 
@@ -383,9 +369,7 @@ def test_each_search_operator_finds_exactly_the_matching_objects(
     assert ids_of(found) == expected
 
 
-def test_a_date_time_filter_takes_epoch_millis_and_iso_8601_alike(
-    client: httpx.Client, db: sqlite3.Connection
-) -> None:
+def test_a_date_time_filter_takes_epoch_millis_and_iso_8601_alike(client: httpx.Client, db: sqlite3.Connection) -> None:
     cutoff = datetime(2025, 6, 1, tzinfo=UTC)
     expected = [
         object_id
@@ -396,14 +380,10 @@ def test_a_date_time_filter_takes_epoch_millis_and_iso_8601_alike(
     ]
     assert expected
     for value in (str(int(cutoff.timestamp() * 1000)), "2025-06-01T00:00:00Z", "2025-06-01T08:00:00+08:00"):
-        assert (
-            ids_of(search_all(client, "contacts", only(where("createdate", "GTE", value=value)))) == expected
-        )
+        assert ids_of(search_all(client, "contacts", only(where("createdate", "GTE", value=value)))) == expected
 
 
-def test_filter_groups_are_ored_and_the_filters_in_a_group_anded(
-    client: httpx.Client, db: sqlite3.Connection
-) -> None:
+def test_filter_groups_are_ored_and_the_filters_in_a_group_anded(client: httpx.Client, db: sqlite3.Connection) -> None:
     companies = stored(db, "companies")
     expected = [
         i
@@ -424,9 +404,7 @@ def test_filter_groups_are_ored_and_the_filters_in_a_group_anded(
     assert ids_of(search_all(client, "companies", body)) == expected
 
 
-def test_search_sorts_apply_in_order_with_the_id_as_tiebreaker(
-    client: httpx.Client, db: sqlite3.Connection
-) -> None:
+def test_search_sorts_apply_in_order_with_the_id_as_tiebreaker(client: httpx.Client, db: sqlite3.Connection) -> None:
     deals = stored(db, "deals")
     expected = sorted(deals, key=lambda i: (deals[i]["dealstage"], -float(deals[i]["amount"]), i))
     body = {
@@ -436,9 +414,7 @@ def test_search_sorts_apply_in_order_with_the_id_as_tiebreaker(
     assert ids_of(search_all(client, "deals", body)) == expected
 
 
-def test_search_pages_to_the_end_without_a_duplicate_or_a_gap(
-    client: httpx.Client, db: sqlite3.Connection
-) -> None:
+def test_search_pages_to_the_end_without_a_duplicate_or_a_gap(client: httpx.Client, db: sqlite3.Connection) -> None:
     results = search_all(client, "contacts", {"limit": 7})
     assert ids_of(results) == list(stored(db, "contacts"))
     assert set(results[0]["properties"]) == {"firstname", "lastname", "email", "hs_object_id", "createdate",
@@ -449,9 +425,7 @@ def test_a_free_text_query_finds_the_objects_with_a_word_starting_with_it(
     client: httpx.Client, db: sqlite3.Connection
 ) -> None:
     contacts = stored(db, "contacts")
-    prefix = next(
-        p["lastname"] for p in contacts.values() if p["lastname"].isascii() and p["lastname"].isalpha()
-    )
+    prefix = next(p["lastname"] for p in contacts.values() if p["lastname"].isascii() and p["lastname"].isalpha())
     prefix = prefix[:4].upper()
     searchable = ("firstname", "lastname", "email", "phone", "mobilephone", "company")
     expected = [
@@ -463,10 +437,7 @@ def test_a_free_text_query_finds_the_objects_with_a_word_starting_with_it(
 
 
 def test_search_refuses_to_page_beyond_10000_results(client: httpx.Client) -> None:
-    assert (
-        client.post("/crm/v3/objects/contacts/search", json={"after": "9900", "limit": 100}).status_code
-        == 200
-    )
+    assert client.post("/crm/v3/objects/contacts/search", json={"after": "9900", "limit": 100}).status_code == 200
     response = client.post("/crm/v3/objects/contacts/search", json={"after": "9901", "limit": 100})
     assert_error(response, 400, "VALIDATION_ERROR", "10,000")
 
@@ -504,9 +475,7 @@ def test_a_search_outside_hubspots_limits_or_malformed_is_refused_naming_the_fie
 # --- associations ------------------------------------------------------------------------------------
 
 
-def stored_associations(
-    db: sqlite3.Connection, from_type: str, to_type: str
-) -> dict[int, list[tuple[int, int]]]:
+def stored_associations(db: sqlite3.Connection, from_type: str, to_type: str) -> dict[int, list[tuple[int, int]]]:
     targets: dict[int, list[tuple[int, int]]] = {}
     for from_id, to_id, type_id in db.execute(
         "SELECT from_id, to_id, type_id FROM associations WHERE from_type = ? AND to_type = ? ORDER BY to_id",
@@ -602,9 +571,7 @@ def test_a_malformed_associations_read_is_refused_naming_the_field(
 
 def test_owners_page_through_every_owner_once(client: httpx.Client, db: sqlite3.Connection) -> None:
     owners = list_all(client, "/crm/v3/owners", limit=7)
-    rows = db.execute(
-        "SELECT id, email, first_name, last_name, created_at, updated_at FROM owners ORDER BY id"
-    )
+    rows = db.execute("SELECT id, email, first_name, last_name, created_at, updated_at FROM owners ORDER BY id")
     expected = [
         {"id": str(i), "email": email, "firstName": first, "lastName": last, "createdAt": created,
          "updatedAt": updated, "archived": False}
@@ -650,9 +617,7 @@ def test_every_endpoint_refuses_a_request_without_the_token(
     method: str, path: str, body: dict[str, Any] | None, authorization: str | None, running_estate: Estate
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    response = httpx.request(
-        method, f"{running_estate.crm_url}{path}", json=body, headers=headers, timeout=10
-    )
+    response = httpx.request(method, f"{running_estate.crm_url}{path}", json=body, headers=headers, timeout=10)
     assert_error(response, 401, "INVALID_AUTHENTICATION")
 
 
@@ -691,9 +656,7 @@ def _fill_scratch_store(path: Path) -> None:
     conn = crm_store.connect(path)
     objects = [("companies", 1, {"name": "Whale Corp"}, 0), ("companies", 2, {"name": "Gone Corp"}, 1),
                ("companies", 3, {"name": "Minnow Ltd"}, 0)]  # fmt: skip
-    objects += [
-        ("contacts", n, {"email": f"c{n}@whale.test"}, int(n == WHALE_CONTACTS)) for n in range(1, 1301)
-    ]
+    objects += [("contacts", n, {"email": f"c{n}@whale.test"}, int(n == WHALE_CONTACTS)) for n in range(1, 1301)]
     conn.executemany(
         "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
         [(kind, oid, json.dumps(props), STAMP, STAMP, archived) for kind, oid, props, archived in objects],
@@ -703,9 +666,7 @@ def _fill_scratch_store(path: Path) -> None:
         (("companies", company, "contacts", contact, 280), ("contacts", contact, "companies", company, 279))
         for company, contact in pairs
     ]
-    conn.executemany(
-        "INSERT INTO associations VALUES (?, ?, ?, ?, ?)", [row for rows in both_ways for row in rows]
-    )
+    conn.executemany("INSERT INTO associations VALUES (?, ?, ?, ?, ?)", [row for rows in both_ways for row in rows])
     conn.commit()
     conn.close()
 
@@ -722,9 +683,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     thread.start()
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
     try:
-        with httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        ) as crm:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as crm:
             yield crm
     finally:
         asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=10)

@@ -114,12 +114,8 @@ def _authenticated(token: str, handler: Handler) -> Handler:
                 "Authentication credentials not found: send 'Authorization: Bearer <private app token>'.",
             )
         scheme, _, credentials = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            credentials.strip().encode(), token.encode()
-        ):
-            raise CrmError(
-                401, "INVALID_AUTHENTICATION", "The access token is not valid: check the private app token."
-            )
+        if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(), token.encode()):
+            raise CrmError(401, "INVALID_AUTHENTICATION", "The access token is not valid: check the private app token.")
         return await handler(request)
 
     return guarded
@@ -178,9 +174,7 @@ def _archived(request: Request) -> bool:
 
 def _requested_properties(request: Request) -> list[str]:
     # Both ?properties=a,b and ?properties=a&properties=b are HubSpot's.
-    names = (
-        name.strip() for value in request.query_params.getlist("properties") for name in value.split(",")
-    )
+    names = (name.strip() for value in request.query_params.getlist("properties") for name in value.split(","))
     return list(dict.fromkeys(name for name in names if name))
 
 
@@ -188,9 +182,7 @@ def _page(request: Request, results: list[dict[str, object]], next_id: int | Non
     body: dict[str, object] = {"results": results}
     if next_id is not None:
         after = _encode_cursor(next_id)
-        body["paging"] = {
-            "next": {"after": after, "link": str(request.url.include_query_params(after=after))}
-        }
+        body["paging"] = {"next": {"after": after, "link": str(request.url.include_query_params(after=after))}}
     return body
 
 
@@ -330,8 +322,7 @@ class CrmApi:
         if _archived(request):
             return json_response({"results": []})  # the store holds active owners only
         rows = self.conn.execute(
-            "SELECT * FROM owners WHERE id >= ? AND (? IS NULL OR lower(email) = lower(?))"
-            " ORDER BY id LIMIT ?",
+            "SELECT * FROM owners WHERE id >= ? AND (? IS NULL OR lower(email) = lower(?)) ORDER BY id LIMIT ?",
             (_start(request), email, email, limit + 1),
         ).fetchall()
         results = [owner_json(row) for row in rows[:limit]]

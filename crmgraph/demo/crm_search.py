@@ -37,9 +37,7 @@ MAX_FILTERS = 18
 MAX_LIMIT = 200
 MAX_RESULTS = 10_000
 
-NUMBER_PROPERTIES = frozenset(
-    {"amount", "numberofemployees", "annualrevenue", "hs_call_duration", "hs_object_id"}
-)
+NUMBER_PROPERTIES = frozenset({"amount", "numberofemployees", "annualrevenue", "hs_call_duration", "hs_object_id"})
 DATETIME_PROPERTIES = frozenset(
     {
         "createdate",
@@ -320,9 +318,7 @@ class SearchRequest(BaseModel):
 Match = tuple[sqlite3.Row, dict[str, str]]
 
 
-def run_search(
-    rows: Iterable[sqlite3.Row], object_type: ObjectType, request: SearchRequest
-) -> tuple[int, list[Match]]:
+def run_search(rows: Iterable[sqlite3.Row], object_type: ObjectType, request: SearchRequest) -> tuple[int, list[Match]]:
     """The total number of matches and the requested page of them; ``rows`` must come in id order."""
     matched: list[Match] = []
     for row in rows:

@@ -155,9 +155,7 @@ class Instrumented:
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         if kind is MalformedKind.CUT_TRANSFER:
             headers.append((b"content-length", str(max(len(body), 2)).encode()))
-            await send(
-                {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
-            )
+            await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             raise TruncateBody
         broken = body[: len(body) // 2] if kind is MalformedKind.TRUNCATED_JSON else b'{"results": [<!-- oops'

@@ -145,9 +145,7 @@ def project_crm(party: Party, seed: int, counters: Counters, sink: SqliteSink, t
         created = random_instant(rng, party.since)
         closed = created + timedelta(days=rng.randint(7, 120))
         stage = (
-            rng.choice(DEAL_STAGES_OPEN)
-            if closed > AS_OF
-            else ("closedwon" if rng.random() < 0.6 else "closedlost")
+            rng.choice(DEAL_STAGES_OPEN) if closed > AS_OF else ("closedwon" if rng.random() < 0.6 else "closedlost")
         )
         product = rng.choice(vocab.PRODUCTS)
         amount = round(product[3] * rng.randint(5, 400) / vocab.USD_PER_UNIT[party.place.currency], -1)
@@ -178,9 +176,7 @@ def project_crm(party: Party, seed: int, counters: Counters, sink: SqliteSink, t
             _associate(sink, kind, engagement_id, "contacts", rng.choice(contact_ids))
 
 
-def _engagement(
-    rng: random.Random, kind: str, topic: str, when: datetime, company: dict[str, str]
-) -> dict[str, str]:
+def _engagement(rng: random.Random, kind: str, topic: str, when: datetime, company: dict[str, str]) -> dict[str, str]:
     stamp = timefmt.hubspot(when)
     common = {"hs_timestamp": stamp, "hubspot_owner_id": company["hubspot_owner_id"]}
     match kind:

@@ -40,7 +40,7 @@ def _debtor(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[str
         email = None
         noise.append(Noise.MISSING_EMAIL)
     elif rng.random() < 0.1:
-        email = email_case(rng, party.email).strip()
+        email = email_case(rng, party.email)
         noise.append(Noise.EMAIL_CASE)
     tax_id: str | None = party.tax_id
     if rng.random() < 0.1:
@@ -94,9 +94,7 @@ def _money(value: float) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
 
-def _order(
-    rng: random.Random, counters: Counters, party: Party, kunnr: str, since: datetime, sink: SqlSink
-) -> None:
+def _order(rng: random.Random, counters: Counters, party: Party, kunnr: str, since: datetime, sink: SqlSink) -> None:
     vbeln = sap_number(next(counters.erp_order))
     currency = party.place.currency
     placed = random_instant(rng, since)

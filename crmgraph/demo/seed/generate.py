@@ -51,9 +51,7 @@ def reset_erp_schema(engine: Engine) -> None:
     erp_metadata.create_all(engine)
 
 
-def generate_estate(
-    layout: EstateLayout, *, customers: int, seed: int, progress: Progress | None = None
-) -> Manifest:
+def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress: Progress | None = None) -> Manifest:
     """Write the CRM, ticket and ERP stores, the ground truth and the manifest under ``layout.root``.
 
     Files are built in a scratch directory and moved into place at the end, manifest last, so an

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # bump whenever the same seed would give different data
 
 
 class Manifest(BaseModel):

@@ -63,8 +63,9 @@ def case_spacing(rng: random.Random, text: str) -> str:
 
 
 def email_case(rng: random.Random, email: str) -> str:
+    """The same address in odd case (systems trim blanks on input, but few fold case)."""
     local, _, domain = email.partition("@")
-    return f"{local.capitalize()}@{domain.upper()}" if rng.random() < 0.5 else f" {email.upper()}"
+    return f"{local.capitalize()}@{domain.upper()}" if rng.random() < 0.5 else email.upper()
 
 
 # The ways a number is written; each system has a habit, and people break it now and then.

@@ -85,9 +85,7 @@ def _tax_id(rng: random.Random, country: str) -> str:
     digits = "".join(rng.choice("0123456789") for _ in range(12))
     match country:
         case "CN":  # unified social credit code: 18 characters
-            return (
-                "91" + digits[:6] + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
-            )
+            return "91" + digits[:6] + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
         case "US":
             return f"{digits[:2]}-{digits[2:9]}"
         case "GB" | "DE" | "FR":
@@ -118,14 +116,10 @@ def _company_name(rng: random.Random, chinese: bool, place: vocab.Place) -> tupl
 
 def _phone(rng: random.Random, place: vocab.Place) -> Phone:
     length = 8 if place.country in ("CN", "DE", "GB", "SG", "FR", "JP") else 7
-    return Phone(
-        place.phone_prefix, place.area_code, "".join(rng.choice("0123456789") for _ in range(length))
-    )
+    return Phone(place.phone_prefix, place.area_code, "".join(rng.choice("0123456789") for _ in range(length)))
 
 
-def _person(
-    rng: random.Random, party_key: str, n: int, chinese: bool, domain: str, place: vocab.Place
-) -> Person:
+def _person(rng: random.Random, party_key: str, n: int, chinese: bool, domain: str, place: vocab.Place) -> Person:
     if chinese and rng.random() < 0.85:
         (last, last_py), (first, first_py) = rng.choice(vocab.ZH_SURNAMES), rng.choice(vocab.ZH_GIVEN_NAMES)
         local = f"{first_py}.{last_py}".lower()

@@ -35,9 +35,7 @@ def agents(counters: Counters) -> list[tuple[object, ...]]:
     return rows
 
 
-def _organization(
-    party: Party, rng: random.Random, duplicate: bool
-) -> tuple[str, str | None, list[Noise], str]:
+def _organization(party: Party, rng: random.Random, duplicate: bool) -> tuple[str, str | None, list[Noise], str]:
     noise: list[Noise] = [Noise.DUPLICATE] if duplicate else []
     name = party.name
     if duplicate or rng.random() < 0.1:
@@ -71,9 +69,7 @@ def project_tickets(
     if "tickets" in party.duplicated_in:
         dup_id = next(counters.zd_organization)
         dup_name, _, dup_noise, dup_domains = _organization(party, rng, duplicate=True)
-        sink.add(
-            "organizations", (dup_id, dup_name, None, dup_domains, None, None, "[]", org_stamp, org_stamp)
-        )
+        sink.add("organizations", (dup_id, dup_name, None, dup_domains, None, None, "[]", org_stamp, org_stamp))
         truth.add(party.key, "", "tickets", "organizations", dup_id, dup_noise)
 
     users: list[tuple[int, int | None]] = []  # (user id, organization id)

@@ -1,0 +1,41 @@
+"""The adapter SDK: everything a plugin author needs to connect crmgraph to another system.
+
+This is crmgraph's stable public surface for plugins (a test locks ``__all__``). See docs/adapters.md.
+"""
+
+from __future__ import annotations
+
+from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.calls import CallLog, UpstreamCall, upstream_call
+from crmgraph.adapters.http import HttpSource, expect
+from crmgraph.adapters.registry import ENTRY_POINT_GROUP, InstalledAdapter, adapter_class, installed_adapters
+from crmgraph.errors import (
+    SourceError,
+    UpstreamBadResponse,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AccessPath",
+    "Adapter",
+    "CallLog",
+    "FetchResult",
+    "HttpSource",
+    "InstalledAdapter",
+    "RelatedResult",
+    "SourceError",
+    "UpstreamBadResponse",
+    "UpstreamCall",
+    "UpstreamRateLimited",
+    "UpstreamRejected",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "adapter_class",
+    "expect",
+    "installed_adapters",
+    "upstream_call",
+]

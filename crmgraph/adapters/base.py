@@ -1,0 +1,154 @@
+"""The adapter SDK contract: what an adapter declares, what it implements, and what crmgraph does for it.
+
+An adapter is a class that reaches one legacy system. It **declares** the access paths it serves
+(:class:`AccessPath`: which entity, reached by which key, how many keys one upstream call may carry)
+and **implements** the protected batch methods:
+
+- :meth:`Adapter._fetch` ``(entity, ids)``: one result per id, in order: the record, ``None`` if the
+  system has no such record, or a :class:`~crmgraph.errors.SourceError` for that id alone;
+- :meth:`Adapter._fetch_related` ``(entity, by, keys)``: one list of records per key (orders of customers,
+  comments of tickets), or a :class:`~crmgraph.errors.SourceError` for that key;
+- :meth:`Adapter._scan` ``(entity, cursor, size)``: one page of every record of an entity, stable order.
+
+crmgraph owns the public methods (:meth:`fetch`, :meth:`fetch_related`, :meth:`scan`): they remove
+duplicate keys, cut the keys into batches of the declared size, run the batches with bounded concurrency
+(a path whose ``max_batch`` is 1 has no batch form upstream and is fanned out), check the answer's
+alignment, and turn an exception into a per-key error so one bad batch never fails the others. An
+adapter never retries, caches or times itself: those are written once, above it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from crmgraph.adapters.calls import operation
+from crmgraph.errors import AdapterContractError, ClientError, SourceError, UpstreamBadResponse
+from crmgraph.records import Page, Record
+
+T = TypeVar("T")
+FetchResult = Record | None | SourceError
+RelatedResult = list[Record] | SourceError
+
+
+@dataclass(frozen=True)
+class AccessPath:
+    """One way an entity can be reached: by its own ``id``, or by a related key (``by="party"``)."""
+
+    entity: str
+    by: str = "id"
+    max_batch: int = 100  # keys per upstream call; 1 means the system has no batch form for this path
+
+    @property
+    def batched(self) -> bool:
+        return self.max_batch > 1
+
+
+class Adapter(ABC):
+    """Base class of every adapter. Subclasses set ``kind`` and ``paths`` and implement the ``_`` methods."""
+
+    kind: ClassVar[str]  # the name used in configuration: ``adapter: hubspot``
+    paths: ClassVar[tuple[AccessPath, ...]]
+    scannable: ClassVar[frozenset[str]] = frozenset()  # entities :meth:`scan` can page through
+    max_concurrency: ClassVar[int] = 4  # upstream calls in flight at once, for this source
+
+    def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
+        self.source = source
+        self.settings = settings
+        self._limit = asyncio.Semaphore(self.max_concurrency)
+        self._paths = {(path.entity, path.by): path for path in self.paths}
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:  # noqa: B027 - an optional hook: many adapters need no set-up
+        """Open connections (HTTP client, engine). Called once before the first request."""
+
+    async def close(self) -> None:  # noqa: B027 - an optional hook, like open()
+        """Release what :meth:`open` acquired."""
+
+    # --- the public methods (crmgraph's) -------------------------------------------------------------
+
+    def path(self, entity: str, by: str = "id") -> AccessPath:
+        try:
+            return self._paths[(entity, by)]
+        except KeyError:
+            raise AdapterContractError(f"{self.source} ({self.kind}) cannot reach {entity} by {by}") from None
+
+    def serves(self, entity: str, by: str = "id") -> bool:
+        return (entity, by) in self._paths
+
+    async def fetch(self, entity: str, ids: Sequence[str]) -> list[FetchResult]:
+        """Records by id, aligned with ``ids``."""
+        path = self.path(entity)
+        return await self._batched(
+            path, ids, lambda chunk: self._fetch(entity, chunk), f"fetch {entity}", fallback=None
+        )
+
+    async def fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> list[RelatedResult]:
+        """Records related to each key (``fetch_related("order", "party", customer_ids)``), aligned."""
+        path = self.path(entity, by)
+        return await self._batched(
+            path, keys, lambda chunk: self._fetch_related(entity, by, chunk), f"fetch_related {entity} by {by}",
+            fallback=[],
+        )  # fmt: skip
+
+    async def scan(self, entity: str, cursor: str | None = None, size: int = 100) -> Page:
+        """One page of every record of ``entity``, in a stable order (for linking and exports)."""
+        if entity not in self.scannable:
+            raise ClientError(f"{self.source} cannot list every {entity}")
+        with operation(f"scan {entity}", size):
+            async with self._limit:
+                return await self._scan(entity, cursor, size)
+
+    # --- the protected methods (the adapter's) -------------------------------------------------------
+
+    @abstractmethod
+    async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
+        """At most ``max_batch`` distinct ids; return one result per id, in order."""
+
+    async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
+        """At most ``max_batch`` distinct keys; return one list per key, in order."""
+        raise AdapterContractError(f"{self.kind} declares {entity} by {by} but does not implement it")
+
+    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+        raise AdapterContractError(f"{self.kind} declares {entity} scannable but does not implement it")
+
+    # --- machinery ---------------------------------------------------------------------------------
+
+    async def _batched(
+        self,
+        path: AccessPath,
+        keys: Sequence[str],
+        call: Any,
+        name: str,
+        fallback: Any,
+    ) -> list[Any]:
+        unique = list(dict.fromkeys(keys))
+        chunks = [unique[i : i + path.max_batch] for i in range(0, len(unique), path.max_batch)]
+        answers = await asyncio.gather(*(self._one_batch(chunk, call, name) for chunk in chunks))
+        by_key: dict[str, Any] = {}
+        for chunk, answer in zip(chunks, answers, strict=True):
+            by_key.update(zip(chunk, answer, strict=True))
+        return [by_key.get(key, fallback) for key in keys]
+
+    async def _one_batch(self, chunk: list[str], call: Any, name: str) -> list[Any]:
+        with operation(name, len(chunk)):
+            async with self._limit:
+                try:
+                    answer = list(await call(chunk))
+                except SourceError as error:
+                    return [error] * len(chunk)
+                except AdapterContractError:
+                    raise
+                except Exception as exc:  # a bug or an unforeseen upstream answer: fail these keys only
+                    failure = UpstreamBadResponse(self.source, f"{name} failed: {exc.__class__.__name__}")
+                    failure.__cause__ = exc
+                    return [failure] * len(chunk)
+        if len(answer) != len(chunk):
+            raise AdapterContractError(
+                f"{self.kind}.{name} returned {len(answer)} results for {len(chunk)} keys; they must align"
+            )
+        return answer

@@ -1,0 +1,64 @@
+"""Observing upstream calls: every call an adapter makes is reported to the request's call log.
+
+The request layer installs a :class:`CallLog` in a context variable; the SDK's HTTP and SQL helpers
+report each upstream round trip to it. This is what ``extensions.explain`` shows and what tests count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass
+class UpstreamCall:
+    source: str
+    operation: str  # the SDK operation, e.g. "fetch order" or "fetch_related ticket by party"
+    request: str  # what went over the wire: "POST /crm/v3/objects/companies/batch/read" or "SELECT VBAK"
+    keys: int
+    milliseconds: float = 0.0
+    outcome: str = "ok"
+
+
+@dataclass
+class CallLog:
+    calls: list[UpstreamCall] = field(default_factory=list)
+    cache_hits: dict[str, int] = field(default_factory=dict)  # "source:entity" -> keys answered from cache
+
+    def count(self, source: str | None = None) -> int:
+        return sum(1 for call in self.calls if source is None or call.source == source)
+
+
+current_call_log: ContextVar[CallLog | None] = ContextVar("crmgraph_call_log", default=None)
+current_operation: ContextVar[tuple[str, int]] = ContextVar("crmgraph_operation", default=("", 0))
+
+
+@contextmanager
+def operation(name: str, keys: int) -> Iterator[None]:
+    """Label the upstream calls made inside with the SDK operation that caused them."""
+    token = current_operation.set((name, keys))
+    try:
+        yield
+    finally:
+        current_operation.reset(token)
+
+
+@contextmanager
+def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
+    """Time one round trip and add it to the current request's log (if any)."""
+    name, keys = current_operation.get()
+    call = UpstreamCall(source, name, request, keys)
+    started = time.perf_counter()
+    try:
+        yield call
+    except BaseException:
+        call.outcome = "error"
+        raise
+    finally:
+        call.milliseconds = round((time.perf_counter() - started) * 1000, 2)
+        log = current_call_log.get()
+        if log is not None:
+            log.calls.append(call)

@@ -1,0 +1,132 @@
+"""HTTP for adapters: one httpx client per source, every fault mapped to a typed error, every call logged.
+
+An adapter calls :meth:`HttpSource.get_json` / :meth:`HttpSource.post_json` and gets decoded JSON, or
+``None`` for a 404 when it asked for ``allow_missing``. Everything else that can go wrong (refused or
+reset connections, timeouts, 429, 5xx, HTML error pages, truncated or invalid JSON) arrives as a
+:class:`~crmgraph.errors.SourceError` subclass naming the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from crmgraph.adapters.calls import upstream_call
+from crmgraph.errors import (
+    SourceError,
+    UpstreamBadResponse,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP-date; rare for APIs, and waiting "a bit" is the safe reading
+
+
+def _upstream_message(response: httpx.Response) -> str:
+    """The upstream's own words when it gave some (HubSpot ``message``, Zendesk ``description``)."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.reason_phrase or str(response.status_code)
+    if isinstance(body, dict):
+        for key in ("message", "description", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return str(response.status_code)
+
+
+class HttpSource:
+    """The HTTP side of an adapter for one source."""
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_connections: int = 10,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.source = source
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None, allow_missing: bool = False) -> Any:
+        return await self._request("GET", path, params=params, body=None, allow_missing=allow_missing)
+
+    async def post_json(self, path: str, body: Any, *, allow_missing: bool = False) -> Any:
+        return await self._request("POST", path, params=None, body=body, allow_missing=allow_missing)
+
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, allow_missing: bool
+    ) -> Any:
+        with upstream_call(self.source, f"{method} {path}") as call:
+            response = await self._send(method, path, params, body)
+            call.outcome = str(response.status_code)
+            return self._decode(response, allow_missing)
+
+    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> httpx.Response:
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            return await self.client.request(method, path, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(self.source, f"no answer in time to {method} {path}") from exc
+        except httpx.RemoteProtocolError as exc:
+            if "without sending" in str(exc):  # the peer hung up before answering: it is not serving
+                raise UpstreamUnavailable(self.source, f"connection closed: {method} {path}") from exc
+            raise UpstreamBadResponse(self.source, f"incomplete answer to {method} {path}") from exc
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(self.source, f"cannot reach it ({exc.__class__.__name__})") from exc
+
+    def _decode(self, response: httpx.Response, allow_missing: bool) -> Any:
+        status = response.status_code
+        if status == 404 and allow_missing:
+            return None
+        if status == 429:
+            after = _retry_after(response)
+            raise UpstreamRateLimited(self.source, f"rate limited; retry after {after or '?'} s", after)
+        if status >= 500:
+            raise UpstreamUnavailable(self.source, f"answered {status}: {_upstream_message(response)}")
+        if status >= 400:
+            raise UpstreamRejected(self.source, f"refused the request ({status}): {_upstream_message(response)}")
+        content_type = response.headers.get("content-type", "")
+        if "json" not in content_type:
+            raise UpstreamBadResponse(self.source, f"answered {content_type or 'no content type'}, not JSON")
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamBadResponse(self.source, "answered with invalid JSON") from exc
+
+
+def expect(source: str, condition: bool, what: str) -> None:
+    """Guard an assumption about an upstream answer's shape; a broken one is a bad response, not a crash."""
+    if not condition:
+        raise UpstreamBadResponse(source, f"unexpected answer: {what}")
+
+
+__all__ = ["HttpSource", "SourceError", "expect"]

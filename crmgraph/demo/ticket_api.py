@@ -1,0 +1,262 @@
+"""The simulated ticket system: a read-only subset of the Zendesk Support v2 API over the ticket store.
+
+Endpoints (each also answers with a ``.json`` suffix, as Zendesk does):
+
+- ``GET /api/v2/{tickets|users|organizations}/{id}``            one record, or 404 ``RecordNotFound``;
+- ``GET /api/v2/{tickets|users|organizations}/show_many?ids=``  up to 100 records in the order asked,
+  unknown ids left out;
+- ``GET /api/v2/{tickets|users|organizations}``                 everything, by id;
+- ``GET /api/v2/organizations/{id}/tickets``, ``/api/v2/users/{id}/tickets/requested``,
+  ``/api/v2/tickets/{id}/comments``                             one parent's children (no batch form);
+- ``GET /api/v2/users/search?query=`` or ``?external_id=``      ``email:``, ``name:`` or free text;
+- ``GET /api/v2/incremental/tickets/cursor?start_time=``        the change feed, by ``(updated_at, id)``.
+
+Lists use Zendesk's cursor pagination (:mod:`crmgraph.demo.ticket_paging`). Every request needs basic
+auth of ``{email}/token:{api_token}``. Errors are ``{"error": <code>, "description": <text>}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from crmgraph.demo.instruments import json_response
+from crmgraph.demo.stores.tickets import connect
+from crmgraph.demo.ticket_errors import (
+    ApiError,
+    api_error_response,
+    error_body,
+    not_found,
+    render_error,
+    ticket_error,
+    unauthenticated,
+)
+from crmgraph.demo.ticket_paging import (
+    BY_CREATED,
+    BY_ID,
+    BY_UPDATED,
+    KeySpec,
+    Listing,
+    PageRequest,
+    encode_cursor,
+    fetch_page,
+    page_body,
+    parse_cursor,
+    parse_page_request,
+    parse_size,
+)
+from crmgraph.demo.ticket_params import MAX_SQLITE_INTEGER, parse_ids, start_time, user_search
+from crmgraph.demo.ticket_records import (
+    Renderer,
+    comment_record,
+    organization_record,
+    ticket_record,
+    user_record,
+)
+
+__all__ = ["build_ticket_api", "ticket_error"]
+
+MAX_EXPORT_PAGE = 1000
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Collection:
+    table: str  # also the plural in URLs and bodies
+    singular: str
+    render: Renderer
+
+
+TICKETS = Collection("tickets", "ticket", ticket_record)
+USERS = Collection("users", "user", user_record)
+ORGANIZATIONS = Collection("organizations", "organization", organization_record)
+COMMENTS = Collection("comments", "comment", comment_record)
+
+
+class RequireApiToken:
+    """Refuse every request without Zendesk API-token basic auth, before routing (as the product does)."""
+
+    def __init__(self, app: ASGIApp, email: str, api_token: str) -> None:
+        self.app = app
+        self.user = f"{email}/token".lower()
+        self.api_token = api_token.encode()
+
+    def _authorized(self, scope: Scope) -> bool:
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, encoded = header.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
+        except (binascii.Error, ValueError):
+            return False
+        # Zendesk matches the email whatever its case; the token must match exactly.
+        same_user = user.decode("utf-8", "replace").lower() == self.user
+        return hmac.compare_digest(password, self.api_token) and same_user
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._authorized(scope):
+            await render_error(unauthenticated())(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+class TicketApi:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _row(self, table: str, record_id: int) -> sqlite3.Row | None:
+        if record_id > MAX_SQLITE_INTEGER:
+            return None
+        row: sqlite3.Row | None = self.conn.execute(f"SELECT * FROM {table} WHERE id = ?", (record_id,)).fetchone()
+        return row
+
+    def _require(self, table: str, record_id: int) -> None:
+        if self._row(table, record_id) is None:
+            raise not_found()
+
+    def show(self, collection: Collection) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            row = self._row(collection.table, request.path_params["id"])
+            if row is None:
+                raise not_found()
+            return json_response({collection.singular: collection.render(row, _base(request))})
+
+        return endpoint
+
+    def show_many(self, collection: Collection) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            ids = parse_ids(request.query_params)
+            marks = ", ".join("?" * len(ids))
+            sql = f"SELECT * FROM {collection.table} WHERE id IN ({marks})"
+            found = {row["id"]: row for row in self.conn.execute(sql, ids)}
+            base = _base(request)
+            records = [collection.render(found[i], base) for i in ids if i in found]
+            return json_response({collection.table: records})
+
+        return endpoint
+
+    def listing(
+        self,
+        collection: Collection,
+        build: Callable[[Request], Listing],
+        parent: str | None = None,
+    ) -> Endpoint:
+        """A cursor-paged list; ``parent`` names the table whose ``{id}`` must exist (404 otherwise)."""
+
+        async def endpoint(request: Request) -> Response:
+            if parent is not None:
+                self._require(parent, request.path_params["id"])
+            listing = build(request)
+            page = fetch_page(self.conn, listing, parse_page_request(request.query_params, listing.spec))
+            base = _base(request)
+            records = [collection.render(row, base) for row in page.rows]
+            return json_response(page_body(request.url, collection.table, records, page))
+
+        return endpoint
+
+    async def incremental_tickets(self, request: Request) -> Response:
+        params = request.query_params
+        per_page_raw = params.get("per_page")
+        per_page = parse_size("per_page", per_page_raw, MAX_EXPORT_PAGE, MAX_EXPORT_PAGE)
+        cursor = params.get("cursor")
+        if cursor is not None:
+            position = parse_cursor("cursor", cursor, BY_UPDATED)
+        else:
+            # id 0 sorts before every ticket updated at start_time, so ">" keeps them: updated_at >= start.
+            position = (start_time(params.get("start_time")), 0)
+        listing = Listing("tickets", BY_UPDATED)
+        page = fetch_page(self.conn, listing, PageRequest(per_page, after=position))
+        base = _base(request)
+        # An empty page still hands back a cursor: the next poll resumes from the same place.
+        after_cursor = encode_cursor(page.key(page.rows[-1]) if page.rows else position)
+        query = {"cursor": after_cursor} | ({"per_page": per_page_raw} if per_page_raw is not None else {})
+        return json_response(
+            {
+                "tickets": [ticket_record(row, base) for row in page.rows],
+                "after_cursor": after_cursor,
+                "after_url": f"{base}/api/v2/incremental/tickets/cursor.json?{urlencode(query)}",
+                "before_cursor": None,
+                "before_url": None,
+                "end_of_stream": not page.has_next,
+            }
+        )
+
+
+def _by_parent(table: str, column: str, spec: KeySpec) -> Callable[[Request], Listing]:
+    return lambda request: Listing(table, spec, f"{column} = ?", [request.path_params["id"]])
+
+
+def _everything(table: str) -> Callable[[Request], Listing]:
+    return lambda request: Listing(table, BY_ID)
+
+
+def _users_found(request: Request) -> Listing:
+    where, params = user_search(request.query_params)
+    return Listing("users", BY_ID, where, params)
+
+
+def _routes(path: str, endpoint: Endpoint) -> list[Route]:
+    """The route and its ``.json`` twin: Zendesk clients use both spellings."""
+    return [Route(path, endpoint, methods=["GET"]), Route(f"{path}.json", endpoint, methods=["GET"])]
+
+
+async def _unknown_endpoint(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return json_response(error_body("MethodNotAllowed", "This endpoint is read-only here"), 405)
+    return json_response(error_body("InvalidEndpoint", "Not found"), exc.status_code)
+
+
+def build_ticket_api(db_path: Path, email: str, api_token: str) -> Starlette:
+    """The product app (without ``/_control``, which :func:`crmgraph.demo.instruments.instrument` adds)."""
+    api = TicketApi(connect(db_path, readonly=True))
+    v2 = "/api/v2"
+    routes = [
+        *_routes(f"{v2}/incremental/tickets/cursor", api.incremental_tickets),
+        *_routes(f"{v2}/users/search", api.listing(USERS, _users_found)),
+    ]
+    for collection in (TICKETS, USERS, ORGANIZATIONS):
+        base = f"{v2}/{collection.table}"
+        routes += [
+            *_routes(f"{base}/show_many", api.show_many(collection)),
+            *_routes(f"{base}/{{id:int}}", api.show(collection)),
+            *_routes(base, api.listing(collection, _everything(collection.table))),
+        ]
+    routes += [
+        *_routes(
+            f"{v2}/organizations/{{id:int}}/tickets",
+            api.listing(TICKETS, _by_parent("tickets", "organization_id", BY_ID), parent="organizations"),
+        ),
+        *_routes(
+            f"{v2}/users/{{id:int}}/tickets/requested",
+            api.listing(TICKETS, _by_parent("tickets", "requester_id", BY_ID), parent="users"),
+        ),
+        *_routes(
+            f"{v2}/tickets/{{id:int}}/comments",
+            api.listing(COMMENTS, _by_parent("comments", "ticket_id", BY_CREATED), parent="tickets"),
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequireApiToken, email=email, api_token=api_token)],
+        exception_handlers={ApiError: api_error_response, HTTPException: _unknown_endpoint},
+    )

@@ -1,0 +1,203 @@
+"""Canonical records: what adapters produce and the schema reads. Nothing else crosses the boundary.
+
+Every record names where it came from (``source``, the configured source name such as ``crm``, and
+``source_id``, the id there). References to other records of the same source are source ids
+(``party_id``), resolved to objects by the schema through loaders. Field names are the domain's, never
+a legacy system's: an adapter maps ``NAME1`` or ``dealname`` to ``name`` and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str  # ISO 4217
+
+
+class DealStage(StrEnum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class TicketStatus(StrEnum):
+    NEW = "NEW"
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    ON_HOLD = "ON_HOLD"
+    SOLVED = "SOLVED"
+    CLOSED = "CLOSED"
+
+
+class TicketPriority(StrEnum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class InteractionKind(StrEnum):
+    CALL = "CALL"
+    EMAIL = "EMAIL"
+    MEETING = "MEETING"
+    NOTE = "NOTE"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    source: str
+    source_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRecord(Record):
+    """A customer organisation as one system knows it (CRM company, ERP debtor, ticket organization)."""
+
+    name: str
+    tax_id: str | None = None
+    domain: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2 where the source says so
+    city: str | None = None
+    industry: str | None = None
+    lifecycle_stage: str | None = None
+    owner_id: str | None = None
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    # Explicit cross-references this record carries: other source name -> id there.
+    xrefs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord(Record):
+    """A person at a customer (CRM contact, ticket end user)."""
+
+    name: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    job_title: str | None = None
+    party_id: str | None = None
+    created_at: datetime | None = None
+    xrefs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRecord(Record):
+    name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DealRecord(Record):
+    name: str
+    stage: DealStage
+    stage_label: str
+    amount: Money | None
+    pipeline: str | None
+    close_date: datetime | None
+    owner_id: str | None
+    party_id: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRecord(Record):
+    """A CRM engagement: call, e-mail, meeting or note."""
+
+    kind: InteractionKind
+    occurred_at: datetime
+    title: str | None
+    body: str | None
+    direction: str | None
+    party_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineRecord(Record):
+    order_id: str
+    position: int
+    sku: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Money
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord(Record):
+    number: str
+    party_id: str
+    placed_at: datetime
+    status: OrderStatus
+    total: Money
+    customer_reference: str | None = None
+    requested_delivery: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord(Record):
+    invoice_id: str
+    paid_at: datetime
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord(Record):
+    number: str
+    party_id: str
+    order_id: str | None
+    issued_at: datetime
+    net: Money
+    tax: Money
+    gross: Money
+    payment_terms: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord(Record):
+    subject: str
+    description: str
+    status: TicketStatus
+    priority: TicketPriority | None
+    party_id: str | None
+    requester_id: str | None
+    assignee_id: str | None
+    channel: str | None
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRecord(Record):
+    ticket_id: str
+    author_id: str | None
+    body: str
+    public: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a source's listing: stable order, an opaque cursor for the next page."""
+
+    records: list[Record] = field(default_factory=list)
+    next_cursor: str | None = None

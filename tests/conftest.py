@@ -126,6 +126,4 @@ def postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def mariadb_url() -> str:
-    return _service_url(
-        "CRMGRAPH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
-    )
+    return _service_url("CRMGRAPH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4")

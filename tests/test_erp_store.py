@@ -38,9 +38,7 @@ def _open_items() -> Select[Any]:
 QUERIES: dict[str, Callable[[], Select[Any]]] = {
     "customer master": lambda: select(KNA1).order_by(KNA1.c.KUNNR),
     "orders with lines of the first customers": lambda: (
-        select(
-            VBAK.c.VBELN, VBAK.c.ERDAT, VBAK.c.GBSTK, VBAP.c.POSNR, VBAP.c.MATNR, VBAP.c.KWMENG, VBAP.c.NETWR
-        )
+        select(VBAK.c.VBELN, VBAK.c.ERDAT, VBAK.c.GBSTK, VBAP.c.POSNR, VBAP.c.MATNR, VBAP.c.KWMENG, VBAP.c.NETWR)
         .join(VBAP, VBAP.c.VBELN == VBAK.c.VBELN)
         .where(VBAK.c.KUNNR.between("0000100001", "0000100008"))
         .order_by(VBAK.c.VBELN, VBAP.c.POSNR)

@@ -95,9 +95,7 @@ def test_explicit_cross_references_point_to_the_same_party(
 
 
 def _email(system: str, fields: dict[str, object]) -> object:
-    return {"crm": fields.get("email"), "tickets": fields.get("email"), "erp": fields.get("SMTP_ADDR")}[
-        system
-    ]
+    return {"crm": fields.get("email"), "tickets": fields.get("email"), "erp": fields.get("SMTP_ADDR")}[system]
 
 
 def _phone(system: str, fields: dict[str, object]) -> object:

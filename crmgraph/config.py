@@ -1,0 +1,163 @@
+"""The configuration: one YAML file, validated, with ``${ENV}`` interpolation for secrets.
+
+Example (the demo's, ``examples/demo.yaml``, is the one to copy)::
+
+    sources:                       # order matters: earlier sources win when records disagree
+      crm:     {adapter: hubspot, url: "http://127.0.0.1:8101", token: "${CRM_TOKEN}"}
+      tickets: {adapter: zendesk, url: "http://127.0.0.1:8102", email: api@example.com, token: "${ZD_TOKEN}"}
+      erp:     {adapter: sql, url: "sqlite:///var/demo/erp.sqlite"}
+    cache:    {url: "memory://", ttl_s: {default: 60, order: 30}}
+    identity: {url: "sqlite:///var/identity.sqlite"}
+    server:   {host: 127.0.0.1, port: 8000}
+
+``${NAME}`` is replaced by the environment variable NAME (an error if unset), ``${NAME:-fallback}`` by
+its value or the fallback. Every mistake is reported with the dotted path of the key at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crmgraph.errors import ConfigError
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigErrors(Exception):
+    """Every problem found in a configuration, each with its path."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(BaseModel):
+    """One legacy system. ``adapter`` picks the plugin; every other key is that adapter's setting."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adapter: str = Field(description="Adapter kind, as listed by `crmgraph adapters`.")
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class CacheConfig(Strict):
+    url: str = Field("memory://", description="memory:// (one process) or redis://host:port/db (shared).")
+    ttl_s: dict[str, float] = Field(
+        default_factory=lambda: {"default": 60.0},
+        description="Seconds a cached record stays fresh, per entity (party, order, ticket, ...), and default.",
+    )
+    namespace: str = Field("crmgraph", description="Key prefix, so several deployments can share one Redis.")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not (url == "memory://" or url.startswith(("redis://", "rediss://"))):
+            raise ValueError("must be memory:// or a redis:// URL")
+        return url
+
+    @field_validator("ttl_s")
+    @classmethod
+    def _positive(cls, ttls: dict[str, float]) -> dict[str, float]:
+        for entity, seconds in ttls.items():
+            if seconds < 0:
+                raise ValueError(f"{entity}: a TTL cannot be negative")
+        return {"default": 60.0} | ttls
+
+    def ttl_for(self, entity: str) -> float:
+        return self.ttl_s.get(entity, self.ttl_s["default"])
+
+
+class IdentityConfig(Strict):
+    url: str = Field("sqlite:///var/identity.sqlite", description="SQLAlchemy URL of the identity store.")
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql.")
+    max_page_size: int = Field(100, ge=1, le=1000, description="The cap on `first` for every connection.")
+
+
+class Config(Strict):
+    sources: dict[str, SourceConfig] = Field(min_length=1)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        for name in sources:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"source name {name!r}: use lower-case letters, digits and _")
+        return sources
+
+
+def interpolate(value: Any, path: str, problems: list[ConfigError], environ: dict[str, str]) -> Any:
+    """Replace ``${NAME}`` references throughout a parsed YAML tree."""
+    if isinstance(value, dict):
+        return {
+            key: interpolate(item, f"{path}.{key}" if path else str(key), problems, environ)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [interpolate(item, f"{path}.{index}", problems, environ) for index, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, fallback = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if fallback is not None:
+            return fallback
+        problems.append(ConfigError(path, f"environment variable {name} is not set"))
+        return ""
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def parse_config(text: str, *, environ: dict[str, str] | None = None, origin: str = "config") -> Config:
+    """Validate a configuration; raise :class:`ConfigErrors` listing every problem found."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark is not None else origin
+        raise ConfigErrors([ConfigError("", f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})")]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigErrors([ConfigError("", f"{origin}: expected a mapping with a `sources` key at the top")])
+    problems: list[ConfigError] = []
+    resolved = interpolate(raw, "", problems, dict(os.environ) if environ is None else environ)
+    try:
+        config = Config.model_validate(resolved)
+    except ValidationError as exc:
+        problems += [ConfigError(_path(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
+        raise ConfigErrors(problems) from exc
+    if problems:
+        raise ConfigErrors(problems)
+    return config
+
+
+def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigErrors([ConfigError("", f"cannot read {path}: {exc.strerror}")]) from exc
+    return parse_config(text, environ=environ, origin=str(path))

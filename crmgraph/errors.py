@@ -36,6 +36,10 @@ class ClientError(CrmgraphError):
 
     code = "BAD_USER_INPUT"
 
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code}
+
 
 class AdapterContractError(CrmgraphError):
     """An adapter answered in a way the SDK contract forbids (wrong number of results, unknown path)."""
@@ -50,7 +54,9 @@ class SourceError(CrmgraphError):
         self.source = source
         self.message = message
 
+    @property
     def extensions(self) -> dict[str, object]:
+        """What a GraphQL client sees in ``errors[].extensions`` (graphql-core copies this dict)."""
         return {"code": self.code, "source": self.source, "retryable": self.retryable}
 
 
@@ -69,8 +75,9 @@ class UpstreamRateLimited(SourceError):
         super().__init__(source, message)
         self.retry_after = retry_after
 
+    @property
     def extensions(self) -> dict[str, object]:
-        return super().extensions() | {"retryAfter": self.retry_after}
+        return super().extensions | {"retryAfter": self.retry_after}
 
 
 class UpstreamBadResponse(SourceError):

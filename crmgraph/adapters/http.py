@@ -97,7 +97,9 @@ class HttpSource:
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source, f"no answer in time to {method} {path}") from exc
         except httpx.RemoteProtocolError as exc:
-            if "without sending" in str(exc):  # the peer hung up before answering: it is not serving
+            # httpx words a hang-up before any answer "... without sending a response"; a body cut short is
+            # "... without sending complete message body", which is a bad answer, not an absent one.
+            if "without sending a response" in str(exc):
                 raise UpstreamUnavailable(self.source, f"connection closed: {method} {path}") from exc
             raise UpstreamBadResponse(self.source, f"incomplete answer to {method} {path}") from exc
         except httpx.TransportError as exc:

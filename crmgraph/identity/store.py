@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -149,19 +149,25 @@ class IdentityStore:
         if after is not None:
             query = query.where(customers.c.id > after)
         if search:
-            term = f"%{normalize(search)}%"
-            matching = select(match_keys.c.customer_id).where(match_keys.c.value.like(term))
-            query = query.where(customers.c.id.in_(matching))
+            query = query.where(customers.c.id.in_(self._matching(search)))
         with upstream_call(self.SOURCE, "SELECT customer page"), self.engine.connect() as conn:
             ids = list(conn.scalars(query))
         return ids[:first], len(ids) > first
 
-    async def count(self) -> int:
-        return await asyncio.to_thread(self._count)
+    async def count(self, search: str | None = None) -> int:
+        return await asyncio.to_thread(self._count, search)
 
-    def _count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(customers)) or 0)
+    def _count(self, search: str | None) -> int:
+        query = select(func.count()).select_from(customers)
+        if search:
+            query = query.where(customers.c.id.in_(self._matching(search)))
+        with upstream_call(self.SOURCE, "SELECT customer count"), self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    @staticmethod
+    def _matching(search: str) -> Any:
+        term = f"%{normalize(search)}%"
+        return select(match_keys.c.customer_id).where(match_keys.c.value.like(term))
 
     # --- writes (the link command) -----------------------------------------------------------------
 

@@ -1,0 +1,258 @@
+"""The ``zendesk`` adapter: a ticket system speaking the Zendesk Support v2 API.
+
+Access paths (source ids are Zendesk's integer ids, as strings)::
+
+    party   by id      GET /api/v2/organizations/show_many?ids=      100 ids a call
+    person  by id      GET /api/v2/users/show_many?ids=              100 ids a call
+    ticket  by id      GET /api/v2/tickets/show_many?ids=            100 ids a call
+    ticket  by party   GET /api/v2/organizations/{id}/tickets        one organization a call (paged)
+    ticket  by person  GET /api/v2/users/{id}/tickets/requested      one requester a call (paged)
+    comment by ticket  GET /api/v2/tickets/{id}/comments             one ticket a call (paged)
+    person  by email   GET /api/v2/users/search?query=email:{email}  one address a call (paged)
+
+``party`` (organizations) and ``person`` (users) are scannable through the list endpoints; the scan
+cursor is Zendesk's ``after_cursor``. There is no ``person by party``: Zendesk's organization-users
+listing is not part of the API subset the demo simulates, so the path is not declared.
+
+Settings::
+
+    url                  https://acme.zendesk.com (required)
+    email                the API user's e-mail; basic auth user is "{email}/token" (required)
+    token                the API token (required; pass it as ${ENV} in configuration)
+    timeout_s            seconds per upstream call (default 10)
+    max_related          most records one key of a related path returns (default 1000)
+    page_size            records per page when paging, 1..100 (default 100, Zendesk's maximum)
+    external_id_source   the source that ``external_id`` points into, for identity links (default "crm";
+                         "" when external_id holds something else)
+
+``max_related`` protects the facade from a whale: an organization with 50,000 tickets would otherwise
+cost 500 sequential calls and hold all of them in memory for one field. The lists are cut after that many
+records in Zendesk's order (by id, i.e. oldest first; comments by creation time) and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.http import HttpSource, expect
+from crmgraph.adapters.zendesk_mapping import ZendeskMapping
+from crmgraph.errors import AdapterContractError, ConfigError, SourceError, UpstreamBadResponse
+from crmgraph.records import Page, Record
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+API = "/api/v2"
+MAX_PAGE_SIZE = 100  # Zendesk's ceiling for page[size] and for show_many ids
+MAX_ZENDESK_ID = 2**63 - 1  # ids are 64-bit signed integers; a bigger number is refused with a 400
+
+
+def zendesk_id(key: str) -> bool:
+    """Whether ``key`` is an id Zendesk could hold, written as Zendesk writes it (``7``, never ``007``)."""
+    return key.isascii() and key.isdigit() and key == str(int(key)) and 0 < int(key) <= MAX_ZENDESK_ID
+
+
+def plausible_email(key: str) -> bool:
+    # Whitespace or quotes would change the meaning of the search query rather than match an address.
+    return "@" in key and not any(c.isspace() or c == '"' for c in key)
+
+
+@dataclass(frozen=True)
+class _Related:
+    """The listing to page through for one key of a related path; ``{key}`` stands for the key."""
+
+    path: str
+    holds: str  # the name of the records' list in the answer body
+    query: str | None = None  # a search: the key goes in ?query= rather than in the path
+
+    def request(self, key: str) -> tuple[str, dict[str, str]] | None:
+        """The URL and parameters for ``key``, or None when no record can match it (no call needed)."""
+        if self.query is None:
+            return (self.path.format(key=key), {}) if zendesk_id(key) else None
+        return (self.path, {"query": self.query.format(key=key)}) if plausible_email(key) else None
+
+
+_COLLECTIONS = {"party": "organizations", "person": "users", "ticket": "tickets"}
+_RELATED = {
+    ("ticket", "party"): _Related(f"{API}/organizations/{{key}}/tickets", "tickets"),
+    ("ticket", "person"): _Related(f"{API}/users/{{key}}/tickets/requested", "tickets"),
+    ("comment", "ticket"): _Related(f"{API}/tickets/{{key}}/comments", "comments"),
+    ("person", "email"): _Related(f"{API}/users/search", "users", query="email:{key}"),
+}
+
+
+def _setting(source: str, settings: Mapping[str, Any], key: str, kind: type[T], default: T | None = None) -> T:
+    value = settings.get(key, default)
+    path = f"sources.{source}.{key}"
+    if value is None:
+        raise ConfigError(path, f"the zendesk adapter needs {key}")
+    if kind is float and type(value) is int:
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(path, f"must be {kind.__name__}, got {value!r}")
+    return value
+
+
+class ZendeskAdapter(Adapter):
+    kind = "zendesk"
+    paths = (
+        AccessPath("party", max_batch=MAX_PAGE_SIZE),
+        AccessPath("person", max_batch=MAX_PAGE_SIZE),
+        AccessPath("ticket", max_batch=MAX_PAGE_SIZE),
+        *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED),  # no batch form upstream
+    )
+    scannable = frozenset({"party", "person"})
+    max_concurrency: ClassVar[int] = 8
+
+    def __init__(
+        self, source: str, settings: Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        """``transport`` replaces the network, for tests that need answers no real system gives."""
+        super().__init__(source, settings)
+        self.url = _setting(source, settings, "url", str)
+        self.email = _setting(source, settings, "email", str)
+        self.token = _setting(source, settings, "token", str)
+        self.timeout_s = _setting(source, settings, "timeout_s", float, 10.0)
+        self.max_related = _setting(source, settings, "max_related", int, 1000)
+        self.page_size = _setting(source, settings, "page_size", int, MAX_PAGE_SIZE)
+        xref_source = _setting(source, settings, "external_id_source", str, "crm")
+        if self.timeout_s <= 0 or self.max_related < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise ConfigError(
+                f"sources.{source}",
+                f"timeout_s must be > 0, max_related >= 1 and page_size 1..{MAX_PAGE_SIZE}",
+            )
+        self.mapping = ZendeskMapping(source, xref_source or None)
+        self._transport = transport
+        self._http: HttpSource | None = None
+
+    async def open(self) -> None:
+        self._http = HttpSource(
+            self.source,
+            self.url,
+            auth=httpx.BasicAuth(f"{self.email}/token", self.token),
+            timeout=httpx.Timeout(self.timeout_s, connect=min(3.0, self.timeout_s)),
+            max_connections=self.max_concurrency,
+            transport=self._transport,
+        )
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    @property
+    def http(self) -> HttpSource:
+        if self._http is None:
+            raise AdapterContractError(f"{self.source} ({self.kind}) was used before open()")
+        return self._http
+
+    def _mapper(self, entity: str) -> Callable[[object], Record]:
+        return {"party": self.mapping.party, "person": self.mapping.person, "ticket": self.mapping.ticket}[entity]
+
+    # --- by id ------------------------------------------------------------------------------------
+
+    async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
+        collection = _COLLECTIONS[entity]
+        # A key Zendesk could not hold would make show_many refuse the whole batch with a 400.
+        asked = [key for key in ids if zendesk_id(key)]
+        if not asked:
+            return [None] * len(ids)
+        body = await self.http.get_json(f"{API}/{collection}/show_many", params={"ids": ",".join(asked)})
+        raws = self._records(body, collection)
+        found: dict[str, FetchResult] = {}
+        unattributed = False
+        for raw in raws:
+            try:
+                record = self._mapper(entity)(raw)
+            except SourceError as error:
+                raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+                if type(raw_id) is int:
+                    found[str(raw_id)] = error
+                else:
+                    unattributed = True
+                continue
+            found[record.source_id] = record
+        if unattributed:
+            # A record we cannot tell the id of may be any of the missing ones: "no such record" could be false.
+            failure = UpstreamBadResponse(self.source, f"{collection}/show_many returned a record without an id")
+            return [found.get(key, failure if zendesk_id(key) else None) for key in ids]
+        return [found.get(key) for key in ids]
+
+    # --- related ----------------------------------------------------------------------------------
+
+    async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
+        related = _RELATED[(entity, by)]
+        results: list[RelatedResult] = []
+        for key in keys:  # one key a call: the SDK fans the keys out, so this loop runs once
+            try:
+                results.append(await self._related(entity, related, key))
+            except SourceError as error:
+                results.append(error)
+        return results
+
+    async def _related(self, entity: str, related: _Related, key: str) -> list[Record]:
+        request = related.request(key)
+        if request is None:
+            return []
+        url, params = request
+        raws = await self._walk(url, params, related.holds)
+        if entity == "comment":
+            return [self.mapping.comment(raw, key) for raw in raws]
+        return [self._mapper(entity)(raw) for raw in raws]
+
+    async def _walk(self, url: str, params: dict[str, str], holds: str) -> list[Any]:
+        """Every record of a cursor-paged listing, up to ``max_related``; [] when its parent does not exist.
+
+        The next page is asked for with ``page[after]`` on the configured host rather than by following
+        ``links.next``: a link is an absolute URL, and following it would send the credentials wherever
+        the answer points.
+        """
+        raws: list[Any] = []
+        after: str | None = None
+        while True:
+            size = min(self.page_size, self.max_related - len(raws))
+            query = params | {"page[size]": str(size)} | ({"page[after]": after} if after else {})
+            # Only the first page may 404 meaning "no such parent"; later, the parent existed a moment ago.
+            body = await self.http.get_json(url, params=query, allow_missing=after is None)
+            if body is None:
+                return []
+            page = self._records(body, holds)
+            raws += page
+            meta = body.get("meta")
+            if not (isinstance(meta, Mapping) and meta.get("has_more") is True):
+                return raws
+            if len(raws) >= self.max_related:
+                logger.warning("%s: %s has more than %d records; cut there (max_related)", self.source, url, len(raws))
+                return raws[: self.max_related]
+            cursor = meta.get("after_cursor")
+            expect(self.source, bool(page) and isinstance(cursor, str) and cursor != after, f"{url}: a stuck cursor")
+            after = str(cursor)
+
+    # --- scan -------------------------------------------------------------------------------------
+
+    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+        collection = _COLLECTIONS[entity]
+        query = {"page[size]": str(max(1, min(size, MAX_PAGE_SIZE)))} | ({"page[after]": cursor} if cursor else {})
+        body = await self.http.get_json(f"{API}/{collection}", params=query)
+        # Unlike a related list, a scan page has no per-key slot for a bad record: the page fails as a whole.
+        records = [self._mapper(entity)(raw) for raw in self._records(body, collection)]
+        meta = body.get("meta")
+        expect(self.source, isinstance(meta, Mapping), f"{collection} listing without meta")
+        if meta.get("has_more") is not True:
+            return Page(records, None)
+        after = meta.get("after_cursor")
+        expect(self.source, isinstance(after, str) and after != cursor, f"{collection}: has_more without a cursor")
+        return Page(records, str(after))
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _records(self, body: Any, holds: str) -> list[Any]:
+        expect(self.source, isinstance(body, Mapping) and isinstance(body.get(holds), list), f"no {holds} list")
+        records: list[Any] = body[holds]
+        return records

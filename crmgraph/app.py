@@ -1,0 +1,97 @@
+"""The ASGI application: ``build_app(config)`` -> Starlette.
+
+The lifespan opens every adapter, the cache and the identity store once; each request gets a fresh
+:class:`~crmgraph.context.RequestContext` (its own loaders and call log). GraphQL is served at
+``/graphql``: POST, GET for queries only, GraphiQL for browsers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from crmgraph.adapters.base import Adapter
+from crmgraph.cache.backend import close_backend, open_backend
+from crmgraph.cache.read_through import ReadThrough
+from crmgraph.config import Config
+from crmgraph.context import RequestContext
+from crmgraph.identity.store import IdentityStore
+from crmgraph.resolvers.loaders import Loaders
+from crmgraph.schema import build_schema
+from crmgraph.sources import OpenSources
+
+
+@dataclass
+class Runtime:
+    """What lives as long as the process: adapters, cache, identity store."""
+
+    config: Config
+    adapters: dict[str, Adapter]
+    cache: ReadThrough
+    identity: IdentityStore
+
+    def context(self, explain: bool) -> RequestContext:
+        loaders = Loaders(self.adapters, self.cache, self.identity)
+        return RequestContext(loaders=loaders, max_page_size=self.config.server.max_page_size, explain=explain)
+
+
+async def _wants_explain(request: Request) -> bool:
+    """``"extensions": {"explain": true}`` in a POST body, or ``extensions={"explain":true}`` on a GET."""
+    try:
+        if request.method == "GET":
+            raw = request.query_params.get("extensions")
+            extensions = orjson.loads(raw) if raw else {}
+        else:
+            body = orjson.loads(await request.body() or b"{}")
+            extensions = body.get("extensions") if isinstance(body, dict) else None
+    except orjson.JSONDecodeError:
+        return False  # strawberry answers the malformed request itself
+    return isinstance(extensions, dict) and extensions.get("explain") is True
+
+
+class GraphQLApp(GraphQL[RequestContext, None]):
+    def __init__(self, runtime_getter: Any, **kwargs: Any) -> None:
+        super().__init__(build_schema(), **kwargs)
+        self.runtime_getter = runtime_getter
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        runtime: Runtime = self.runtime_getter()
+        return runtime.context(explain=await _wants_explain(request))
+
+
+def build_app(config: Config) -> Starlette:
+    state: dict[str, Runtime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        identity = IdentityStore(config.identity.url)
+        identity.create()
+        backend = open_backend(config.cache)
+        try:
+            async with OpenSources(config) as adapters:
+                state["runtime"] = Runtime(config, adapters, ReadThrough(backend, config.cache.ttl_for), identity)
+                yield
+        finally:
+            await close_backend(backend)
+            identity.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    graphql = GraphQLApp(lambda: state["runtime"], graphql_ide="graphiql" if config.server.graphiql else None)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,31 @@
+"""The cache backend named by ``cache.url``: process memory, or Redis shared by several instances."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiocache import Cache
+from aiocache.base import BaseCache
+from aiocache.serializers import PickleSerializer
+
+from crmgraph.config import CacheConfig
+
+
+def open_backend(config: CacheConfig) -> BaseCache:
+    # Pickle keeps records exactly (Decimal, datetime, enums). The cache is crmgraph's own, written only by
+    # crmgraph instances; a Redis others can write to must not be pointed at.
+    if config.url == "memory://":
+        return Cache(Cache.MEMORY, serializer=PickleSerializer(), namespace=f"{config.namespace}:")
+    backend = Cache.from_url(config.url)
+    backend.serializer = PickleSerializer()
+    backend.namespace = f"{config.namespace}:"
+    return backend
+
+
+async def close_backend(backend: BaseCache) -> None:
+    client: Any = getattr(backend, "client", None)
+    if client is not None:
+        # aiocache 0.12 calls redis-py's deprecated close(); closing the client directly avoids it.
+        await client.aclose()
+    else:
+        await backend.close()

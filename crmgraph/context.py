@@ -1,0 +1,16 @@
+"""The context of one GraphQL request: its loaders, its upstream call log, and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crmgraph.adapters.calls import CallLog
+from crmgraph.resolvers.loaders import Loaders
+
+
+@dataclass
+class RequestContext:
+    loaders: Loaders
+    max_page_size: int = 100
+    explain: bool = False
+    call_log: CallLog = field(default_factory=CallLog)

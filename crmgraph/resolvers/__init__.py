@@ -1,0 +1,1 @@
+"""Resolver functions and the per-request loaders they read through."""

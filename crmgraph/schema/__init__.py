@@ -1,0 +1,37 @@
+"""The GraphQL schema of the unified customer graph."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from crmgraph.errors import ClientError, SourceError
+from crmgraph.schema.customer import Customer
+from crmgraph.schema.explain import UpstreamExplain
+from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
+from crmgraph.schema.query import Query
+
+log = logging.getLogger("crmgraph.errors")
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Show client mistakes and upstream faults as they are; mask everything unexpected (and log it)."""
+    original = error.original_error
+    if original is None or isinstance(original, SourceError | ClientError | GraphQLError):
+        return False
+    log.error("unexpected error at %s", error.path, exc_info=original)
+    return True
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket],
+        extensions=[
+            UpstreamExplain,
+            MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),  # type: ignore[list-item]
+        ],
+    )

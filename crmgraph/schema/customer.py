@@ -1,0 +1,206 @@
+"""The customer: one party across every system, with everything around it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
+
+import strawberry
+
+from crmgraph import records
+from crmgraph.errors import ClientError
+from crmgraph.resolvers import records as read
+from crmgraph.schema.ids import encode_id
+from crmgraph.schema.nodes import Contact, Deal, Info, Invoice, Order, Owner, Ticket, _owner, invoice_payments
+from crmgraph.schema.pagination import Connection, paginate
+from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus
+from crmgraph.schema.timeline import TimelineEvent, customer_events
+
+if TYPE_CHECKING:
+    from crmgraph.records import PartyRecord
+
+R = TypeVar("R", bound=records.Record)
+OPEN_TICKETS = (
+    records.TicketStatus.NEW,
+    records.TicketStatus.OPEN,
+    records.TicketStatus.PENDING,
+    records.TicketStatus.ON_HOLD,
+)
+
+
+def _newest_first(at: datetime | None) -> float:
+    return -(at.timestamp() if at else 0.0)
+
+
+def _totals(amounts: list[records.Money]) -> list[Money]:
+    by_currency: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for money in amounts:
+        by_currency[money.currency] += money.amount
+    return [Money(amount=amount, currency_code=currency) for currency, amount in sorted(by_currency.items())]
+
+
+@strawberry.type(
+    description="A customer: one company as known across the CRM, the ERP and the ticket system. "
+    "Fields come live from those systems; one that fails nulls only the fields it backs."
+)
+class Customer(Node):
+    customer_id: strawberry.Private[int]
+    id: strawberry.ID = strawberry.field(description="Opaque, stable id.")
+
+    @classmethod
+    def of(cls, customer_id: int) -> Customer:
+        return cls(customer_id=customer_id, id=strawberry.ID(encode_id("Customer", str(customer_id))))
+
+    async def _parties(self, info: Info) -> list[PartyRecord]:
+        found, failures = await read.parties(info.context.loaders, self.customer_id)
+        if not found and failures:
+            raise failures[0]
+        return found
+
+    async def _first(self, info: Info, value: Callable[[PartyRecord], str | None]) -> str | None:
+        """Survivorship: the first source (in configured order) that has a value wins."""
+        for party in await self._parties(info):
+            if (chosen := value(party)) not in (None, ""):
+                return chosen
+        return None
+
+    @strawberry.field(description="The customer's name, from the first source that has one.")
+    async def name(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.name)
+
+    @strawberry.field(description="Tax or company registration number.")
+    async def tax_id(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.tax_id)
+
+    @strawberry.field(description="Web domain.")
+    async def domain(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.domain)
+
+    @strawberry.field
+    async def email(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.email)
+
+    @strawberry.field
+    async def phone(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.phone)
+
+    @strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    async def country(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.country)
+
+    @strawberry.field
+    async def city(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.city)
+
+    @strawberry.field
+    async def industry(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.industry)
+
+    @strawberry.field(description="Lifecycle stage in the CRM (lead, opportunity, customer, ...).")
+    async def lifecycle_stage(self, info: Info) -> str | None:
+        return await self._first(info, lambda p: p.lifecycle_stage)
+
+    @strawberry.field(description="The account owner.")
+    async def owner(self, info: Info) -> Owner | None:
+        for party in await self._parties(info):
+            if party.owner_id:
+                return await _owner(info, party.source, party.owner_id)
+        return None
+
+    @strawberry.field(description="Tags from every system, without repeats.")
+    async def tags(self, info: Info) -> list[str]:
+        return list(dict.fromkeys(tag for party in await self._parties(info) for tag in party.tags))
+
+    @strawberry.field(description="Which system holds which record of this customer.")
+    async def sources(self, info: Info) -> list[SourceLink]:
+        links = await read.party_links(info.context.loaders, self.customer_id)
+        return [SourceLink(system=link.source, record_id=link.source_id, linked_by=link.rule) for link in links]
+
+    async def _related(self, info: Info, entity: str, kind: type[R]) -> list[R]:
+        return read.of_type(await read.of_customer(info.context.loaders, self.customer_id, entity), kind)
+
+    @strawberry.field(description="People at the customer, from the CRM and the ticket system.")
+    async def contacts(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Contact] | None:
+        people = await self._related(info, "person", records.PersonRecord)
+        listed = {(p.source, p.source_id) for p in people}
+        # A ticket-system user that names a CRM contact we list already is that contact, not another one.
+        people = [p for p in people if not any(xref in listed for xref in p.xrefs)]
+        return paginate(people, lambda p: (p.name.lower(), p.source, p.source_id), first=first, after=after,
+                        cap=info.context.max_page_size, wrap=Contact.of)  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(description="Sales opportunities, newest first.")
+    async def deals(
+        self, info: Info, first: int = 20, after: str | None = None, stage: DealStage | None = None
+    ) -> Connection[Deal] | None:
+        deals = [d for d in await self._related(info, "deal", records.DealRecord) if stage is None or d.stage == stage]
+        return paginate(deals, lambda d: (_newest_first(d.created_at), d.source, d.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Deal.of)  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(description="Orders, newest first, optionally by status and by when they were placed.")
+    async def orders(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        status: OrderStatus | None = None,
+        placed_after: datetime | None = None,
+        placed_before: datetime | None = None,
+    ) -> Connection[Order] | None:
+        if placed_after and placed_before and placed_after > placed_before:
+            raise ClientError("placedAfter must not be later than placedBefore")
+        orders = [
+            o for o in await self._related(info, "order", records.OrderRecord)
+            if (status is None or o.status == status)
+            and (placed_after is None or o.placed_at >= placed_after)
+            and (placed_before is None or o.placed_at < placed_before)
+        ]  # fmt: skip
+        return paginate(orders, lambda o: (_newest_first(o.placed_at), o.source, o.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Order.of)  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(description="Invoices, newest first.")
+    async def invoices(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Invoice] | None:
+        invoices = await self._related(info, "invoice", records.InvoiceRecord)
+        return paginate(invoices, lambda i: (_newest_first(i.issued_at), i.source, i.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Invoice.of)  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(description="Support tickets, newest first, optionally by status.")
+    async def tickets(
+        self, info: Info, first: int = 20, after: str | None = None, status: TicketStatus | None = None
+    ) -> Connection[Ticket] | None:
+        tickets = [
+            t for t in await self._related(info, "ticket", records.TicketRecord) if status is None or t.status == status
+        ]
+        return paginate(tickets, lambda t: (_newest_first(t.created_at), t.source, t.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Ticket.of)  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(description="Everything that happened with the customer in every system, newest first.")
+    async def timeline(self, info: Info, first: int = 20, after: str | None = None) -> Connection[TimelineEvent] | None:
+        events = await customer_events(info.context.loaders, self.customer_id)
+        return paginate(events, lambda e: e.sort_key(), first=first, after=after,
+                        cap=info.context.max_page_size, wrap=lambda e: e.node())  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(description="Everything invoiced so far (net), per currency.")
+    async def lifetime_revenue(self, info: Info) -> list[Money] | None:
+        return _totals([i.net for i in await self._related(info, "invoice", records.InvoiceRecord)])
+
+    @strawberry.field(description="Invoiced (gross) and not yet paid, per currency.")
+    async def outstanding_balance(self, info: Info) -> list[Money] | None:
+        invoices = await self._related(info, "invoice", records.InvoiceRecord)
+        open_amounts: list[records.Money] = []
+        for invoice in invoices:
+            paid = sum((p.amount.amount for p in await invoice_payments(info, invoice)), Decimal(0))
+            if invoice.gross.amount - paid:
+                open_amounts.append(records.Money(invoice.gross.amount - paid, invoice.gross.currency))
+        return _totals(open_amounts)
+
+    @strawberry.field(description="Tickets not yet solved.")
+    async def open_ticket_count(self, info: Info) -> int | None:
+        return sum(1 for t in await self._related(info, "ticket", records.TicketRecord) if t.status in OPEN_TICKETS)
+
+    @strawberry.field(description="When the customer last placed an order.")
+    async def last_order_date(self, info: Info) -> datetime | None:
+        orders = await self._related(info, "order", records.OrderRecord)
+        return max((o.placed_at for o in orders), default=None)

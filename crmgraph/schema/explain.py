@@ -1,0 +1,48 @@
+"""``extensions.upstream``: what a query cost, for users and tests.
+
+A request whose body has ``"extensions": {"explain": true}`` gets every upstream call made for it (source,
+operation, request, keys, milliseconds, outcome) and how many keys each source answered from cache.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+
+from crmgraph.adapters.calls import current_call_log
+
+
+class UpstreamExplain(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        token = current_call_log.set(context.call_log)
+        try:
+            yield
+        finally:
+            current_call_log.reset(token)
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        if not getattr(context, "explain", False):
+            return {}
+        calls = context.call_log.calls
+        return {
+            "upstream": {
+                "calls": [
+                    {
+                        "source": c.source,
+                        "operation": c.operation,
+                        "request": c.request,
+                        "keys": c.keys,
+                        "ms": c.milliseconds,
+                        "outcome": c.outcome,
+                    }
+                    for c in calls
+                ],
+                "callsBySource": dict(Counter(c.source for c in calls)),
+                "cacheHits": dict(context.call_log.cache_hits),
+            }
+        }

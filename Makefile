@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 CUSTOMERS ?= 300
 SEED ?= 42
 PORT_BASE ?= 8100
+PORT ?= 8000
 
 .PHONY: install demo estate test lint typecheck unit bench-seed clean
 
@@ -18,8 +19,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the demo legacy estate (CRM, ticket system, ERP) with seeded data.
+## The whole demo: legacy estate (CRM, tickets, ERP) with seeded data, identity links, GraphQL + GraphiQL.
 demo: install
+	$(BIN)/crmgraph demo --customers $(CUSTOMERS) --seed $(SEED) --port-base $(PORT_BASE) --port $(PORT)
+
+## Only the legacy estate.
+estate: install
 	$(BIN)/crmgraph demo estate --customers $(CUSTOMERS) --seed $(SEED) --port-base $(PORT_BASE)
 
 ## Lint, type-check and run the whole test suite.

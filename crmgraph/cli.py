@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from crmgraph import cli_graph
 from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayout
 from crmgraph.demo.seed import Manifest, data_dir_is_current, generate_estate, load_erp
 
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 app = typer.Typer(help="crmgraph: one GraphQL customer graph over the systems a company already runs.")
 demo_app = typer.Typer(help="The demo legacy estate: a CRM, a ticket system and an ERP to federate.")
 app.add_typer(demo_app, name="demo")
+app.command("serve")(cli_graph.serve)
+app.command("check-config")(cli_graph.check_config)
+app.command("schema")(cli_graph.schema)
+app.command("link")(cli_graph.link)
+demo_app.callback(invoke_without_command=True)(cli_graph.demo_group)
 # soft_wrap: URLs and figures must never be broken across lines, whatever the terminal width.
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)

@@ -9,13 +9,16 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from crmgraph.demo.layout import EstateCredentials, EstateLayout
 from crmgraph.demo.seed import generate_estate
+
+if TYPE_CHECKING:
+    from tests.facade import Facade
 
 ESTATE_CUSTOMERS = 150
 ESTATE_SEED = 7
@@ -100,6 +103,40 @@ def estate(running_estate: Estate) -> Iterator[Estate]:
     yield running_estate
     for system in ("crm", "tickets"):
         running_estate.faults(system)
+
+
+@pytest.fixture(scope="session")
+def linked_identity(running_estate: Estate, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An identity store linked once from the running estate; its URL."""
+    import asyncio
+
+    from crmgraph.identity.linker import link_parties
+    from crmgraph.identity.store import IdentityStore
+    from crmgraph.sources import OpenSources
+    from tests.facade import facade_config
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('identity') / 'identity.sqlite'}"
+    config = facade_config(running_estate.crm_url, running_estate.tickets_url, running_estate.layout.erp_url, url)
+
+    async def link() -> None:
+        store = IdentityStore(url)
+        store.create()
+        async with OpenSources(config) as adapters:
+            await link_parties(store, adapters)
+        store.close()
+
+    asyncio.run(link())
+    return url
+
+
+@pytest.fixture
+def facade(estate: Estate, linked_identity: str) -> Iterator[Facade]:
+    """The facade serving the running estate, with a cold cache of its own, on a free loopback port."""
+    from tests.facade import facade_config, serve_facade
+
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity)
+    with serve_facade(config) as running:
+        yield running
 
 
 def _service_url(env: str, default: str) -> str:

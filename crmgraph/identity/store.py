@@ -109,7 +109,12 @@ class IdentityStore:
 
     def _links_of(self, customer_ids: list[int]) -> dict[int, list[Link]]:
         found: defaultdict[int, list[Link]] = defaultdict(list)
-        query = select(links).where(links.c.customer_id.in_(customer_ids)).order_by(links.c.source, links.c.source_id)
+        c = links.c
+        query = (
+            select(c.customer_id, c.source, c.entity, c.source_id, c.rule, c.confidence)
+            .where(c.customer_id.in_(customer_ids))
+            .order_by(c.source, c.source_id)
+        )
         with upstream_call(self.SOURCE, "SELECT links by customer"), self.engine.connect() as conn:
             for row in conn.execute(query):
                 found[row.customer_id].append(Link(**row._mapping))

@@ -1,0 +1,190 @@
+"""The ``crmgraph`` commands that run the graph: serve, check-config, schema, link, and the full demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from crmgraph.config import Config, ConfigErrors, load_config, parse_config
+from crmgraph.errors import ConfigError, SourceError
+
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
+FIRST_QUERY = """{
+  customers(first: 3) {
+    totalCount
+    nodes {
+      name country sources { system recordId }
+      orders(first: 2) { nodes { number placedAt total { amount currencyCode } } }
+      tickets(first: 2) { nodes { subject status } }
+    }
+  }
+}"""
+
+
+def _fail_with(problems: list[ConfigError], origin: str) -> typer.Exit:
+    console.print(f"[red]{origin}: {len(problems)} problem(s)[/]")
+    for problem in problems:
+        console.print(f"  [bold]{problem.path or '(file)'}[/]: {problem.message}")
+    return typer.Exit(2)
+
+
+def _load(path: Path) -> Config:
+    try:
+        config = load_config(path)
+        _check_adapters(config)
+    except ConfigErrors as exc:
+        raise _fail_with(exc.problems, str(path)) from exc
+    return config
+
+
+def _check_adapters(config: Config) -> None:
+    from crmgraph.adapters.registry import adapter_class
+
+    problems = []
+    for name, source in config.sources.items():
+        try:
+            adapter_class(source.adapter, path=f"sources.{name}.adapter")
+        except ConfigError as problem:
+            problems.append(problem)
+    if problems:
+        raise ConfigErrors(problems)
+
+
+def check_config(config: ConfigFile) -> None:
+    """Validate a configuration file; every mistake is reported with the path of the key at fault."""
+    loaded = _load(config)
+    out.print(f"{config}: OK ({', '.join(f'{n} ({s.adapter})' for n, s in loaded.sources.items())})")
+
+
+def schema() -> None:
+    """Print the GraphQL schema (SDL)."""
+    from crmgraph.schema import build_schema
+
+    out.print(build_schema().as_str(), markup=False, highlight=False)
+
+
+def serve(
+    config: ConfigFile,
+    host: Annotated[str | None, typer.Option(help="Overrides server.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides server.port.")] = None,
+) -> None:
+    """Serve the customer graph: GraphQL (and GraphiQL in a browser) at /graphql."""
+    import uvicorn
+
+    from crmgraph.app import build_app
+
+    loaded = _load(config)
+    uvicorn.run(build_app(loaded), host=host or loaded.server.host, port=port or loaded.server.port, log_level="info")
+
+
+def _run_link(loaded: Config) -> None:
+    from crmgraph.identity.linker import link_parties
+    from crmgraph.identity.store import IdentityStore
+    from crmgraph.sources import OpenSources
+
+    async def run() -> None:
+        store = IdentityStore(loaded.identity.url)
+        store.create()
+        try:
+            async with OpenSources(loaded) as adapters:
+                with console.status("linking ...") as status:
+                    report = await link_parties(
+                        store, adapters, lambda source, n: status.update(f"scanning {source}: {n:,} records")
+                    )
+        finally:
+            store.close()
+        scanned = ", ".join(f"{source} {n:,}" for source, n in report.scanned.items())
+        out.print(
+            f"Linked {scanned} records into {report.customers:,} customers "
+            f"({report.new_customers:,} new, {report.merged_customers:,} merged, "
+            f"{report.records_linked_by_xref:,} records joined by cross-reference, "
+            f"{report.dangling_xrefs:,} references to records no source has)."
+        )
+
+    try:
+        asyncio.run(run())
+    except SourceError as exc:
+        console.print(f"[red]Linking stopped, nothing was written:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def link(config: ConfigFile) -> None:
+    """Build the identity links by paging through every source (ids and match keys only)."""
+    _run_link(_load(config))
+
+
+def demo_config_text() -> str:
+    return files("crmgraph.demo").joinpath("config.yaml").read_text(encoding="utf-8")
+
+
+def _start_estate(
+    data_dir: Path, customers: int, seed: int, port_base: int
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    ready = data_dir / "ready.json"
+    ready.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(data_dir),
+               "--customers", str(customers), "--seed", str(seed), "--port-base", str(port_base),
+               "--ready-file", str(ready)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    while not ready.exists():
+        if process.poll() is not None:
+            raise typer.Exit(process.returncode or 1)
+        time.sleep(0.1)
+    urls: dict[str, str] = json.loads(ready.read_text())
+    return process, urls
+
+
+def demo_group(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option(min=1, help="Customers to seed.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the estate.")] = 42,
+    port: Annotated[int, typer.Option(help="Port of the facade (GraphQL).")] = 8000,
+    port_base: Annotated[int, typer.Option(help="The estate's CRM listens on P+1, tickets on P+2.")] = 8100,
+    latency_ms: Annotated[float, typer.Option(help="Latency injected into every upstream call.")] = 0.0,
+    data_dir: Annotated[Path, typer.Option(help="Where the estate and the identity store live.")] = Path("var/demo"),
+) -> None:
+    """Without a sub-command: the whole demo (legacy estate, identity links, the facade with GraphiQL)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process, urls = _start_estate(data_dir, customers, seed, port_base)
+    try:
+        if latency_ms:
+            for system in ("crm", "tickets"):
+                httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": latency_ms}).raise_for_status()
+        os.environ |= {
+            "CRMGRAPH_DEMO_CRM_URL": urls["crm"],
+            "CRMGRAPH_DEMO_TICKETS_URL": urls["tickets"],
+            "CRMGRAPH_DEMO_ERP_URL": urls["erp"],
+            "CRMGRAPH_IDENTITY_URL": f"sqlite:///{(data_dir / 'identity.sqlite').resolve()}",
+        }
+        try:
+            loaded = parse_config(demo_config_text(), origin="crmgraph/demo/config.yaml")
+        except ConfigErrors as exc:
+            raise _fail_with(exc.problems, "demo configuration") from exc
+        _run_link(loaded)
+        import uvicorn
+
+        from crmgraph.app import build_app
+
+        out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser)\nA first query to paste:\n")
+        out.print(FIRST_QUERY, markup=False, highlight=False)
+        out.print(f"\nor: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
+                  f"-d '{{\"query\": \"{{ customers(first: 2) {{ nodes {{ name }} }} }}\"}}'\n")  # fmt: skip
+        uvicorn.run(build_app(loaded), host="127.0.0.1", port=port, log_level="warning")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

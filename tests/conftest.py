@@ -157,6 +157,24 @@ def _service_url(env: str, default: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("CRMGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        if os.environ.get("CRMGRAPH_REQUIRE_SERVICES") == "1":
+            pytest.fail(
+                f"CRMGRAPH_TEST_REDIS_URL: {url} is required (CRMGRAPH_REQUIRE_SERVICES=1) but unreachable: {exc}"
+            )
+        pytest.skip(f"CRMGRAPH_TEST_REDIS_URL: {url} unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
     return _service_url("CRMGRAPH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
+from crmgraph.runner import serving
 
 
 def facade_config(
-    crm_url: str, tickets_url: str, erp_url: str, identity_url: str, cache_url: str = "memory://"
+    crm_url: str, tickets_url: str, erp_url: str, identity_url: str, cache_url: str = "memory://", namespace: str = "t"
 ) -> Config:
     return parse_config(
         f"""
@@ -26,7 +23,7 @@ def facade_config(
           crm: {{adapter: hubspot, url: "{crm_url}", token: demo-crm-token}}
           erp: {{adapter: sql, url: "{erp_url}"}}
           tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
-        cache: {{url: "{cache_url}", ttl_s: {{default: 60}}}}
+        cache: {{url: "{cache_url}", ttl_s: {{default: 60}}, namespace: "{namespace}"}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
         """
@@ -49,22 +46,6 @@ class Facade:
 
 @contextmanager
 def serve_facade(config: Config) -> Iterator[Facade]:
-    """Start uvicorn in a thread on a free port; stop it on exit."""
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(config), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the facade did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Facade(f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        loop.close()
+    """The facade for ``config`` as a real server on a free loopback port."""
+    with serving(build_app(config)) as url:
+        yield Facade(url)

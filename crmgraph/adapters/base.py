@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from crmgraph.adapters.calls import operation
-from crmgraph.errors import AdapterContractError, ClientError, SourceError, UpstreamBadResponse
+from crmgraph.errors import AdapterContractError, ClientError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import Page, Record
 
 T = TypeVar("T")
@@ -53,11 +53,17 @@ class Adapter(ABC):
     kind: ClassVar[str]  # the name used in configuration: ``adapter: hubspot``
     paths: ClassVar[tuple[AccessPath, ...]]
     scannable: ClassVar[frozenset[str]] = frozenset()  # entities :meth:`scan` can page through
-    max_concurrency: ClassVar[int] = 4  # upstream calls in flight at once, for this source
+    # Upstream calls in flight at once for this source: the adapter's default, which the source's
+    # ``max_concurrency`` setting overrides. Enough for one level of a query to go out in one wave.
+    max_concurrency: int = 8
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         self.source = source
         self.settings = settings
+        configured = settings.get("max_concurrency", self.max_concurrency)
+        if isinstance(configured, bool) or not isinstance(configured, int) or configured < 1:
+            raise ConfigError(f"sources.{source}.max_concurrency", f"must be a whole number >= 1, got {configured!r}")
+        self.max_concurrency = configured
         self._limit = asyncio.Semaphore(self.max_concurrency)
         self._paths = {(path.entity, path.by): path for path in self.paths}
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -108,7 +108,7 @@ class ZendeskAdapter(Adapter):
         *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED),  # no batch form upstream
     )
     scannable = frozenset({"party", "person"})
-    max_concurrency: ClassVar[int] = 8
+    max_concurrency = 8
 
     def __init__(
         self, source: str, settings: Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None

@@ -6,16 +6,17 @@ from typing import Any
 
 from aiocache import Cache
 from aiocache.base import BaseCache
-from aiocache.serializers import PickleSerializer
+from aiocache.serializers import NullSerializer, PickleSerializer
 
 from crmgraph.config import CacheConfig
 
 
 def open_backend(config: CacheConfig) -> BaseCache:
-    # Pickle keeps records exactly (Decimal, datetime, enums). The cache is crmgraph's own, written only by
-    # crmgraph instances; a Redis others can write to must not be pointed at.
+    # In memory, records are kept as they are: they are immutable, so sharing them between requests is safe
+    # and skips a copy on every hit. In Redis, pickle keeps them exactly (Decimal, datetime, enums); that
+    # Redis is crmgraph's own, written only by crmgraph instances, never one others can write to.
     if config.url == "memory://":
-        return Cache(Cache.MEMORY, serializer=PickleSerializer(), namespace=f"{config.namespace}:")
+        return Cache(Cache.MEMORY, serializer=NullSerializer(), namespace=f"{config.namespace}:")
     backend = Cache.from_url(config.url)
     backend.serializer = PickleSerializer()
     backend.namespace = f"{config.namespace}:"

@@ -6,7 +6,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
 from crmgraph.errors import ClientError, SourceError
 from crmgraph.schema.customer import Customer
@@ -31,6 +31,9 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket],
         extensions=[
+            # Frontends send the same few documents over and over: parse and validate each once.
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
             UpstreamExplain,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
         ],

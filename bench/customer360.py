@@ -1,0 +1,172 @@
+"""Latency of a customer-360 query with latency injected into every upstream call.
+
+    .venv/bin/python bench/customer360.py [--latency-ms 20] [--customers 300] [--rounds 3]
+
+Starts the demo estate, injects the latency (CRM and ticket system through /_control/faults, the SQL ERP
+through a statement hook), links identities, serves the facade, then asks the customer-360 query for
+customers active in all three systems: cold (no cache) and warm (cached). Prints p50/p95/p99, upstream
+calls per query and the critical-path bound: the dependent levels of the query times the latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, event
+
+from crmgraph.app import build_app
+from crmgraph.config import Config, parse_config
+from crmgraph.demo.layout import EstateLayout
+from crmgraph.demo.seed import data_dir_is_current, generate_estate
+from crmgraph.identity.linker import link_parties
+from crmgraph.identity.store import IdentityStore
+from crmgraph.runner import serving
+from crmgraph.sources import OpenSources
+
+QUERY = """query($id: ID!) { customer(id: $id) {
+  name taxId country owner { name } sources { system recordId }
+  contacts(first: 20) { nodes { name email phone } }
+  deals(first: 10) { nodes { name stage amount { amount currencyCode } } }
+  orders(first: 10) {
+    nodes { number placedAt status total { amount currencyCode } lines { sku quantity amount { amount } } }
+  }
+  tickets(first: 10) { nodes { subject status comments { body createdAt } } }
+  invoices(first: 10) { nodes { number issuedAt gross { amount currencyCode } outstanding { amount } } }
+  timeline(first: 20) { nodes { kind occurredAt title } }
+  lifetimeRevenue { amount currencyCode } outstandingBalance { amount currencyCode } openTicketCount lastOrderDate
+} }"""
+# Dependent upstream levels of QUERY: (1) the customer's records and their related lists, reached from
+# the identity links alone (CRM associations, ERP orders and invoices, Zendesk tickets per organization);
+# (2) what needs those first: CRM batch reads of the associated objects, order lines, payments, ticket
+# comments, the owner. The identity store is crmgraph's own and gets no injected latency.
+DEPENDENT_LEVELS = 2
+
+
+def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
+    return parse_config(f"""
+        sources:
+          crm: {{adapter: hubspot, url: "{urls["crm"]}", token: demo-crm-token}}
+          erp: {{adapter: sql, url: "{urls["erp"]}"}}
+          tickets: {{adapter: zendesk, url: "{urls["tickets"]}", email: api@demo.crmgraph.test,
+                    token: demo-zendesk-token}}
+        cache: {{url: "memory://", ttl_s: {{default: {ttl}}}}}
+        identity: {{url: "{identity_url}"}}
+        server: {{max_page_size: 200}}
+    """)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def active_customers(store: IdentityStore, limit: int) -> list[int]:
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT customer_id FROM crmgraph_links GROUP BY customer_id HAVING COUNT(DISTINCT source) = 3 "
+            "ORDER BY customer_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def run(url: str, ids: list[str], rounds: int) -> tuple[list[float], Counter[str]]:
+    latencies: list[float] = []
+    calls: Counter[str] = Counter()
+    with httpx.Client(timeout=60) as client:
+        for _ in range(rounds):
+            for customer in ids:
+                body = {"query": QUERY, "variables": {"id": customer}, "extensions": {"explain": True}}
+                started = time.perf_counter()
+                response = client.post(f"{url}/graphql", json=body)
+                latencies.append((time.perf_counter() - started) * 1000)
+                result = response.json()
+                if result.get("errors"):
+                    raise SystemExit(f"query failed: {result['errors'][:2]}")
+                calls.update(c["source"] for c in result["extensions"]["upstream"]["calls"])
+    return latencies, calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--sample", type=int, default=40, help="customers queried")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, default=Path("var/bench-360"))
+    args = parser.parse_args()
+
+    layout = EstateLayout(args.data_dir)
+    if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
+        generate_estate(layout, customers=args.customers, seed=42)
+    ready = Path(tempfile.mkdtemp()) / "ready.json"
+    estate = subprocess.Popen(
+        [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(layout.root), "--customers",
+         str(args.customers), "--port-base", "0", "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        while not ready.exists():
+            time.sleep(0.05)
+        urls = json.loads(ready.read_text())
+        erp_path = str(layout.erp_db.resolve())
+
+        @event.listens_for(Engine, "before_cursor_execute")
+        def erp_latency(conn: Any, *_: Any) -> None:
+            if conn.engine.url.database == erp_path:
+                time.sleep(args.latency_ms / 1000)
+
+        identity_url = f"sqlite:///{layout.root.resolve() / 'bench-identity.sqlite'}"
+        store = IdentityStore(identity_url)
+        store.create()
+
+        async def link() -> None:
+            async with OpenSources(config_for(urls, identity_url, 0)) as adapters:
+                await link_parties(store, adapters)
+
+        asyncio.run(link())
+        import base64
+
+        ids = [base64.urlsafe_b64encode(f"Customer:{c}".encode()).decode().rstrip("=")
+               for c in active_customers(store, args.sample)]  # fmt: skip
+        for system in ("crm", "tickets"):
+            httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": args.latency_ms}).raise_for_status()
+
+        with serving(build_app(config_for(urls, identity_url, 0))) as url:
+            cold, cold_calls = run(url, ids, args.rounds)
+        with serving(build_app(config_for(urls, identity_url, 600))) as url:
+            run(url, ids, 1)  # warm the cache
+            warm, _ = run(url, ids, args.rounds * 3)
+    finally:
+        estate.terminate()
+        estate.wait(timeout=10)
+
+    queries = len(ids) * args.rounds
+    bound = DEPENDENT_LEVELS * args.latency_ms + 15
+    print(
+        f"customer-360 query, {len(ids)} customers active in all three systems, "
+        f"{args.latency_ms:g} ms per upstream call"
+    )
+    print(
+        "upstream calls per query (cold): " + ", ".join(f"{s} {n / queries:.1f}" for s, n in sorted(cold_calls.items()))
+    )
+    for name, values in (("cold", cold), ("warm", warm)):
+        print(f"{name:5} n={len(values):4}  p50 {percentile(values, .5):7.1f} ms  p95 {percentile(values, .95):7.1f} ms"
+              f"  p99 {percentile(values, .99):7.1f} ms  mean {statistics.fmean(values):7.1f} ms")  # fmt: skip
+    print(f"critical path: {DEPENDENT_LEVELS} dependent levels x {args.latency_ms:g} ms; bound p50 <= {bound:g} ms "
+          f"-> {'met' if percentile(cold, .5) <= bound else 'NOT met'}; warm p50 < 10 ms -> "
+          f"{'met' if percentile(warm, .5) < 10 else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,459 @@
+"""The ``hubspot`` adapter: crmgraph's CRM, over HubSpot's CRM v3 objects, v4 associations and owners APIs.
+
+Settings (``sources.<name>`` in the configuration)::
+
+    crm: {adapter: hubspot, url: "https://api.hubapi.com", token: "${HUBSPOT_TOKEN}", timeout_s: 10, currency: EUR}
+
+``token`` is a private app token, sent as ``Authorization: Bearer``. ``timeout_s`` bounds each call
+(10 s by default). ``currency`` is the account's company currency, for deals whose ``deal_currency_code``
+is unset (single-currency accounts leave it so); without it such a deal's amount is a bad response.
+
+Entities are crmgraph's, source ids are HubSpot's (as strings), except an interaction's, which names its
+engagement type, because HubSpot numbers each type on its own: ``"calls:20000000123"``.
+
+What each access path costs upstream (calls in one row run concurrently, at most ``max_concurrency`` at
+a time for the whole adapter):
+
+======================= =================================================================================
+party by id             one companies ``batch/read`` per 100 ids
+person, deal by id      per 100 ids: one ``batch/read`` and one v4 associations read to companies, for
+                        ``party_id`` (the primary company, else the first)
+interaction by id       the same, once per engagement type present among the ids
+owner by id             one ``GET /crm/v3/owners/{id}`` per distinct id: HubSpot has no batch form
+person, deal by party   per 1,000 companies: one associations read (one more round for the companies with
+                        more than 500 left), then one ``batch/read`` per 100 distinct associated records
+interaction by party    the same for each of the four engagement types: four associations reads, and
+                        one ``batch/read`` per 100 engagements of each type found
+scan party, person      one list call per page of at most 100; a page of contacts adds one associations read
+======================= =================================================================================
+
+``party_id`` is filled on every path, at the price of the associations read by id, because a record is
+cached under its id whichever path loaded it: it must not lack its company when ``node(id)`` loaded it.
+Read by party, a record's ``party_id`` is the company it was read for (the SDK contract); read by id or
+scanned, the primary company. They differ only for a contact or deal with several companies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.http import DEFAULT_TIMEOUT, HttpSource, expect
+from crmgraph.adapters.hubspot_mapping import (
+    DEAL_PROPERTIES,
+    ENGAGEMENT_TYPES,
+    PARTY_PROPERTIES,
+    PERSON_PROPERTIES,
+    EngagementType,
+    HubSpotMapping,
+    interaction_id,
+    parse_interaction_id,
+)
+from crmgraph.errors import AdapterContractError, ConfigError, SourceError, UpstreamBadResponse
+from crmgraph.records import InteractionRecord, Page, Record
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Record)
+A = TypeVar("A")
+B = TypeVar("B")
+Raw = Mapping[str, Any]
+Build = Callable[[Raw, str | None], R]  # (upstream record, party_id) -> canonical record
+
+BATCH_READ_LIMIT = 100  # inputs of one objects batch/read
+ASSOCIATION_INPUTS_LIMIT = 1_000  # inputs of one v4 associations batch/read
+LIST_LIMIT = 100  # records of one list page
+SCANNED = {"party": ("companies", PARTY_PROPERTIES), "person": ("contacts", PERSON_PROPERTIES)}
+# HubSpot-defined association types that mark the primary company: contact -> company 1, deal -> company 5.
+PRIMARY_COMPANY_TYPE_IDS = frozenset({1, 5})
+
+
+@dataclass(frozen=True)
+class Associated:
+    """One associated record as the v4 associations API lists it."""
+
+    to_id: str
+    type_ids: frozenset[int]
+
+
+def primary_company(companies: Sequence[Associated]) -> str | None:
+    """The company marked primary; else the first HubSpot lists (the oldest id), as its UI shows it."""
+    for company in companies:
+        if company.type_ids & PRIMARY_COMPANY_TYPE_IDS:
+            return company.to_id
+    return companies[0].to_id if companies else None
+
+
+class HubSpotAdapter(Adapter):
+    """Reads companies, contacts, deals, engagements and owners of one HubSpot account (see the module)."""
+
+    kind = "hubspot"
+    paths = (
+        AccessPath("party", max_batch=BATCH_READ_LIMIT),
+        AccessPath("person", max_batch=BATCH_READ_LIMIT),
+        AccessPath("deal", max_batch=BATCH_READ_LIMIT),
+        AccessPath("interaction", max_batch=BATCH_READ_LIMIT),
+        AccessPath("owner", max_batch=1),
+        AccessPath("person", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
+        AccessPath("deal", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
+        AccessPath("interaction", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
+    )
+    scannable = frozenset({"party", "person"})
+    # One level of a customer-360 query needs ~8 CRM calls at once; HubSpot allows private apps bursts of
+    # 100 requests per 10 s, so 10 in flight keeps a level in one wave without nearing the quota.
+    max_concurrency = 10
+
+    def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(source, settings)
+        self.url = _text_setting(source, settings, "url")
+        self._token = _text_setting(source, settings, "token")
+        self._timeout = _timeout_setting(source, settings)
+        self.mapping = HubSpotMapping(source, _currency_setting(source, settings))
+        # Bounds the calls in flight for the whole adapter: one SDK batch may make several at once.
+        self._wire = asyncio.Semaphore(self.max_concurrency)
+        self._http: HttpSource | None = None
+
+    async def open(self) -> None:
+        self._http = HttpSource(
+            self.source,
+            self.url,
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=self._timeout,
+            max_connections=self.max_concurrency,
+        )
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # --- the SDK's protected methods -------------------------------------------------------------
+
+    async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
+        match entity:
+            case "party":
+                found = await self._read("companies", ids, PARTY_PROPERTIES)
+                return _each(ids, found, lambda key, raw: self.mapping.party(raw))
+            case "person":
+                return await self._read_with_company("contacts", ids, PERSON_PROPERTIES, self.mapping.person)
+            case "deal":
+                return await self._read_with_company("deals", ids, DEAL_PROPERTIES, self.mapping.deal)
+            case "interaction":
+                return await self._interactions(ids)
+            case "owner":  # max_batch 1: the SDK fans owners out, one id per call
+                return [await self._owner(owner_id) for owner_id in ids]
+        raise AdapterContractError(f"{self.kind} cannot fetch {entity}")
+
+    async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
+        match entity, by:
+            case "person", "party":
+                return _widen(await self._of_companies("contacts", keys, PERSON_PROPERTIES, self.mapping.person))
+            case "deal", "party":
+                return _widen(await self._of_companies("deals", keys, DEAL_PROPERTIES, self.mapping.deal))
+            case "interaction", "party":
+                return await self._interactions_of_companies(keys)
+        raise AdapterContractError(f"{self.kind} cannot fetch {entity} by {by}")
+
+    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+        object_type, properties = SCANNED[entity]
+        params = {"limit": str(max(1, min(size, LIST_LIMIT))), "properties": ",".join(properties)}
+        if cursor:
+            params["after"] = cursor
+        answer = await self._get(f"/crm/v3/objects/{object_type}", params)
+        raws = _items(self.source, answer, "results")
+        next_cursor = _next_after(self.source, answer)
+        expect(self.source, next_cursor is None or next_cursor != cursor, "a paging cursor that does not move")
+        companies: dict[str, list[Associated]] = {}
+        if entity == "person":
+            ids = [raw["id"] for raw in raws if isinstance(raw.get("id"), str)]
+            companies = await self._associations("contacts", "companies", ids)
+        records: list[Record] = []
+        for raw in raws:
+            try:
+                if entity == "party":
+                    records.append(self.mapping.party(raw))
+                else:
+                    records.append(self.mapping.person(raw, primary_company(companies.get(str(raw.get("id")), []))))
+            except UpstreamBadResponse as error:
+                # A page has no slot for one record's error, and failing the page would stall every scan
+                # (identity linking) at this record for good: leave it out, loudly.
+                log.warning("%s: scan %s left out a record: %s", self.source, entity, error)
+        return Page(records, next_cursor)
+
+    # --- reads by id -----------------------------------------------------------------------------
+
+    async def _read_with_company(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str], build: Build[R]
+    ) -> list[FetchResult]:
+        found, companies = await _both(
+            self._read(object_type, ids, properties), self._associations(object_type, "companies", ids)
+        )
+        return _each(ids, found, lambda key, raw: build(raw, primary_company(companies.get(key, []))))
+
+    async def _interactions(self, ids: Sequence[str]) -> list[FetchResult]:
+        by_type: dict[EngagementType, list[str]] = {}
+        for key in ids:
+            parsed = parse_interaction_id(key)
+            if parsed is not None:  # an id this adapter never gave out exists nowhere: None, at no cost
+                by_type.setdefault(parsed[0], []).append(parsed[1])
+        answers = await asyncio.gather(
+            *(
+                self._read_with_company(engagement.object_type, object_ids, engagement.properties,
+                                        partial(self.mapping.interaction, engagement))
+                for engagement, object_ids in by_type.items()
+            ),
+            return_exceptions=True,
+        )  # fmt: skip
+        results: dict[str, FetchResult] = {}
+        for (engagement, object_ids), answer in zip(by_type.items(), answers, strict=True):
+            typed: Sequence[FetchResult]
+            if isinstance(answer, SourceError):
+                typed = [answer] * len(object_ids)  # one engagement type failing fails its keys only
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                typed = answer
+            results.update(zip((interaction_id(engagement, oid) for oid in object_ids), typed, strict=True))
+        return [results.get(key) for key in ids]
+
+    async def _owner(self, owner_id: str) -> FetchResult:
+        raw = await self._get(f"/crm/v3/owners/{quote(owner_id, safe='')}", allow_missing=True)
+        if raw is None:
+            return None
+        try:
+            return self.mapping.owner(raw)
+        except UpstreamBadResponse as error:
+            return error
+
+    # --- reads by company ------------------------------------------------------------------------
+
+    async def _of_companies(
+        self, object_type: str, companies: Sequence[str], properties: Sequence[str], build: Build[R]
+    ) -> list[list[R] | SourceError]:
+        """The records of ``object_type`` associated with each company, in HubSpot's (id) order."""
+        associated = await self._associations("companies", object_type, companies)
+        wanted = list(dict.fromkeys(target.to_id for targets in associated.values() for target in targets))
+        raws = await self._read_many(object_type, wanted, properties)
+        return [_related(company, associated[company], raws, build) for company in companies]
+
+    async def _interactions_of_companies(self, companies: Sequence[str]) -> list[RelatedResult]:
+        per_type = await _all(
+            self._of_companies(engagement.object_type, companies, engagement.properties,
+                               partial(self.mapping.interaction, engagement))
+            for engagement in ENGAGEMENT_TYPES.values()
+        )  # fmt: skip
+        results: list[RelatedResult] = []
+        for index in range(len(companies)):
+            parts = [answer[index] for answer in per_type]
+            failure = next((part for part in parts if isinstance(part, SourceError)), None)
+            if failure is not None:
+                results.append(failure)  # a timeline missing a kind of interaction would mislead
+                continue
+            merged = [record for part in parts if not isinstance(part, SourceError) for record in part]
+            merged.sort(key=_newest_first)  # as a CRM timeline shows them
+            results.append(list[Record](merged))
+        return results
+
+    # --- the wire --------------------------------------------------------------------------------
+
+    async def _read(self, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> dict[str, Raw]:
+        """Up to 100 records by id; an id HubSpot does not know is absent (its 207 ``errors`` list it)."""
+        body = {"inputs": [{"id": object_id} for object_id in ids], "properties": list(properties)}
+        answer = await self._post(f"/crm/v3/objects/{object_type}/batch/read", body)
+        found: dict[str, Raw] = {}
+        for raw in _items(self.source, answer, "results"):
+            record_id = raw.get("id")
+            expect(self.source, isinstance(record_id, str), f"a {object_type} batch/read result without an id")
+            found[str(record_id)] = raw
+        return found
+
+    async def _read_many(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, Raw | SourceError]:
+        """Any number of records by id, 100 a call; a failed call fails the ids it carried, not the others."""
+        chunks = [ids[i : i + BATCH_READ_LIMIT] for i in range(0, len(ids), BATCH_READ_LIMIT)]
+        answers = await asyncio.gather(
+            *(self._read(object_type, chunk, properties) for chunk in chunks), return_exceptions=True
+        )
+        found: dict[str, Raw | SourceError] = {}
+        for chunk, answer in zip(chunks, answers, strict=True):
+            if isinstance(answer, SourceError):
+                found.update(dict.fromkeys(chunk, answer))
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                found.update(answer)
+        return found
+
+    async def _associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[Associated]]:
+        """The ``to_type`` records associated with each of up to 1,000 ids, every page of them."""
+        path = f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
+        found: dict[str, list[Associated]] = {object_id: [] for object_id in ids}
+        inputs: list[dict[str, str]] = [{"id": object_id} for object_id in found]
+        followed: set[tuple[str, str]] = set()
+        while inputs:
+            answer = await self._post(path, {"inputs": inputs})
+            _check_association_errors(self.source, answer)
+            inputs = []
+            for result in _items(self.source, answer, "results"):
+                origin = result.get("from")
+                from_id = origin.get("id") if isinstance(origin, Mapping) else None
+                if not isinstance(from_id, str) or from_id not in found:
+                    raise _unexpected(self.source, f"associations of {from_id!r}, which were not asked for")
+                found[from_id] += [_associated(self.source, target) for target in _items(self.source, result, "to")]
+                # HubSpot answers 500 associations an input; the rest come by sending it again with `after`.
+                after = _next_after(self.source, result)
+                if after is not None:
+                    expect(self.source, (from_id, after) not in followed, "a paging cursor that does not move")
+                    followed.add((from_id, after))
+                    inputs.append({"id": from_id, "after": after})
+        return found
+
+    @property
+    def _wire_source(self) -> HttpSource:
+        if self._http is None:
+            raise AdapterContractError(f"{self.source} ({self.kind}) was used before open()")
+        return self._http
+
+    async def _get(self, path: str, params: Mapping[str, str] | None = None, *, allow_missing: bool = False) -> Any:
+        async with self._wire:
+            return await self._wire_source.get_json(path, params=params, allow_missing=allow_missing)
+
+    async def _post(self, path: str, body: object) -> Any:
+        async with self._wire:
+            return await self._wire_source.post_json(path, body)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _unexpected(source: str, what: str) -> UpstreamBadResponse:
+    return UpstreamBadResponse(source, f"unexpected answer: {what}")  # as expect() words it
+
+
+def _text_setting(source: str, settings: Mapping[str, Any], key: str) -> str:
+    value = settings.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"sources.{source}.{key}", f"the hubspot adapter needs a {key} (a non-empty string)")
+    return value.strip()
+
+
+def _currency_setting(source: str, settings: Mapping[str, Any]) -> str | None:
+    value = settings.get("currency")
+    if value is not None and not (isinstance(value, str) and re.fullmatch("[A-Z]{3}", value)):
+        raise ConfigError(f"sources.{source}.currency", f"must be an ISO 4217 code such as EUR, got {value!r}")
+    return value
+
+
+def _timeout_setting(source: str, settings: Mapping[str, Any]) -> httpx.Timeout:
+    value = settings.get("timeout_s")
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"sources.{source}.timeout_s", f"must be a positive number of seconds, got {value!r}")
+    return httpx.Timeout(float(value), connect=min(float(value), 3.0))
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both results, or the first failure once both have finished (no call is left running unowned)."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    if isinstance(a, BaseException):
+        raise a
+    if isinstance(b, BaseException):
+        raise b
+    return a, b
+
+
+async def _all(awaitables: Iterable[Awaitable[A]]) -> list[A]:
+    """Every result, or the first failure once all have finished."""
+    answers = await asyncio.gather(*awaitables, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return [answer for answer in answers if not isinstance(answer, BaseException)]
+
+
+def _each(keys: Sequence[str], found: Mapping[str, Raw], build: Callable[[str, Raw], Record]) -> list[FetchResult]:
+    """One result per key: the mapped record, None when absent, or the error of a record we cannot read."""
+    results: list[FetchResult] = []
+    for key in keys:
+        raw = found.get(key)
+        if raw is None:
+            results.append(None)
+            continue
+        try:
+            results.append(build(key, raw))
+        except UpstreamBadResponse as error:
+            results.append(error)
+    return results
+
+
+def _related(
+    company: str, targets: Sequence[Associated], raws: Mapping[str, Raw | SourceError], build: Build[R]
+) -> list[R] | SourceError:
+    records: list[R] = []
+    for target in targets:
+        raw = raws.get(target.to_id)
+        if isinstance(raw, SourceError):
+            return raw  # part of this company's list is unreadable: say so rather than answer half of it
+        if raw is None:
+            continue  # archived between the two reads: HubSpot no longer shows it either
+        try:
+            records.append(build(raw, company))
+        except UpstreamBadResponse as error:
+            return error
+    return records
+
+
+def _widen(results: Sequence[Sequence[Record] | SourceError]) -> list[RelatedResult]:
+    return [result if isinstance(result, SourceError) else list(result) for result in results]
+
+
+def _newest_first(record: InteractionRecord) -> tuple[float, str]:
+    return (-record.occurred_at.timestamp(), record.source_id)
+
+
+def _items(source: str, container: object, key: str) -> list[Raw]:
+    """``container[key]``, which must be a list of JSON objects."""
+    items = container.get(key) if isinstance(container, Mapping) else None
+    expect(source, isinstance(items, list), f"no {key} list")
+    expect(source, all(isinstance(item, Mapping) for item in items or ()), f"{key} that are not JSON objects")
+    return list(items or ())
+
+
+def _next_after(source: str, container: Raw) -> str | None:
+    paging = container.get("paging")
+    following = paging.get("next") if isinstance(paging, Mapping) else None
+    after = following.get("after") if isinstance(following, Mapping) else None
+    expect(source, after is None or (isinstance(after, str) and after != ""), f"paging.next.after {after!r}")
+    return after
+
+
+def _associated(source: str, target: Raw) -> Associated:
+    to_id = target.get("toObjectId")
+    if isinstance(to_id, str) and to_id.isdigit():
+        to_id = int(to_id)
+    expect(source, type(to_id) is int, f"toObjectId {to_id!r} is not an id")
+    kinds = target.get("associationTypes") or []
+    expect(source, isinstance(kinds, list), f"associationTypes {kinds!r}")
+    return Associated(str(to_id), frozenset(k["typeId"] for k in kinds if isinstance(k, Mapping) and "typeId" in k))
+
+
+def _check_association_errors(source: str, answer: object) -> None:
+    """Inputs without associations (OBJECT_NOT_FOUND) read as empty lists; any other error must not."""
+    errors = answer.get("errors", []) if isinstance(answer, Mapping) else []
+    expect(source, isinstance(errors, list), "an errors value that is not a list")
+    for error in errors:
+        category = error.get("category") if isinstance(error, Mapping) else None
+        if category != "OBJECT_NOT_FOUND":
+            message = error.get("message") if isinstance(error, Mapping) else error
+            raise UpstreamBadResponse(source, f"associations read failed ({category}): {message}")

@@ -1,0 +1,348 @@
+"""The ``sql`` adapter: a legacy SQL database reached through SQLAlchemy, mapped declaratively.
+
+Access paths, each one statement per batch of up to 500 keys (an ``IN`` list; composite ids compare
+as a row value). Tables and columns as the default mapping names them::
+
+    party       by id                  SELECT KNA1 WHERE KUNNR IN (...)
+    order       by id, party, number   SELECT VBAK WHERE VBELN | KUNNR | VBELN IN (...)
+    order_line  by id, order           SELECT VBAP WHERE (VBELN, POSNR) IN (...) | VBELN IN (...)
+    invoice     by id, party, order    SELECT VBRK WHERE VBELN | KUNRG | ZZAUBEL IN (...)
+    payment     by id, invoice         SELECT BSAD WHERE BELNR | VBELN IN (...)
+
+Only paths the mapping can answer are served (``serves()``): an entity it does not map, or an
+``invoice by order`` without an ``order`` column, is not offered. ``party`` is scannable, by keyset
+paging on its id columns. Related lists come in a reader's order: orders and invoices newest first,
+lines by position, payments as they were made.
+
+Settings::
+
+    url                  a SQLAlchemy URL (required): postgresql+psycopg://..., mysql+pymysql://..., sqlite:///...
+    mapping              the table and column mapping (see :mod:`crmgraph.adapters.sql_mapping`); absent: the demo ERP
+    pool_size            connections; statements in flight are at most this and max_concurrency
+                         (default: max_concurrency, the SDK's setting, 8 unless configured)
+    connect_timeout_s    give up connecting after this long (PostgreSQL, MySQL, MariaDB; default 5)
+    statement_timeout_s  the database cancels a longer statement (PostgreSQL, MySQL, MariaDB; default none)
+
+Statements run through :class:`~crmgraph.adapters.sql_source.SqlSource` (a sync engine on worker
+threads of this source's own). :meth:`SqlAdapter.open` checks every table and column the mapping names
+against the database and refuses a mapping that does not fit; when the database is down then, the check
+waits for the first statement, and a misfit found then fails each key with ``UPSTREAM_REJECTED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import difflib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, ColumnElement, Connection, Integer, MetaData, Table, inspect, select, tuple_
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql import Select
+from sqlalchemy.types import NullType, TypeEngine
+
+from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.sql_mapping import EntityMapping, parse_mapping
+from crmgraph.adapters.sql_rows import Row, read_record
+from crmgraph.adapters.sql_source import SqlSource
+from crmgraph.errors import (
+    AdapterContractError,
+    ClientError,
+    ConfigError,
+    SourceError,
+    UpstreamBadResponse,
+    UpstreamRejected,
+)
+from crmgraph.records import Page, Record
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_BATCH = 500  # far below every database's bind-parameter ceiling (SQLite's is 32766), even for pairs
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+SETTINGS = {
+    "url": "a SQLAlchemy database URL is required",
+    "pool_size": "connections in the pool, at least 1",
+    "connect_timeout_s": "seconds, more than 0",
+    "statement_timeout_s": "seconds, more than 0, or absent for no limit",
+}
+WAYS = {"party": ("id",), "order": ("id", "party", "number"), "order_line": ("id", "order"),
+        "invoice": ("id", "party", "order"), "payment": ("id", "invoice")}  # fmt: skip
+NEWEST_FIRST = {"order": "placed_at", "invoice": "issued_at"}
+OLDEST_FIRST = {"order_line": "position", "payment": "paid_at"}
+
+
+def _setting(source: str, settings: Mapping[str, Any], key: str, kind: type[T], default: Any = None) -> T | None:
+    value: Any = settings.get(key, default)
+    if value is None:
+        return None
+    if kind is float and type(value) is int:
+        value = float(value)
+    # Every setting is a non-empty URL or a positive number.
+    positive = bool(value) if isinstance(value, str) else isinstance(value, int | float) and value > 0
+    if not positive or not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(f"sources.{source}.{key}", f"{value!r} will not do: {SETTINGS[key]}")
+    return value
+
+
+def _required(source: str, settings: Mapping[str, Any], key: str, kind: type[T], default: Any = None) -> T:
+    value = _setting(source, settings, key, kind, default)
+    if value is None:
+        raise ConfigError(f"sources.{source}.{key}", f"missing: {SETTINGS[key]}")
+    return value
+
+
+def _hint(name: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1) or [k for k in known if k.lower() == name.lower()]
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _plain(value: object) -> str:
+    return "" if value is None else str(value).rstrip()
+
+
+def _bound_as(reflected: TypeEngine[Any]) -> TypeEngine[Any]:
+    """Integer columns stay integers, so keys bind as numbers (integer keys are common in legacy schemas).
+
+    Every other column is untyped: its values arrive as the driver gives them and :mod:`sql_rows` reads
+    them. SQLAlchemy's own conversions would turn one row's junk (SQLite stores text in a NUMERIC
+    column) into an exception for the whole batch instead of an error for that row's key.
+    """
+    return Integer() if isinstance(reflected, Integer) else NullType()
+
+
+def _bindable(column: Column[Any], text: str) -> object | None:
+    """``text`` as the column's type; None if it cannot be one (then no row can match it)."""
+    if isinstance(column.type, Integer):
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    return text
+
+
+def _matching(table: Table, columns: Sequence[str], values: list[object]) -> ColumnElement[bool]:
+    if len(columns) == 1:
+        return table.c[columns[0]].in_(values)
+    return tuple_(*(table.c[name] for name in columns)).in_(values)
+
+
+def _cursor(values: list[str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def _after(cursor: str | None, width: int) -> list[str] | None:
+    if cursor is None:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        values = None
+    if not (isinstance(values, list) and len(values) == width and all(isinstance(v, str) for v in values)):
+        raise ClientError(f"{cursor!r} is not a cursor this source gave out")
+    return values
+
+
+def _in_reading_order(entity: str, records: list[Record]) -> list[Record]:
+    if entity in NEWEST_FIRST:
+        field = NEWEST_FIRST[entity]
+        return sorted(records, key=lambda r: (getattr(r, field), r.source_id), reverse=True)
+    field = OLDEST_FIRST.get(entity, "source_id")
+    return sorted(records, key=lambda r: (getattr(r, field), r.source_id))
+
+
+class SqlAdapter(Adapter):
+    kind = "sql"
+    paths = tuple(AccessPath(entity, by, max_batch=MAX_BATCH) for entity, ways in WAYS.items() for by in ways)
+    scannable = frozenset({"party"})
+
+    def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(source, settings)
+        self.url = _required(source, settings, "url", str)
+        self.pool_size = _required(source, settings, "pool_size", int, self.max_concurrency)
+        self.connect_timeout_s = _required(source, settings, "connect_timeout_s", float, DEFAULT_CONNECT_TIMEOUT_S)
+        self.statement_timeout_s = _setting(source, settings, "statement_timeout_s", float)
+        self.mapping = parse_mapping(settings.get("mapping"), f"sources.{source}.mapping")
+        self.specs = self.mapping.entities()
+        self._paths = {
+            (entity, by): path
+            for (entity, by), path in self._paths.items()
+            if entity in self.specs and (by == "id" or by in self.specs[entity].relations())
+        }
+        if self.pool_size < self.max_concurrency:  # a statement in flight holds a pooled connection
+            self.max_concurrency = self.pool_size
+            self._limit = asyncio.Semaphore(self.pool_size)
+        self._db: SqlSource | None = None
+        self._tables: dict[str, Table] | None = None
+        self._schema_lock = asyncio.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._db = SqlSource(
+            self.source,
+            self.url,
+            pool_size=self.pool_size,
+            connect_timeout_s=self.connect_timeout_s,
+            statement_timeout_s=self.statement_timeout_s,
+            url_path=f"sources.{self.source}.url",
+        )
+        try:
+            await self._schema()
+        except SourceError as error:
+            logger.warning("%s: mapping not checked yet, the database is not answering: %s", self.source, error)
+        except BaseException:  # a mapping that does not fit: whoever opened us will not close us
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+        self._tables = None
+
+    @property
+    def db(self) -> SqlSource:
+        if self._db is None:
+            raise AdapterContractError(f"{self.source} ({self.kind}) was used before open()")
+        return self._db
+
+    # --- the mapping, checked against the database ---------------------------------------------------
+
+    async def _schema(self) -> dict[str, Table]:
+        if self._tables is not None:
+            return self._tables
+        async with self._schema_lock:  # concurrent first statements inspect the database once
+            if self._tables is None:
+                with upstream_call(self.source, "INSPECT " + ", ".join(spec.table for spec in self.specs.values())):
+                    self._tables = await self.db.run(self._reflect)
+            return self._tables
+
+    def _reflect(self, connection: Connection) -> dict[str, Table]:
+        """The mapped tables, as statements use them, once every table and column named is found."""
+        schema = self.mapping.db_schema
+        problems: list[tuple[str, str]] = []
+        tables: dict[str, Table] = {}
+        metadata = MetaData(schema=schema)
+        inspector = inspect(connection)
+        present = {*inspector.get_table_names(schema=schema), *inspector.get_view_names(schema=schema)}
+        for entity, spec in self.specs.items():
+            where = f"sources.{self.source}.mapping.{entity}"
+            if spec.table not in present:
+                problems.append(
+                    (f"{where}.table", f"table {spec.table} not in the database{_hint(spec.table, present)}")
+                )
+                continue
+            columns = {found["name"]: found["type"] for found in inspector.get_columns(spec.table, schema=schema)}
+            problems += [
+                (f"{where}.{location}", f"column {name} not in table {spec.table}{_hint(name, columns)}")
+                for location, name in spec.columns().items()
+                if name not in columns
+            ]
+            table = metadata.tables.get(f"{schema}.{spec.table}" if schema else spec.table)
+            if table is None:  # two entities may live in one table
+                table = Table(spec.table, metadata, *(Column(n, _bound_as(t)) for n, t in columns.items()))
+            tables[entity] = table
+        if problems:
+            (path, problem), *others = problems
+            raise ConfigError(path, problem + "".join(f"; also {path}: {problem}" for path, problem in others))
+        return tables
+
+    async def _table(self, entity: str) -> tuple[EntityMapping, Table]:
+        spec = self.specs.get(entity)
+        if spec is None:
+            raise ClientError(f"{self.source} maps no {entity}")
+        try:
+            tables = await self._schema()
+        except ConfigError as error:  # found only now, because the database was down at open()
+            raise UpstreamRejected(self.source, f"the mapping does not fit the database: {error}") from error
+        return spec, tables[entity]
+
+    # --- statements ----------------------------------------------------------------------------------
+
+    def _query(self, spec: EntityMapping, table: Table) -> Select[Any]:
+        wanted = dict.fromkeys(spec.columns().values())
+        kept = [
+            table.c[name].is_(None) if value is None else table.c[name] == value for name, value in spec.where.items()
+        ]
+        return select(*(table.c[name] for name in wanted)).where(*kept)
+
+    def _read(self, spec: EntityMapping, raw: RowMapping) -> tuple[str | None, Record | SourceError]:
+        """The row's source id (None if even that is unreadable) and its record, or the reason it has none."""
+        try:
+            row = Row(self.source, spec, raw, self.mapping)
+        except UpstreamBadResponse as error:
+            return None, error
+        try:
+            return row.id, read_record(row, spec)
+        except UpstreamBadResponse as error:
+            return row.id, error
+
+    # --- the protected methods -----------------------------------------------------------------------
+
+    async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
+        spec, table = await self._table(entity)
+        wanted: list[object] = []
+        for source_id in dict.fromkeys(ids):
+            parts = spec.split_id(source_id)
+            values = [_bindable(table.c[name], part) for name, part in zip(spec.id, parts or (), strict=False)]
+            if parts is not None and None not in values:
+                wanted.append(values[0] if len(values) == 1 else tuple(values))
+        if not wanted:
+            return [None] * len(ids)  # no id could be one of this table's: nothing to ask
+        rows = await self.db.rows(spec.table, self._query(spec, table).where(_matching(table, spec.id, wanted)))
+        found: dict[str, FetchResult] = {}
+        for raw in rows:
+            read_id, result = self._read(spec, raw)
+            if read_id is not None:
+                found[read_id] = result
+        return [found.get(source_id) for source_id in ids]
+
+    async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
+        spec, table = await self._table(entity)
+        column = spec.relations()[by]
+        stored = {key: spec.stored_key(by, key) for key in keys}
+        values = {value: _bindable(table.c[column], value) for value in stored.values()}
+        wanted = [bound for bound in values.values() if bound is not None]
+        if not wanted:
+            return [[] for _ in keys]  # no key could be in this column: nothing to ask
+        rows = await self.db.rows(spec.table, self._query(spec, table).where(table.c[column].in_(wanted)))
+        groups: defaultdict[str, list[Record]] = defaultdict(list)
+        failed: dict[str, SourceError] = {}
+        for raw in rows:
+            owner = _plain(raw[column])
+            _, result = self._read(spec, raw)
+            if isinstance(result, SourceError):
+                failed[owner] = result  # one unreadable record fails its key's list, not the batch
+            else:
+                groups[owner].append(result)
+        return [
+            failed[value] if value in failed else _in_reading_order(entity, groups[value]) for value in stored.values()
+        ]
+
+    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+        if size < 1:
+            raise ClientError(f"a page holds at least one record, not {size}")
+        spec, table = await self._table(entity)
+        key = [table.c[name] for name in spec.id]
+        query = self._query(spec, table).order_by(*key).limit(size + 1)
+        after = _after(cursor, len(key))
+        if after is not None:
+            bound = [_bindable(column, value) for column, value in zip(key, after, strict=True)]
+            query = query.where(key[0] > bound[0] if len(key) == 1 else tuple_(*key) > tuple_(*bound))
+        rows = await self.db.rows(spec.table, query)
+        page = rows[:size]
+        records: list[Record] = []
+        for raw in page:
+            source_id, result = self._read(spec, raw)
+            if isinstance(result, SourceError):  # a page has no slot for an error; linking skips the row
+                logger.warning("%s: scan %s skips %s: %s", self.source, entity, source_id, result)
+            else:
+                records.append(result)
+        more = len(rows) > size
+        return Page(records, _cursor([_plain(page[-1][name]) for name in spec.id]) if more else None)

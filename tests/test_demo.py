@@ -1,0 +1,52 @@
+"""`crmgraph demo` starts everything, and the first query it prints answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from crmgraph.cli_graph import FIRST_QUERY
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "crmgraph", "demo", "--customers", "60", "--port", str(port),
+               "--port-base", "0", "--data-dir", str(tmp_path / "demo")]  # fmt: skip
+    log = (tmp_path / "demo.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (tmp_path / "demo.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the demo did not come up"
+            time.sleep(0.2)
+        printed = (tmp_path / "demo.log").read_text()
+        assert f"http://127.0.0.1:{port}/graphql" in printed and "customers(first: 3)" in printed
+        assert "Linked" in printed
+        result = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": FIRST_QUERY}, timeout=30).json()
+        assert "errors" not in result, result
+        customers = result["data"]["customers"]
+        assert customers["totalCount"] > 0 and len(customers["nodes"]) == 3
+        assert all(node["name"] for node in customers["nodes"])
+        graphiql = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10)
+        assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()

@@ -51,12 +51,13 @@ def _load(path: Path) -> Config:
 
 
 def _check_adapters(config: Config) -> None:
+    """Each source's adapter exists and accepts its settings (constructing one validates them, no I/O)."""
     from crmgraph.adapters.registry import adapter_class
 
     problems = []
     for name, source in config.sources.items():
         try:
-            adapter_class(source.adapter, path=f"sources.{name}.adapter")
+            adapter_class(source.adapter, path=f"sources.{name}.adapter")(name, source.settings())
         except ConfigError as problem:
             problems.append(problem)
     if problems:
@@ -87,7 +88,12 @@ def serve(
     from crmgraph.app import build_app
 
     loaded = _load(config)
-    uvicorn.run(build_app(loaded), host=host or loaded.server.host, port=port or loaded.server.port, log_level="info")
+    uvicorn.run(
+        build_app(loaded),
+        host=host if host is not None else loaded.server.host,
+        port=port if port is not None else loaded.server.port,
+        log_level="info",
+    )
 
 
 def _run_link(loaded: Config) -> None:
@@ -173,6 +179,7 @@ def demo_group(
         }
         try:
             loaded = parse_config(demo_config_text(), origin="crmgraph/demo/config.yaml")
+            _check_adapters(loaded)
         except ConfigErrors as exc:
             raise _fail_with(exc.problems, "demo configuration") from exc
         _run_link(loaded)

@@ -1,6 +1,6 @@
 """The configuration: one YAML file, validated, with ``${ENV}`` interpolation for secrets.
 
-Example (the demo's, ``examples/demo.yaml``, is the one to copy)::
+Example (the demo's, ``crmgraph/demo/config.yaml``, is the one to copy)::
 
     sources:                       # order matters: earlier sources win when records disagree
       crm:     {adapter: hubspot, url: "http://127.0.0.1:8101", token: "${CRM_TOKEN}"}
@@ -54,6 +54,7 @@ class SourceConfig(BaseModel):
 
 class CacheConfig(Strict):
     url: str = Field("memory://", description="memory:// (one process) or redis://host:port/db (shared).")
+    # rediss:// (TLS) is refused until the aiocache backend can be given a TLS connection pool.
     ttl_s: dict[str, float] = Field(
         default_factory=lambda: {"default": 60.0},
         description="Seconds a cached record stays fresh, per entity (party, order, ticket, ...), and default.",
@@ -63,7 +64,7 @@ class CacheConfig(Strict):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
-        if not (url == "memory://" or url.startswith(("redis://", "rediss://"))):
+        if not (url == "memory://" or url.startswith("redis://")):
             raise ValueError("must be memory:// or a redis:// URL")
         return url
 

@@ -76,6 +76,12 @@ def test_check_config_lists_every_problem_with_its_path_and_no_traceback(tmp_pat
     assert done.returncode == 2 and "sources.crm.adapter" in done.stderr and "hubspott" in done.stderr
 
 
+def test_check_config_checks_each_adapters_own_settings(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(GOOD.replace(', token: "${CRM_TOKEN}"', "").replace("max_page_size", "x"))
+    done = _check(tmp_path / "bad.yaml")
+    assert done.returncode == 2 and "sources.crm.token" in done.stderr, done.stderr
+
+
 def test_check_config_explains_a_missing_file(tmp_path: Path) -> None:
     done = _check(tmp_path / "nope.yaml")
     assert done.returncode == 2 and "cannot read" in done.stderr and "Traceback" not in done.stderr

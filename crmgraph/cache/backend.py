@@ -19,7 +19,7 @@ def open_backend(config: CacheConfig) -> BaseCache:
         return Cache(Cache.MEMORY, serializer=NullSerializer(), namespace=f"{config.namespace}:")
     backend = Cache.from_url(config.url)
     backend.serializer = PickleSerializer()
-    backend.namespace = f"{config.namespace}:"
+    backend.namespace = config.namespace  # the Redis backend adds the ":" itself
     return backend
 
 

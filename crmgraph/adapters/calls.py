@@ -21,11 +21,13 @@ class UpstreamCall:
     keys: int
     milliseconds: float = 0.0
     outcome: str = "ok"
+    at_ms: float = 0.0  # when it started, counted from the start of the request: shows what ran in parallel
 
 
 @dataclass
 class CallLog:
     calls: list[UpstreamCall] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
     cache_hits: dict[str, int] = field(default_factory=dict)  # "source:entity" -> keys answered from cache
 
     def count(self, source: str | None = None) -> int:
@@ -52,6 +54,9 @@ def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
     name, keys = current_operation.get()
     call = UpstreamCall(source, name, request, keys)
     started = time.perf_counter()
+    log = current_call_log.get()
+    if log is not None:
+        call.at_ms = round((started - log.started) * 1000, 2)
     try:
         yield call
     except BaseException:
@@ -59,6 +64,5 @@ def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
         raise
     finally:
         call.milliseconds = round((time.perf_counter() - started) * 1000, 2)
-        log = current_call_log.get()
         if log is not None:
             log.calls.append(call)

@@ -37,6 +37,7 @@ class UpstreamExplain(SchemaExtension):
                         "operation": c.operation,
                         "request": c.request,
                         "keys": c.keys,
+                        "atMs": c.at_ms,
                         "ms": c.milliseconds,
                         "outcome": c.outcome,
                     }

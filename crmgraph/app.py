@@ -78,7 +78,9 @@ def build_app(config: Config) -> Starlette:
         backend = open_backend(config.cache)
         try:
             async with OpenSources(config) as adapters:
-                state["runtime"] = Runtime(config, adapters, ReadThrough(backend, config.cache.ttl_for), identity)
+                state["runtime"] = Runtime(
+                    config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity
+                )
                 yield
         finally:
             await close_backend(backend)

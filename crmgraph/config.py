@@ -59,6 +59,11 @@ class CacheConfig(Strict):
         default_factory=lambda: {"default": 60.0},
         description="Seconds a cached record stays fresh, per entity (party, order, ticket, ...), and default.",
     )
+    stale_s: dict[str, float] = Field(
+        default_factory=lambda: {"default": 3600.0},
+        description="Seconds an entry is kept after its TTL, per entity and default: served (and marked "
+        "stale) only when its source fails.",
+    )
     namespace: str = Field("crmgraph", description="Key prefix, so several deployments can share one Redis.")
 
     @field_validator("url")
@@ -76,8 +81,19 @@ class CacheConfig(Strict):
                 raise ValueError(f"{entity}: a TTL cannot be negative")
         return {"default": 60.0} | ttls
 
+    @field_validator("stale_s")
+    @classmethod
+    def _not_negative(cls, windows: dict[str, float]) -> dict[str, float]:
+        for entity, seconds in windows.items():
+            if seconds < 0:
+                raise ValueError(f"{entity}: a stale window cannot be negative")
+        return {"default": 3600.0} | windows
+
     def ttl_for(self, entity: str) -> float:
         return self.ttl_s.get(entity, self.ttl_s["default"])
+
+    def stale_for(self, entity: str) -> float:
+        return self.stale_s.get(entity, self.stale_s["default"])
 
 
 class IdentityConfig(Strict):

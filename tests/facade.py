@@ -15,7 +15,13 @@ from crmgraph.runner import serving
 
 
 def facade_config(
-    crm_url: str, tickets_url: str, erp_url: str, identity_url: str, cache_url: str = "memory://", namespace: str = "t"
+    crm_url: str,
+    tickets_url: str,
+    erp_url: str,
+    identity_url: str,
+    cache_url: str = "memory://",
+    namespace: str = "t",
+    ttl_s: float = 60,
 ) -> Config:
     return parse_config(
         f"""
@@ -23,7 +29,7 @@ def facade_config(
           crm: {{adapter: hubspot, url: "{crm_url}", token: demo-crm-token}}
           erp: {{adapter: sql, url: "{erp_url}"}}
           tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
-        cache: {{url: "{cache_url}", ttl_s: {{default: 60}}, namespace: "{namespace}"}}
+        cache: {{url: "{cache_url}", ttl_s: {{default: {ttl_s}}}, namespace: "{namespace}"}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
         """

@@ -1,14 +1,19 @@
 """Read-through caching of adapter reads: cached keys are answered, misses go upstream in one batch.
 
-Keys are ``{source}:{entity}:{by}:{key}:v{KEY_VERSION}``. A record found is cached for its entity's TTL;
-a record that does not exist is cached too (as :data:`ABSENT`), so asking again for a missing id is
-free; an error is never cached.
+- Keys are ``{source}:{entity}:{by}:{key}:v{KEY_VERSION}``. A found record is cached for its entity's
+  TTL; a record that does not exist is cached too (as :data:`ABSENT`); an error is never cached.
+- Every entry is kept a stale window longer than its TTL. A stale entry is not served while its source
+  answers; when the source fails for that key, the stale value is served instead of the error and
+  reported to the request's :class:`StaleLog` (source, entity, age).
+- Concurrent misses for the same key, from any number of requests, share one upstream call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiocache.base import BaseCache
@@ -17,7 +22,8 @@ from crmgraph.adapters.base import Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.calls import current_call_log
 from crmgraph.errors import SourceError
 
-KEY_VERSION = 1  # bump when canonical records change shape, so old entries are never read
+KEY_VERSION = 2  # bump when what is stored changes shape, so old entries are never read
+Upstream = Callable[[list[str]], Awaitable[list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,29 @@ class _Absent:
 
 
 ABSENT = _Absent()
+
+
+@dataclass(frozen=True)
+class Entry:
+    value: Any  # a record, a list of records, or ABSENT
+    stored_at: float  # wall-clock seconds: entries are shared between instances through Redis
+    fresh_until: float
+
+
+@dataclass(frozen=True)
+class StaleServe:
+    source: str
+    entity: str
+    key: str
+    age_s: float
+    error_code: str
+
+
+@dataclass
+class StaleLog:
+    """What one request was answered with from stale cache, because a source failed."""
+
+    served: list[StaleServe] = field(default_factory=list)
 
 
 def cache_key(source: str, entity: str, by: str, key: str) -> str:
@@ -40,44 +69,113 @@ def _note_hits(source: str, entity: str, hits: int) -> None:
 
 
 class ReadThrough:
-    def __init__(self, backend: BaseCache, ttl_for: Callable[[str], float]) -> None:
+    def __init__(
+        self,
+        backend: BaseCache,
+        ttl_for: Callable[[str], float],
+        stale_for: Callable[[str], float] = lambda entity: 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.backend = backend
         self.ttl_for = ttl_for
+        self.stale_for = stale_for
+        self.clock = clock
+        self._in_flight: dict[str, asyncio.Future[Any]] = {}
 
-    async def fetch(self, adapter: Adapter, entity: str, ids: Sequence[str]) -> list[FetchResult]:
+    async def fetch(
+        self, adapter: Adapter, entity: str, ids: Sequence[str], stale: StaleLog | None = None
+    ) -> list[FetchResult]:
         async def upstream(missing: list[str]) -> list[Any]:
             return list(await adapter.fetch(entity, missing))
 
-        return await self._read(adapter.source, entity, "id", ids, upstream)
+        return await self._read(adapter.source, entity, "id", ids, upstream, stale)
 
-    async def fetch_related(self, adapter: Adapter, entity: str, by: str, keys: Sequence[str]) -> list[RelatedResult]:
+    async def fetch_related(
+        self, adapter: Adapter, entity: str, by: str, keys: Sequence[str], stale: StaleLog | None = None
+    ) -> list[RelatedResult]:
         async def upstream(missing: list[str]) -> list[Any]:
             return list(await adapter.fetch_related(entity, by, missing))
 
-        return await self._read(adapter.source, entity, by, keys, upstream)
+        return await self._read(adapter.source, entity, by, keys, upstream, stale)
 
     async def _read(
-        self, source: str, entity: str, by: str, keys: Sequence[str], upstream: Callable[[list[str]], Any]
+        self,
+        source: str,
+        entity: str,
+        by: str,
+        keys: Sequence[str],
+        upstream: Upstream,
+        stale: StaleLog | None,
     ) -> list[Any]:
         unique = list(dict.fromkeys(keys))
-        cache_keys = [cache_key(source, entity, by, key) for key in unique]
-        cached = await self.backend.multi_get(cache_keys) if cache_keys else []
+        names = {key: cache_key(source, entity, by, key) for key in unique}
+        cached = await self.backend.multi_get(list(names.values())) if unique else []
+        now = self.clock()
         answers: dict[str, Any] = {}
+        expired: dict[str, Entry] = {}
         missing: list[str] = []
-        for key, value in zip(unique, cached, strict=True):
-            if value is None:
-                missing.append(key)
-            else:
-                answers[key] = None if isinstance(value, _Absent) else value
+        for key, entry in zip(unique, cached, strict=True):
+            if isinstance(entry, Entry) and entry.fresh_until >= now:
+                answers[key] = None if isinstance(entry.value, _Absent) else entry.value
+                continue
+            if isinstance(entry, Entry):
+                expired[key] = entry
+            missing.append(key)
         _note_hits(source, entity, len(answers))
         if missing:
-            fresh = await upstream(missing)
-            to_store: list[tuple[str, Any]] = []
-            for key, value in zip(missing, fresh, strict=True):
-                answers[key] = value
-                if not isinstance(value, SourceError):
-                    to_store.append((cache_key(source, entity, by, key), ABSENT if value is None else value))
-            ttl = self.ttl_for(entity)
-            if to_store and ttl > 0:
-                await self.backend.multi_set(to_store, ttl=ttl)
+            fresh = await self._shared(names, missing, upstream, entity)
+            for key in missing:
+                value = fresh[key]
+                old = expired.get(key)
+                if isinstance(value, SourceError) and old is not None:
+                    answers[key] = None if isinstance(old.value, _Absent) else old.value
+                    if stale is not None:
+                        age = round(now - old.stored_at, 1)
+                        stale.served.append(StaleServe(source, entity, key, age, value.code))
+                else:
+                    answers[key] = value
         return [answers[key] for key in keys]
+
+    async def _shared(
+        self, names: dict[str, str], missing: list[str], upstream: Upstream, entity: str
+    ) -> dict[str, Any]:
+        """Upstream answers for ``missing``; keys another request is already loading are awaited, not asked."""
+        waiting = {key: self._in_flight[names[key]] for key in missing if names[key] in self._in_flight}
+        mine = [key for key in missing if key not in waiting]
+        loop = asyncio.get_running_loop()
+        futures = {key: loop.create_future() for key in mine}
+        for key, future in futures.items():
+            self._in_flight[names[key]] = future
+        results: dict[str, Any] = {}
+        try:
+            if mine:
+                fresh = await upstream(mine)
+                results.update(zip(mine, fresh, strict=True))
+                await self._store(names, results, entity)
+        except BaseException as exc:
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(exc)
+                    future.exception()  # retrieved here, so an unshared failure is not reported as lost
+            raise
+        finally:
+            for key, future in futures.items():
+                if not future.done():
+                    future.set_result(results.get(key))
+                self._in_flight.pop(names[key], None)
+        for key, future in waiting.items():
+            results[key] = await asyncio.shield(future)
+        return results
+
+    async def _store(self, names: dict[str, str], results: dict[str, Any], entity: str) -> None:
+        ttl = self.ttl_for(entity)
+        if ttl <= 0:
+            return
+        now = self.clock()
+        entries = [
+            (names[key], Entry(ABSENT if value is None else value, now, now + ttl))
+            for key, value in results.items()
+            if not isinstance(value, SourceError)
+        ]
+        if entries:
+            await self.backend.multi_set(entries, ttl=ttl + self.stale_for(entity))

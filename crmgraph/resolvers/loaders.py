@@ -14,7 +14,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from crmgraph.adapters.base import Adapter
-from crmgraph.cache.read_through import ReadThrough
+from crmgraph.cache.read_through import ReadThrough, StaleLog
 from crmgraph.identity.store import IdentityStore, Link, SourceRecord
 from crmgraph.records import Record
 
@@ -25,6 +25,7 @@ class Loaders:
         self.cache = cache
         self.identity = identity
         self._loaders: dict[tuple[str, str, str], DataLoader[str, Any]] = {}
+        self.stale = StaleLog()  # what this request was answered from stale cache
         self.links = DataLoader[int, list[Link]](self._load_links)
         self.customer_of_party = DataLoader[SourceRecord, int | None](self._load_customers)
 
@@ -49,8 +50,8 @@ class Loaders:
 
             async def load(keys: list[str]) -> Sequence[Any]:
                 if by == "id":
-                    return await self.cache.fetch(adapter, entity, keys)
-                return await self.cache.fetch_related(adapter, entity, by, keys)
+                    return await self.cache.fetch(adapter, entity, keys, self.stale)
+                return await self.cache.fetch_related(adapter, entity, by, keys, self.stale)
 
             loader = self._loaders[key] = DataLoader(load)
         return loader

@@ -13,6 +13,7 @@ from crmgraph.schema.customer import Customer
 from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.query import Query
+from crmgraph.schema.staleness import StaleMarker
 
 log = logging.getLogger("crmgraph.errors")
 
@@ -35,6 +36,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             UpstreamExplain,
+            StaleMarker,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
         ],
     )

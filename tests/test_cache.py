@@ -1,0 +1,132 @@
+"""The read-through cache: hits, shared misses, not-found, stale-on-error; on memory and on Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from crmgraph.adapters import AccessPath, Adapter, FetchResult, UpstreamUnavailable
+from crmgraph.cache.backend import close_backend, open_backend
+from crmgraph.cache.read_through import ReadThrough, StaleLog
+from crmgraph.config import CacheConfig
+from crmgraph.records import PartyRecord
+
+
+class Counting(Adapter):
+    """A system of record held in memory, that counts what it is asked and can be switched off."""
+
+    kind = "counting"
+    paths = (AccessPath("party"),)
+
+    def __init__(self, source: str, settings: dict[str, Any]) -> None:
+        super().__init__(source, settings)
+        self.asked: list[list[str]] = []
+        self.down = False
+        self.gate: asyncio.Event | None = None
+
+    async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
+        self.asked.append(list(ids))
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.down:
+            raise UpstreamUnavailable(self.source, "switched off")
+        return [PartyRecord(self.source, i, name=f"party {i}") if i != "404" else None for i in ids]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
+def cache_config(request: pytest.FixtureRequest) -> Iterator[CacheConfig]:
+    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+    yield CacheConfig(url=url, ttl_s={"default": 30}, stale_s={"default": 600}, namespace=f"t{uuid.uuid4().hex}")
+
+
+def run(config: CacheConfig, scenario: Any) -> Any:
+    async def main() -> Any:
+        backend = open_backend(config)
+        clock = Clock()
+        cache = ReadThrough(backend, config.ttl_for, config.stale_for, clock)
+        adapter = Counting("crm", {})
+        try:
+            return await scenario(cache, adapter, clock)
+        finally:
+            await close_backend(backend)
+
+    return asyncio.run(main())
+
+
+def test_a_hit_within_the_ttl_asks_nothing_upstream(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        first = await cache.fetch(adapter, "party", ["1", "2"])
+        clock.now += 29
+        again = await cache.fetch(adapter, "party", ["2", "1", "2"])
+        assert adapter.asked == [["1", "2"]]
+        assert [r.source_id for r in again if r] == ["2", "1", "2"] and first[0] == again[1]
+
+    run(cache_config, scenario)
+
+
+def test_a_record_that_does_not_exist_is_remembered_and_an_error_is_not(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        assert await cache.fetch(adapter, "party", ["404"]) == [None]
+        assert await cache.fetch(adapter, "party", ["404"]) == [None]
+        adapter.down = True
+        assert isinstance((await cache.fetch(adapter, "party", ["7"]))[0], UpstreamUnavailable)
+        adapter.down = False
+        assert (await cache.fetch(adapter, "party", ["7"]))[0] is not None
+        assert adapter.asked == [["404"], ["7"], ["7"]]
+
+    run(cache_config, scenario)
+
+
+def test_concurrent_misses_for_the_same_key_share_one_upstream_call(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        adapter.gate = asyncio.Event()
+        first = asyncio.create_task(cache.fetch(adapter, "party", ["1", "2"]))
+        await asyncio.sleep(0.05)  # the first request is now waiting on the upstream
+        second = asyncio.create_task(cache.fetch(adapter, "party", ["2", "3"]))
+        await asyncio.sleep(0.05)
+        adapter.gate.set()
+        a, b = await asyncio.gather(first, second)
+        assert sorted(map(sorted, adapter.asked)) == [["1", "2"], ["3"]], "key 2 must not be asked twice"
+        assert a[1] == b[0]
+
+    run(cache_config, scenario)
+
+
+def test_a_failing_source_is_answered_from_stale_cache_and_the_answer_says_so(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        warm = await cache.fetch(adapter, "party", ["1"])
+        clock.now += 45  # past the 30 s TTL, inside the 600 s stale window
+        adapter.down = True
+        stale = StaleLog()
+        answer = await cache.fetch(adapter, "party", ["1", "9"], stale)
+        assert answer[0] == warm[0], "the stale record is served instead of the error"
+        assert isinstance(answer[1], UpstreamUnavailable), "nothing stale to serve for a key never seen"
+        (served,) = stale.served
+        assert (served.source, served.entity, served.key, served.age_s, served.error_code) == (
+            "crm", "party", "1", 45.0, "UPSTREAM_UNAVAILABLE"
+        )  # fmt: skip
+
+    run(cache_config, scenario)
+
+
+def test_a_stale_entry_is_not_served_while_the_source_answers(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        await cache.fetch(adapter, "party", ["1"])
+        clock.now += 45
+        stale = StaleLog()
+        await cache.fetch(adapter, "party", ["1"], stale)
+        assert adapter.asked == [["1"], ["1"]] and stale.served == []
+
+    run(cache_config, scenario)

@@ -42,6 +42,18 @@ def json_response(payload: object, status: int = 200, headers: dict[str, str] | 
     return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
+def parse_fault_plan(raw: bytes) -> FaultPlan | Response:
+    """The plan in a ``POST /_control/faults`` body, or a 422 answer naming every field at fault."""
+    try:
+        return FaultPlan.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+            for err in exc.errors(include_url=False)
+        ]
+        return json_response({"error": "invalid fault plan", "problems": problems}, status=422)
+
+
 class RequestStats:
     """Counts requests by ``"METHOD /route/template"`` and final status (or ``reset`` / ``truncated``)."""
 
@@ -174,15 +186,9 @@ class Instrumented:
         return json_response(self.faults.plan.model_dump(mode="json"))
 
     async def _set_faults(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            plan = FaultPlan.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            problems = [
-                {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
-                for err in exc.errors(include_url=False)
-            ]
-            return json_response({"error": "invalid fault plan", "problems": problems}, status=422)
+        plan = parse_fault_plan(await request.body())
+        if isinstance(plan, Response):
+            return plan
         self.faults.set(plan)
         return json_response(plan.model_dump(mode="json"))
 

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import orjson
 
+from crmgraph.adapters.aio_transport import AiohttpTransport
 from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.resilience import TransientBadResponse, remaining
 from crmgraph.errors import (
     SourceError,
     UpstreamBadResponse,
@@ -69,7 +71,8 @@ class HttpSource:
             auth=auth,
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=transport,
+            # aiohttp underneath unless a test or plugin brings its own (see aio_transport for why).
+            transport=transport if transport is not None else AiohttpTransport(max_connections),
         )
 
     async def close(self) -> None:
@@ -93,7 +96,9 @@ class HttpSource:
         content = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
-            return await self.client.request(method, path, params=params, content=content, headers=headers)
+            return await self.client.request(
+                method, path, params=params, content=content, headers=headers, timeout=self._timeout()
+            )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source, f"no answer in time to {method} {path}") from exc
         except httpx.RemoteProtocolError as exc:
@@ -101,9 +106,31 @@ class HttpSource:
             # "... without sending complete message body", which is a bad answer, not an absent one.
             if "without sending a response" in str(exc):
                 raise UpstreamUnavailable(self.source, f"connection closed: {method} {path}") from exc
-            raise UpstreamBadResponse(self.source, f"incomplete answer to {method} {path}") from exc
+            raise TransientBadResponse(self.source, f"incomplete answer to {method} {path}") from exc
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(self.source, f"cannot reach it ({exc.__class__.__name__})") from exc
+
+    def _timeout(self) -> httpx.Timeout:
+        """The client's timeouts, each cut to what is left of the request's deadline.
+
+        The SDK already bounds every call with the source's ``timeout_s`` and the deadline; this is the outer
+        guard that also holds for a call made outside the SDK's public methods.
+        """
+        configured = self.client.timeout
+        left = remaining()
+        if left is None:
+            return configured
+        left = max(left, 0.001)
+
+        def cut(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cut(configured.connect),
+            read=cut(configured.read),
+            write=cut(configured.write),
+            pool=cut(configured.pool),
+        )
 
     def _decode(self, response: httpx.Response, allow_missing: bool) -> Any:
         status = response.status_code

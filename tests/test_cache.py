@@ -56,7 +56,7 @@ def run(config: CacheConfig, scenario: Any) -> Any:
         backend = open_backend(config)
         clock = Clock()
         cache = ReadThrough(backend, config.ttl_for, config.stale_for, clock)
-        adapter = Counting("crm", {})
+        adapter = Counting("crm", {"resilience": {"retries": 0}})  # counts calls: one per miss, no retries
         try:
             return await scenario(cache, adapter, clock)
         finally:

@@ -13,19 +13,24 @@ and **implements** the protected batch methods:
 crmgraph owns the public methods (:meth:`fetch`, :meth:`fetch_related`, :meth:`scan`): they remove
 duplicate keys, cut the keys into batches of the declared size, run the batches with bounded concurrency
 (a path whose ``max_batch`` is 1 has no batch form upstream and is fanned out), check the answer's
-alignment, and turn an exception into a per-key error so one bad batch never fails the others. An
-adapter never retries, caches or times itself: those are written once, above it.
+alignment, and turn an exception into a per-key error so one bad batch never fails the others. They
+also apply the source's resilience policies (``sources.<name>.resilience``, see
+:class:`~crmgraph.adapters.resilience.ResiliencePolicy`): per-call timeout within the request deadline,
+retries of the keys that failed in a retryable way, circuit breaker, client-side rate limit and the pause
+a 429 asks for. An adapter never retries, caches or times itself: those are written once, above it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from crmgraph.adapters.breaker import CircuitBreaker
 from crmgraph.adapters.calls import operation
+from crmgraph.adapters.resilience import Resilience, ResiliencePolicy, counts_as_failure
 from crmgraph.errors import AdapterContractError, ClientError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import Page, Record
 
@@ -65,6 +70,7 @@ class Adapter(ABC):
             raise ConfigError(f"sources.{source}.max_concurrency", f"must be a whole number >= 1, got {configured!r}")
         self.max_concurrency = configured
         self._limit = asyncio.Semaphore(self.max_concurrency)
+        self.resilience = Resilience(source, ResiliencePolicy.from_settings(source, settings))
         self._paths = {(path.entity, path.by): path for path in self.paths}
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -86,6 +92,11 @@ class Adapter(ABC):
     def serves(self, entity: str, by: str = "id") -> bool:
         return (entity, by) in self._paths
 
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """This source's circuit breaker: ``breaker.state`` and ``breaker.snapshot()`` for readiness and metrics."""
+        return self.resilience.breaker
+
     async def fetch(self, entity: str, ids: Sequence[str]) -> list[FetchResult]:
         """Records by id, aligned with ``ids``."""
         path = self.path(entity)
@@ -106,8 +117,7 @@ class Adapter(ABC):
         if entity not in self.scannable:
             raise ClientError(f"{self.source} cannot list every {entity}")
         with operation(f"scan {entity}", size):
-            async with self._limit:
-                return await self._scan(entity, cursor, size)
+            return await self.resilience.once(lambda: self._scan(entity, cursor, size), self._limit)
 
     # --- the protected methods (the adapter's) -------------------------------------------------------
 
@@ -142,19 +152,28 @@ class Adapter(ABC):
 
     async def _one_batch(self, chunk: list[str], call: Any, name: str) -> list[Any]:
         with operation(name, len(chunk)):
-            async with self._limit:
-                try:
-                    answer = list(await call(chunk))
-                except SourceError as error:
-                    return [error] * len(chunk)
-                except AdapterContractError:
-                    raise
-                except Exception as exc:  # a bug or an unforeseen upstream answer: fail these keys only
-                    failure = UpstreamBadResponse(self.source, f"{name} failed: {exc.__class__.__name__}")
-                    failure.__cause__ = exc
-                    return [failure] * len(chunk)
-        if len(answer) != len(chunk):
+            return await self.resilience.batch(chunk, lambda keys: self._attempt(keys, call, name))
+
+    async def _attempt(self, keys: list[str], call: Any, name: str) -> list[Any]:
+        """One guarded upstream call for ``keys``: aligned results, every failure in its keys' slots."""
+        try:
+            answer = list(await self.resilience.protect(lambda: call(keys), self._limit, failed=_all_failed))
+        except SourceError as error:
+            return [error] * len(keys)
+        except AdapterContractError:
+            raise
+        except Exception as exc:  # a bug or an unforeseen upstream answer: fail these keys only
+            failure = UpstreamBadResponse(self.source, f"{name} failed: {exc.__class__.__name__}")
+            failure.__cause__ = exc
+            return [failure] * len(keys)
+        if len(answer) != len(keys):
             raise AdapterContractError(
-                f"{self.kind}.{name} returned {len(answer)} results for {len(chunk)} keys; they must align"
+                f"{self.kind}.{name} returned {len(answer)} results for {len(keys)} keys; they must align"
             )
         return answer
+
+
+def _all_failed(answer: Iterable[Any]) -> bool:
+    """An answer whose every slot says the system is unwell counts as a failed call for the breaker."""
+    results = list(answer)
+    return bool(results) and all(counts_as_failure(result) for result in results)

@@ -2,7 +2,9 @@
 
 The lifespan opens every adapter, the cache and the identity store once; each request gets a fresh
 :class:`~crmgraph.context.RequestContext` (its own loaders and call log). GraphQL is served at
-``/graphql``: POST, GET for queries only, GraphiQL for browsers.
+``/graphql``: POST, GET for queries only, GraphiQL for browsers. Around every request, the observability
+middleware assigns a request id and writes one JSON access line; ``/metrics`` (Prometheus), ``/healthz``
+(process alive) and ``/readyz`` (every source usable) are for operators.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -25,6 +28,7 @@ from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config
 from crmgraph.context import RequestContext
 from crmgraph.identity.store import IdentityStore
+from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema import build_schema
 from crmgraph.sources import OpenSources
@@ -70,6 +74,8 @@ class GraphQLApp(GraphQL[RequestContext, None]):
 
 def build_app(config: Config) -> Starlette:
     state: dict[str, Runtime] = {}
+    configure_logging()
+    observability = Observability(lambda: state["runtime"].adapters if "runtime" in state else {})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,7 +87,11 @@ def build_app(config: Config) -> Starlette:
                 state["runtime"] = Runtime(
                     config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity
                 )
-                yield
+                observability.start()
+                try:
+                    yield
+                finally:
+                    observability.stop()
         finally:
             await close_backend(backend)
             identity.close()
@@ -90,10 +100,14 @@ def build_app(config: Config) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     graphql = GraphQLApp(lambda: state["runtime"], graphql_ide="graphiql" if config.server.graphiql else None)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *observability.routes(),
+    ]
+    paths = frozenset(route.path for route in routes)
     return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
+        routes=routes,
+        middleware=[Middleware(ObservabilityMiddleware, metrics=observability.metrics, routes=paths)],
         lifespan=lifespan,
     )

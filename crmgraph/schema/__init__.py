@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
 from crmgraph.errors import ClientError, SourceError
+from crmgraph.observability.operations import OperationMetrics
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
@@ -36,6 +37,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             UpstreamExplain,
+            OperationMetrics,
             StaleMarker,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
         ],

@@ -1,0 +1,43 @@
+"""One facade's observability: its metrics and readiness, the routes that show them, and their hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from crmgraph.adapters.calls import call_observers
+from crmgraph.observability.health import Readiness
+from crmgraph.observability.metrics import Metrics
+
+
+class Observability:
+    def __init__(self, adapters: Callable[[], Mapping[str, Any]]) -> None:
+        self.metrics = Metrics(adapters)
+        self.readiness = Readiness(adapters)
+
+    def start(self) -> None:
+        """Subscribe to upstream calls (from the lifespan, once the adapters are open)."""
+        call_observers.extend((self.metrics.observe_call, self.readiness.observe_call))
+
+    def stop(self) -> None:
+        for observer in (self.metrics.observe_call, self.readiness.observe_call):
+            if observer in call_observers:
+                call_observers.remove(observer)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            Route("/readyz", self.readyz_endpoint, methods=["GET"]),
+        ]
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def readyz_endpoint(self, request: Request) -> Response:
+        report = await self.readiness.report()
+        return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -136,6 +139,12 @@ def demo_config_text() -> str:
     return files("crmgraph.demo").joinpath("config.yaml").read_text(encoding="utf-8")
 
 
+def _die_with_parent() -> None:
+    """In the estate's child process: ask Linux to stop it when the demo process dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _start_estate(
     data_dir: Path, customers: int, seed: int, port_base: int
 ) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
@@ -144,7 +153,7 @@ def _start_estate(
     command = [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(data_dir),
                "--customers", str(customers), "--seed", str(seed), "--port-base", str(port_base),
                "--ready-file", str(ready)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     while not ready.exists():
         if process.poll() is not None:
             raise typer.Exit(process.returncode or 1)
@@ -187,6 +196,8 @@ def demo_group(
 
         from crmgraph.app import build_app
 
+        # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets `finally` stop the estate.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser)\nA first query to paste:\n")
         out.print(FIRST_QUERY, markup=False, highlight=False)
         out.print(f"\nor: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "

@@ -50,3 +50,5 @@ def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) 
         process.terminate()
         process.wait(timeout=20)
         log.close()
+    estates = subprocess.run(["pgrep", "-f", str(tmp_path / "demo")], capture_output=True, text=True).stdout.split()
+    assert estates == [], "stopping the demo must stop the estate it started"

@@ -9,6 +9,7 @@ fails that key alone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -51,6 +52,17 @@ def _decimal(value: object) -> Decimal | None:
         except InvalidOperation:
             return None
     return None
+
+
+# strptime is slow, and a legacy table repeats the same few thousand dates: remember what was parsed.
+@functools.lru_cache(maxsize=8192)
+def _parse_day(text: str, layout: str) -> date:
+    return datetime.strptime(text, layout).date()
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_clock(text: str, layout: str) -> time:
+    return datetime.strptime(text, layout).time()
 
 
 def bare_domain(address: str) -> str:
@@ -123,7 +135,7 @@ class Row:
         if not text or text in self.formats.null_dates:
             return None
         try:
-            return datetime.strptime(text, self.formats.date_format).date()
+            return _parse_day(text, self.formats.date_format)
         except ValueError:
             self.fail(f"{column} is {text!r}, not a date like {self.formats.date_format}")
 
@@ -137,7 +149,7 @@ class Row:
         if text is None:
             return time()
         try:
-            return datetime.strptime(text.strip(), self.formats.time_format).time()
+            return _parse_clock(text.strip(), self.formats.time_format)
         except ValueError:
             self.fail(f"{column} is {text!r}, not a time like {self.formats.time_format}")
 

@@ -45,7 +45,12 @@ class Runtime:
 
     def context(self, explain: bool) -> RequestContext:
         loaders = Loaders(self.adapters, self.cache, self.identity)
-        return RequestContext(loaders=loaders, max_page_size=self.config.server.max_page_size, explain=explain)
+        return RequestContext(
+            loaders=loaders,
+            max_page_size=self.config.server.max_page_size,
+            explain=explain,
+            deadline_s=self.config.server.deadline_s,
+        )
 
 
 async def _wants_explain(request: Request) -> bool:

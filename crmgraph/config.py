@@ -105,6 +105,9 @@ class ServerConfig(Strict):
     port: int = Field(8000, ge=0, le=65535)
     graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql.")
     max_page_size: int = Field(100, ge=1, le=1000, description="The cap on `first` for every connection.")
+    deadline_s: float = Field(
+        10.0, gt=0, le=600, description="A request's whole time budget: no upstream call waits beyond it."
+    )
 
 
 class Config(Strict):

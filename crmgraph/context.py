@@ -13,4 +13,5 @@ class RequestContext:
     loaders: Loaders
     max_page_size: int = 100
     explain: bool = False
+    deadline_s: float | None = None
     call_log: CallLog = field(default_factory=CallLog)

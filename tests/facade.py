@@ -22,6 +22,7 @@ def facade_config(
     cache_url: str = "memory://",
     namespace: str = "t",
     ttl_s: float = 60,
+    deadline_s: float = 10,
 ) -> Config:
     return parse_config(
         f"""
@@ -31,7 +32,7 @@ def facade_config(
           tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
         cache: {{url: "{cache_url}", ttl_s: {{default: {ttl_s}}}, namespace: "{namespace}"}}
         identity: {{url: "{identity_url}"}}
-        server: {{max_page_size: 200}}
+        server: {{max_page_size: 200, deadline_s: {deadline_s}}}
         """
     )
 

@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from crmgraph.errors import ClientError, SourceError
 from crmgraph.observability.operations import OperationMetrics
 from crmgraph.schema.customer import Customer
+from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.query import Query
@@ -36,6 +37,7 @@ def build_schema() -> strawberry.Schema:
             # Frontends send the same few documents over and over: parse and validate each once.
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
+            RequestDeadline,
             UpstreamExplain,
             OperationMetrics,
             StaleMarker,

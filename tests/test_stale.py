@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from tests.conftest import Estate
 from tests.facade import facade_config, serve_facade
 
@@ -21,6 +23,10 @@ def test_after_a_warm_query_a_down_system_is_answered_from_stale_cache_and_marke
         estate.faults("tickets", down=True)
         estate.reset("tickets")
         degraded = facade.query(QUERY)
+        metrics = httpx.get(f"{facade.url}/metrics", timeout=10).text
+    served = [line for line in metrics.splitlines() if line.startswith("crmgraph_cache_stale_served_total{")]
+    assert served and all('source="tickets"' in line for line in served)
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in served) == len(degraded["extensions"]["stale"])
     assert degraded["data"] == warm["data"], "the same answer, from the stale cache"
     assert "errors" not in degraded
     stale = degraded["extensions"]["stale"]

@@ -57,6 +57,21 @@ class StaleLog:
     served: list[StaleServe] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CacheOutcome:
+    """What one read-through answered from where: for metrics, through :data:`cache_observers`."""
+
+    source: str
+    entity: str
+    hits: int
+    misses: int
+    stale: int
+
+
+# Called with every read's outcome; an observer must be cheap and must not raise.
+cache_observers: list[Callable[[CacheOutcome], None]] = []
+
+
 def cache_key(source: str, entity: str, by: str, key: str) -> str:
     return f"{source}:{entity}:{by}:{key}:v{KEY_VERSION}"
 
@@ -121,7 +136,9 @@ class ReadThrough:
             if isinstance(entry, Entry):
                 expired[key] = entry
             missing.append(key)
-        _note_hits(source, entity, len(answers))
+        hits = len(answers)
+        _note_hits(source, entity, hits)
+        stale_served = 0
         if missing:
             fresh = await self._shared(names, missing, upstream, entity)
             for key in missing:
@@ -129,11 +146,16 @@ class ReadThrough:
                 old = expired.get(key)
                 if isinstance(value, SourceError) and old is not None:
                     answers[key] = None if isinstance(old.value, _Absent) else old.value
+                    stale_served += 1
                     if stale is not None:
                         age = round(now - old.stored_at, 1)
                         stale.served.append(StaleServe(source, entity, key, age, value.code))
                 else:
                     answers[key] = value
+        if cache_observers:
+            outcome = CacheOutcome(source, entity, hits, len(missing), stale_served)
+            for observer in cache_observers:
+                observer(outcome)
         return [answers[key] for key in keys]
 
     async def _shared(

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from crmgraph.adapters.calls import call_observers
+from crmgraph.cache.read_through import cache_observers
 from crmgraph.observability.health import Readiness
 from crmgraph.observability.metrics import Metrics
 
@@ -23,11 +24,14 @@ class Observability:
     def start(self) -> None:
         """Subscribe to upstream calls (from the lifespan, once the adapters are open)."""
         call_observers.extend((self.metrics.observe_call, self.readiness.observe_call))
+        cache_observers.append(self.metrics.observe_cache)
 
     def stop(self) -> None:
         for observer in (self.metrics.observe_call, self.readiness.observe_call):
             if observer in call_observers:
                 call_observers.remove(observer)
+        if self.metrics.observe_cache in cache_observers:
+            cache_observers.remove(self.metrics.observe_cache)
 
     def routes(self) -> list[Route]:
         return [

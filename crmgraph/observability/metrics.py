@@ -9,6 +9,8 @@
 ``crmgraph_upstream_call_duration_seconds{source,operation}`` their latency
 ``crmgraph_upstream_call_keys{source,operation}``          keys carried by one call (batch size)
 ``crmgraph_cache_hits_total{source,entity}``               keys answered from the cache
+``crmgraph_cache_misses_total{source,entity}``             keys the cache could not answer fresh
+``crmgraph_cache_stale_served_total{source,entity}``       keys answered stale because the source failed
 ``crmgraph_breaker_state{source,state}``                   1 for the breaker's current state, else 0
 ``crmgraph_http_requests_total{method,route,status}``      HTTP requests by route (not raw path)
 =========================================================  =======================================
@@ -16,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -24,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from crmgraph.adapters.calls import UpstreamCall
+from crmgraph.cache.read_through import CacheOutcome
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 KEY_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
@@ -100,6 +103,18 @@ class Metrics:
         self.cache_hits = Counter(
             "crmgraph_cache_hits", "Keys answered from the cache", ["source", "entity"], registry=self.registry
         )
+        self.cache_misses = Counter(
+            "crmgraph_cache_misses",
+            "Keys the cache could not answer fresh",
+            ["source", "entity"],
+            registry=self.registry,
+        )
+        self.cache_stale = Counter(
+            "crmgraph_cache_stale_served",
+            "Keys answered from stale cache because their source failed",
+            ["source", "entity"],
+            registry=self.registry,
+        )
         self.http_requests = Counter(
             "crmgraph_http_requests",
             "HTTP requests by route and status",
@@ -120,11 +135,12 @@ class Metrics:
         self.operations.labels(label, outcome).inc()
         self.operation_seconds.labels(label).observe(seconds)
 
-    def observe_cache_hits(self, hits: Iterable[tuple[str, int]]) -> None:
-        """``("source:entity", keys)`` pairs, as a request's call log notes them."""
-        for name, count in hits:
-            source, _, entity = name.partition(":")
-            self.cache_hits.labels(source, entity).inc(count)
+    def observe_cache(self, outcome: CacheOutcome) -> None:
+        """A :data:`~crmgraph.cache.read_through.cache_observers` hook."""
+        for counter, count in ((self.cache_hits, outcome.hits), (self.cache_misses, outcome.misses),
+                               (self.cache_stale, outcome.stale)):  # fmt: skip
+            if count:
+                counter.labels(outcome.source, outcome.entity).inc(count)
 
     def _operation_label(self, name: str | None) -> str:
         if not name:

@@ -47,5 +47,3 @@ class OperationMetrics(SchemaExtension):
             record.upstream_calls += len(call_log.calls)
         if record.metrics is not None:
             record.metrics.observe_operation(record.operation, verdict, seconds)
-            if call_log is not None:
-                record.metrics.observe_cache_hits(call_log.cache_hits.items())

@@ -96,6 +96,7 @@ def serve(
         host=host if host is not None else loaded.server.host,
         port=port if port is not None else loaded.server.port,
         log_level="info",
+        access_log=False,  # crmgraph writes its own JSON access line, with the request id
     )
 
 
@@ -202,7 +203,7 @@ def demo_group(
         out.print(FIRST_QUERY, markup=False, highlight=False)
         out.print(f"\nor: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
                   f"-d '{{\"query\": \"{{ customers(first: 2) {{ nodes {{ name }} }} }}\"}}'\n")  # fmt: skip
-        uvicorn.run(build_app(loaded), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.run(build_app(loaded), host="127.0.0.1", port=port, log_level="warning", access_log=False)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from crmgraph.adapters.calls import CallLog, current_call_log
+from crmgraph.adapters.calls import CallLog
 from crmgraph.adapters.hubspot import HubSpotAdapter
 from crmgraph.adapters.hubspot_mapping import parse_instant, person_name
-from crmgraph.adapters.testing import AdapterContract, ContractSamples
+from crmgraph.adapters.testing import AdapterContract, ContractSamples, run_with
 from crmgraph.demo.crm_api import build_crm_api
 from crmgraph.demo.seed.crm_projection import COUNTRY_NAMES
 from crmgraph.demo.stores import crm as crm_store
@@ -60,19 +60,7 @@ COUNTRY_CODES = {name: code for code, name in COUNTRY_NAMES.items()}
 
 def run(make: Callable[[], HubSpotAdapter], scenario: Callable[[HubSpotAdapter], Awaitable[T]]) -> tuple[T, CallLog]:
     """Open a fresh adapter, run ``scenario`` with a call log, close it."""
-
-    async def main() -> tuple[T, CallLog]:
-        log = CallLog()
-        token = current_call_log.set(log)
-        adapter = make()
-        await adapter.open()
-        try:
-            return await scenario(adapter), log
-        finally:
-            await adapter.close()
-            current_call_log.reset(token)
-
-    return asyncio.run(main())
+    return run_with(make, scenario)
 
 
 def adapter_for(estate: Estate, **settings: Any) -> Callable[[], HubSpotAdapter]:

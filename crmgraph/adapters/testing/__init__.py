@@ -20,6 +20,6 @@ Use it from your plugin's tests::
 
 from __future__ import annotations
 
-from crmgraph.adapters.testing.contract import AdapterContract, ContractSamples
+from crmgraph.adapters.testing.contract import AdapterContract, ContractSamples, run_with
 
-__all__ = ["AdapterContract", "ContractSamples"]
+__all__ = ["AdapterContract", "ContractSamples", "run_with"]

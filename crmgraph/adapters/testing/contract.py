@@ -13,6 +13,7 @@ from crmgraph.errors import SourceError
 from crmgraph.records import Record
 
 T = TypeVar("T")
+A = TypeVar("A", bound=Adapter)
 MakeAdapter = Callable[[], Adapter]
 
 # The record attribute that holds the key a related path is reached by.
@@ -35,8 +36,11 @@ class ContractSamples:
     scan_totals: Mapping[str, int] = field(default_factory=dict)  # entity -> how many records a scan finds
 
 
-def run_with(make_adapter: MakeAdapter, scenario: Callable[[Adapter], Awaitable[T]]) -> tuple[T, CallLog]:
-    """Open a fresh adapter, run ``scenario`` against it with a call log, close it."""
+def run_with(make_adapter: Callable[[], A], scenario: Callable[[A], Awaitable[T]]) -> tuple[T, CallLog]:
+    """Open a fresh adapter, run ``scenario`` against it with a call log, close it.
+
+    The log holds every upstream call the scenario caused: what a plugin's own tests count.
+    """
 
     async def main() -> tuple[T, CallLog]:
         log = CallLog()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from crmgraph.demo.stores.sqlite import connect as open_store
+
 OBJECT_TYPES = ("companies", "contacts", "deals", "calls", "emails", "meetings", "notes")
 ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes")
 
@@ -71,13 +73,7 @@ ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the CRM database; read-only connections are what the API server uses."""
-    if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, check_same_thread=False)
-        conn.executescript(SCHEMA)
-    conn.row_factory = sqlite3.Row
-    return conn
+    return open_store(path, SCHEMA, readonly=readonly)
 
 
 def create_indexes(conn: sqlite3.Connection) -> None:

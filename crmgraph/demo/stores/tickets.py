@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from crmgraph.demo.stores.sqlite import connect as open_store
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS organizations (
     id           INTEGER PRIMARY KEY,
@@ -69,13 +71,7 @@ CREATE TABLE IF NOT EXISTS comments (
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the ticket database; read-only connections are what the API server uses."""
-    if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, check_same_thread=False)
-        conn.executescript(SCHEMA)
-    conn.row_factory = sqlite3.Row
-    return conn
+    return open_store(path, SCHEMA, readonly=readonly)
 
 
 def create_indexes(conn: sqlite3.Connection) -> None:

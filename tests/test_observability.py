@@ -95,8 +95,10 @@ def test_a_failing_source_makes_the_operation_partial_and_its_calls_errors(estat
     operations = _samples(facade, "crmgraph_graphql_operations_total")
     assert ({"operation": "Customer360Page", "outcome": "partial"}, 1.0) in operations
     calls = _samples(facade, "crmgraph_upstream_calls_total")
-    assert any(labels["source"] == "tickets" and labels["outcome"] == "error" for labels, _ in calls)
-    assert not any(labels["source"] == "crm" and labels["outcome"] == "error" for labels, _ in calls)
+    # A failed call is labelled with its error code, so a dashboard can tell outages from rate limits.
+    assert any(labels["source"] == "tickets" and labels["outcome"] == "UPSTREAM_UNAVAILABLE" for labels, _ in calls)
+    failed = ("error", "UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT", "UPSTREAM_BAD_RESPONSE")
+    assert not any(labels["source"] == "crm" and labels["outcome"] in failed for labels, _ in calls)
 
 
 def test_an_invalid_document_is_an_error_outcome(facade: Facade) -> None:

@@ -70,7 +70,8 @@ def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
     try:
         yield call
     except BaseException as exc:
-        call.outcome = "error"
+        # A typed upstream fault is labelled by its code (UPSTREAM_RATE_LIMITED, ...), anything else "error".
+        call.outcome = str(getattr(exc, "code", "error"))
         call.error = f"{exc.__class__.__name__}: {exc}"
         raise
     finally:

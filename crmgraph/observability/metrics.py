@@ -5,7 +5,7 @@
                                                            (data with errors) or error (no data)
 ``crmgraph_graphql_operation_duration_seconds{operation}`` their latency
 ``crmgraph_upstream_calls_total{source,operation,outcome}`` round trips to legacy systems; outcome is
-                                                           the HTTP status, ``ok`` (SQL) or ``error``
+                                                           the HTTP status, ``ok`` (SQL), the error code, or ``error``
 ``crmgraph_upstream_call_duration_seconds{source,operation}`` their latency
 ``crmgraph_upstream_call_keys{source,operation}``          keys carried by one call (batch size)
 ``crmgraph_cache_hits_total{source,entity}``               keys answered from the cache

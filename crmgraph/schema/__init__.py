@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -29,8 +30,15 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Strawberry logs every error with a traceback. Upstream faults and client mistakes are expected
+        # and reach the client typed; unexpected ones are logged once, by _should_mask.
+        return None
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return _Schema(
         query=Query,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket],
         extensions=[

@@ -156,6 +156,8 @@ class _Connection:
             await self.writer.drain()
             self.writer.close()
             return False
+        except ConnectionError:  # the client went away mid-answer: its business, not a fault of ours
+            return False
         except Exception:
             log.exception("unhandled error in the simulated system")
             if self.conn.our_state is h11.SEND_RESPONSE:

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,9 @@ async def soak(url: str, urls: dict[str, str], ids: list[str], args: argparse.Na
         httpx.AsyncClient(timeout=5) as control,
     ):
         work = await warm_up(client, ids, args.clients)
+        if args.tracemalloc:
+            tracemalloc.start(5)
+            baseline = tracemalloc.take_snapshot()
         tally, phases = Tally(), Phases(urls, args.cycle_s)
         await phases.set(control, 0)
         memory: list[tuple[float, int]] = [(0.0, rss_kib())]
@@ -272,6 +276,15 @@ async def soak(url: str, urls: dict[str, str], ids: list[str], args: argparse.Na
         # Each loop stops by itself at `until`; the last requests end within the client timeout.
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.seconds + CLIENT_TIMEOUT_S + 30)
         elapsed = time.monotonic() - started
+        if args.tracemalloc:
+            # Where the memory that stayed was allocated: the places to look at for a leak.
+            grown = tracemalloc.take_snapshot().compare_to(baseline, "traceback")[: args.tracemalloc]
+            print(f"top {len(grown)} allocation sites by growth since warm-up:")
+            for stat in grown:
+                print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+                for line in stat.traceback.format()[-6:]:
+                    print(f"      {line}")
+            tracemalloc.stop()
         stats = {s: (await control.get(f"{urls[s]}/_control/stats")).json() for s in HTTP_SYSTEMS}
     return summarise(tally, memory, phases, elapsed, stats, work, args)
 
@@ -363,6 +376,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, default=Path("var/bench-soak"))
     parser.add_argument("--report", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                        help="trace allocations after warm-up and print the N sites that grew most")  # fmt: skip
     args = parser.parse_args()
 
     layout = EstateLayout(args.data_dir)

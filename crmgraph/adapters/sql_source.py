@@ -35,6 +35,7 @@ from crmgraph.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from crmgraph.sqlite_memory import limit_page_cache
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,6 +119,7 @@ class SqlSource:
             )
         except (sa.ArgumentError, ImportError, TypeError) as exc:
             raise ConfigError(url_path, f"not a usable database URL: {exc}") from None
+        limit_page_cache(self.engine)
         if statement_timeout_s is not None:
             _limit_statements(self.engine, statement_timeout_s)
         self._threads: ThreadPoolExecutor | None = ThreadPoolExecutor(

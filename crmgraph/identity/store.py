@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from crmgraph.adapters.calls import upstream_call
+from crmgraph.sqlite_memory import limit_page_cache
 
 T = TypeVar("T")
 metadata = MetaData()
@@ -85,7 +86,9 @@ def _engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url)
+    engine = create_engine(url)
+    limit_page_cache(engine)
+    return engine
 
 
 class IdentityStore:

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +24,7 @@ from sqlalchemy import Engine, event
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateLayout
+from crmgraph.demo.process import estate_process
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link_parties
 from crmgraph.identity.store import IdentityStore
@@ -110,15 +107,7 @@ def main() -> None:
     layout = EstateLayout(args.data_dir)
     if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
         generate_estate(layout, customers=args.customers, seed=42)
-    ready = Path(tempfile.mkdtemp()) / "ready.json"
-    estate = subprocess.Popen(
-        [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(layout.root), "--customers",
-         str(args.customers), "--port-base", "0", "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        while not ready.exists():
-            time.sleep(0.05)
-        urls = json.loads(ready.read_text())
+    with estate_process(layout.root, customers=args.customers, seed=42) as urls:
         erp_path = str(layout.erp_db.resolve())
 
         @event.listens_for(Engine, "before_cursor_execute")
@@ -147,9 +136,6 @@ def main() -> None:
         with serving(build_app(config_for(urls, identity_url, 600))) as url:
             run(url, ids, 1)  # warm the cache
             warm, _ = run(url, ids, args.rounds * 3)
-    finally:
-        estate.terminate()
-        estate.wait(timeout=10)
 
     queries = len(ids) * args.rounds
     bound = DEPENDENT_LEVELS * args.latency_ms + 15

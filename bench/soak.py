@@ -22,9 +22,6 @@ import asyncio
 import base64
 import json
 import random
-import subprocess
-import sys
-import tempfile
 import time
 import tracemalloc
 from collections import Counter
@@ -37,6 +34,7 @@ import httpx
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateLayout
+from crmgraph.demo.process import estate_process
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link_parties
 from crmgraph.identity.store import IdentityStore
@@ -383,18 +381,7 @@ def main() -> None:
     layout = EstateLayout(args.data_dir)
     if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
         generate_estate(layout, customers=args.customers, seed=42)
-    ready = Path(tempfile.mkdtemp()) / "ready.json"
-    estate = subprocess.Popen(
-        [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(layout.root), "--customers",
-         str(args.customers), "--port-base", "0", "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            if estate.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the demo estate did not start")
-            time.sleep(0.05)
-        urls = json.loads(ready.read_text())
+    with estate_process(layout.root, customers=args.customers, seed=42) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'soak-identity.sqlite'}"
         store = IdentityStore(identity_url)
         store.create()
@@ -407,9 +394,6 @@ def main() -> None:
         ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]
         with serving(build_app(config_for(urls, identity_url))) as url:
             report = asyncio.run(soak(url, urls, ids, args))
-    finally:
-        estate.terminate()
-        estate.wait(timeout=10)
 
     show(report)
     if args.report:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import json
 import os
 import signal
-import subprocess
 import sys
-import time
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +16,7 @@ import typer
 from rich.console import Console
 
 from crmgraph.config import Config, ConfigErrors, load_config, parse_config
+from crmgraph.demo.process import estate_process
 from crmgraph.errors import ConfigError, SourceError
 
 console = Console(stderr=True, soft_wrap=True)
@@ -140,29 +137,6 @@ def demo_config_text() -> str:
     return files("crmgraph.demo").joinpath("config.yaml").read_text(encoding="utf-8")
 
 
-def _die_with_parent() -> None:
-    """In the estate's child process: ask Linux to stop it when the demo process dies, however it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
-def _start_estate(
-    data_dir: Path, customers: int, seed: int, port_base: int
-) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ready = data_dir / "ready.json"
-    ready.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(data_dir),
-               "--customers", str(customers), "--seed", str(seed), "--port-base", str(port_base),
-               "--ready-file", str(ready)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-    while not ready.exists():
-        if process.poll() is not None:
-            raise typer.Exit(process.returncode or 1)
-        time.sleep(0.1)
-    urls: dict[str, str] = json.loads(ready.read_text())
-    return process, urls
-
-
 def demo_group(
     ctx: typer.Context,
     customers: Annotated[int, typer.Option(min=1, help="Customers to seed.")] = 300,
@@ -176,8 +150,12 @@ def demo_group(
     if ctx.invoked_subcommand is not None:
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    process, urls = _start_estate(data_dir, customers, seed, port_base)
-    try:
+    with contextlib.ExitStack() as running:
+        try:
+            urls = running.enter_context(estate_process(data_dir, customers=customers, seed=seed, port_base=port_base))
+        except RuntimeError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
         if latency_ms:
             for system in ("crm", "tickets"):
                 httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": latency_ms}).raise_for_status()
@@ -197,13 +175,10 @@ def demo_group(
 
         from crmgraph.app import build_app
 
-        # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets `finally` stop the estate.
+        # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets the estate be stopped.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser)\nA first query to paste:\n")
         out.print(FIRST_QUERY, markup=False, highlight=False)
         out.print(f"\nor: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
                   f"-d '{{\"query\": \"{{ customers(first: 2) {{ nodes {{ name }} }} }}\"}}'\n")  # fmt: skip
         uvicorn.run(build_app(loaded), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -7,9 +7,7 @@ the identity links) reached through the fault-injecting :class:`~crmgraph.demo.s
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +20,7 @@ from sqlalchemy.engine import make_url
 
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.seed import load_erp
-from crmgraph.demo.sql_front import SqlFront, control_app
-from crmgraph.demo.wire import Server
+from crmgraph.demo.sql_front import serving_front
 from crmgraph.schema.ids import encode_id
 from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED, Estate
 from tests.facade import Facade, serve_facade
@@ -133,30 +130,8 @@ def erp_copy(postgres_url: str) -> str:
 
 @pytest.fixture
 def erp_front(erp_copy: str) -> Iterator[ErpFront]:
-    direct = make_url(erp_copy)
-    loop = asyncio.new_event_loop()
-    front = SqlFront(direct.host or "127.0.0.1", direct.port or 5432)
-    control = Server(control_app(front))
-    ready = threading.Event()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        await front.start()
-        await control.start()
-        ready.set()
-        await stop.wait()
-        await front.close()
-        await control.close()
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
-        yield ErpFront(direct.set(port=front.port).render_as_string(hide_password=False), control.url)
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-        loop.close()
+    with serving_front(erp_copy) as (url, control):
+        yield ErpFront(url, control)
 
 
 # --- 1. ERP down -------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,14 +10,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from crmgraph.adapters.calls import CallLog, current_call_log
 from crmgraph.adapters.sql import SqlAdapter
 from crmgraph.demo.seed import load_erp
-from crmgraph.demo.sql_front import SqlFront, control_app
-from crmgraph.demo.wire import Server
+from crmgraph.demo.sql_front import serving_front
 
 pytestmark = pytest.mark.services
 
@@ -31,30 +28,8 @@ class RunningFront:
 
 @pytest.fixture(params=["postgres_url", "mariadb_url"])
 def front(request: pytest.FixtureRequest) -> Iterator[RunningFront]:
-    direct = make_url(request.getfixturevalue(request.param))
-    loop = asyncio.new_event_loop()
-    front = SqlFront(direct.host or "127.0.0.1", direct.port or 5432)
-    control = Server(control_app(front))
-    ready = threading.Event()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        await front.start()
-        await control.start()
-        ready.set()
-        await stop.wait()
-        await front.close()
-        await control.close()
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
-        yield RunningFront(direct.set(port=front.port).render_as_string(hide_password=False), control.url)
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-        loop.close()
+    with serving_front(request.getfixturevalue(request.param)) as (url, control):
+        yield RunningFront(url, control)
 
 
 def _faults(front: RunningFront, **plan: object) -> None:

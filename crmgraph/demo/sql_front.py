@@ -18,8 +18,12 @@ import asyncio
 import contextlib
 import socket
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +31,7 @@ from starlette.routing import Route
 
 from crmgraph.demo.faults import FaultInjector, FaultPlan
 from crmgraph.demo.instruments import json_response, parse_fault_plan
+from crmgraph.demo.wire import Server
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -142,3 +147,33 @@ def control_app(front: SqlFront) -> Starlette:
             Route("/_control/reset", reset, methods=["POST"]),
         ]
     )
+
+
+@contextmanager
+def serving_front(database_url: str) -> Iterator[tuple[str, str]]:
+    """Run a front for ``database_url`` in a background thread; yield (URL through the front, control URL)."""
+    direct = make_url(database_url)
+    loop = asyncio.new_event_loop()
+    front = SqlFront(direct.host or "127.0.0.1", direct.port or 5432)
+    control = Server(control_app(front))
+    ready = threading.Event()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        await front.start()
+        await control.start()
+        ready.set()
+        await stop.wait()
+        await front.close()
+        await control.close()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the SQL front did not start")
+    try:
+        yield direct.set(port=front.port).render_as_string(hide_password=False), control.url
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()

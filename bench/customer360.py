@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import active_customers, global_id, percentile
 from sqlalchemy import Engine, event
 
 from crmgraph.app import build_app
@@ -61,21 +62,6 @@ def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
     """)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def active_customers(store: IdentityStore, limit: int) -> list[int]:
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT customer_id FROM crmgraph_links GROUP BY customer_id HAVING COUNT(DISTINCT source) = 3 "
-            "ORDER BY customer_id LIMIT ?",
-            (limit,),
-        ).fetchall()
-    return [int(row[0]) for row in rows]
 
 
 def run(url: str, ids: list[str], rounds: int) -> tuple[list[float], Counter[str]]:
@@ -124,10 +110,7 @@ def main() -> None:
                 await link_parties(store, adapters)
 
         asyncio.run(link())
-        import base64
-
-        ids = [base64.urlsafe_b64encode(f"Customer:{c}".encode()).decode().rstrip("=")
-               for c in active_customers(store, args.sample)]  # fmt: skip
+        ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]
         for system in ("crm", "tickets"):
             httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": args.latency_ms}).raise_for_status()
 

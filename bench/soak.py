@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import random
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import active_customers, global_id, percentile
 
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
@@ -96,27 +96,6 @@ def rss_kib() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def global_id(type_name: str, *parts: object) -> str:
-    return base64.urlsafe_b64encode(":".join([type_name, *map(str, parts)]).encode()).decode().rstrip("=")
-
-
-def active_customers(store: IdentityStore, limit: int) -> list[int]:
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT customer_id FROM crmgraph_links GROUP BY customer_id HAVING COUNT(DISTINCT source) = 3 "
-            "ORDER BY customer_id LIMIT ?",
-            (limit,),
-        ).fetchall()
-    return [int(row[0]) for row in rows]
 
 
 @dataclass

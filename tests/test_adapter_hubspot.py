@@ -7,11 +7,9 @@ the adapter reports to, and by the requests the simulator says it received. What
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import sqlite3
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,7 +25,7 @@ from crmgraph.adapters.testing import AdapterContract, ContractSamples, run_with
 from crmgraph.demo.crm_api import build_crm_api
 from crmgraph.demo.seed.crm_projection import COUNTRY_NAMES
 from crmgraph.demo.stores import crm as crm_store
-from crmgraph.demo.wire import Server
+from crmgraph.demo.wire import serving_in_thread
 from crmgraph.errors import (
     ConfigError,
     SourceError,
@@ -480,18 +478,10 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path = tmp_path_factory.mktemp("hubspot-scratch") / "crm.sqlite"
     _fill_scratch_store(path)
     app = build_crm_api(path, TOKEN)
-    server = Server(app)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
     try:
-        yield server.url
+        with serving_in_thread(app) as url:
+            yield url
     finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
         app.state.store.close()
 
 

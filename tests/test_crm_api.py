@@ -8,11 +8,9 @@ associations) is served from a small store of our own, by the same app on a real
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -24,7 +22,7 @@ import pytest
 
 from crmgraph.demo.crm_api import build_crm_api
 from crmgraph.demo.stores import crm as crm_store
-from crmgraph.demo.wire import Server
+from crmgraph.demo.wire import serving_in_thread
 
 if TYPE_CHECKING:
     from tests.conftest import Estate
@@ -677,19 +675,13 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     path = tmp_path_factory.mktemp("scratch-crm") / "crm.sqlite"
     _fill_scratch_store(path)
     app = build_crm_api(path, TOKEN)
-    server = Server(app)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
     try:
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as crm:
+        with (
+            serving_in_thread(app) as url,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as crm,
+        ):
             yield crm
     finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
         app.state.store.close()
 
 

@@ -7,12 +7,10 @@ costs more than the test); tests that read stats or inject faults take the reset
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +22,7 @@ import pytest
 from crmgraph.demo.layout import EstateCredentials
 from crmgraph.demo.stores import tickets as ticket_store
 from crmgraph.demo.ticket_api import build_ticket_api
-from crmgraph.demo.wire import Server
+from crmgraph.demo.wire import serving_in_thread
 
 if TYPE_CHECKING:
     from tests.conftest import Estate
@@ -434,20 +432,10 @@ def same_second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Clie
     conn.commit()
     conn.close()
     credentials = EstateCredentials()
-    server = Server(build_ticket_api(path, credentials.zendesk_email, credentials.zendesk_token))
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(server.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        headers = {"Authorization": credentials.zendesk_basic}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
-            yield client
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    app = build_ticket_api(path, credentials.zendesk_email, credentials.zendesk_token)
+    headers = {"Authorization": credentials.zendesk_basic}
+    with serving_in_thread(app) as url, httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        yield client
 
 
 def test_comments_of_the_same_second_are_paged_in_id_order(same_second: httpx.Client) -> None:

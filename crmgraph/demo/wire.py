@@ -13,7 +13,9 @@ import contextlib
 import logging
 import socket
 import struct
-from collections.abc import Awaitable, Callable, MutableMapping
+import threading
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -201,3 +203,20 @@ class Server:
             task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
+
+
+@contextmanager
+def serving_in_thread(app: ASGIApp) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port from a background thread (tests, notebooks); yield its URL."""
+    server = Server(app)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
+    try:
+        yield server.url
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

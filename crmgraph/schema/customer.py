@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -189,9 +190,11 @@ class Customer(Node):
     @strawberry.field(description="Invoiced (gross) and not yet paid, per currency.")
     async def outstanding_balance(self, info: Info) -> list[Money] | None:
         invoices = await self._related(info, "invoice", records.InvoiceRecord)
+        # Asked together, the payments of every invoice are one batch upstream, not one call per invoice.
+        payments = await asyncio.gather(*(invoice_payments(info, invoice) for invoice in invoices))
         open_amounts: list[records.Money] = []
-        for invoice in invoices:
-            paid = sum((p.amount.amount for p in await invoice_payments(info, invoice)), Decimal(0))
+        for invoice, paid_by in zip(invoices, payments, strict=True):
+            paid = sum((p.amount.amount for p in paid_by), Decimal(0))
             if invoice.gross.amount - paid:
                 open_amounts.append(records.Money(invoice.gross.amount - paid, invoice.gross.currency))
         return _totals(open_amounts)

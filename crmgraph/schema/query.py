@@ -51,12 +51,12 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
 async def _first_found(info: Info, entity: str, by: str, key: str) -> records.Record | None:
     loaders = info.context.loaders
     for source in loaders.sources_serving(entity, by):
-        found = await read.related(loaders, source, entity, by, key) if by != "id" else None
         if by == "id":
-            single = await read.record(loaders, source, entity, key)
-            found = [single] if single is not None else []
-        if found:
-            return found[0]
+            found = await read.record(loaders, source, entity, key)
+        else:
+            found = next(iter(await read.related(loaders, source, entity, by, key)), None)
+        if found is not None:
+            return found
     return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import active_customers, global_id, percentile
+import orjson
+from common import LeanClient, active_customers, global_id, percentile
 from sqlalchemy import Engine, event
 
 from crmgraph.app import build_app
@@ -67,17 +69,20 @@ def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
 def run(url: str, ids: list[str], rounds: int) -> tuple[list[float], Counter[str]]:
     latencies: list[float] = []
     calls: Counter[str] = Counter()
-    with httpx.Client(timeout=60) as client:
+    client = LeanClient(url)
+    try:
         for _ in range(rounds):
             for customer in ids:
                 body = {"query": QUERY, "variables": {"id": customer}, "extensions": {"explain": True}}
                 started = time.perf_counter()
-                response = client.post(f"{url}/graphql", json=body)
+                status, content = client.post("/graphql", body)
                 latencies.append((time.perf_counter() - started) * 1000)
-                result = response.json()
-                if result.get("errors"):
-                    raise SystemExit(f"query failed: {result['errors'][:2]}")
+                result = orjson.loads(content)
+                if status != 200 or result.get("errors"):
+                    raise SystemExit(f"query failed ({status}): {result.get('errors', result)}")
                 calls.update(c["source"] for c in result["extensions"]["upstream"]["calls"])
+    finally:
+        client.close()
     return latencies, calls
 
 
@@ -88,12 +93,22 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="customers queried")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=Path("var/bench-360"))
+    parser.add_argument("--pin", action="store_true", help="the estate on its own processor (see the docs)")
     args = parser.parse_args()
 
     layout = EstateLayout(args.data_dir)
     if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
         generate_estate(layout, customers=args.customers, seed=42)
-    with estate_process(layout.root, customers=args.customers, seed=42) as urls:
+    estate_cpus: set[int] | None = None
+    if args.pin:
+        # The simulated systems on the last processor, the facade and this load generator on the others:
+        # on their own machines the legacy systems would not take the facade's processor.
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs at least two processors")
+        estate_cpus = {cpus[-1]}
+        os.sched_setaffinity(0, set(cpus[:-1]))
+    with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         erp_path = str(layout.erp_db.resolve())
 
         @event.listens_for(Engine, "before_cursor_execute")
@@ -114,9 +129,9 @@ def main() -> None:
         for system in ("crm", "tickets"):
             httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": args.latency_ms}).raise_for_status()
 
-        with serving(build_app(config_for(urls, identity_url, 0))) as url:
+        with serving(build_app(config_for(urls, identity_url, 0)), as_server=True) as url:
             cold, cold_calls = run(url, ids, args.rounds)
-        with serving(build_app(config_for(urls, identity_url, 600))) as url:
+        with serving(build_app(config_for(urls, identity_url, 600)), as_server=True) as url:
             run(url, ids, 1)  # warm the cache
             warm, _ = run(url, ids, args.rounds * 3)
 

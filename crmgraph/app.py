@@ -72,6 +72,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         super().__init__(build_schema(), **kwargs)
         self.runtime_getter = runtime_getter
 
+    def encode_json(self, data: object) -> bytes:
+        # A customer-360 answer is tens of kilobytes: orjson writes it in a fraction of json.dumps's time.
+        return orjson.dumps(data)
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = self.runtime_getter()
         return runtime.context(explain=await _wants_explain(request))

@@ -83,17 +83,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Overrides server.port.")] = None,
 ) -> None:
     """Serve the customer graph: GraphQL (and GraphiQL in a browser) at /graphql."""
-    import uvicorn
-
     from crmgraph.app import build_app
+    from crmgraph.runner import run_server
 
     loaded = _load(config)
-    uvicorn.run(
+    run_server(
         build_app(loaded),
         host=host if host is not None else loaded.server.host,
         port=port if port is not None else loaded.server.port,
-        log_level="info",
-        access_log=False,  # crmgraph writes its own JSON access line, with the request id
     )
 
 
@@ -171,9 +168,8 @@ def demo_group(
         except ConfigErrors as exc:
             raise _fail_with(exc.problems, "demo configuration") from exc
         _run_link(loaded)
-        import uvicorn
-
         from crmgraph.app import build_app
+        from crmgraph.runner import run_server
 
         # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets the estate be stopped.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -181,4 +177,4 @@ def demo_group(
         out.print(FIRST_QUERY, markup=False, highlight=False)
         out.print(f"\nor: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
                   f"-d '{{\"query\": \"{{ customers(first: 2) {{ nodes {{ name }} }} }}\"}}'\n")  # fmt: skip
-        uvicorn.run(build_app(loaded), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        run_server(build_app(loaded), "127.0.0.1", port, log_level="warning")

@@ -7,6 +7,7 @@ the adapter reports to, and by the requests the simulator says it received. What
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import sqlite3
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from crmgraph.adapters.calls import CallLog
+from crmgraph.adapters.calls import CallLog, current_call_log
 from crmgraph.adapters.hubspot import HubSpotAdapter
 from crmgraph.adapters.hubspot_mapping import parse_instant, person_name
 from crmgraph.adapters.testing import AdapterContract, ContractSamples, run_with
@@ -315,6 +316,76 @@ def test_interactions_of_companies_cost_one_associations_call_per_type_and_come_
     associations = [call for call in log.calls if "/associations/" in call.request]
     assert len(associations) == 4
     assert len(log.calls) == upstream_requests(estate) == 4 + reads
+
+
+# --- one company: its own GET serves every path ------------------------------------------------------
+
+
+def test_one_company_costs_one_get_for_its_record_and_everything_associated(
+    estate: Estate, db: sqlite3.Connection
+) -> None:
+    contacts, deals = associated(db, "companies", "contacts"), associated(db, "companies", "deals")
+    company = next(c for c in contacts if c in deals and len(contacts[c]) <= 100)
+    partner = next(c for c in contacts if c != company)
+
+    async def every_path(adapter: HubSpotAdapter, keys: list[str]) -> list[list[Any]]:
+        return list(
+            await asyncio.gather(
+                adapter.fetch("party", keys),
+                adapter.fetch_related("person", "party", keys),
+                adapter.fetch_related("deal", "party", keys),
+                adapter.fetch_related("interaction", "party", keys),
+            )
+        )
+
+    estate.reset("crm")
+    single, log = run(adapter_for(estate), lambda a: every_path(a, [company]))
+    requests = [call.request for call in log.calls]
+    assert requests.count(f"GET /crm/v3/objects/companies/{company}") == 1
+    assert not [r for r in requests if "/associations/" in r]  # the GET listed them all
+    assert len(requests) == upstream_requests(estate)
+    # The same records, read the batch way (two companies) for comparison.
+    batched, _ = run(adapter_for(estate), lambda a: every_path(a, [company, partner]))
+    assert single == [[answers[0]] for answers in batched]
+    assert single[1][0] and single[2][0]  # it has contacts and deals: the comparison is not empty
+
+
+def test_one_unknown_company_is_absent_on_every_path_for_one_call(estate: Estate) -> None:
+    async def every_path(adapter: HubSpotAdapter) -> list[Any]:
+        return list(
+            await asyncio.gather(
+                adapter.fetch("party", [UNKNOWN]),
+                adapter.fetch_related("person", "party", [UNKNOWN]),
+                adapter.fetch_related("interaction", "party", [UNKNOWN]),
+            )
+        )
+
+    estate.reset("crm")
+    results, log = run(adapter_for(estate), every_path)
+    assert results == [[None], [[]], [[]]]
+    assert [call.request for call in log.calls] == [f"GET /crm/v3/objects/companies/{UNKNOWN}"]
+    assert log.calls[0].outcome == "404"
+
+
+def test_outside_a_request_each_path_reads_the_company_itself(estate: Estate, db: sqlite3.Connection) -> None:
+    company = next(iter(associated(db, "companies", "contacts")))
+
+    async def two_paths_without_a_log() -> None:
+        token = current_call_log.set(None)  # as in linking or a readiness probe: no request around the calls
+        try:
+            adapter = adapter_for(estate)()
+            await adapter.open()
+            try:
+                await adapter.fetch("party", [company])
+                await adapter.fetch_related("person", "party", [company])
+            finally:
+                await adapter.close()
+        finally:
+            current_call_log.reset(token)
+
+    estate.reset("crm")
+    asyncio.run(two_paths_without_a_log())
+    assert estate.stats("crm")["by_endpoint"]["GET /crm/v3/objects/{objectType}/{objectId}"]["total"] == 2
 
 
 # --- scanning ---------------------------------------------------------------------------------------

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 import crmgraph.adapters
-from crmgraph.adapters import AccessPath, Adapter, FetchResult, adapter_class, installed_adapters
+from crmgraph.adapters import AccessPath, Adapter, FetchResult, adapter_class, installed_adapters, shared_in_request
+from crmgraph.adapters.calls import CallLog, current_call_log
 from crmgraph.adapters.testing import AdapterContract, ContractSamples
 from crmgraph.adapters.testing.contract import run_with
 from crmgraph.errors import AdapterContractError, ConfigError, UpstreamUnavailable
 from crmgraph.records import PartyRecord
 
+T = TypeVar("T")
+
 PUBLIC_SURFACE = [
     "ENTRY_POINT_GROUP", "AccessPath", "Adapter", "CallLog", "FetchResult", "HttpSource", "InstalledAdapter",
     "RelatedResult", "SourceError", "UpstreamBadResponse", "UpstreamCall", "UpstreamRateLimited",
     "UpstreamRejected", "UpstreamTimeout", "UpstreamUnavailable", "adapter_class", "expect",
-    "installed_adapters", "upstream_call",
+    "installed_adapters", "shared_in_request", "upstream_call",
 ]  # fmt: skip
 
 
@@ -190,3 +195,81 @@ def test_an_answer_that_does_not_align_with_the_keys_is_a_contract_error() -> No
 def test_an_undeclared_path_is_a_contract_error_naming_the_source() -> None:
     with pytest.raises(AdapterContractError, match=r"m \(misaligned\) cannot reach order by party"):
         run_with(lambda: _Misaligned("m", {}), lambda a: a.fetch_related("order", "party", ["1"]))
+
+
+# --- shared_in_request -------------------------------------------------------------------------------
+
+
+def _in_a_request(scenario: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        token = current_call_log.set(CallLog())
+        try:
+            return await scenario()
+        finally:
+            current_call_log.reset(token)
+
+    return asyncio.run(main())
+
+
+def test_callers_in_one_request_share_one_call_per_key() -> None:
+    made: list[str] = []
+
+    async def read(key: str) -> str:
+        made.append(key)
+        await asyncio.sleep(0.01)
+        return key.upper()
+
+    async def scenario() -> list[str]:
+        first = await asyncio.gather(*(shared_in_request(("view", k), lambda k=k: read(k)) for k in "aab"))
+        later = await shared_in_request(("view", "a"), lambda: read("a"))  # done already: still shared
+        return [*first, later]
+
+    assert _in_a_request(scenario) == ["A", "A", "B", "A"]
+    assert made == ["a", "b"]
+
+
+def test_a_failed_shared_call_reaches_every_waiter_and_a_retry_calls_again() -> None:
+    attempts: list[int] = []
+
+    async def flaky() -> str:
+        attempts.append(1)
+        await asyncio.sleep(0.01)
+        if len(attempts) == 1:
+            raise UpstreamUnavailable("crm", "down")
+        return "ok"
+
+    async def scenario() -> tuple[list[object], str]:
+        first = await asyncio.gather(*(shared_in_request("k", flaky) for _ in range(3)), return_exceptions=True)
+        return first, await shared_in_request("k", flaky)
+
+    failures, retried = _in_a_request(scenario)
+    assert all(isinstance(f, UpstreamUnavailable) for f in failures) and len(failures) == 3
+    assert retried == "ok" and len(attempts) == 2
+
+
+def test_a_caller_giving_up_does_not_cancel_the_call_for_the_others() -> None:
+    async def slow() -> str:
+        await asyncio.sleep(0.05)
+        return "done"
+
+    async def scenario() -> str:
+        impatient = asyncio.ensure_future(shared_in_request("k", slow))
+        patient = asyncio.ensure_future(shared_in_request("k", slow))
+        await asyncio.sleep(0.01)
+        impatient.cancel()
+        return await patient
+
+    assert _in_a_request(scenario) == "done"
+
+
+def test_outside_a_request_every_caller_makes_its_own_call() -> None:
+    made: list[int] = []
+
+    async def read() -> int:
+        made.append(1)
+        return len(made)
+
+    async def scenario() -> list[int]:
+        return list(await asyncio.gather(shared_in_request("k", read), shared_in_request("k", read)))
+
+    assert sorted(asyncio.run(scenario())) == [1, 2]

@@ -1,15 +1,23 @@
-"""The aiohttp transport gives every upstream fault the same error code as httpx's own transport."""
+"""The aiohttp transport gives every upstream fault the same error code as httpx's own transport, and
+HttpSource sends what an API expects: its own User-Agent, JSON accepted, credentials by header or flow."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from crmgraph import __version__
 from crmgraph.adapters.aio_transport import AiohttpTransport
 from crmgraph.adapters.http import HttpSource
+from crmgraph.demo.wire import serving_in_thread
 from crmgraph.errors import SourceError
 from tests.conftest import Estate
 
@@ -52,8 +60,8 @@ def _outcome(estate: Estate, transport: httpx.AsyncBaseTransport | None, base_ur
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_each_fault_gets_the_same_code_over_aiohttp_as_over_httpcore(estate: Estate, fault: str) -> None:
     estate.faults("crm", **FAULTS[fault])
-    over_httpcore = _outcome(estate, None)
-    over_aiohttp = _outcome(estate, AiohttpTransport())
+    over_httpcore = _outcome(estate, httpx.AsyncHTTPTransport())
+    over_aiohttp = _outcome(estate, None)  # the default
     assert over_aiohttp == over_httpcore
     expected = {
         "none": "ok", "down": "UPSTREAM_UNAVAILABLE", "server error": "UPSTREAM_UNAVAILABLE",
@@ -66,12 +74,16 @@ def test_each_fault_gets_the_same_code_over_aiohttp_as_over_httpcore(estate: Est
 
 def test_a_closed_port_is_unavailable_over_both_transports(estate: Estate) -> None:
     closed = "http://127.0.0.1:9"
-    assert _outcome(estate, None, closed) == _outcome(estate, AiohttpTransport(), closed) == "UPSTREAM_UNAVAILABLE"
+    over_httpcore = _outcome(estate, httpx.AsyncHTTPTransport(), closed)
+    assert over_httpcore == _outcome(estate, AiohttpTransport(), closed) == "UPSTREAM_UNAVAILABLE"
 
 
 def test_requests_and_answers_cross_intact(estate: Estate) -> None:
     async def main() -> tuple[Any, Any]:
-        plain = HttpSource("crm", estate.crm_url, headers={"Authorization": f"Bearer {estate.credentials.crm_token}"})
+        plain = HttpSource(
+            "crm", estate.crm_url, headers={"Authorization": f"Bearer {estate.credentials.crm_token}"},
+            transport=httpx.AsyncHTTPTransport(),
+        )  # fmt: skip
         fast = HttpSource(
             "crm", estate.crm_url, headers={"Authorization": f"Bearer {estate.credentials.crm_token}"},
             transport=AiohttpTransport(),
@@ -90,3 +102,44 @@ def test_requests_and_answers_cross_intact(estate: Estate) -> None:
     for answer in (plain, fast):
         answer.pop("startedAt"), answer.pop("completedAt")
     assert plain == fast and fast["results"]
+
+
+def _echo_app() -> Starlette:
+    """Answers with the request's headers; asks for a second round when no challenge answer is sent."""
+
+    async def echo(request: Request) -> JSONResponse:
+        if request.headers.get("x-challenge") is None and request.query_params.get("challenge"):
+            return JSONResponse({}, status_code=401, headers={"WWW-Authenticate": "Challenge nonce=n-42"})
+        return JSONResponse(dict(request.headers))
+
+    return Starlette(routes=[Route("/echo", echo, methods=["GET"])])
+
+
+class _ChallengeAuth(httpx.Auth):
+    """A two-round scheme (like Digest): answer the server's challenge on a second request."""
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        response = yield request
+        if response.status_code == 401:
+            request.headers["X-Challenge"] = response.headers["WWW-Authenticate"].split("nonce=")[1]
+            yield request
+
+
+@pytest.mark.parametrize("transport", [None, "httpcore"])
+def test_requests_carry_the_products_headers_and_basic_or_flow_credentials(transport: str | None) -> None:
+    async def main(url: str) -> tuple[Any, Any]:
+        chosen = httpx.AsyncHTTPTransport() if transport else None
+        basic = HttpSource("s", url, auth=("api@example.test/token", "secret"), transport=chosen)
+        chosen = httpx.AsyncHTTPTransport() if transport else None
+        flow = HttpSource("s", url, auth=_ChallengeAuth(), transport=chosen)
+        try:
+            return await basic.get_json("/echo"), await flow.get_json("/echo", params={"challenge": "1"})
+        finally:
+            await basic.close()
+            await flow.close()
+
+    with serving_in_thread(_echo_app()) as url:
+        basic, flow = asyncio.run(main(url))
+    assert basic["user-agent"] == f"crmgraph/{__version__}" and basic["accept"] == "application/json"
+    assert basic["authorization"] == "Basic " + base64.b64encode(b"api@example.test/token:secret").decode()
+    assert flow["x-challenge"] == "n-42" and "authorization" not in flow

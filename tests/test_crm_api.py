@@ -724,3 +724,49 @@ def test_an_archived_object_leaves_the_associations_of_the_others(scratch: httpx
     body = response.json()
     assert [[to["toObjectId"] for to in result["to"]] for result in body["results"]] == [[1]]
     assert body["errors"][0]["context"] == {"fromObjectId": [str(WHALE_CONTACTS)]}
+
+
+# --- a record's own GET with ?associations= ---------------------------------------------------------
+
+
+def test_a_company_read_by_id_lists_what_is_associated_with_it(client: httpx.Client, db: sqlite3.Connection) -> None:
+    contacts, deals = stored_associations(db, "companies", "contacts"), stored_associations(db, "companies", "deals")
+    company = next(c for c in sorted(contacts) if c in deals and len(contacts[c]) <= 100)
+    response = client.get(
+        f"/crm/v3/objects/companies/{company}", params={"associations": "contacts,0-3,no-such-type,tickets"}
+    )
+    assert response.status_code == 200, response.text
+    listed = response.json()["associations"]
+    assert set(listed) == {"contacts", "deals"}  # unknown names ignored, types with nothing left out
+    assert listed["contacts"] == {
+        "results": [
+            {"id": str(to_id), "type": "company_to_contact"} for to_id in dict.fromkeys(t for t, _ in contacts[company])
+        ]
+    }
+    assert [item["id"] for item in listed["deals"]["results"]] == [
+        str(t) for t in dict.fromkeys(t for t, _ in deals[company])
+    ]
+
+
+def test_a_company_with_no_associations_asked_has_no_associations_key(
+    client: httpx.Client, db: sqlite3.Connection
+) -> None:
+    company = min(stored_associations(db, "companies", "contacts"))
+    assert "associations" not in client.get(f"/crm/v3/objects/companies/{company}").json()
+    lonely = client.get(f"/crm/v3/objects/companies/{company}", params={"associations": "no-such-type"})
+    assert lonely.status_code == 200 and "associations" not in lonely.json()
+
+
+def test_a_record_lists_the_first_100_of_a_type_and_a_cursor_the_v4_api_continues_from(
+    scratch: httpx.Client,
+) -> None:
+    listing = scratch.get("/crm/v3/objects/companies/1", params={"associations": "contacts"}).json()["associations"]
+    first = [int(item["id"]) for item in listing["contacts"]["results"]]
+    assert first == list(range(1, 101))
+    after = listing["contacts"]["paging"]["next"]["after"]
+    rest = scratch.post(
+        "/crm/v4/associations/companies/contacts/batch/read", json={"inputs": [{"id": "1", "after": after}]}
+    ).json()["results"][0]
+    assert rest["to"][0]["toObjectId"] == 101
+    minnow = scratch.get("/crm/v3/objects/companies/3", params={"associations": "contacts"}).json()["associations"]
+    assert minnow == {"contacts": {"results": [{"id": "2", "type": "company_to_contact"}]}}

@@ -11,9 +11,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import graphql
 import pytest
 from sqlalchemy import Engine, event
 
+from crmgraph.identity.store import IdentityStore
+from crmgraph.schema import build_schema
+from crmgraph.schema.customer import READS_BY_FIELD
+from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
 from tests.facade import Facade, facade_config, serve_facade
 
@@ -116,3 +121,85 @@ def test_the_same_query_again_within_the_ttl_makes_no_upstream_call(
 def test_explain_is_only_given_to_who_asks(facade: Facade) -> None:
     result = facade.query("{ customers(first: 1) { totalCount } }")
     assert "upstream" not in (result.get("extensions") or {})
+
+
+# --- one customer: reads follow the query, and start as early as they can ---------------------------
+
+
+@pytest.fixture(scope="module")
+def active_customer(linked_identity: str) -> str:
+    """The global id of a customer with records in all three systems (orders, invoices and tickets)."""
+    store = IdentityStore(linked_identity)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT customer_id FROM crmgraph_links GROUP BY customer_id HAVING COUNT(DISTINCT source) = 3 "
+                "ORDER BY customer_id"
+            ).fetchall()
+    finally:
+        store.close()
+    assert rows, "the test estate has customers in all three systems"
+    return encode_id("Customer", str(rows[0][0]))
+
+
+def _operations(result: dict[str, Any]) -> Counter[tuple[str, str]]:
+    assert "errors" not in result, result.get("errors")
+    return Counter((c["source"], c["operation"]) for c in _calls(result))
+
+
+CUSTOMER_360 = """query($id: ID!) { customer(id: $id) {
+  name owner { name }
+  contacts(first: 20) { nodes { name } }
+  deals(first: 10) { nodes { name } }
+  orders(first: 10) { nodes { number lines { sku } } }
+  invoices(first: 10) { nodes { number outstanding { amount } } }
+  tickets(first: 10) { nodes { subject comments { body } } }
+  timeline(first: 20) { nodes { kind occurredAt } }
+} }"""
+
+
+def test_a_customer_360_reads_one_company_with_one_get_and_each_erp_level_once(
+    estate: Estate, facade: Facade, active_customer: str, erp_statements: list[str]
+) -> None:
+    result = facade.query(CUSTOMER_360, {"id": active_customer}, explain=True)
+    crm_requests = [c["request"] for c in _calls(result, "crm")]
+    assert len([r for r in crm_requests if r.startswith("GET /crm/v3/objects/companies/")]) == 1
+    assert not [r for r in crm_requests if "/associations/" in r]  # the company's own GET listed them
+    erp = {op: n for (source, op), n in _operations(result).items() if source == "erp"}
+    assert set(erp) >= {"fetch party", "fetch_related order by party", "fetch_related order_line by order"}
+    assert set(erp.values()) == {1}, f"one statement per ERP level, got {erp}"
+    assert estate.stats("crm")["total"] == len(crm_requests) and len(erp_statements) == sum(erp.values())
+
+
+@pytest.mark.parametrize(
+    ("selection", "reads_lines"),
+    [
+        ("orders(first: 5) { nodes { number } }", False),
+        ("orders(first: 5) { nodes { number lines { sku } } }", True),
+        ("orders(first: 5) { edges { node { lines { sku } } } }", True),
+        ("orders(first: 5) { nodes { ...Lines } }", True),
+        ("orders(first: 5) { nodes { number lines @skip(if: true) { sku } } }", False),
+        ("orders(first: 5) { nodes { number lines @include(if: false) { sku } } }", False),
+    ],
+)
+def test_order_lines_are_read_only_when_the_query_asks_for_them_and_then_once(
+    facade: Facade, active_customer: str, selection: str, reads_lines: bool
+) -> None:
+    fragment = "fragment Lines on Order { lines { sku } }" if "...Lines" in selection else ""
+    query = f"query($id: ID!) {{ customer(id: $id) {{ {selection} }} }} {fragment}"
+    operations = _operations(facade.query(query, {"id": active_customer}, explain=True))
+    assert operations[("erp", "fetch_related order_line by order")] == (1 if reads_lines else 0)
+
+
+def test_a_customers_name_reads_only_its_own_records(facade: Facade, active_customer: str) -> None:
+    operations = _operations(
+        facade.query("query($id: ID!) { customer(id: $id) { name } }", {"id": active_customer}, explain=True)
+    )
+    assert {op for source, op in operations if source in LEGACY} == {"fetch party"}
+    assert all(n == 1 for (source, _), n in operations.items() if source in LEGACY)
+
+
+def test_every_customer_field_declares_what_it_reads() -> None:
+    customer = graphql.build_schema(build_schema().as_str()).get_type("Customer")
+    assert isinstance(customer, graphql.GraphQLObjectType)
+    assert set(READS_BY_FIELD) == set(customer.fields)

@@ -6,7 +6,7 @@ This is crmgraph's stable public surface for plugins (a test locks ``__all__``).
 from __future__ import annotations
 
 from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.calls import CallLog, UpstreamCall, upstream_call
+from crmgraph.adapters.calls import CallLog, UpstreamCall, shared_in_request, upstream_call
 from crmgraph.adapters.http import HttpSource, expect
 from crmgraph.adapters.registry import ENTRY_POINT_GROUP, InstalledAdapter, adapter_class, installed_adapters
 from crmgraph.errors import (
@@ -37,5 +37,6 @@ __all__ = [
     "adapter_class",
     "expect",
     "installed_adapters",
+    "shared_in_request",
     "upstream_call",
 ]

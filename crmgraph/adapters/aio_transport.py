@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import aiohttp
 import httpx
+import yarl
 
 
 def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -48,7 +49,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             async with session.request(
                 request.method,
-                str(request.url),
+                # httpx has already quoted the URL; telling yarl so spares a second parse and quoting pass.
+                yarl.URL(str(request.url), encoded=True),
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
                 data=body or None,
                 allow_redirects=False,
@@ -58,7 +60,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 content = await answer.read()
                 return httpx.Response(
                     answer.status,
-                    headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.raw_headers],
+                    headers=answer.raw_headers,  # (bytes, bytes) pairs, which httpx takes as they are
                     content=content,
                     request=request,
                 )

@@ -10,12 +10,17 @@ Adapters know nothing of them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,6 +40,7 @@ class CallLog:
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     cache_hits: dict[str, int] = field(default_factory=dict)  # "source:entity" -> keys answered from cache
+    shared: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)  # see shared_in_request()
 
     def count(self, source: str | None = None) -> int:
         return sum(1 for call in self.calls if source is None or call.source == source)
@@ -79,6 +85,30 @@ def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
         if log is not None:
             log.calls.append(call)
         _notify(call)
+
+
+async def shared_in_request(key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` once per request for ``key``; every other caller in the request awaits that answer.
+
+    For an adapter whose system answers several access paths in one round trip (HubSpot gives a company
+    with the ids associated with it): the paths ask for it under the same key and make one call between
+    them. A failure is handed to the callers waiting for it and then forgotten, so that a retry calls
+    again. Outside a request (no call log), every caller makes its own call.
+    """
+    log = current_call_log.get()
+    if log is None:
+        return await call()
+    future = log.shared.get(key)
+    if future is None:
+        future = asyncio.ensure_future(call())  # a task of its own: one caller giving up stops no other
+        log.shared[key] = future
+        future.add_done_callback(partial(_forget_failure, log.shared, key))
+    return await asyncio.shield(future)
+
+
+def _forget_failure(shared: dict[Hashable, asyncio.Future[Any]], key: Hashable, future: asyncio.Future[Any]) -> None:
+    if (future.cancelled() or future.exception() is not None) and shared.get(key) is future:
+        del shared[key]
 
 
 def _notify(call: UpstreamCall) -> None:

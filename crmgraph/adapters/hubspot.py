@@ -15,7 +15,8 @@ What each access path costs upstream (calls in one row run concurrently, at most
 a time for the whole adapter):
 
 ======================= =================================================================================
-party by id             one companies ``batch/read`` per 100 ids
+party by id             one companies ``batch/read`` per 100 ids; a single id: one ``GET`` of the company
+                        with the ids associated with it, which serves the reads by party below too
 person, deal by id      per 100 ids: one ``batch/read`` and one v4 associations read to companies, for
                         ``party_id`` (the primary company, else the first)
 interaction by id       the same, once per engagement type present among the ids
@@ -24,6 +25,8 @@ person, deal by party   per 1,000 companies: one associations read (one more rou
                         more than 500 left), then one ``batch/read`` per 100 distinct associated records
 interaction by party    the same for each of the four engagement types: four associations reads, and
                         one ``batch/read`` per 100 engagements of each type found
+one company by party    (the customer-360 case) no associations read: the company's ``GET`` above lists
+                        its contacts, deals and engagements, one call shared by every path in the request
 scan party, person      one list call per page of at most 100; a page of contacts adds one associations read
 ======================= =================================================================================
 
@@ -47,6 +50,7 @@ from urllib.parse import quote
 import httpx
 
 from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.calls import shared_in_request
 from crmgraph.adapters.http import DEFAULT_TIMEOUT, HttpSource, expect
 from crmgraph.adapters.hubspot_mapping import (
     DEAL_PROPERTIES,
@@ -83,6 +87,19 @@ class Associated:
 
     to_id: str
     type_ids: frozenset[int]
+
+
+# What a company's own GET lists with it: everything a by-party path of this adapter reads.
+VIEW_ASSOCIATIONS = ("contacts", "deals", *ENGAGEMENT_TYPES)
+
+
+@dataclass(frozen=True)
+class CompanyView:
+    """One company as its ``GET ...?associations=`` answers: its record and the ids associated with it."""
+
+    raw: Raw
+    # By object type: the associated records, or None when HubSpot listed only the first page of them.
+    associated: Mapping[str, list[Associated] | None]
 
 
 def primary_company(companies: Sequence[Associated]) -> str | None:
@@ -141,7 +158,11 @@ class HubSpotAdapter(Adapter):
     async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
         match entity:
             case "party":
-                found = await self._read("companies", ids, PARTY_PROPERTIES)
+                if _single_company(ids):
+                    view = await self._company_view(ids[0])
+                    found = {} if view is None else {ids[0]: view.raw}
+                else:
+                    found = await self._read("companies", ids, PARTY_PROPERTIES)
                 return _each(ids, found, lambda key, raw: self.mapping.party(raw))
             case "person":
                 return await self._read_with_company("contacts", ids, PERSON_PROPERTIES, self.mapping.person)
@@ -240,7 +261,7 @@ class HubSpotAdapter(Adapter):
         self, object_type: str, companies: Sequence[str], properties: Sequence[str], build: Build[R]
     ) -> list[list[R] | SourceError]:
         """The records of ``object_type`` associated with each company, in HubSpot's (id) order."""
-        associated = await self._associations("companies", object_type, companies)
+        associated = await self._associated_with_companies(object_type, companies)
         wanted = list(dict.fromkeys(target.to_id for targets in associated.values() for target in targets))
         raws = await self._read_many(object_type, wanted, properties)
         return [_related(company, associated[company], raws, build) for company in companies]
@@ -262,6 +283,41 @@ class HubSpotAdapter(Adapter):
             merged.sort(key=_newest_first)  # as a CRM timeline shows them
             results.append(list[Record](merged))
         return results
+
+    async def _associated_with_companies(
+        self, object_type: str, companies: Sequence[str]
+    ) -> dict[str, list[Associated]]:
+        if _single_company(companies):
+            view = await self._company_view(companies[0])
+            if view is None:
+                return {companies[0]: []}  # no such company: nothing is associated with it
+            listed = view.associated.get(object_type)
+            if listed is not None:
+                return {companies[0]: listed}
+        return await self._associations("companies", object_type, companies)
+
+    async def _company_view(self, company_id: str) -> CompanyView | None:
+        """The company and what is associated with it, read once per request whichever paths ask."""
+        return await shared_in_request((self.source, "company view", company_id), partial(self._read_view, company_id))
+
+    async def _read_view(self, company_id: str) -> CompanyView | None:
+        params = {"properties": ",".join(PARTY_PROPERTIES), "associations": ",".join(VIEW_ASSOCIATIONS)}
+        raw = await self._get(f"/crm/v3/objects/companies/{company_id}", params, allow_missing=True)
+        if raw is None:
+            return None
+        expect(self.source, isinstance(raw, Mapping) and raw.get("id") == company_id, f"company {company_id}")
+        listings = raw.get("associations") or {}
+        expect(self.source, isinstance(listings, Mapping), "associations that are not a JSON object")
+        associated: dict[str, list[Associated] | None] = {}
+        for object_type in VIEW_ASSOCIATIONS:
+            listing = listings.get(object_type)
+            if listing is None:
+                associated[object_type] = []  # HubSpot leaves out a type with nothing associated
+                continue
+            targets = [_listed(self.source, item) for item in _items(self.source, listing, "results")]
+            # More than the first page: the v4 API reads the whole list (rare; a company's own GET is for 360s).
+            associated[object_type] = None if _next_after(self.source, listing) is not None else targets
+        return CompanyView(raw, associated)
 
     # --- the wire --------------------------------------------------------------------------------
 
@@ -446,6 +502,21 @@ def _associated(source: str, target: Raw) -> Associated:
     kinds = target.get("associationTypes") or []
     expect(source, isinstance(kinds, list), f"associationTypes {kinds!r}")
     return Associated(str(to_id), frozenset(k["typeId"] for k in kinds if isinstance(k, Mapping) and "typeId" in k))
+
+
+def _listed(source: str, item: Raw) -> Associated:
+    """One associated record as a record's own ``?associations=`` lists it (ids only, no type ids)."""
+    to_id = item.get("id")
+    expect(source, isinstance(to_id, str) and to_id.isdigit(), f"associated id {to_id!r} is not an id")
+    return Associated(str(to_id), frozenset())
+
+
+def _single_company(ids: Sequence[str]) -> bool:
+    """Whether a read is for one company by its HubSpot id: its own GET then serves every path at once.
+
+    With more, the batch endpoints keep a level of the query at one call per path whatever the count.
+    """
+    return len(ids) == 1 and ids[0].isdigit()
 
 
 def _check_association_errors(source: str, answer: object) -> None:

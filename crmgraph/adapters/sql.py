@@ -37,10 +37,21 @@ import difflib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, ColumnElement, Connection, Integer, MetaData, Table, inspect, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    inspect,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType, TypeEngine
@@ -116,6 +127,9 @@ def _bound_as(reflected: TypeEngine[Any]) -> TypeEngine[Any]:
     return Integer() if isinstance(reflected, Integer) else NullType()
 
 
+KEYS = "keys"  # the bound parameter of a batch: the list of wanted key values
+
+
 def _bindable(column: Column[Any], text: str) -> object | None:
     """``text`` as the column's type; None if it cannot be one (then no row can match it)."""
     if isinstance(column.type, Integer):
@@ -180,6 +194,9 @@ class SqlAdapter(Adapter):
         self._db: SqlSource | None = None
         self._tables: dict[str, Table] | None = None
         self._schema_lock = asyncio.Lock()
+        # Built once per (table, key column): SQLAlchemy then reuses the compiled form, and a batch costs
+        # no expression building, only its list of keys (an "expanding" parameter).
+        self._by_keys: dict[tuple[Table, str], Select[Any]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -272,6 +289,14 @@ class SqlAdapter(Adapter):
         ]
         return select(*(table.c[name] for name in wanted)).where(*kept)
 
+    def _by_key(self, spec: EntityMapping, table: Table, column: str) -> Select[Any]:
+        """The entity's rows whose ``column`` is one of the ``KEYS`` parameter."""
+        statement = self._by_keys.get((table, column))
+        if statement is None:
+            statement = self._query(spec, table).where(table.c[column].in_(bindparam(KEYS, expanding=True)))
+            self._by_keys[(table, column)] = statement
+        return statement
+
     def _read(self, spec: EntityMapping, raw: RowMapping) -> tuple[str | None, Record | SourceError]:
         """The row's source id (None if even that is unreadable) and its record, or the reason it has none."""
         try:
@@ -295,12 +320,20 @@ class SqlAdapter(Adapter):
                 wanted.append(values[0] if len(values) == 1 else tuple(values))
         if not wanted:
             return [None] * len(ids)  # no id could be one of this table's: nothing to ask
-        rows = await self.db.rows(spec.table, self._query(spec, table).where(_matching(table, spec.id, wanted)))
-        found: dict[str, FetchResult] = {}
-        for raw in rows:
-            read_id, result = self._read(spec, raw)
-            if read_id is not None:
-                found[read_id] = result
+
+        def by_id(rows: Iterable[RowMapping]) -> dict[str, FetchResult]:
+            found: dict[str, FetchResult] = {}
+            for raw in rows:
+                read_id, result = self._read(spec, raw)
+                if read_id is not None:
+                    found[read_id] = result
+            return found
+
+        if len(spec.id) == 1:
+            statement, parameters = self._by_key(spec, table, spec.id[0]), {KEYS: wanted}
+        else:
+            statement, parameters = self._query(spec, table).where(_matching(table, spec.id, wanted)), None
+        found = await self.db.read(spec.table, statement, parameters, by_id)
         return [found.get(source_id) for source_id in ids]
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
@@ -311,18 +344,23 @@ class SqlAdapter(Adapter):
         wanted = [bound for bound in values.values() if bound is not None]
         if not wanted:
             return [[] for _ in keys]  # no key could be in this column: nothing to ask
-        rows = await self.db.rows(spec.table, self._query(spec, table).where(table.c[column].in_(wanted)))
-        groups: defaultdict[str, list[Record]] = defaultdict(list)
-        failed: dict[str, SourceError] = {}
-        for raw in rows:
-            owner = _plain(raw[column])
-            _, result = self._read(spec, raw)
-            if isinstance(result, SourceError):
-                failed[owner] = result  # one unreadable record fails its key's list, not the batch
-            else:
-                groups[owner].append(result)
+
+        def grouped(rows: Iterable[RowMapping]) -> tuple[dict[str, list[Record]], dict[str, SourceError]]:
+            groups: defaultdict[str, list[Record]] = defaultdict(list)
+            failed: dict[str, SourceError] = {}
+            for raw in rows:
+                owner = _plain(raw[column])
+                _, result = self._read(spec, raw)
+                if isinstance(result, SourceError):
+                    failed[owner] = result  # one unreadable record fails its key's list, not the batch
+                else:
+                    groups[owner].append(result)
+            return groups, failed
+
+        groups, failed = await self.db.read(spec.table, self._by_key(spec, table, column), {KEYS: wanted}, grouped)
         return [
-            failed[value] if value in failed else _in_reading_order(entity, groups[value]) for value in stored.values()
+            failed[value] if value in failed else _in_reading_order(entity, groups.get(value, []))
+            for value in stored.values()
         ]
 
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:

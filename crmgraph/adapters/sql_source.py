@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -132,11 +132,27 @@ class SqlSource:
             self._threads = None
             await asyncio.to_thread(self.engine.dispose)
 
-    async def rows(self, table: str, statement: Executable) -> list[RowMapping]:
+    async def rows(
+        self, table: str, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
         """Run one SELECT; ``table`` names it in the call log (``SELECT VBAK``)."""
+        return await self.read(table, statement, parameters, list)
 
-        def run(connection: Connection) -> list[RowMapping]:
-            return list(connection.execute(statement).mappings())
+    async def read(
+        self,
+        table: str,
+        statement: Executable,
+        parameters: Mapping[str, Any] | None,
+        shape: Callable[[Iterable[RowMapping]], T],
+    ) -> T:
+        """Run one SELECT and ``shape`` its rows, both on this source's threads.
+
+        Reading rows into records there, rather than on the event loop, lets that work overlap the loop's
+        own (other sources' answers arriving at the same moment) instead of queueing behind it.
+        """
+
+        def run(connection: Connection) -> T:
+            return shape(connection.execute(statement, parameters).mappings())
 
         with upstream_call(self.source, f"SELECT {table}"):
             return await self.run(run)

@@ -16,7 +16,8 @@ def open_backend(config: CacheConfig) -> BaseCache:
     # and skips a copy on every hit. In Redis, pickle keeps them exactly (Decimal, datetime, enums); that
     # Redis is crmgraph's own, written only by crmgraph instances, never one others can write to.
     if config.url == "memory://":
-        return Cache(Cache.MEMORY, serializer=NullSerializer(), namespace=f"{config.namespace}:")
+        # No timeout: a dict lookup cannot hang, and aiocache would wrap every call in asyncio.wait_for.
+        return Cache(Cache.MEMORY, serializer=NullSerializer(), namespace=f"{config.namespace}:", timeout=None)
     backend = Cache.from_url(config.url)
     backend.serializer = PickleSerializer()
     backend.namespace = config.namespace  # the Redis backend adds the ":" itself

@@ -3,7 +3,8 @@
 Every route needs ``Authorization: Bearer <private app token>`` and reads the CRM store read-only:
 
 - ``GET  /crm/v3/objects/{objectType}``: a page of records in id order, with a cursor to the next;
-- ``GET  /crm/v3/objects/{objectType}/{objectId}``: one record, by id or by a unique ``idProperty``;
+- ``GET  /crm/v3/objects/{objectType}/{objectId}``: one record, by id or by a unique ``idProperty``, with
+  ``?associations=contacts,deals`` the ids associated with it (the first 100 of each type);
 - ``POST /crm/v3/objects/{objectType}/batch/read``: up to 100 records, 207 when some are unknown;
 - ``POST /crm/v3/objects/{objectType}/search``: see :mod:`crmgraph.demo.crm_search`;
 - ``POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read``: up to 1,000 inputs, 500
@@ -57,6 +58,7 @@ OWNERS_LIMIT = (100, 500)
 MAX_BATCH_READ_INPUTS = 100
 MAX_ASSOCIATION_INPUTS = 1_000
 ASSOCIATIONS_PER_INPUT = 500
+INLINE_ASSOCIATIONS = 100  # associated ids of one type in a record's own answer (?associations=)
 
 Handler = Callable[[Request], Awaitable[Response]]
 Model = TypeVar("Model", bound=BaseModel)
@@ -178,6 +180,19 @@ def _requested_properties(request: Request) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))
 
 
+def _requested_associations(request: Request) -> list[ObjectType]:
+    """The object types named by ``?associations=``; HubSpot ignores a name it does not know."""
+    names = (name.strip() for value in request.query_params.getlist("associations") for name in value.split(","))
+    types: dict[str, ObjectType] = {}
+    for name in names:
+        try:
+            object_type = resolve_object_type(name)
+        except CrmError:
+            continue
+        types.setdefault(object_type.name, object_type)
+    return list(types.values())
+
+
 def _page(request: Request, results: list[dict[str, object]], next_id: int | None) -> dict[str, object]:
     body: dict[str, object] = {"results": results}
     if next_id is not None:
@@ -237,7 +252,31 @@ class CrmApi:
         row = self._find(object_type, [key], id_property, _archived(request)).get(key)
         if row is None:
             raise object_not_found(f"No {object_type.singular} has {id_property or 'id'} {key!r}.")
-        return json_response(record_json(row, object_type, _requested_properties(request)))
+        body = record_json(row, object_type, _requested_properties(request))
+        associations = self._inline_associations(object_type, str(row["id"]), _requested_associations(request))
+        if associations:
+            body["associations"] = associations
+        return json_response(body)
+
+    def _inline_associations(
+        self, object_type: ObjectType, object_id: str, to_types: list[ObjectType]
+    ) -> dict[str, object]:
+        """``?associations=contacts,deals``: each type's associated ids, the first page of them; a type with
+        none is left out, as HubSpot does. The rest of a long list is read through the v4 API from ``after``."""
+        found: dict[str, object] = {}
+        for to_type in to_types:
+            targets = self._association_targets(object_type, to_type, [object_id]).get(object_id, {})
+            if not targets:
+                continue
+            to_ids = list(targets)
+            label = f"{object_type.singular}_to_{to_type.singular}"
+            listing: dict[str, object] = {
+                "results": [{"id": str(to_id), "type": label} for to_id in to_ids[:INLINE_ASSOCIATIONS]]
+            }
+            if len(to_ids) > INLINE_ASSOCIATIONS:
+                listing["paging"] = {"next": {"after": _encode_cursor(to_ids[INLINE_ASSOCIATIONS])}}
+            found[to_type.name] = listing
+        return found
 
     async def batch_read(self, request: Request) -> Response:
         started = now_iso()

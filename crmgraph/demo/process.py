@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,14 +24,30 @@ def _die_with_parent() -> None:
 
 @contextmanager
 def estate_process(
-    data_dir: Path, *, customers: int, seed: int, port_base: int = 0, start_timeout_s: float = 120
+    data_dir: Path,
+    *,
+    customers: int,
+    seed: int,
+    port_base: int = 0,
+    start_timeout_s: float = 120,
+    cpus: set[int] | None = None,
 ) -> Iterator[dict[str, str]]:
-    """Seed (if needed) and serve the estate in a child process; yield its URLs (crm, tickets, erp)."""
+    """Seed (if needed) and serve the estate in a child process; yield its URLs (crm, tickets, erp).
+
+    ``cpus`` pins the estate to those processors (benchmarks: the simulated systems then do not compete
+    for the facade's processor, as they would not on their own machines).
+    """
+
+    def prepare_child() -> None:
+        _die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
     ready = Path(tempfile.mkdtemp()) / "ready.json"
     command = [sys.executable, "-m", "crmgraph", "demo", "estate", "--data-dir", str(data_dir),
                "--customers", str(customers), "--seed", str(seed), "--port-base", str(port_base),
                "--ready-file", str(ready)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=prepare_child)
     try:
         deadline = time.monotonic() + start_timeout_s
         while not ready.exists():

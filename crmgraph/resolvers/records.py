@@ -6,8 +6,8 @@ All reads go through the request's loaders, so they are batched and de-duplicate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from crmgraph.errors import SourceError
 from crmgraph.identity.store import Link
@@ -15,6 +15,7 @@ from crmgraph.records import PartyRecord, Record
 from crmgraph.resolvers.loaders import Loaders
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 
 
 async def record(loaders: Loaders, source: str, entity: str, source_id: str) -> Record | None:
@@ -35,25 +36,114 @@ async def party_links(loaders: Loaders, customer_id: int) -> list[Link]:
     return [link for link in await loaders.links.load(customer_id) if link.entity == "party"]
 
 
-async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
-    """The customer's records in every source, in source precedence order, and the sources that failed."""
+async def _party_loads(loaders: Loaders, customer_id: int) -> list[Awaitable[Record | None]]:
+    """Loads of the customer's record in every source, in source precedence order (configuration order)."""
     links = await party_links(loaders, customer_id)
     order = list(loaders.adapters)
     links.sort(key=lambda link: (order.index(link.source) if link.source in order else len(order), link.source_id))
-    results = await asyncio.gather(
-        *(
-            loaders.by_id(link.source, "party").load(link.source_id)
-            for link in links
-            if link.source in loaders.adapters
-        ),
-        return_exceptions=True,
-    )
+    return [
+        loaders.by_id(link.source, "party").load(link.source_id) for link in links if link.source in loaders.adapters
+    ]
+
+
+async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
+    """The customer's records in every source, in source precedence order, and the sources that failed."""
+    results = await asyncio.gather(*await _party_loads(loaders, customer_id), return_exceptions=True)
     found = [result for result in results if isinstance(result, PartyRecord)]
     failures = [result for result in results if isinstance(result, SourceError)]
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, SourceError):
             raise result
     return found, failures
+
+
+async def first_of_parties(loaders: Loaders, customer_id: int, pick: Callable[[PartyRecord], T | None]) -> T | None:
+    """Survivorship: ``pick`` of the first party record, in source precedence order, that has a value.
+
+    Every source is asked at once, but the answer comes as soon as the sources before the winner have
+    answered: the CRM's owner does not wait for a slower ERP. As with :func:`parties`, a failed source is
+    skipped, and only when no source answered at all is its error raised.
+    """
+    loads = await _party_loads(loaders, customer_id)
+    failures: list[SourceError] = []
+    answered = False
+    try:
+        for load in loads:
+            try:
+                found = await load
+            except SourceError as error:
+                failures.append(error)
+                continue
+            if isinstance(found, PartyRecord):
+                answered = True
+                chosen = pick(found)
+                if chosen is not None and chosen != "":
+                    return chosen
+    finally:
+        for load in loads:
+            _retrieve_later(load)
+    if not answered and failures:
+        raise failures[0]
+    return None
+
+
+def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
+    """Start loads whose answers a resolver further down will ask for, so that their batch leaves now.
+
+    A DataLoader sends its batch once the current step of the event loop ends. A load started when a parent
+    list arrives goes out in that step, not after GraphQL has walked every item of the list to the field
+    that asks for it: the next level of upstream calls starts sooner.
+    """
+    for load in loads:
+        _retrieve_later(load)
+
+
+async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], entities: set[str]) -> None:
+    """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities``.
+
+    For a resolver that returns customers: with every read of the query started at once, the first level
+    of upstream calls leaves before GraphQL walks the customers' fields one by one, and that walk then
+    happens while the systems are answering.
+    """
+    if not entities:
+        return
+    link_lists = await asyncio.gather(*(party_links(loaders, customer_id) for customer_id in customer_ids))
+    loads: list[Awaitable[Any]] = []
+    for link in (link for links in link_lists for link in links):
+        adapter = loaders.adapters.get(link.source)
+        if adapter is None:
+            continue
+        if "party" in entities:
+            loads.append(loaders.by_id(link.source, "party").load(link.source_id))
+        loads += [
+            loaders.related(link.source, entity, "party").load(link.source_id)
+            for entity in sorted(entities - {"party"})
+            if adapter.serves(entity, "party")
+        ]
+    prefetch(loads)
+
+
+def prefetch_related(loaders: Loaders, entity: str, by: str, parents: Sequence[Record]) -> None:
+    """:func:`prefetch` the ``entity`` records related to each parent (lines of orders, ...)."""
+    prefetch(
+        [
+            loaders.related(parent.source, entity, by).load(parent.source_id)
+            for parent in parents
+            if parent.source in loaders.adapters and loaders.adapters[parent.source].serves(entity, by)
+        ]
+    )
+
+
+def _retrieve_later(load: Awaitable[Any]) -> None:
+    # A load nobody awaits must not end as "exception never retrieved": the resolver that needs it will
+    # await it again (the loader keeps the future) and report the error there.
+    if isinstance(load, asyncio.Future):
+        load.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def of_customer(loaders: Loaders, customer_id: int, entity: str) -> list[Record]:

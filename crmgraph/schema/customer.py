@@ -15,6 +15,7 @@ from crmgraph import records
 from crmgraph.errors import ClientError
 from crmgraph.resolvers import records as read
 from crmgraph.schema.ids import encode_id
+from crmgraph.schema.lookahead import asks_for, selected_names
 from crmgraph.schema.nodes import Contact, Deal, Info, Invoice, Order, Owner, Ticket, _owner, invoice_payments
 from crmgraph.schema.pagination import Connection, paginate
 from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus
@@ -36,11 +37,53 @@ def _newest_first(at: datetime | None) -> float:
     return -(at.timestamp() if at else 0.0)
 
 
+def _prefetch_below(info: Info, page: Connection[object], fields: str | tuple[str, ...], entity: str, by: str) -> None:
+    """When the query asks for ``fields`` of the page's nodes, start reading their ``entity`` records now."""
+    names = (fields,) if isinstance(fields, str) else fields
+    paths = [path for name in names for path in (("nodes", name), ("edges", "node", name))]
+    if asks_for(info, *paths):
+        parents = [edge.node.record for edge in page.edges if isinstance(edge.node, Order | Invoice | Ticket)]
+        read.prefetch_related(info.context.loaders, entity, by, parents)
+
+
+def _with_owner(party: records.PartyRecord) -> records.PartyRecord | None:
+    return party if party.owner_id else None
+
+
 def _totals(amounts: list[records.Money]) -> list[Money]:
     by_currency: defaultdict[str, Decimal] = defaultdict(Decimal)
     for money in amounts:
         by_currency[money.currency] += money.amount
     return [Money(amount=amount, currency_code=currency) for currency, amount in sorted(by_currency.items())]
+
+
+# What each field of a customer reads upstream, by entity ("party" is the customer's own record in each
+# system). Resolvers that return customers start all of it at once (read.prefetch_customers), so that the
+# first level of upstream calls leaves before GraphQL walks the fields one by one; a test keeps this table
+# in step with the fields.
+_SURVIVING = ("name", "taxId", "domain", "email", "phone", "country", "city", "industry", "lifecycleStage")
+READS_BY_FIELD: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys((*_SURVIVING, "owner", "tags"), ("party",)),
+    "id": (),
+    "sources": (),
+    "contacts": ("person",),
+    "deals": ("deal",),
+    "orders": ("order",),
+    "invoices": ("invoice",),
+    "tickets": ("ticket",),
+    "timeline": ("interaction", "ticket", "order", "invoice"),
+    "lifetimeRevenue": ("invoice",),
+    "outstandingBalance": ("invoice",),
+    "openTicketCount": ("ticket",),
+    "lastOrderDate": ("order",),
+}
+
+
+async def prefetch_for(info: Info, customer_ids: list[int], *path: str) -> None:
+    """Start the reads of the customer fields selected at ``path`` below the current field."""
+    names = selected_names(info, *path)
+    entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
+    await read.prefetch_customers(info.context.loaders, customer_ids, entities)
 
 
 @strawberry.type(
@@ -63,10 +106,7 @@ class Customer(Node):
 
     async def _first(self, info: Info, value: Callable[[PartyRecord], str | None]) -> str | None:
         """Survivorship: the first source (in configured order) that has a value wins."""
-        for party in await self._parties(info):
-            if (chosen := value(party)) not in (None, ""):
-                return chosen
-        return None
+        return await read.first_of_parties(info.context.loaders, self.customer_id, value)
 
     @strawberry.field(description="The customer's name, from the first source that has one.")
     async def name(self, info: Info) -> str | None:
@@ -106,10 +146,8 @@ class Customer(Node):
 
     @strawberry.field(description="The account owner.")
     async def owner(self, info: Info) -> Owner | None:
-        for party in await self._parties(info):
-            if party.owner_id:
-                return await _owner(info, party.source, party.owner_id)
-        return None
+        holder = await read.first_of_parties(info.context.loaders, self.customer_id, _with_owner)
+        return await _owner(info, holder.source, holder.owner_id) if holder and holder.owner_id else None
 
     @strawberry.field(description="Tags from every system, without repeats.")
     async def tags(self, info: Info) -> list[str]:
@@ -158,14 +196,18 @@ class Customer(Node):
             and (placed_after is None or o.placed_at >= placed_after)
             and (placed_before is None or o.placed_at < placed_before)
         ]  # fmt: skip
-        return paginate(orders, lambda o: (_newest_first(o.placed_at), o.source, o.source_id), first=first,
-                        after=after, cap=info.context.max_page_size, wrap=Order.of)  # type: ignore[return-value]  # fmt: skip
+        page = paginate(orders, lambda o: (_newest_first(o.placed_at), o.source, o.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Order.of)  # fmt: skip
+        _prefetch_below(info, page, "lines", "order_line", "order")
+        return page  # type: ignore[return-value]
 
     @strawberry.field(description="Invoices, newest first.")
     async def invoices(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Invoice] | None:
         invoices = await self._related(info, "invoice", records.InvoiceRecord)
-        return paginate(invoices, lambda i: (_newest_first(i.issued_at), i.source, i.source_id), first=first,
-                        after=after, cap=info.context.max_page_size, wrap=Invoice.of)  # type: ignore[return-value]  # fmt: skip
+        page = paginate(invoices, lambda i: (_newest_first(i.issued_at), i.source, i.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Invoice.of)  # fmt: skip
+        _prefetch_below(info, page, ("payments", "outstanding"), "payment", "invoice")
+        return page  # type: ignore[return-value]
 
     @strawberry.field(description="Support tickets, newest first, optionally by status.")
     async def tickets(
@@ -174,8 +216,10 @@ class Customer(Node):
         tickets = [
             t for t in await self._related(info, "ticket", records.TicketRecord) if status is None or t.status == status
         ]
-        return paginate(tickets, lambda t: (_newest_first(t.created_at), t.source, t.source_id), first=first,
-                        after=after, cap=info.context.max_page_size, wrap=Ticket.of)  # type: ignore[return-value]  # fmt: skip
+        page = paginate(tickets, lambda t: (_newest_first(t.created_at), t.source, t.source_id), first=first,
+                        after=after, cap=info.context.max_page_size, wrap=Ticket.of)  # fmt: skip
+        _prefetch_below(info, page, "comments", "comment", "ticket")
+        return page  # type: ignore[return-value]
 
     @strawberry.field(description="Everything that happened with the customer in every system, newest first.")
     async def timeline(self, info: Info, first: int = 20, after: str | None = None) -> Connection[TimelineEvent] | None:

@@ -11,7 +11,7 @@ import strawberry
 from crmgraph import records
 from crmgraph.errors import ClientError
 from crmgraph.resolvers import records as read
-from crmgraph.schema.customer import Customer
+from crmgraph.schema.customer import Customer, prefetch_for
 from crmgraph.schema.ids import decode_id
 from crmgraph.schema.nodes import Contact, Deal, Info, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
@@ -67,7 +67,10 @@ class Query:
         _, parts = decode_id(id, "Customer")
         if len(parts) != 1 or not parts[0].isdigit():
             raise ClientError(f"{id!r} is not an id this API issued")
-        return await _customer(info, int(parts[0]))
+        customer = await _customer(info, int(parts[0]))
+        if customer is not None:
+            await prefetch_for(info, [customer.customer_id])
+        return customer
 
     @strawberry.field(description="Customers in a stable order; `search` matches names, domains, tax ids and e-mails.")
     async def customers(
@@ -83,6 +86,7 @@ class Query:
             identity.count(search=search),
         )
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
+        await asyncio.gather(prefetch_for(info, ids, "nodes"), prefetch_for(info, ids, "edges", "node"))
         return Connection(
             edges=edges,
             page_info=PageInfo(

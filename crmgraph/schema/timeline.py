@@ -70,43 +70,69 @@ _DONE = (records.TicketStatus.SOLVED, records.TicketStatus.CLOSED)
 
 
 async def customer_events(loaders: Loaders, customer_id: int) -> list[_Event]:
-    """Every event of the customer. Ticket comments cost one call per ticket: Zendesk has no batch form."""
-    interactions, tickets, orders, invoices = await asyncio.gather(
-        read.of_customer(loaders, customer_id, "interaction"),
-        read.of_customer(loaders, customer_id, "ticket"),
-        read.of_customer(loaders, customer_id, "order"),
-        read.of_customer(loaders, customer_id, "invoice"),
+    """Every event of the customer. Ticket comments cost one call per ticket: Zendesk has no batch form.
+
+    Each kind of record is followed on its own: the comments of the tickets are asked for as soon as the
+    tickets are known, not once the slowest other source has answered too (that would add a level of
+    upstream calls to every timeline).
+    """
+    parts = await asyncio.gather(
+        _interaction_events(loaders, customer_id),
+        _ticket_events(loaders, customer_id),
+        _order_events(loaders, customer_id),
+        _invoice_events(loaders, customer_id),
+    )
+    return [event for part in parts for event in part]
+
+
+async def _interaction_events(loaders: Loaders, customer_id: int) -> list[_Event]:
+    interactions = read.of_type(await read.of_customer(loaders, customer_id, "interaction"), records.InteractionRecord)
+    return [
+        _Event(_INTERACTION_KINDS[item.kind], item.occurred_at, item.title or item.kind.title(), item.body, item)
+        for item in interactions
+    ]
+
+
+async def _ticket_events(loaders: Loaders, customer_id: int) -> list[_Event]:
+    tickets = read.of_type(await read.of_customer(loaders, customer_id, "ticket"), records.TicketRecord)
+    comment_lists = await asyncio.gather(
+        *(read.related(loaders, ticket.source, "comment", "ticket", ticket.source_id) for ticket in tickets)
     )
     events: list[_Event] = []
-    for item in read.of_type(interactions, records.InteractionRecord):
-        events.append(
-            _Event(_INTERACTION_KINDS[item.kind], item.occurred_at, item.title or item.kind.title(), item.body, item)
-        )
-    ticket_records = read.of_type(tickets, records.TicketRecord)
-    for ticket in ticket_records:
+    for ticket, comments in zip(tickets, comment_lists, strict=True):
         if ticket.created_at:
             events.append(_Event(TimelineEventKind.TICKET_OPENED, ticket.created_at, ticket.subject, None, ticket))
         if ticket.status in _DONE and ticket.updated_at:
             events.append(_Event(TimelineEventKind.TICKET_SOLVED, ticket.updated_at, ticket.subject, None, ticket))
-    for order in read.of_type(orders, records.OrderRecord):
-        summary = f"{order.total.amount} {order.total.currency}"
-        events.append(_Event(TimelineEventKind.ORDER_PLACED, order.placed_at, f"Order {order.number}", summary, order))
-    invoice_records = read.of_type(invoices, records.InvoiceRecord)
-    for invoice in invoice_records:
-        gross = f"{invoice.gross.amount} {invoice.gross.currency}"
-        events.append(
-            _Event(TimelineEventKind.INVOICE_ISSUED, invoice.issued_at, f"Invoice {invoice.number}", gross, invoice)
-        )
-    comment_lists, payment_lists = await asyncio.gather(
-        asyncio.gather(*(read.related(loaders, t.source, "comment", "ticket", t.source_id) for t in ticket_records)),
-        asyncio.gather(*(read.related(loaders, i.source, "payment", "invoice", i.source_id) for i in invoice_records)),
-    )
-    for ticket, comments in zip(ticket_records, comment_lists, strict=True):
         for comment in read.of_type(comments, records.CommentRecord):
             events.append(
                 _Event(TimelineEventKind.TICKET_COMMENT, comment.created_at, ticket.subject, comment.body, comment)
             )
-    for invoice, payments in zip(invoice_records, payment_lists, strict=True):
+    return events
+
+
+async def _order_events(loaders: Loaders, customer_id: int) -> list[_Event]:
+    orders = read.of_type(await read.of_customer(loaders, customer_id, "order"), records.OrderRecord)
+    return [
+        _Event(
+            TimelineEventKind.ORDER_PLACED, order.placed_at, f"Order {order.number}",
+            f"{order.total.amount} {order.total.currency}", order,
+        )
+        for order in orders
+    ]  # fmt: skip
+
+
+async def _invoice_events(loaders: Loaders, customer_id: int) -> list[_Event]:
+    invoices = read.of_type(await read.of_customer(loaders, customer_id, "invoice"), records.InvoiceRecord)
+    payment_lists = await asyncio.gather(
+        *(read.related(loaders, invoice.source, "payment", "invoice", invoice.source_id) for invoice in invoices)
+    )
+    events: list[_Event] = []
+    for invoice, payments in zip(invoices, payment_lists, strict=True):
+        gross = f"{invoice.gross.amount} {invoice.gross.currency}"
+        events.append(
+            _Event(TimelineEventKind.INVOICE_ISSUED, invoice.issued_at, f"Invoice {invoice.number}", gross, invoice)
+        )
         for payment in read.of_type(payments, records.PaymentRecord):
             amount = f"{payment.amount.amount} {payment.amount.currency}"
             events.append(

@@ -1,0 +1,62 @@
+"""Looking ahead in the query: does the client ask, below this field, for a given field?
+
+Resolvers use it to start the next level of upstream reads as soon as a parent list is known (see
+:func:`crmgraph.resolvers.records.prefetch`), and only when the query will use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from strawberry.types.nodes import SelectedField, Selection
+
+
+def asks_for(info: Any, *paths: tuple[str, ...]) -> bool:
+    """Whether any of ``paths`` (GraphQL field names, e.g. ``("nodes", "lines")``) is selected below the
+    current field. Fragments count as if written out; a field under ``@skip(if: true)`` or
+    ``@include(if: false)`` does not."""
+    fields: list[SelectedField] = info.selected_fields
+    return any(_selects(field.selections, path) for field in fields for path in paths)
+
+
+def _selects(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:
+    if not path:
+        return True
+    for selection in selections:
+        if not _included(selection.directives):
+            continue
+        if isinstance(selection, SelectedField):
+            if selection.name == path[0] and _selects(selection.selections, path[1:]):
+                return True
+        elif _selects(selection.selections, path):  # a fragment: its fields sit at this level
+            return True
+    return False
+
+
+def _included(directives: dict[str, dict[str, Any]]) -> bool:
+    if directives.get("skip", {}).get("if") is True:
+        return False
+    return directives.get("include", {}).get("if", True) is not False
+
+
+def selected_names(info: Any, *path: str) -> set[str]:
+    """The GraphQL names of the fields selected at ``path`` below the current field (``()``: right below),
+    with fragments written out and skipped fields left out."""
+    names: set[str] = set()
+    fields: list[SelectedField] = info.selected_fields
+    for field in fields:
+        _collect(field.selections, path, names)
+    return names
+
+
+def _collect(selections: Sequence[Selection], path: tuple[str, ...], names: set[str]) -> None:
+    for selection in selections:
+        if not _included(selection.directives):
+            continue
+        if not isinstance(selection, SelectedField):
+            _collect(selection.selections, path, names)  # a fragment: its fields sit at this level
+        elif not path:
+            names.add(selection.name)
+        elif selection.name == path[0]:
+            _collect(selection.selections, path[1:], names)

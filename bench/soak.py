@@ -371,7 +371,7 @@ def main() -> None:
 
         asyncio.run(link())
         ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]
-        with serving(build_app(config_for(urls, identity_url))) as url:
+        with serving(build_app(config_for(urls, identity_url)), as_server=True) as url:
             report = asyncio.run(soak(url, urls, ids, args))
 
     show(report)

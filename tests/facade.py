@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,13 +24,16 @@ def facade_config(
     namespace: str = "t",
     ttl_s: float = 60,
     deadline_s: float = 10,
+    tickets_resilience: dict[str, Any] | None = None,
 ) -> Config:
+    tickets_policy = json.dumps(tickets_resilience or {})  # JSON is YAML
     return parse_config(
         f"""
         sources:
           crm: {{adapter: hubspot, url: "{crm_url}", token: demo-crm-token}}
           erp: {{adapter: sql, url: "{erp_url}"}}
-          tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
+          tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token,
+                    resilience: {tickets_policy}}}
         cache: {{url: "{cache_url}", ttl_s: {{default: {ttl_s}}}, namespace: "{namespace}"}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200, deadline_s: {deadline_s}}}

@@ -18,7 +18,7 @@ from crmgraph.observability import JsonFormatter
 from crmgraph.observability.metrics import MAX_OPERATION_NAMES, Metrics
 from crmgraph.observability.operations import outcome
 from tests.conftest import Estate
-from tests.facade import Facade
+from tests.facade import Facade, facade_config, serve_facade
 
 CUSTOMER_360 = """
 query Customer360Page {
@@ -99,6 +99,27 @@ def test_a_failing_source_makes_the_operation_partial_and_its_calls_errors(estat
     assert any(labels["source"] == "tickets" and labels["outcome"] == "UPSTREAM_UNAVAILABLE" for labels, _ in calls)
     failed = ("error", "UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT", "UPSTREAM_BAD_RESPONSE")
     assert not any(labels["source"] == "crm" and labels["outcome"] in failed for labels, _ in calls)
+
+
+def test_retries_waits_and_refusals_of_the_policies_are_counted(estate: Estate, linked_identity: str) -> None:
+    policy = {"rate_limit_per_s": 4, "retries": 1, "retry_budget_min": 10, "backoff_max_s": 0.05,
+              "window": 4, "min_calls": 4, "open_s": 60}  # fmt: skip
+    config = facade_config(
+        estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity, ttl_s=0, tickets_resilience=policy
+    )
+    with serve_facade(config) as facade:
+        facade.query(CUSTOMER_360)  # five customers' tickets: more requests than the limit's burst
+        waits = _samples(facade, "crmgraph_upstream_wait_seconds_count")
+        assert _by(waits, "reason")["rate_limit"] > 0 and {labels["source"] for labels, _ in waits} == {"tickets"}
+        estate.faults("tickets", error_rate=1, seed=2)
+        result = facade.query(CUSTOMER_360)
+        assert result["errors"]
+        retries = _samples(facade, "crmgraph_upstream_retries_total")
+        assert _by(retries, "code")["UPSTREAM_UNAVAILABLE"] > 0
+        assert all(labels["source"] == "tickets" for labels, _ in retries)
+        facade.query(CUSTOMER_360)  # the breaker opened on those failures: these calls never leave
+        refused = _samples(facade, "crmgraph_upstream_refused_total")
+        assert _by(refused, "reason")["circuit_open"] > 0
 
 
 def test_an_invalid_document_is_an_error_outcome(facade: Facade) -> None:

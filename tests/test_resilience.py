@@ -76,6 +76,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
     assert (policy.timeout_s, policy.retries, policy.retry_budget) == (5.0, 2, 0.2)
     assert (policy.failure_rate, policy.window, policy.min_calls, policy.open_s) == (0.5, 20, 10, 10.0)
     assert policy.rate_limit_per_s is None
+    assert (policy.retry_timeouts, policy.pause_wait_s) == (False, 1.0)
     assert all(field.description for field in ResiliencePolicy.model_fields.values())
 
 
@@ -207,6 +208,24 @@ def test_a_slow_system_gives_each_key_a_timeout_well_before_it_answers(estate: E
     assert all(isinstance(result, UpstreamTimeout) for result in results)
 
 
+@pytest.mark.parametrize(("retry_timeouts", "attempts"), [(False, 1), (True, 3)])
+def test_a_timed_out_read_is_retried_only_when_the_policy_says_so(
+    estate: Estate, tickets: list[str], retry_timeouts: bool, attempts: int
+) -> None:
+    estate.faults(SOURCE, latency_ms=2000)
+    results, log = run(
+        estate,
+        lambda adapter: adapter.fetch("ticket", tickets[:1]),
+        timeout_s=0.2,
+        retries=2,
+        retry_budget_min=10,
+        backoff_max_s=0.05,
+        retry_timeouts=retry_timeouts,
+    )
+    assert all(isinstance(result, UpstreamTimeout) for result in results)
+    assert len(log.calls) == attempts  # every attempt is logged when it ends, here by its timeout
+
+
 def test_retries_never_run_past_the_request_deadline(estate: Estate, tickets: list[str]) -> None:
     estate.faults(SOURCE, latency_ms=2000)
 
@@ -280,6 +299,23 @@ def test_a_pause_longer_than_the_deadline_fails_fast_without_calling(estate: Est
     results, _ = run(estate, scenario)
     assert all(isinstance(result, SourcePaused) for result in results)
     assert all(isinstance(r, UpstreamRateLimited) and (r.retry_after or 0) > 50 for r in results)
+
+
+def test_a_pause_longer_than_pause_wait_s_fails_fast_even_with_time_left(estate: Estate, tickets: list[str]) -> None:
+    estate.faults(SOURCE, rate_limit_per_s=0.2)  # one call, then Retry-After: 5
+
+    async def scenario(adapter: Adapter) -> list[Any]:
+        with deadline_in(30):
+            await adapter.fetch_related("comment", "ticket", tickets[:2])  # the second one meets the 429
+            before = received(estate)
+            started = time.monotonic()
+            results = list(await adapter.fetch("ticket", tickets[:3]))
+            assert time.monotonic() - started < 0.5, "it waited for the pause although pause_wait_s is 1"
+            assert received(estate) == before
+            return results
+
+    results, _ = run(estate, scenario, pause_wait_s=1)
+    assert all(isinstance(result, SourcePaused) for result in results)
 
 
 def test_429s_under_load_cost_at_most_the_retry_budget_above_the_fault_free_count(

@@ -17,7 +17,7 @@ import orjson
 from crmgraph import __version__
 from crmgraph.adapters.aio_transport import AiohttpTransport
 from crmgraph.adapters.calls import upstream_call
-from crmgraph.adapters.resilience import TransientBadResponse, remaining
+from crmgraph.adapters.resilience import TransientBadResponse, remaining, round_trip_permit
 from crmgraph.errors import (
     SourceError,
     UpstreamBadResponse,
@@ -107,6 +107,7 @@ class HttpSource:
     async def _request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, allow_missing: bool
     ) -> Any:
+        await round_trip_permit(self.source)  # the source's rate limit and 429 pause, per request
         with upstream_call(self.source, f"{method} {path}") as call:
             response = await self._send(method, path, params, body)
             call.outcome = str(response.status_code)

@@ -24,6 +24,11 @@ class ResiliencePolicy(BaseModel):
     retries: int = Field(
         2, ge=0, le=10, description="Extra attempts for a read that failed in a way worth retrying (0: never)."
     )
+    retry_timeouts: bool = Field(
+        False,
+        description="Retry a call that timed out (default no: a slow system is answered in timeout_s, "
+        "not in (retries + 1) x timeout_s, and is not asked twice while it struggles).",
+    )
     backoff_base_s: float = Field(
         0.05, gt=0, description="Backoff before retry n is uniform in [0, min(backoff_max_s, base * 2**n)]."
     )
@@ -42,7 +47,13 @@ class ResiliencePolicy(BaseModel):
     min_calls: int = Field(10, ge=1, description="The breaker never opens on fewer calls than this in its window.")
     open_s: float = Field(10.0, gt=0, description="How long the breaker stays open before one probe call.")
     rate_limit_per_s: float | None = Field(
-        None, gt=0, description="Client-side limit of calls a second to this source (default: none)."
+        None, gt=0, description="Client-side limit of requests a second to this source (default: none)."
+    )
+    pause_wait_s: float = Field(
+        1.0,
+        ge=0,
+        description="After a 429, wait for the source's Retry-After only if it ends within this many seconds "
+        "(and before the deadline); otherwise fail fast as rate limited, and serve stale data if there is some.",
     )
 
     @model_validator(mode="after")

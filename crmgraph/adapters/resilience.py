@@ -4,7 +4,8 @@ The order in which one upstream call is guarded (:meth:`Resilience.protect`)::
 
     deadline passed?          -> UpstreamTimeout, no call
     breaker open?             -> UpstreamUnavailable ("circuit open"), no call
-    source paused by a 429?   -> wait it out, or UpstreamRateLimited at once if it ends past the deadline
+    source paused by a 429?   -> wait it out, or UpstreamRateLimited at once if it ends later than
+                                 ``pause_wait_s`` from now or past the deadline
     concurrency slot          (the adapter's ``max_concurrency``), waited for until the deadline at most
     client-side rate limit    -> wait for a token (or UpstreamRateLimited if it comes past the deadline)
     the call                  within min(timeout_s, what is left of the deadline) -> else UpstreamTimeout
@@ -18,12 +19,14 @@ reads are the only calls that go through them. A request sets :data:`current_dea
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from crmgraph.adapters.breaker import BreakerState, CircuitBreaker
 from crmgraph.adapters.policy import ResiliencePolicy
@@ -40,6 +43,46 @@ from crmgraph.errors import (
 T = TypeVar("T")
 
 current_deadline: ContextVar[float | None] = ContextVar("crmgraph_deadline", default=None)
+
+
+@dataclass(frozen=True)
+class PolicyEvent:
+    """What a policy did to a call, for metrics: it waited, refused it, or retried its keys."""
+
+    source: str
+    kind: Literal["wait", "refused", "retry"]
+    reason: str  # wait: rate_limit | pause | slot; refused: circuit_open | deadline | paused; retry: the error code
+    seconds: float = 0.0
+
+
+PolicyObserver = Callable[[PolicyEvent], None]
+policy_observers: list[PolicyObserver] = []  # process-wide, like calls.call_observers
+_log = logging.getLogger("crmgraph.resilience")
+
+
+def _report(event: PolicyEvent) -> None:
+    for observer in list(policy_observers):
+        try:
+            observer(event)
+        except Exception:  # a broken observer must never fail the call it watches
+            _log.exception("policy observer %r failed", observer)
+
+
+# The policies of the source whose SDK call is running: each request on the wire asks them for a permit.
+_current_guard: ContextVar[Resilience | None] = ContextVar("crmgraph_resilience", default=None)
+
+
+async def round_trip_permit(source: str) -> None:
+    """Call just before each request an SDK call sends to ``source`` (``HttpSource`` and the SQL adapter do).
+
+    One SDK call may send several requests (HubSpot's associations, then a batch read per hundred
+    records): the client-side rate limit and a 429 pause are kept per request, so that the system never
+    receives more than its quota. Outside an SDK call of that source, there is nothing to wait for.
+    """
+    guard = _current_guard.get()
+    if guard is not None and guard.source == source:
+        await guard._wait_pause()
+        await guard._take_token()
 
 
 def remaining() -> float | None:
@@ -146,8 +189,10 @@ class Resilience:
         if isinstance(error, CircuitOpen | SourcePaused | DeadlineExceeded):
             return False  # decided here, not by the system: asking again now gives the same answer
         if isinstance(error, UpstreamRateLimited):
-            return self.paused_until <= self._wait_limit()  # worth it only if the pause ends in time
-        return isinstance(error, UpstreamUnavailable | UpstreamTimeout | TransientBadResponse)
+            return self.paused_until <= self._pause_limit()  # worth it only if the pause ends in time
+        if isinstance(error, UpstreamTimeout):
+            return self.policy.retry_timeouts
+        return isinstance(error, UpstreamUnavailable | TransientBadResponse)
 
     async def _backoff(self, tries: int, errors: list[SourceError]) -> bool:
         """Sleep before retry ``tries + 1`` and return True, or return False when it must not happen."""
@@ -163,6 +208,8 @@ class Resilience:
             return False
         if not self.budget.try_retry():
             return False
+        for error in errors:
+            _report(PolicyEvent(self.source, "retry", error.code))
         await asyncio.sleep(delay)
         return True
 
@@ -178,10 +225,14 @@ class Resilience:
         await self._wait_pause()
         async with self._slot(limit):
             await self._wait_pause()  # a 429 may have arrived while this call waited for its slot
-            await self._take_token()
             if not self.breaker.admit():
                 raise self._circuit_open()
-            return await self._call(call, failed)
+            # The client-side rate limit is taken per request on the wire (round_trip_permit), not here.
+            token = _current_guard.set(self)
+            try:
+                return await self._call(call, failed)
+            finally:
+                _current_guard.reset(token)
 
     async def _call(self, call: Callable[[], Awaitable[T]], failed: Callable[[T], bool]) -> T:
         left = remaining()
@@ -214,12 +265,17 @@ class Resilience:
     def _check_deadline(self) -> None:
         left = remaining()
         if left is not None and left <= 0:
+            _report(PolicyEvent(self.source, "refused", "deadline"))
             raise DeadlineExceeded(self.source, "the request's deadline passed before the call")
 
     def _wait_limit(self) -> float:
         """The latest moment a wait may end: the deadline, or without one ``timeout_s`` from now."""
         deadline = current_deadline.get()
         return deadline if deadline is not None else time.monotonic() + self.policy.timeout_s
+
+    def _pause_limit(self) -> float:
+        """The latest moment a 429 pause may end and still be waited for (``pause_wait_s``, the deadline)."""
+        return min(self._wait_limit(), time.monotonic() + self.policy.pause_wait_s)
 
     def _pause(self, retry_after: float | None) -> None:
         # A 429 without Retry-After still means "not now": wait a second rather than retry at once.
@@ -229,8 +285,10 @@ class Resilience:
         wait = self.paused_until - time.monotonic()
         if wait <= 0:
             return
-        if self.paused_until > self._wait_limit():
+        if self.paused_until > self._pause_limit():
+            _report(PolicyEvent(self.source, "refused", "paused"))
             raise SourcePaused(self.source, f"rate limited; calls paused for {wait:.1f} s more", round(wait, 3))
+        _report(PolicyEvent(self.source, "wait", "pause", wait))
         await asyncio.sleep(wait)
 
     async def _take_token(self) -> None:
@@ -240,28 +298,41 @@ class Resilience:
         deadline = current_deadline.get()
         # Without a deadline the wait is unbounded: the bucket refills at a steady rate, so it always ends.
         if deadline is not None and time.monotonic() + wait > deadline:
+            _report(PolicyEvent(self.source, "refused", "rate_limit"))
             raise SourcePaused(self.source, f"client-side rate limit: next call in {wait:.2f} s", round(wait, 3))
         self.bucket.reserve()
         if wait > 0:
+            _report(PolicyEvent(self.source, "wait", "rate_limit", wait))
             await asyncio.sleep(wait)
 
     @asynccontextmanager
     async def _slot(self, limit: asyncio.Semaphore) -> AsyncIterator[None]:
         left = remaining()
-        if left is None:
-            await limit.acquire()
+        if not limit.locked():
+            await limit.acquire()  # free: no wait
+        elif left is None:
+            await self._wait_for_slot(limit)
         else:
             try:
                 async with asyncio.timeout(max(0.0, left)):
-                    await limit.acquire()
+                    await self._wait_for_slot(limit)
             except TimeoutError:
+                _report(PolicyEvent(self.source, "refused", "deadline"))
                 raise DeadlineExceeded(self.source, "the deadline passed waiting for a free connection") from None
         try:
             yield
         finally:
             limit.release()
 
+    async def _wait_for_slot(self, limit: asyncio.Semaphore) -> None:
+        started = time.monotonic()
+        try:
+            await limit.acquire()
+        finally:
+            _report(PolicyEvent(self.source, "wait", "slot", time.monotonic() - started))
+
     def _circuit_open(self) -> CircuitOpen:
+        _report(PolicyEvent(self.source, "refused", "circuit_open"))
         snapshot = self.breaker.snapshot()
         return CircuitOpen(
             self.source,
@@ -275,6 +346,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpen",
     "DeadlineExceeded",
+    "PolicyEvent",
     "Resilience",
     "ResiliencePolicy",
     "SourcePaused",
@@ -282,5 +354,7 @@ __all__ = [
     "counts_as_failure",
     "current_deadline",
     "deadline_in",
+    "policy_observers",
     "remaining",
+    "round_trip_permit",
 ]

@@ -26,6 +26,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Executable
 
 from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.resilience import round_trip_permit
 from crmgraph.errors import (
     AdapterContractError,
     ConfigError,
@@ -154,6 +155,7 @@ class SqlSource:
         def run(connection: Connection) -> T:
             return shape(connection.execute(statement, parameters).mappings())
 
+        await round_trip_permit(self.source)  # the source's rate limit and 429 pause, per statement
         with upstream_call(self.source, f"SELECT {table}"):
             return await self.run(run)
 

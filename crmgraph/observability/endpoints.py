@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from crmgraph.adapters.calls import call_observers
+from crmgraph.adapters.resilience import policy_observers
 from crmgraph.cache.read_through import cache_observers
 from crmgraph.observability.health import Readiness
 from crmgraph.observability.metrics import Metrics
@@ -25,6 +26,7 @@ class Observability:
         """Subscribe to upstream calls (from the lifespan, once the adapters are open)."""
         call_observers.extend((self.metrics.observe_call, self.readiness.observe_call))
         cache_observers.append(self.metrics.observe_cache)
+        policy_observers.append(self.metrics.observe_policy)
 
     def stop(self) -> None:
         for observer in (self.metrics.observe_call, self.readiness.observe_call):
@@ -32,6 +34,8 @@ class Observability:
                 call_observers.remove(observer)
         if self.metrics.observe_cache in cache_observers:
             cache_observers.remove(self.metrics.observe_cache)
+        if self.metrics.observe_policy in policy_observers:
+            policy_observers.remove(self.metrics.observe_policy)
 
     def routes(self) -> list[Route]:
         return [

@@ -12,6 +12,11 @@
 ``crmgraph_cache_misses_total{source,entity}``             keys the cache could not answer fresh
 ``crmgraph_cache_stale_served_total{source,entity}``       keys answered stale because the source failed
 ``crmgraph_breaker_state{source,state}``                   1 for the breaker's current state, else 0
+``crmgraph_upstream_wait_seconds{source,reason}``          waits before a call left: ``rate_limit`` (the
+                                                           client-side limit), ``pause`` (after a 429), ``slot``
+``crmgraph_upstream_refused_total{source,reason}``         calls failed without reaching the system:
+                                                           ``circuit_open``, ``deadline``, ``paused``, ``rate_limit``
+``crmgraph_upstream_retries_total{source,code}``           keys asked again, by the code of the failure
 ``crmgraph_http_requests_total{method,route,status}``      HTTP requests by route (not raw path)
 =========================================================  =======================================
 """
@@ -26,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from crmgraph.adapters.calls import UpstreamCall
+from crmgraph.adapters.resilience import PolicyEvent
 from crmgraph.cache.read_through import CacheOutcome
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -121,6 +127,25 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        self.policy_waits = Histogram(
+            "crmgraph_upstream_wait_seconds",
+            "Time calls waited before going upstream: for the client-side rate limit, a 429 pause, a free slot",
+            ["source", "reason"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.policy_refusals = Counter(
+            "crmgraph_upstream_refused",
+            "Calls failed without reaching the system: circuit open, deadline passed, paused, rate limit",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "crmgraph_upstream_retries",
+            "Keys asked again after a retryable failure, by the failure's code",
+            ["source", "code"],
+            registry=self.registry,
+        )
         self.registry.register(_BreakerCollector(adapters))
 
     def observe_call(self, call: UpstreamCall) -> None:
@@ -129,6 +154,15 @@ class Metrics:
         self.upstream_calls.labels(call.source, operation, call.outcome).inc()
         self.upstream_seconds.labels(call.source, operation).observe(call.milliseconds / 1000)
         self.upstream_keys.labels(call.source, operation).observe(call.keys)
+
+    def observe_policy(self, event: PolicyEvent) -> None:
+        """A :data:`~crmgraph.adapters.resilience.policy_observers` hook."""
+        if event.kind == "wait":
+            self.policy_waits.labels(event.source, event.reason).observe(event.seconds)
+        elif event.kind == "refused":
+            self.policy_refusals.labels(event.source, event.reason).inc()
+        else:
+            self.retries.labels(event.source, event.reason).inc()
 
     def observe_operation(self, name: str | None, outcome: str, seconds: float) -> None:
         label = self._operation_label(name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from opentelemetry.context import Context
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from crmgraph.config import Config
 from crmgraph.context import RequestContext
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
+from crmgraph.observability.tracing import incoming_context, start_tracing, stop_tracing
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema import build_schema
 from crmgraph.sources import OpenSources
@@ -43,13 +45,14 @@ class Runtime:
     cache: ReadThrough
     identity: IdentityStore
 
-    def context(self, explain: bool) -> RequestContext:
+    def context(self, explain: bool, trace_context: Context | None = None) -> RequestContext:
         loaders = Loaders(self.adapters, self.cache, self.identity)
         return RequestContext(
             loaders=loaders,
             max_page_size=self.config.server.max_page_size,
             explain=explain,
             deadline_s=self.config.server.deadline_s,
+            trace_context=trace_context,
         )
 
 
@@ -78,7 +81,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = self.runtime_getter()
-        return runtime.context(explain=await _wants_explain(request))
+        return runtime.context(explain=await _wants_explain(request), trace_context=incoming_context(request.headers))
 
 
 def build_app(config: Config) -> Starlette:
@@ -91,6 +94,7 @@ def build_app(config: Config) -> Starlette:
         identity = IdentityStore(config.identity.url)
         identity.create()
         backend = open_backend(config.cache)
+        tracing = start_tracing(config.tracing)
         try:
             async with OpenSources(config) as adapters:
                 state["runtime"] = Runtime(
@@ -102,6 +106,7 @@ def build_app(config: Config) -> Starlette:
                 finally:
                     observability.stop()
         finally:
+            stop_tracing(tracing)
             await close_backend(backend)
             identity.close()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -110,11 +110,30 @@ class ServerConfig(Strict):
     )
 
 
+class TracingConfig(Strict):
+    """OpenTelemetry tracing: off unless an exporter is named."""
+
+    exporter: Literal["none", "otlp", "console"] = Field(
+        "none", description="none (default), otlp (OTLP over HTTP to `endpoint`), or console (stdout)."
+    )
+    endpoint: str = Field(
+        "http://127.0.0.1:4318/v1/traces", description="The OTLP/HTTP traces URL of a collector or backend."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with every export, such as an API key (use ${ENV})."
+    )
+    service_name: str = Field("crmgraph", min_length=1, description="service.name of the spans.")
+    sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="Share of traces started here that are kept; a caller's decision wins."
+    )
+
+
 class Config(Strict):
     sources: dict[str, SourceConfig] = Field(min_length=1)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
 
     @field_validator("sources")
     @classmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from opentelemetry.context import Context
+
 from crmgraph.adapters.calls import CallLog
 from crmgraph.resolvers.loaders import Loaders
 
@@ -15,3 +17,4 @@ class RequestContext:
     explain: bool = False
     deadline_s: float | None = None
     call_log: CallLog = field(default_factory=CallLog)
+    trace_context: Context | None = None  # the caller's trace, when tracing is on and it sent one

@@ -25,8 +25,10 @@ def facade_config(
     ttl_s: float = 60,
     deadline_s: float = 10,
     tickets_resilience: dict[str, Any] | None = None,
+    tracing: dict[str, Any] | None = None,
 ) -> Config:
     tickets_policy = json.dumps(tickets_resilience or {})  # JSON is YAML
+    tracing_section = json.dumps(tracing or {})
     return parse_config(
         f"""
         sources:
@@ -37,6 +39,7 @@ def facade_config(
         cache: {{url: "{cache_url}", ttl_s: {{default: {ttl_s}}}, namespace: "{namespace}"}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200, deadline_s: {deadline_s}}}
+        tracing: {tracing_section}
         """
     )
 

@@ -15,12 +15,12 @@ import graphql
 import pytest
 from sqlalchemy import Engine, event
 
-from crmgraph.identity.store import IdentityStore
 from crmgraph.schema import build_schema
 from crmgraph.schema.customer import READS_BY_FIELD
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
 from tests.facade import Facade, facade_config, serve_facade
+from tests.test_graph import _active_everywhere
 
 CUSTOMER_360_PAGE = """
 query {
@@ -126,20 +126,10 @@ def test_explain_is_only_given_to_who_asks(facade: Facade) -> None:
 # --- one customer: reads follow the query, and start as early as they can ---------------------------
 
 
-@pytest.fixture(scope="module")
-def active_customer(linked_identity: str) -> str:
+@pytest.fixture
+def active_customer(estate: Estate, linked_identity: str) -> str:
     """The global id of a customer with records in all three systems (orders, invoices and tickets)."""
-    store = IdentityStore(linked_identity)
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT customer_id FROM crmgraph_links GROUP BY customer_id HAVING COUNT(DISTINCT source) = 3 "
-                "ORDER BY customer_id"
-            ).fetchall()
-    finally:
-        store.close()
-    assert rows, "the test estate has customers in all three systems"
-    return encode_id("Customer", str(rows[0][0]))
+    return encode_id("Customer", str(_active_everywhere(estate, linked_identity)))
 
 
 def _operations(result: dict[str, Any]) -> Counter[tuple[str, str]]:

@@ -15,10 +15,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 T = TypeVar("T")
 
@@ -66,9 +71,10 @@ def operation(name: str, keys: int) -> Iterator[None]:
 
 @contextmanager
 def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
-    """Time one round trip and add it to the current request's log (if any)."""
+    """Time one round trip and add it to the current request's log (if any); with tracing, in a span."""
     name, keys = current_operation.get()
     call = UpstreamCall(source, name, request, keys)
+    span = _start_span(call)
     started = time.perf_counter()
     log = current_call_log.get()
     if log is not None:
@@ -79,12 +85,75 @@ def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
         # A typed upstream fault is labelled by its code (UPSTREAM_RATE_LIMITED, ...), anything else "error".
         call.outcome = str(getattr(exc, "code", "error"))
         call.error = f"{exc.__class__.__name__}: {exc}"
+        if span is not None:
+            span.record_exception(exc)
         raise
     finally:
         call.milliseconds = round((time.perf_counter() - started) * 1000, 2)
         if log is not None:
             log.calls.append(call)
+        if span is not None:
+            _end_span(span, call)
         _notify(call)
+
+
+# --- tracing: set by crmgraph.observability.tracing when configured; None costs nothing ----------------
+
+_tracer: trace.Tracer | None = None
+_propagator = TraceContextTextMapPropagator()
+
+
+def use_tracer(tracer: trace.Tracer | None) -> None:
+    """Trace every upstream call with ``tracer`` from now on (``None``: stop)."""
+    global _tracer
+    _tracer = tracer
+
+
+def trace_headers() -> dict[str, str]:
+    """``traceparent`` (and ``tracestate``) for the current span, to send with an upstream request."""
+    if _tracer is None:
+        return {}
+    headers: dict[str, str] = {}
+    _propagator.inject(headers)
+    return headers
+
+
+@dataclass
+class _Span:
+    span: trace.Span
+    token: Token[Context]  # the context token that made it current
+
+    def record_exception(self, exc: BaseException) -> None:
+        self.span.record_exception(exc)
+
+
+def _start_span(call: UpstreamCall) -> _Span | None:
+    if _tracer is None:
+        return None
+    span = _tracer.start_span(
+        f"{call.source} {call.operation or call.request}",
+        kind=trace.SpanKind.CLIENT,
+        attributes={
+            "crmgraph.source": call.source,
+            "crmgraph.operation": call.operation,
+            "crmgraph.request": call.request,
+            "crmgraph.keys": call.keys,
+        },
+    )
+    # Current while the call runs, so that the request it sends carries this span as its parent.
+    return _Span(span, otel_context.attach(trace.set_span_in_context(span)))
+
+
+def _end_span(handle: _Span, call: UpstreamCall) -> None:
+    span = handle.span
+    span.set_attribute("crmgraph.outcome", call.outcome)
+    if call.outcome.isdigit():
+        span.set_attribute("http.response.status_code", int(call.outcome))
+    if call.error:
+        span.set_attribute("error.type", call.outcome)
+        span.set_status(trace.StatusCode.ERROR, call.error)
+    otel_context.detach(handle.token)
+    span.end()
 
 
 async def shared_in_request(key: Hashable, call: Callable[[], Awaitable[T]]) -> T:

@@ -16,7 +16,7 @@ import orjson
 
 from crmgraph import __version__
 from crmgraph.adapters.aio_transport import AiohttpTransport
-from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.calls import trace_headers, upstream_call
 from crmgraph.adapters.resilience import TransientBadResponse, remaining, round_trip_permit
 from crmgraph.errors import (
     SourceError,
@@ -119,6 +119,8 @@ class HttpSource:
         if body is not None:
             content = orjson.dumps(body)
             headers = headers | {"Content-Type": "application/json"}
+        if traced := trace_headers():
+            headers = headers | traced  # W3C trace context: the system's own traces join the request's
         request = httpx.Request(
             method,
             path if "://" in path else self.base_url + path,

@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
 from crmgraph.errors import ClientError, SourceError
 from crmgraph.observability.operations import OperationMetrics
+from crmgraph.observability.tracing import OperationTracing
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
@@ -46,6 +47,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             RequestDeadline,
+            OperationTracing,  # before the others: the span covers their work
             UpstreamExplain,
             OperationMetrics,
             StaleMarker,

@@ -60,7 +60,9 @@ def _upstream_message(response: httpx.Response) -> str:
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        return response.reason_phrase or str(response.status_code)
+        # A proxy's HTML error page, a plain-text 429: the status decides the code; say what came instead.
+        kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        return f"{response.reason_phrase or response.status_code} ({kind} body, not JSON)"
     if isinstance(body, dict):
         for key in ("message", "description", "error"):
             if isinstance(body.get(key), str):

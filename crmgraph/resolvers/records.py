@@ -108,18 +108,12 @@ async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], enti
     if not entities:
         return
     link_lists = await asyncio.gather(*(party_links(loaders, customer_id) for customer_id in customer_ids))
+    links = [link for found in link_lists for link in found if link.source in loaders.adapters]
     loads: list[Awaitable[Any]] = []
-    for link in (link for links in link_lists for link in links):
-        adapter = loaders.adapters.get(link.source)
-        if adapter is None:
-            continue
-        if "party" in entities:
-            loads.append(loaders.by_id(link.source, "party").load(link.source_id))
-        loads += [
-            loaders.related(link.source, entity, "party").load(link.source_id)
-            for entity in sorted(entities - {"party"})
-            if adapter.serves(entity, "party")
-        ]
+    if "party" in entities:
+        loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
+    for entity in sorted(entities - {"party"}):
+        loads += _related_loads(loaders, links, entity)
     prefetch(loads)
 
 
@@ -132,6 +126,15 @@ def prefetch_related(loaders: Loaders, entity: str, by: str, parents: Sequence[R
             if parent.source in loaders.adapters and loaders.adapters[parent.source].serves(entity, by)
         ]
     )
+
+
+def _related_loads(loaders: Loaders, links: Sequence[Link], entity: str) -> list[Awaitable[list[Record]]]:
+    """Loads of the ``entity`` records related to each linked party record, where its source has them."""
+    return [
+        loaders.related(link.source, entity, "party").load(link.source_id)
+        for link in links
+        if link.source in loaders.adapters and loaders.adapters[link.source].serves(entity, "party")
+    ]
 
 
 def _retrieve_later(load: Awaitable[Any]) -> None:
@@ -153,14 +156,7 @@ async def of_customer(loaders: Loaders, customer_id: int, entity: str) -> list[R
     complete would mislead more than an error does.
     """
     links = await party_links(loaders, customer_id)
-    wanted = [
-        (link.source, link.source_id)
-        for link in links
-        if link.source in loaders.adapters and loaders.adapters[link.source].serves(entity, "party")
-    ]
-    results = await asyncio.gather(
-        *(loaders.related(source, entity, "party").load(key) for source, key in wanted), return_exceptions=True
-    )
+    results = await asyncio.gather(*_related_loads(loaders, links, entity), return_exceptions=True)
     records: list[Record] = []
     for result in results:
         if isinstance(result, BaseException):

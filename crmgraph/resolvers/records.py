@@ -6,7 +6,7 @@ All reads go through the request's loaders, so they are batched and de-duplicate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from crmgraph.errors import SourceError
@@ -55,36 +55,6 @@ async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord]
         if isinstance(result, BaseException) and not isinstance(result, SourceError):
             raise result
     return found, failures
-
-
-async def first_of_parties(loaders: Loaders, customer_id: int, pick: Callable[[PartyRecord], T | None]) -> T | None:
-    """Survivorship: ``pick`` of the first party record, in source precedence order, that has a value.
-
-    Every source is asked at once, but the answer comes as soon as the sources before the winner have
-    answered: the CRM's owner does not wait for a slower ERP. As with :func:`parties`, a failed source is
-    skipped, and only when no source answered at all is its error raised.
-    """
-    loads = await _party_loads(loaders, customer_id)
-    failures: list[SourceError] = []
-    answered = False
-    try:
-        for load in loads:
-            try:
-                found = await load
-            except SourceError as error:
-                failures.append(error)
-                continue
-            if isinstance(found, PartyRecord):
-                answered = True
-                chosen = pick(found)
-                if chosen is not None and chosen != "":
-                    return chosen
-    finally:
-        for load in loads:
-            _retrieve_later(load)
-    if not answered and failures:
-        raise failures[0]
-    return None
 
 
 def prefetch(loads: Sequence[Awaitable[Any]]) -> None:

@@ -46,10 +46,6 @@ def _prefetch_below(info: Info, page: Connection[object], fields: str | tuple[st
         read.prefetch_related(info.context.loaders, entity, by, parents)
 
 
-def _with_owner(party: records.PartyRecord) -> records.PartyRecord | None:
-    return party if party.owner_id else None
-
-
 def _totals(amounts: list[records.Money]) -> list[Money]:
     by_currency: defaultdict[str, Decimal] = defaultdict(Decimal)
     for money in amounts:
@@ -105,8 +101,15 @@ class Customer(Node):
         return found
 
     async def _first(self, info: Info, value: Callable[[PartyRecord], str | None]) -> str | None:
-        """Survivorship: the first source (in configured order) that has a value wins."""
-        return await read.first_of_parties(info.context.loaders, self.customer_id, value)
+        """Survivorship: the first source (in configured order) that has a value wins.
+
+        Every source's record is awaited, even when an earlier one already has the value: the calls were
+        started for this request, and none may outlive it (explain and the stale marks would miss them).
+        """
+        for party in await self._parties(info):
+            if (chosen := value(party)) not in (None, ""):
+                return chosen
+        return None
 
     @strawberry.field(description="The customer's name, from the first source that has one.")
     async def name(self, info: Info) -> str | None:
@@ -146,8 +149,10 @@ class Customer(Node):
 
     @strawberry.field(description="The account owner.")
     async def owner(self, info: Info) -> Owner | None:
-        holder = await read.first_of_parties(info.context.loaders, self.customer_id, _with_owner)
-        return await _owner(info, holder.source, holder.owner_id) if holder and holder.owner_id else None
+        for party in await self._parties(info):
+            if party.owner_id:
+                return await _owner(info, party.source, party.owner_id)
+        return None
 
     @strawberry.field(description="Tags from every system, without repeats.")
     async def tags(self, info: Info) -> list[str]:

@@ -66,6 +66,7 @@ class SqlFront:
     def __post_init__(self) -> None:
         self._server: asyncio.base_events.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()  # one per connection, awaited when closing
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._on_connection, self.host, self.port)
@@ -77,6 +78,8 @@ class SqlFront:
             await self._server.wait_closed()
         for writer in list(self._open):
             _reset(writer)
+        # The reset connections' handlers end on their next step: let them, rather than leave them pending.
+        await asyncio.wait_for(asyncio.gather(*self._handlers, return_exceptions=True), timeout=5)
 
     def set_faults(self, plan: FaultPlan) -> None:
         self.faults.set(plan)
@@ -85,6 +88,10 @@ class SqlFront:
                 _reset(writer)
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
         if self.faults.plan.down:
             self.stats.refused += 1
             _reset(writer)

@@ -6,6 +6,7 @@ estate's own ``/_control/stats`` for the HTTP systems, and a statement counter o
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -193,3 +194,26 @@ def test_every_customer_field_declares_what_it_reads() -> None:
     customer = graphql.build_schema(build_schema().as_str()).get_type("Customer")
     assert isinstance(customer, graphql.GraphQLObjectType)
     assert set(READS_BY_FIELD) == set(customer.fields)
+
+
+def test_a_read_started_ahead_for_a_field_that_then_fails_ends_before_the_answer(
+    estate: Estate, facade: Facade, active_customer: str, erp_statements: list[str]
+) -> None:
+    """The customer's orders are read ahead, then `orders` refuses its date range without awaiting them."""
+    erp_path = str(estate.layout.erp_db.resolve())
+
+    def slow(conn: Any, *_: Any) -> None:
+        if conn.engine.url.database == erp_path:
+            time.sleep(0.3)  # long enough that the refusal answers first, unless the request waits
+
+    event.listen(Engine, "before_cursor_execute", slow)
+    try:
+        query = """query($id: ID!) { customer(id: $id) {
+          orders(placedAfter: "2024-02-01T00:00:00Z", placedBefore: "2024-01-01T00:00:00Z") { totalCount } } }"""
+        result = facade.query(query, {"id": active_customer}, explain=True)
+    finally:
+        event.remove(Engine, "before_cursor_execute", slow)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
+    erp = [c for c in _calls(result, "erp") if c["operation"] == "fetch_related order by party"]
+    assert len(erp) == 1 and erp[0]["ms"] >= 300, "the read ahead finished within the request and is explained"
+    assert len(erp_statements) == len(_calls(result, "erp"))

@@ -46,6 +46,8 @@ class CallLog:
     started: float = field(default_factory=time.perf_counter)
     cache_hits: dict[str, int] = field(default_factory=dict)  # "source:entity" -> keys answered from cache
     shared: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)  # see shared_in_request()
+    # Reads started ahead for the request that no resolver may end up awaiting: finished before it answers.
+    started_ahead: set[asyncio.Future[Any]] = field(default_factory=set)
 
     def count(self, source: str | None = None) -> int:
         return sum(1 for call in self.calls if source is None or call.source == source)

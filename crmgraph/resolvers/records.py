@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
+from crmgraph.adapters.calls import current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.identity.store import Link
 from crmgraph.records import PartyRecord, Record
@@ -64,8 +65,11 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
     list arrives goes out in that step, not after GraphQL has walked every item of the list to the field
     that asks for it: the next level of upstream calls starts sooner.
     """
+    log = current_call_log.get()
     for load in loads:
         _retrieve_later(load)
+        if log is not None and isinstance(load, asyncio.Future):
+            log.started_ahead.add(load)  # a resolver that fails early never awaits it: the request will
 
 
 async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], entities: set[str]) -> None:

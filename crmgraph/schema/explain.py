@@ -6,16 +6,20 @@ operation, request, keys, milliseconds, outcome) and how many keys each source a
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
 from crmgraph.adapters.calls import current_call_log
+from crmgraph.adapters.resilience import remaining
 
 
 class UpstreamExplain(SchemaExtension):
+    """The request's upstream calls: its call log, explain, and no call that outlives the request."""
+
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         token = current_call_log.set(context.call_log)
@@ -23,6 +27,15 @@ class UpstreamExplain(SchemaExtension):
             yield
         finally:
             current_call_log.reset(token)
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        # Reads started ahead (prefetch) that no resolver awaited, because the field that wanted them failed
+        # first: they finish before the answer, so that explain, the stale marks and the cache see them.
+        left = [load for load in self.execution_context.context.call_log.started_ahead if not load.done()]
+        if left:
+            time_left = remaining()
+            await asyncio.wait(left, timeout=None if time_left is None else max(time_left, 0.0))
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context

@@ -24,13 +24,14 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.calls import trace_context_of
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config
 from crmgraph.context import RequestContext
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
-from crmgraph.observability.tracing import incoming_context, start_tracing, stop_tracing
+from crmgraph.observability.tracing import start_tracing, stop_tracing
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema import build_schema
 from crmgraph.sources import OpenSources
@@ -81,7 +82,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = self.runtime_getter()
-        return runtime.context(explain=await _wants_explain(request), trace_context=incoming_context(request.headers))
+        return runtime.context(explain=await _wants_explain(request), trace_context=trace_context_of(request.headers))
 
 
 def build_app(config: Config) -> Starlette:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -88,7 +88,7 @@ def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
         call.outcome = str(getattr(exc, "code", "error"))
         call.error = f"{exc.__class__.__name__}: {exc}"
         if span is not None:
-            span.record_exception(exc)
+            span.span.record_exception(exc)
         raise
     finally:
         call.milliseconds = round((time.perf_counter() - started) * 1000, 2)
@@ -111,6 +111,11 @@ def use_tracer(tracer: trace.Tracer | None) -> None:
     _tracer = tracer
 
 
+def current_tracer() -> trace.Tracer | None:
+    """The tracer in use, or None when tracing is off."""
+    return _tracer
+
+
 def trace_headers() -> dict[str, str]:
     """``traceparent`` (and ``tracestate``) for the current span, to send with an upstream request."""
     if _tracer is None:
@@ -120,13 +125,17 @@ def trace_headers() -> dict[str, str]:
     return headers
 
 
+def trace_context_of(headers: Mapping[str, str]) -> Context | None:
+    """The caller's trace context from a request's headers (None when tracing is off or none came)."""
+    if _tracer is None or "traceparent" not in headers:
+        return None
+    return _propagator.extract({"traceparent": headers["traceparent"], "tracestate": headers.get("tracestate", "")})
+
+
 @dataclass
 class _Span:
     span: trace.Span
     token: Token[Context]  # the context token that made it current
-
-    def record_exception(self, exc: BaseException) -> None:
-        self.span.record_exception(exc)
 
 
 def _start_span(call: UpstreamCall) -> _Span | None:

@@ -81,8 +81,7 @@ async def round_trip_permit(source: str) -> None:
     """
     guard = _current_guard.get()
     if guard is not None and guard.source == source:
-        await guard._wait_pause()
-        await guard._take_token()
+        await guard.permit()
 
 
 def remaining() -> float | None:
@@ -280,6 +279,11 @@ class Resilience:
     def _pause(self, retry_after: float | None) -> None:
         # A 429 without Retry-After still means "not now": wait a second rather than retry at once.
         self.paused_until = max(self.paused_until, time.monotonic() + (retry_after if retry_after else 1.0))
+
+    async def permit(self) -> None:
+        """Wait for a 429 pause to end and for a rate-limit token (see :func:`round_trip_permit`)."""
+        await self._wait_pause()
+        await self._take_token()
 
     async def _wait_pause(self) -> None:
         wait = self.paused_until - time.monotonic()

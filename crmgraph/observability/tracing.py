@@ -8,45 +8,37 @@ so that several apps in one process (tests) do not fight over it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from strawberry.extensions import SchemaExtension
 
 from crmgraph import __version__
-from crmgraph.adapters.calls import use_tracer
+from crmgraph.adapters.calls import current_tracer, use_tracer
 from crmgraph.config import TracingConfig
 
 TRACER_NAME = "crmgraph"
-_propagator = TraceContextTextMapPropagator()
-_tracer: trace.Tracer | None = None
 
 
 def start_tracing(config: TracingConfig) -> TracerProvider | None:
     """Build the provider the configuration asks for and trace with it; None when tracing is off."""
-    global _tracer
     if config.exporter == "none":
         return None
     resource = Resource.create({"service.name": config.service_name, "service.version": __version__})
     provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)))
     provider.add_span_processor(BatchSpanProcessor(_exporter(config)))
-    _tracer = provider.get_tracer(TRACER_NAME, __version__)
-    use_tracer(_tracer)
+    use_tracer(provider.get_tracer(TRACER_NAME, __version__))
     return provider
 
 
 def stop_tracing(provider: TracerProvider | None) -> None:
     """Send what is still buffered and stop tracing."""
-    global _tracer
-    _tracer = None
     use_tracer(None)
     if provider is not None:
         provider.shutdown()
@@ -61,18 +53,11 @@ def _exporter(config: TracingConfig) -> SpanExporter:
     return OTLPSpanExporter(endpoint=config.endpoint, headers=dict(config.headers))
 
 
-def incoming_context(headers: Mapping[str, str]) -> Context | None:
-    """The caller's trace context from a request's headers (None when tracing is off or none came)."""
-    if _tracer is None or "traceparent" not in headers:
-        return None
-    return _propagator.extract({"traceparent": headers["traceparent"], "tracestate": headers.get("tracestate", "")})
-
-
 class OperationTracing(SchemaExtension):
     """One SERVER span per GraphQL operation, named like ``query Customer360``; upstream calls nest in it."""
 
     def on_operation(self) -> Iterator[None]:
-        tracer = _tracer
+        tracer = current_tracer()
         if tracer is None:
             yield
             return

@@ -16,7 +16,6 @@ from crmgraph.records import PartyRecord, Record
 from crmgraph.resolvers.loaders import Loaders
 
 R = TypeVar("R", bound=Record)
-T = TypeVar("T")
 
 
 async def record(loaders: Loaders, source: str, entity: str, source_id: str) -> Record | None:
@@ -37,19 +36,19 @@ async def party_links(loaders: Loaders, customer_id: int) -> list[Link]:
     return [link for link in await loaders.links.load(customer_id) if link.entity == "party"]
 
 
-async def _party_loads(loaders: Loaders, customer_id: int) -> list[Awaitable[Record | None]]:
-    """Loads of the customer's record in every source, in source precedence order (configuration order)."""
+async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
+    """The customer's records in every source, in source precedence order, and the sources that failed."""
     links = await party_links(loaders, customer_id)
     order = list(loaders.adapters)
     links.sort(key=lambda link: (order.index(link.source) if link.source in order else len(order), link.source_id))
-    return [
-        loaders.by_id(link.source, "party").load(link.source_id) for link in links if link.source in loaders.adapters
-    ]
-
-
-async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
-    """The customer's records in every source, in source precedence order, and the sources that failed."""
-    results = await asyncio.gather(*await _party_loads(loaders, customer_id), return_exceptions=True)
+    results = await asyncio.gather(
+        *(
+            loaders.by_id(link.source, "party").load(link.source_id)
+            for link in links
+            if link.source in loaders.adapters
+        ),
+        return_exceptions=True,
+    )
     found = [result for result in results if isinstance(result, PartyRecord)]
     failures = [result for result in results if isinstance(result, SourceError)]
     for result in results:

@@ -17,19 +17,11 @@ def asks_for(info: Any, *paths: tuple[str, ...]) -> bool:
     current field. Fragments count as if written out; a field under ``@skip(if: true)`` or
     ``@include(if: false)`` does not."""
     fields: list[SelectedField] = info.selected_fields
-    return any(_selects(field.selections, path) for field in fields for path in paths)
-
-
-def _selects(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:
-    if not path:
-        return True
-    for selection in selections:
-        if not _included(selection.directives):
-            continue
-        if isinstance(selection, SelectedField):
-            if selection.name == path[0] and _selects(selection.selections, path[1:]):
-                return True
-        elif _selects(selection.selections, path):  # a fragment: its fields sit at this level
+    for *parents, name in paths:
+        found: set[str] = set()
+        for field in fields:
+            _collect(field.selections, tuple(parents), found)
+        if name in found:
             return True
     return False
 

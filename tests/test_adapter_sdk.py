@@ -247,19 +247,42 @@ def test_a_failed_shared_call_reaches_every_waiter_and_a_retry_calls_again() -> 
     assert retried == "ok" and len(attempts) == 2
 
 
-def test_a_caller_giving_up_does_not_cancel_the_call_for_the_others() -> None:
-    async def slow() -> str:
-        await asyncio.sleep(0.05)
-        return "done"
+def test_when_the_caller_making_the_call_gives_up_the_next_one_makes_it() -> None:
+    made: list[int] = []
 
-    async def scenario() -> str:
+    async def slow() -> str:
+        made.append(1)
+        await asyncio.sleep(0.05)
+        return f"done {len(made)}"
+
+    async def scenario() -> tuple[str, bool]:
         impatient = asyncio.ensure_future(shared_in_request("k", slow))
         patient = asyncio.ensure_future(shared_in_request("k", slow))
         await asyncio.sleep(0.01)
         impatient.cancel()
-        return await patient
+        answer = await patient
+        return answer, impatient.cancelled()
+
+    assert _in_a_request(scenario) == ("done 2", True)
+
+
+def test_a_waiter_giving_up_leaves_the_call_to_the_others() -> None:
+    made: list[int] = []
+
+    async def slow() -> str:
+        made.append(1)
+        await asyncio.sleep(0.05)
+        return "done"
+
+    async def scenario() -> str:
+        first = asyncio.ensure_future(shared_in_request("k", slow))
+        waiter = asyncio.ensure_future(shared_in_request("k", slow))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        return await first
 
     assert _in_a_request(scenario) == "done"
+    assert made == [1]
 
 
 def test_outside_a_request_every_caller_makes_its_own_call() -> None:

@@ -217,3 +217,41 @@ def test_a_read_started_ahead_for_a_field_that_then_fails_ends_before_the_answer
     erp = [c for c in _calls(result, "erp") if c["operation"] == "fetch_related order by party"]
     assert len(erp) == 1 and erp[0]["ms"] >= 300, "the read ahead finished within the request and is explained"
     assert len(erp_statements) == len(_calls(result, "erp"))
+
+
+def _keys_of(result: dict[str, Any], operation: str) -> list[int]:
+    return [c["keys"] for c in _calls(result) if c["operation"] == operation]
+
+
+@pytest.mark.parametrize(
+    ("orders", "variables"),
+    [
+        ("orders(first: 2)", {}),
+        ("orders(first: $n)", {"n": 2}),
+        ("a: orders(first: 1) { nodes { number } } orders(first: 2)", {}),  # the larger page wins
+        ("orders(first: 2, status: OPEN)", {}),  # a filter: the resolver works out the page
+    ],
+)
+def test_order_lines_are_read_for_the_page_the_query_shows_and_no_other(
+    facade: Facade, active_customer: str, orders: str, variables: dict[str, Any]
+) -> None:
+    """Started the moment the orders arrive (schema/follow_up.py), or by the connection resolver."""
+    declared = "$id: ID!, $n: Int!" if "$n" in orders else "$id: ID!"
+    query = f"""query({declared}) {{ customer(id: $id) {{
+      {orders} {{ nodes {{ number lines {{ sku }} }} }} }} }}"""
+    result = facade.query(query, {"id": active_customer, **variables}, explain=True)
+    shown = result["data"]["customer"]["orders"]["nodes"]
+    assert _keys_of(result, "fetch_related order_line by order") == ([len(shown)] if shown else [])
+    assert _keys_of(result, "fetch_related order by party") == [1]
+
+
+def test_the_timeline_reads_the_comments_of_every_ticket_once_whatever_page_of_tickets_is_shown(
+    facade: Facade, active_customer: str
+) -> None:
+    query = """query($id: ID!) { customer(id: $id) {
+      tickets(first: 1) { totalCount nodes { comments { body } } }
+      timeline(first: 5) { nodes { kind } } } }"""
+    result = facade.query(query, {"id": active_customer}, explain=True)
+    tickets = result["data"]["customer"]["tickets"]["totalCount"]
+    comment_calls = _keys_of(result, "fetch_related comment by ticket")
+    assert len(comment_calls) == tickets and set(comment_calls) <= {1}  # Zendesk: one call per ticket

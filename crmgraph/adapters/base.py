@@ -144,7 +144,11 @@ class Adapter(ABC):
     ) -> list[Any]:
         unique = list(dict.fromkeys(keys))
         chunks = [unique[i : i + path.max_batch] for i in range(0, len(unique), path.max_batch)]
-        answers = await asyncio.gather(*(self._one_batch(chunk, call, name) for chunk in chunks))
+        if len(chunks) == 1:
+            # The usual case awaited in place: a task per chunk would cost the call a turn of the event loop.
+            answers = [await self._one_batch(chunks[0], call, name)]
+        else:
+            answers = await asyncio.gather(*(self._one_batch(chunk, call, name) for chunk in chunks))
         by_key: dict[str, Any] = {}
         for chunk, answer in zip(chunks, answers, strict=True):
             by_key.update(zip(chunk, answer, strict=True))

@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -45,7 +44,7 @@ class CallLog:
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     cache_hits: dict[str, int] = field(default_factory=dict)  # "source:entity" -> keys answered from cache
-    shared: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)  # see shared_in_request()
+    shared: dict[Hashable, SharedCall] = field(default_factory=dict)  # see shared_in_request()
     # Reads started ahead for the request that no resolver may end up awaiting: finished before it answers.
     started_ahead: set[asyncio.Future[Any]] = field(default_factory=set)
 
@@ -167,28 +166,63 @@ def _end_span(handle: _Span, call: UpstreamCall) -> None:
     span.end()
 
 
+@dataclass
+class SharedCall:
+    """One call made for several callers in a request (see :func:`shared_in_request`)."""
+
+    waiting: list[asyncio.Future[Any]] = field(default_factory=list)  # one future per waiting caller
+    answered: bool = False
+    answer: Any = None
+
+
+_MAKER_GAVE_UP = object()  # handed to the waiters when the caller making the call was cancelled
+
+
 async def shared_in_request(key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
     """Run ``call`` once per request for ``key``; every other caller in the request awaits that answer.
 
     For an adapter whose system answers several access paths in one round trip (HubSpot gives a company
     with the ids associated with it): the paths ask for it under the same key and make one call between
-    them. A failure is handed to the callers waiting for it and then forgotten, so that a retry calls
-    again. Outside a request (no call log), every caller makes its own call.
+    them. The first caller makes the call itself, and hands the answer to each waiting caller's own
+    future: a task of its own, or a shielded future, would each cost a turn of the event loop, behind
+    everything else that turn runs. If the caller making the call is cancelled, the next one waiting makes
+    it; a waiter that gives up leaves the call to the others. A failure is handed to the callers waiting
+    for it and then forgotten, so that a retry calls again. Outside a request (no call log), every caller
+    makes its own call.
     """
     log = current_call_log.get()
     if log is None:
         return await call()
-    future = log.shared.get(key)
-    if future is None:
-        future = asyncio.ensure_future(call())  # a task of its own: one caller giving up stops no other
-        log.shared[key] = future
-        future.add_done_callback(partial(_forget_failure, log.shared, key))
-    return await asyncio.shield(future)
-
-
-def _forget_failure(shared: dict[Hashable, asyncio.Future[Any]], key: Hashable, future: asyncio.Future[Any]) -> None:
-    if (future.cancelled() or future.exception() is not None) and shared.get(key) is future:
-        del shared[key]
+    loop = asyncio.get_running_loop()
+    while (shared := log.shared.get(key)) is not None:
+        if shared.answered:
+            answer: T = shared.answer
+            return answer
+        mine = loop.create_future()
+        shared.waiting.append(mine)
+        outcome = await mine
+        if outcome is not _MAKER_GAVE_UP:
+            return cast(T, outcome)
+    shared = log.shared[key] = SharedCall()
+    try:
+        result = await call()
+    except BaseException as exc:
+        if log.shared.get(key) is shared:
+            del log.shared[key]
+        for waiter in shared.waiting:
+            if waiter.done():
+                continue
+            if isinstance(exc, asyncio.CancelledError):
+                waiter.set_result(_MAKER_GAVE_UP)
+            else:
+                waiter.set_exception(exc)
+        raise
+    shared.answered, shared.answer = True, result
+    for waiter in shared.waiting:
+        if not waiter.done():
+            waiter.set_result(result)
+    shared.waiting.clear()
+    return result
 
 
 def _notify(call: UpstreamCall) -> None:

@@ -337,9 +337,7 @@ class HubSpotAdapter(Adapter):
     ) -> dict[str, Raw | SourceError]:
         """Any number of records by id, 100 a call; a failed call fails the ids it carried, not the others."""
         chunks = [ids[i : i + BATCH_READ_LIMIT] for i in range(0, len(ids), BATCH_READ_LIMIT)]
-        answers = await asyncio.gather(
-            *(self._read(object_type, chunk, properties) for chunk in chunks), return_exceptions=True
-        )
+        answers = await _settled([self._read(object_type, chunk, properties) for chunk in chunks])
         found: dict[str, Raw | SourceError] = {}
         for chunk, answer in zip(chunks, answers, strict=True):
             if isinstance(answer, SourceError):
@@ -427,6 +425,17 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
     if isinstance(b, BaseException):
         raise b
     return a, b
+
+
+async def _settled(awaitables: list[Awaitable[A]]) -> list[A | BaseException]:
+    """Every result or exception, as ``gather(..., return_exceptions=True)`` gives them. One awaitable (the
+    usual case: up to 100 ids) is awaited in place: a gather would cost a task and a turn of the loop."""
+    if len(awaitables) == 1:
+        try:
+            return [await awaitables[0]]
+        except Exception as exc:
+            return [exc]
+    return list(await asyncio.gather(*awaitables, return_exceptions=True))
 
 
 async def _all(awaitables: Iterable[Awaitable[A]]) -> list[A]:

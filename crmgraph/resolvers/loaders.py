@@ -1,4 +1,4 @@
-"""Per-request DataLoaders, one per (source, entity, access path), made from the adapters' declarations.
+"""Per-request batch loaders, one per (source, entity, access path), made from the adapters' declarations.
 
 Nothing here is written per field: a resolver asks for ``loaders.by_id("erp", "order")`` or
 ``loaders.related("erp", "order", "party")`` and gets the loader for that path, created on first use.
@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strawberry.dataloader import DataLoader
-
 from crmgraph.adapters.base import Adapter
 from crmgraph.cache.read_through import ReadThrough, StaleLog
 from crmgraph.identity.store import IdentityStore, Link, SourceRecord
 from crmgraph.records import Record
+from crmgraph.resolvers.batching import BatchLoader
 
 
 class Loaders:
@@ -24,24 +23,24 @@ class Loaders:
         self.adapters = adapters
         self.cache = cache
         self.identity = identity
-        self._loaders: dict[tuple[str, str, str], DataLoader[str, Any]] = {}
+        self._loaders: dict[tuple[str, str, str], BatchLoader[str, Any]] = {}
         self.stale = StaleLog()  # what this request was answered from stale cache
-        self.links = DataLoader[int, list[Link]](self._load_links)
-        self.customer_of_party = DataLoader[SourceRecord, int | None](self._load_customers)
+        self.links = BatchLoader[int, list[Link]](self._load_links)
+        self.customer_of_party = BatchLoader[SourceRecord, int | None](self._load_customers)
 
     def sources_serving(self, entity: str, by: str = "id") -> list[str]:
         """Source names that can reach ``entity`` by ``by``, in configuration (precedence) order."""
         return [name for name, adapter in self.adapters.items() if adapter.serves(entity, by)]
 
-    # A key whose result is a SourceError makes that key's ``load`` raise it (DataLoader semantics), so
+    # A key whose result is a SourceError makes that key's ``load`` raise it (as with a DataLoader), so
     # what an ``await`` yields is the record (or None) and the list of records.
-    def by_id(self, source: str, entity: str) -> DataLoader[str, Record | None]:
+    def by_id(self, source: str, entity: str) -> BatchLoader[str, Record | None]:
         return self._loader(source, entity, "id")
 
-    def related(self, source: str, entity: str, by: str) -> DataLoader[str, list[Record]]:
+    def related(self, source: str, entity: str, by: str) -> BatchLoader[str, list[Record]]:
         return self._loader(source, entity, by)
 
-    def _loader(self, source: str, entity: str, by: str) -> DataLoader[str, Any]:
+    def _loader(self, source: str, entity: str, by: str) -> BatchLoader[str, Any]:
         key = (source, entity, by)
         loader = self._loaders.get(key)
         if loader is None:
@@ -53,7 +52,7 @@ class Loaders:
                     return await self.cache.fetch(adapter, entity, keys, self.stale)
                 return await self.cache.fetch_related(adapter, entity, by, keys, self.stale)
 
-            loader = self._loaders[key] = DataLoader(load)
+            loader = self._loaders[key] = BatchLoader(load)
         return loader
 
     async def _load_links(self, customer_ids: list[int]) -> list[list[Link]]:

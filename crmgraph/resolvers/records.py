@@ -6,7 +6,8 @@ All reads go through the request's loaders, so they are batched and de-duplicate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from crmgraph.adapters.calls import current_call_log
@@ -36,19 +37,24 @@ async def party_links(loaders: Loaders, customer_id: int) -> list[Link]:
     return [link for link in await loaders.links.load(customer_id) if link.entity == "party"]
 
 
+def _in_precedence(loaders: Loaders, links: list[Link]) -> list[Link]:
+    """The links to configured sources, in source precedence (configuration) order."""
+    order = list(loaders.adapters)
+    return sorted(
+        (link for link in links if link.source in loaders.adapters),
+        key=lambda link: (order.index(link.source), link.source_id),
+    )
+
+
+def _party_loads(loaders: Loaders, links: list[Link]) -> list[Awaitable[Record | None]]:
+    """Loads of the linked party records, in source precedence (configuration) order."""
+    return [loaders.by_id(link.source, "party").load(link.source_id) for link in _in_precedence(loaders, links)]
+
+
 async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
     """The customer's records in every source, in source precedence order, and the sources that failed."""
-    links = await party_links(loaders, customer_id)
-    order = list(loaders.adapters)
-    links.sort(key=lambda link: (order.index(link.source) if link.source in order else len(order), link.source_id))
-    results = await asyncio.gather(
-        *(
-            loaders.by_id(link.source, "party").load(link.source_id)
-            for link in links
-            if link.source in loaders.adapters
-        ),
-        return_exceptions=True,
-    )
+    loads = _party_loads(loaders, await party_links(loaders, customer_id))
+    results = await asyncio.gather(*loads, return_exceptions=True)
     found = [result for result in results if isinstance(result, PartyRecord)]
     failures = [result for result in results if isinstance(result, SourceError)]
     for result in results:
@@ -57,10 +63,37 @@ async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord]
     return found, failures
 
 
+async def survivor(loaders: Loaders, customer_id: int, wins: Callable[[PartyRecord], bool]) -> PartyRecord | None:
+    """The first of the customer's records, in source precedence order, that ``wins`` (has the value).
+
+    Only the sources up to the winner are waited for: a later one cannot change the answer, and a field
+    such as the owner can start its own read as soon as the first system answers. The later reads go on
+    and the request waits for them before it answers (:func:`prefetch`). Raises the first source's error
+    when no source answered at all.
+    """
+    loads = _party_loads(loaders, await party_links(loaders, customer_id))
+    prefetch(loads)
+    answered = False
+    failures: list[SourceError] = []
+    for load in loads:
+        try:
+            party = await load
+        except SourceError as error:
+            failures.append(error)
+            continue
+        if isinstance(party, PartyRecord):
+            answered = True
+            if wins(party):
+                return party
+    if failures and not answered:
+        raise failures[0]
+    return None
+
+
 def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
     """Start loads whose answers a resolver further down will ask for, so that their batch leaves now.
 
-    A DataLoader sends its batch once the current step of the event loop ends. A load started when a parent
+    A loader sends its batch on the event loop's next turn. A load started when a parent
     list arrives goes out in that step, not after GraphQL has walked every item of the list to the field
     that asks for it: the next level of upstream calls starts sooner.
     """
@@ -88,6 +121,37 @@ async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], enti
     for entity in sorted(entities - {"party"}):
         loads += _related_loads(loaders, links, entity)
     prefetch(loads)
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def on_arrival(
+    loaders: Loaders, customer_id: int, entity: str, then: Callable[[list[list[Record]]], None]
+) -> None:
+    """Call ``then`` with the customer's ``entity`` records, one list per source, the moment the last source
+    answers and before the resolvers waiting for them resume (see :meth:`BatchLoader.on_arrival`). Not
+    called when a source fails: the field fails then, and needs nothing more."""
+    links = [
+        link
+        for link in await party_links(loaders, customer_id)
+        if link.source in loaders.adapters and loaders.adapters[link.source].serves(entity, "party")
+    ]
+    arrived: dict[int, list[Record]] = {}
+
+    def one_arrived(index: int, records: list[Record]) -> None:
+        arrived[index] = records
+        if len(arrived) == len(links):
+            then([arrived[i] for i in range(len(links))])
+
+    for index, link in enumerate(links):
+        loaders.related(link.source, entity, "party").on_arrival(link.source_id, partial(one_arrived, index))
+
+
+async def on_first_party_arrival(loaders: Loaders, customer_id: int, then: Callable[[Record | None], None]) -> None:
+    """Call ``then`` with the customer's record in the first source in precedence order, when it arrives."""
+    links = _in_precedence(loaders, await party_links(loaders, customer_id))
+    if links:
+        loaders.by_id(links[0].source, "party").on_arrival(links[0].source_id, then)
 
 
 def prefetch_related(loaders: Loaders, entity: str, by: str, parents: Sequence[Record]) -> None:
@@ -128,8 +192,10 @@ async def of_customer(loaders: Loaders, customer_id: int, entity: str) -> list[R
     A source that fails fails the whole list (with that source's error): a partial list that looks
     complete would mislead more than an error does.
     """
-    links = await party_links(loaders, customer_id)
-    results = await asyncio.gather(*_related_loads(loaders, links, entity), return_exceptions=True)
+    loads = _related_loads(loaders, await party_links(loaders, customer_id), entity)
+    if len(loads) == 1:
+        return list(await loads[0])  # most customers have one source for an entity: no gather, no extra turn
+    results = await asyncio.gather(*loads, return_exceptions=True)
     records: list[Record] = []
     for result in results:
         if isinstance(result, BaseException):

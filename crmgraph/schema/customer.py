@@ -14,6 +14,7 @@ import strawberry
 from crmgraph import records
 from crmgraph.errors import ClientError
 from crmgraph.resolvers import records as read
+from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.lookahead import asks_for, selected_names
 from crmgraph.schema.nodes import Contact, Deal, Info, Invoice, Order, Owner, Ticket, _owner, invoice_payments
@@ -31,10 +32,6 @@ OPEN_TICKETS = (
     records.TicketStatus.PENDING,
     records.TicketStatus.ON_HOLD,
 )
-
-
-def _newest_first(at: datetime | None) -> float:
-    return -(at.timestamp() if at else 0.0)
 
 
 def _prefetch_below(info: Info, page: Connection[object], fields: str | tuple[str, ...], entity: str, by: str) -> None:
@@ -80,6 +77,7 @@ async def prefetch_for(info: Info, customer_ids: list[int], *path: str) -> None:
     names = selected_names(info, *path)
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
     await read.prefetch_customers(info.context.loaders, customer_ids, entities)
+    await follow_up(info, customer_ids, names, *path)
 
 
 @strawberry.type(
@@ -101,15 +99,9 @@ class Customer(Node):
         return found
 
     async def _first(self, info: Info, value: Callable[[PartyRecord], str | None]) -> str | None:
-        """Survivorship: the first source (in configured order) that has a value wins.
-
-        Every source's record is awaited, even when an earlier one already has the value: the calls were
-        started for this request, and none may outlive it (explain and the stale marks would miss them).
-        """
-        for party in await self._parties(info):
-            if (chosen := value(party)) not in (None, ""):
-                return chosen
-        return None
+        """Survivorship: the first source (in configured order) that has a value wins."""
+        party = await read.survivor(info.context.loaders, self.customer_id, lambda p: value(p) not in (None, ""))
+        return value(party) if party is not None else None
 
     @strawberry.field(description="The customer's name, from the first source that has one.")
     async def name(self, info: Info) -> str | None:
@@ -149,10 +141,8 @@ class Customer(Node):
 
     @strawberry.field(description="The account owner.")
     async def owner(self, info: Info) -> Owner | None:
-        for party in await self._parties(info):
-            if party.owner_id:
-                return await _owner(info, party.source, party.owner_id)
-        return None
+        party = await read.survivor(info.context.loaders, self.customer_id, lambda p: bool(p.owner_id))
+        return await _owner(info, party.source, party.owner_id) if party is not None else None
 
     @strawberry.field(description="Tags from every system, without repeats.")
     async def tags(self, info: Info) -> list[str]:
@@ -167,7 +157,9 @@ class Customer(Node):
         return read.of_type(await read.of_customer(info.context.loaders, self.customer_id, entity), kind)
 
     @strawberry.field(description="People at the customer, from the CRM and the ticket system.")
-    async def contacts(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Contact] | None:
+    async def contacts(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Contact] | None:
         people = await self._related(info, "person", records.PersonRecord)
         listed = {(p.source, p.source_id) for p in people}
         # A ticket-system user that names a CRM contact we list already is that contact, not another one.
@@ -177,17 +169,17 @@ class Customer(Node):
 
     @strawberry.field(description="Sales opportunities, newest first.")
     async def deals(
-        self, info: Info, first: int = 20, after: str | None = None, stage: DealStage | None = None
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, stage: DealStage | None = None
     ) -> Connection[Deal] | None:
         deals = [d for d in await self._related(info, "deal", records.DealRecord) if stage is None or d.stage == stage]
-        return paginate(deals, lambda d: (_newest_first(d.created_at), d.source, d.source_id), first=first,
+        return paginate(deals, lambda d: (newest_first(d.created_at), d.source, d.source_id), first=first,
                         after=after, cap=info.context.max_page_size, wrap=Deal.of)  # type: ignore[return-value]  # fmt: skip
 
     @strawberry.field(description="Orders, newest first, optionally by status and by when they were placed.")
     async def orders(
         self,
         info: Info,
-        first: int = 20,
+        first: int = DEFAULT_PAGE,
         after: str | None = None,
         status: OrderStatus | None = None,
         placed_after: datetime | None = None,
@@ -201,33 +193,37 @@ class Customer(Node):
             and (placed_after is None or o.placed_at >= placed_after)
             and (placed_before is None or o.placed_at < placed_before)
         ]  # fmt: skip
-        page = paginate(orders, lambda o: (_newest_first(o.placed_at), o.source, o.source_id), first=first,
+        page = paginate(orders, order_key, first=first,
                         after=after, cap=info.context.max_page_size, wrap=Order.of)  # fmt: skip
         _prefetch_below(info, page, "lines", "order_line", "order")
         return page  # type: ignore[return-value]
 
     @strawberry.field(description="Invoices, newest first.")
-    async def invoices(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Invoice] | None:
+    async def invoices(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Invoice] | None:
         invoices = await self._related(info, "invoice", records.InvoiceRecord)
-        page = paginate(invoices, lambda i: (_newest_first(i.issued_at), i.source, i.source_id), first=first,
+        page = paginate(invoices, invoice_key, first=first,
                         after=after, cap=info.context.max_page_size, wrap=Invoice.of)  # fmt: skip
         _prefetch_below(info, page, ("payments", "outstanding"), "payment", "invoice")
         return page  # type: ignore[return-value]
 
     @strawberry.field(description="Support tickets, newest first, optionally by status.")
     async def tickets(
-        self, info: Info, first: int = 20, after: str | None = None, status: TicketStatus | None = None
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, status: TicketStatus | None = None
     ) -> Connection[Ticket] | None:
         tickets = [
             t for t in await self._related(info, "ticket", records.TicketRecord) if status is None or t.status == status
         ]
-        page = paginate(tickets, lambda t: (_newest_first(t.created_at), t.source, t.source_id), first=first,
+        page = paginate(tickets, ticket_key, first=first,
                         after=after, cap=info.context.max_page_size, wrap=Ticket.of)  # fmt: skip
         _prefetch_below(info, page, "comments", "comment", "ticket")
         return page  # type: ignore[return-value]
 
     @strawberry.field(description="Everything that happened with the customer in every system, newest first.")
-    async def timeline(self, info: Info, first: int = 20, after: str | None = None) -> Connection[TimelineEvent] | None:
+    async def timeline(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[TimelineEvent] | None:
         events = await customer_events(info.context.loaders, self.customer_id)
         return paginate(events, lambda e: e.sort_key(), first=first, after=after,
                         cap=info.context.max_page_size, wrap=lambda e: e.node())  # type: ignore[return-value]  # fmt: skip

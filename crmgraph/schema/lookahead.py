@@ -16,14 +16,7 @@ def asks_for(info: Any, *paths: tuple[str, ...]) -> bool:
     """Whether any of ``paths`` (GraphQL field names, e.g. ``("nodes", "lines")``) is selected below the
     current field. Fragments count as if written out; a field under ``@skip(if: true)`` or
     ``@include(if: false)`` does not."""
-    fields: list[SelectedField] = info.selected_fields
-    for *parents, name in paths:
-        found: set[str] = set()
-        for field in fields:
-            _collect(field.selections, tuple(parents), found)
-        if name in found:
-            return True
-    return False
+    return any(name in selected_names(info, *parents) for *parents, name in paths)
 
 
 def _included(directives: dict[str, dict[str, Any]]) -> bool:
@@ -35,20 +28,33 @@ def _included(directives: dict[str, dict[str, Any]]) -> bool:
 def selected_names(info: Any, *path: str) -> set[str]:
     """The GraphQL names of the fields selected at ``path`` below the current field (``()``: right below),
     with fragments written out and skipped fields left out."""
-    names: set[str] = set()
+    return {field.name for field in selected_at(info, *path)}
+
+
+def selected_at(info: Any, *path: str) -> list[SelectedField]:
+    """The fields selected at ``path`` below the current field, with their arguments (variables filled in)
+    and selections; fragments written out, skipped fields left out."""
+    found: list[SelectedField] = []
     fields: list[SelectedField] = info.selected_fields
     for field in fields:
-        _collect(field.selections, path, names)
-    return names
+        _collect(field.selections, path, found)
+    return found
 
 
-def _collect(selections: Sequence[Selection], path: tuple[str, ...], names: set[str]) -> None:
+def names_below(field: SelectedField, *path: str) -> set[str]:
+    """The names of the fields selected at ``path`` below ``field`` (a field found by :func:`selected_at`)."""
+    found: list[SelectedField] = []
+    _collect(field.selections, path, found)
+    return {selected.name for selected in found}
+
+
+def _collect(selections: Sequence[Selection], path: tuple[str, ...], found: list[SelectedField]) -> None:
     for selection in selections:
         if not _included(selection.directives):
             continue
         if not isinstance(selection, SelectedField):
-            _collect(selection.selections, path, names)  # a fragment: its fields sit at this level
+            _collect(selection.selections, path, found)  # a fragment: its fields sit at this level
         elif not path:
-            names.add(selection.name)
+            found.append(selection)
         elif selection.name == path[0]:
-            _collect(selection.selections, path[1:], names)
+            _collect(selection.selections, path[1:], found)

@@ -1,0 +1,118 @@
+"""Second-level reads started the moment the first level answers, before GraphQL resumes its resolvers.
+
+A customer-360 query reads the customer's orders, then the lines of those orders; its tickets, then their
+comments; its CRM record, then the owner it names. Started by the connection resolvers, the second read
+would wait until GraphQL had resumed them, behind everything else that resumes when a dozen upstream
+answers arrive together (a few milliseconds on every query). Here the first level's batch starts the
+second read as it answers (``BatchLoader.on_arrival``), before it hands the records to the resolvers.
+
+The records followed are those the resolvers will ask about: the connection's first page in its own
+order, or every record when a field such as the timeline reads them all. The resolvers then find those
+reads under way (a loader reads a key once per request); a connection with filters or a cursor is left to
+its resolver, which works out its page itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from crmgraph import records
+from crmgraph.resolvers import records as read
+from crmgraph.resolvers.loaders import Loaders
+from crmgraph.schema.lookahead import names_below, selected_at
+
+DEFAULT_PAGE = 20  # the connections' `first` when the query gives none
+
+
+def newest_first(at: datetime | None) -> float:
+    return -(at.timestamp() if at else 0.0)
+
+
+def order_key(order: records.OrderRecord) -> tuple[float, str, str]:
+    return newest_first(order.placed_at), order.source, order.source_id
+
+
+def invoice_key(invoice: records.InvoiceRecord) -> tuple[float, str, str]:
+    return newest_first(invoice.issued_at), invoice.source, invoice.source_id
+
+
+def ticket_key(ticket: records.TicketRecord) -> tuple[float, str, str]:
+    return newest_first(ticket.created_at), ticket.source, ticket.source_id
+
+
+@dataclass(frozen=True)
+class Children:
+    """What the nodes of a customer connection read below them."""
+
+    connection: str  # the customer field, e.g. "orders"
+    entity: str  # its records, related to the customer's party records
+    kind: type[records.Record]
+    key: Callable[[Any], tuple[float, str, str]]  # the connection's order
+    fields: tuple[str, ...]  # node fields that read the children
+    child: str  # the children's entity, related to each record by `by`
+    by: str
+    of_every_record: tuple[str, ...] = ()  # customer fields that read the children of every record
+
+
+CHILDREN = (
+    Children("orders", "order", records.OrderRecord, order_key, ("lines",), "order_line", "order"),
+    Children("invoices", "invoice", records.InvoiceRecord, invoice_key, ("payments", "outstanding"), "payment",
+             "invoice", ("timeline", "outstandingBalance")),
+    Children("tickets", "ticket", records.TicketRecord, ticket_key, ("comments",), "comment", "ticket",
+             ("timeline",)),
+)  # fmt: skip
+_EVERY = -1
+
+
+async def follow_up(info: Any, customer_ids: list[int], names: set[str], *path: str) -> None:
+    """For the customer fields ``names`` selected at ``path``: start each second-level read on arrival."""
+    loaders: Loaders = info.context.loaders
+    for rule in CHILDREN:
+        wanted = _wanted(info, rule, names, path)
+        if wanted is None:
+            continue
+        for customer_id in customer_ids:
+            await read.on_arrival(loaders, customer_id, rule.entity, partial(_read_children, loaders, rule, wanted))
+    if "owner" in names:
+        for customer_id in customer_ids:
+            await read.on_first_party_arrival(loaders, customer_id, partial(_read_owner, loaders))
+
+
+def _wanted(info: Any, rule: Children, names: set[str], path: tuple[str, ...]) -> int | None:
+    """How many of the first records need their children read (``_EVERY``: all); None: leave it."""
+    if names & set(rule.of_every_record):
+        return _EVERY
+    wanted: int | None = None
+    for field in (field for field in selected_at(info, *path) if field.name == rule.connection):
+        below = names_below(field, "nodes") | names_below(field, "edges", "node")
+        if not below & set(rule.fields):
+            continue
+        first = _whole_number(field.arguments.get("first", DEFAULT_PAGE))
+        if set(field.arguments) - {"first"} or first is None:
+            return None  # filters or a cursor: the page is the resolver's to work out
+        wanted = max(wanted or 0, min(max(first, 0), info.context.max_page_size))
+    return wanted
+
+
+def _whole_number(value: object) -> int | None:
+    # A literal argument comes as its source text ("10"), a variable's value as the number.
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _read_children(loaders: Loaders, rule: Children, wanted: int, found: list[list[records.Record]]) -> None:
+    parents = [record for each_source in found for record in each_source if isinstance(record, rule.kind)]
+    if wanted != _EVERY:
+        parents = sorted(parents, key=rule.key)[:wanted]
+    read.prefetch_related(loaders, rule.child, rule.by, parents)
+
+
+def _read_owner(loaders: Loaders, party: records.Record | None) -> None:
+    # The owner the survivorship rule picks when the first source names one; otherwise the resolver decides.
+    if isinstance(party, records.PartyRecord) and party.owner_id and loaders.adapters[party.source].serves("owner"):
+        read.prefetch([loaders.by_id(party.source, "owner").load(party.owner_id)])

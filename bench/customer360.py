@@ -52,8 +52,10 @@ QUERY = """query($id: ID!) { customer(id: $id) {
 } }"""
 # Dependent upstream levels of QUERY: (1) the customer's records and their related lists, reached from
 # the identity links alone (CRM associations, ERP orders and invoices, Zendesk tickets per organization);
-# (2) what needs those first: CRM batch reads of the associated objects, order lines, payments, ticket
-# comments, the owner. The identity store is crmgraph's own and gets no injected latency.
+# (2) what needs those first: CRM batch reads of the associated objects and the owner, ticket comments.
+# The ERP's order lines and payments come with their orders and invoices (joined reads), in level 1; the
+# bound still counts two levels, the CRM's and the ticket system's. The identity store is crmgraph's own
+# and gets no injected latency.
 DEPENDENT_LEVELS = 2
 
 

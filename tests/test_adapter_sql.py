@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, func, make_url, select, text, update
 from sqlalchemy import exc as sa
 
 from crmgraph.adapters.calls import CallLog, UpstreamCall, current_call_log
-from crmgraph.adapters.sql import MAX_BATCH, SqlAdapter
+from crmgraph.adapters.sql import JOINED_ROW_LIMIT, MAX_BATCH, SqlAdapter
 from crmgraph.adapters.sql_mapping import DEFAULT_MAPPING, DEFAULT_MAPPING_DATA, SqlMapping
 from crmgraph.adapters.testing import AdapterContract, ContractSamples
 from crmgraph.demo.layout import EstateLayout
@@ -175,6 +175,9 @@ async def whole_erp(adapter: SqlAdapter) -> dict[str, list[Any]]:
         "payments": await adapter.fetch_related("payment", "invoice", invoice_ids),
         "orders by id": await adapter.fetch("order", order_ids),
         "orders by number": await adapter.fetch_related("order", "number", [o.lstrip("0") for o in order_ids]),
+        # Joined reads answer one customer a statement: the first few are enough to compare databases.
+        "lines with their orders": await adapter.fetch_related("order_line", "order.party", party_ids[:40]),
+        "payments with their invoices": await adapter.fetch_related("payment", "invoice.party", party_ids[:40]),
     }
 
 
@@ -255,6 +258,38 @@ def test_the_lines_of_a_customer_with_a_thousand_orders_cost_a_statement_per_bat
     assert orders > MAX_BATCH
     assert len(calls) == math.ceil(orders / MAX_BATCH)
     assert all(isinstance(listed, list) and listed for listed in lines)  # every order has its lines
+
+
+def test_a_joined_read_gives_each_customer_the_children_of_all_its_parents_in_one_statement(
+    sqlite_erp: dict[str, list[Any]],
+) -> None:
+    """``order_line`` by ``order.party``: the lines of every order of the customer, as the per-order reads
+    give them; likewise the payments of every invoice."""
+    for parents, children, joined in (("orders", "lines", "lines with their orders"),
+                                      ("invoices", "payments", "payments with their invoices")):  # fmt: skip
+        per_parent = dict(zip(
+            [parent.source_id for listed in sqlite_erp[parents] for parent in listed], sqlite_erp[children], strict=True
+        ))  # fmt: skip
+        compared = 0
+        for listed, together in zip(sqlite_erp[parents], sqlite_erp[joined], strict=False):
+            if len(together) > JOINED_ROW_LIMIT:
+                continue  # cut short: the caller reads these per parent (the next test)
+            expected = [child for parent in listed for child in per_parent[parent.source_id]]
+            assert sorted(together, key=lambda c: c.source_id) == sorted(expected, key=lambda c: c.source_id)
+            compared += len(together)
+        assert compared > 20, f"{joined}: a comparison of nothing proves nothing"
+
+
+def test_a_joined_read_of_a_big_account_stops_past_its_row_limit(erp_url: str) -> None:
+    whale = _scalars(erp_url, select(VBAK.c.KUNNR).group_by(VBAK.c.KUNNR).order_by(func.count().desc()).limit(1))[0]
+
+    async def scenario(adapter: SqlAdapter) -> tuple[int | None, list[Any], list[UpstreamCall]]:
+        found, calls = await calls_of(adapter.fetch_related("order_line", "order.party", [whale, whale]))
+        return adapter.path("order_line", "order.party").row_limit, found, calls
+
+    (limit, (lines, again), calls), _ = run(erp_url, scenario)
+    assert limit is not None and isinstance(lines, list) and len(lines) == limit + 1 and again == lines
+    assert [call.request for call in calls] == ["SELECT VBAP"]
 
 
 # --- alignment, lookups, reading ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ estate's own ``/_control/stats`` for the HTTP systems, and a statement counter o
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections import Counter
@@ -16,6 +17,7 @@ import graphql
 import pytest
 from sqlalchemy import Engine, event
 
+from crmgraph.identity.store import IdentityStore
 from crmgraph.schema import build_schema
 from crmgraph.schema.customer import READS_BY_FIELD
 from crmgraph.schema.ids import encode_id
@@ -149,7 +151,7 @@ CUSTOMER_360 = """query($id: ID!) { customer(id: $id) {
 } }"""
 
 
-def test_a_customer_360_reads_one_company_with_one_get_and_each_erp_level_once(
+def test_a_customer_360_reads_one_company_with_one_get_and_the_erp_in_one_level(
     estate: Estate, facade: Facade, active_customer: str, erp_statements: list[str]
 ) -> None:
     result = facade.query(CUSTOMER_360, {"id": active_customer}, explain=True)
@@ -157,8 +159,11 @@ def test_a_customer_360_reads_one_company_with_one_get_and_each_erp_level_once(
     assert len([r for r in crm_requests if r.startswith("GET /crm/v3/objects/companies/")]) == 1
     assert not [r for r in crm_requests if "/associations/" in r]  # the company's own GET listed them
     erp = {op: n for (source, op), n in _operations(result).items() if source == "erp"}
-    assert set(erp) >= {"fetch party", "fetch_related order by party", "fetch_related order_line by order"}
-    assert set(erp.values()) == {1}, f"one statement per ERP level, got {erp}"
+    # Lines and payments are read with their orders and invoices (a join), none of them after.
+    assert erp == dict.fromkeys(
+        ["fetch party", "fetch_related order by party", "fetch_related order_line by order.party",
+         "fetch_related invoice by party", "fetch_related payment by invoice.party"], 1
+    ), erp  # fmt: skip
     assert estate.stats("crm")["total"] == len(crm_requests) and len(erp_statements) == sum(erp.values())
 
 
@@ -179,7 +184,8 @@ def test_order_lines_are_read_only_when_the_query_asks_for_them_and_then_once(
     fragment = "fragment Lines on Order { lines { sku } }" if "...Lines" in selection else ""
     query = f"query($id: ID!) {{ customer(id: $id) {{ {selection} }} }} {fragment}"
     operations = _operations(facade.query(query, {"id": active_customer}, explain=True))
-    assert operations[("erp", "fetch_related order_line by order")] == (1 if reads_lines else 0)
+    line_reads = sum(n for (source, op), n in operations.items() if op.startswith("fetch_related order_line by"))
+    assert line_reads == (1 if reads_lines else 0)
 
 
 def test_a_customers_name_reads_only_its_own_records(facade: Facade, active_customer: str) -> None:
@@ -228,21 +234,42 @@ def _keys_of(result: dict[str, Any], operation: str) -> list[int]:
     [
         ("orders(first: 2)", {}),
         ("orders(first: $n)", {"n": 2}),
-        ("a: orders(first: 1) { nodes { number } } orders(first: 2)", {}),  # the larger page wins
-        ("orders(first: 2, status: OPEN)", {}),  # a filter: the resolver works out the page
+        ("a: orders(first: 1) { nodes { number } } orders(first: 2)", {}),
     ],
 )
-def test_order_lines_are_read_for_the_page_the_query_shows_and_no_other(
+def test_order_lines_come_with_the_orders_in_one_join_and_match_the_lines_read_per_order(
     facade: Facade, active_customer: str, orders: str, variables: dict[str, Any]
 ) -> None:
-    """Started the moment the orders arrive (schema/follow_up.py), or by the connection resolver."""
     declared = "$id: ID!, $n: Int!" if "$n" in orders else "$id: ID!"
     query = f"""query({declared}) {{ customer(id: $id) {{
-      {orders} {{ nodes {{ number lines {{ sku }} }} }} }} }}"""
-    result = facade.query(query, {"id": active_customer, **variables}, explain=True)
-    shown = result["data"]["customer"]["orders"]["nodes"]
-    assert _keys_of(result, "fetch_related order_line by order") == ([len(shown)] if shown else [])
-    assert _keys_of(result, "fetch_related order by party") == [1]
+      {orders} {{ nodes {{ number lines {{ sku quantity }} }} }} }} }}"""
+    joined = facade.query(query, {"id": active_customer, **variables}, explain=True)
+    assert _keys_of(joined, "fetch_related order_line by order.party") == [1]
+    assert _keys_of(joined, "fetch_related order_line by order") == []
+    # A filter that keeps every order leaves the page to the resolver, which reads the lines per order.
+    unfiltered = """query($id: ID!) { customer(id: $id) {
+      orders(first: 2, placedAfter: "1970-01-01T00:00:00Z") { nodes { number lines { sku quantity } } } } }"""
+    per_order = facade.query(unfiltered, {"id": active_customer}, explain=True)
+    shown = per_order["data"]["customer"]["orders"]["nodes"]
+    assert _keys_of(per_order, "fetch_related order_line by order") == ([len(shown)] if shown else [])
+    assert _keys_of(per_order, "fetch_related order_line by order.party") == []
+    assert joined["data"]["customer"]["orders"]["nodes"] == shown and any(node["lines"] for node in shown)
+
+
+def test_payments_read_with_the_invoices_match_those_read_per_invoice(facade: Facade, active_customer: str) -> None:
+    selection = "{ nodes { number outstanding { amount } payments { amount { amount } } } }"
+    joined = facade.query(
+        f"query($id: ID!) {{ customer(id: $id) {{ invoices(first: 5) {selection} }} }}", {"id": active_customer},
+        explain=True,
+    )  # fmt: skip
+    assert _keys_of(joined, "fetch_related payment by invoice.party") == [1]
+    per_invoice = facade.query(
+        f"query($id: ID!) {{ customer(id: $id) {{ invoices(first: 5, after: null) {selection} }} }}",
+        {"id": active_customer}, explain=True,
+    )  # fmt: skip
+    assert _keys_of(per_invoice, "fetch_related payment by invoice.party") == []
+    assert joined["data"] == per_invoice["data"]
+    assert any(node["payments"] for node in joined["data"]["customer"]["invoices"]["nodes"])
 
 
 def test_the_timeline_reads_the_comments_of_every_ticket_once_whatever_page_of_tickets_is_shown(
@@ -255,3 +282,26 @@ def test_the_timeline_reads_the_comments_of_every_ticket_once_whatever_page_of_t
     tickets = result["data"]["customer"]["tickets"]["totalCount"]
     comment_calls = _keys_of(result, "fetch_related comment by ticket")
     assert len(comment_calls) == tickets and set(comment_calls) <= {1}  # Zendesk: one call per ticket
+
+
+def test_a_big_accounts_lines_are_read_for_the_page_when_its_joined_read_is_cut(
+    estate: Estate, facade: Facade, linked_identity: str
+) -> None:
+    """A customer with hundreds of orders: the join stops past its row limit, and the lines of the orders
+    shown are read per order as before (one more level, for this customer only)."""
+    erp = sqlite3.connect(estate.layout.erp_db)
+    try:
+        whale = erp.execute("SELECT KUNNR FROM VBAK GROUP BY KUNNR ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+    finally:
+        erp.close()
+    store = IdentityStore(linked_identity)
+    with store.engine.connect() as conn:
+        customer = conn.exec_driver_sql(
+            "SELECT customer_id FROM crmgraph_links WHERE source = 'erp' AND source_id = ?", (whale,)
+        ).scalar()
+    store.close()
+    query = "query($id: ID!) { customer(id: $id) { orders(first: 3) { nodes { number lines { sku } } } } }"
+    result = facade.query(query, {"id": encode_id("Customer", str(customer))}, explain=True)
+    assert _keys_of(result, "fetch_related order_line by order.party") == [1]
+    assert _keys_of(result, "fetch_related order_line by order") == [3]
+    assert all(node["lines"] for node in result["data"]["customer"]["orders"]["nodes"])

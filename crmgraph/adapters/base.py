@@ -46,6 +46,9 @@ class AccessPath:
     entity: str
     by: str = "id"
     max_batch: int = 100  # keys per upstream call; 1 means the system has no batch form for this path
+    # A path that answers at most this many records per key: a list one longer says there were more and it
+    # was cut (the ``sql`` adapter's joined reads, which a caller uses only when they are complete).
+    row_limit: int | None = None
 
     @property
     def batched(self) -> bool:

@@ -24,7 +24,9 @@ class FaultPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    latency_ms: float = Field(0.0, ge=0, le=120_000, description="Added to every answer.")
+    latency_ms: float = Field(
+        0.0, ge=0, le=120_000, description="Every answer leaves this long after its request arrived."
+    )
     jitter_ms: float = Field(0.0, ge=0, le=60_000, description="Uniform +/- spread around latency_ms.")
     error_rate: float = Field(0.0, ge=0, le=1, description="Share of requests answered with a 500.")
     rate_limit_per_s: float | None = Field(

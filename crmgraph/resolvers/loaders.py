@@ -8,6 +8,7 @@ request, and the batch goes through the read-through cache to the adapter.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,9 @@ class Loaders:
         self.stale = StaleLog()  # what this request was answered from stale cache
         self.links = BatchLoader[int, list[Link]](self._load_links)
         self.customer_of_party = BatchLoader[SourceRecord, int | None](self._load_customers)
+        # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
+        # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
+        self._covering: dict[tuple[str, str, str], list[asyncio.Future[dict[str, list[Record]]]]] = {}
 
     def sources_serving(self, entity: str, by: str = "id") -> list[str]:
         """Source names that can reach ``entity`` by ``by``, in configuration (precedence) order."""
@@ -48,12 +52,35 @@ class Loaders:
             adapter.path(entity, by)  # fail early and clearly for a path the adapter does not declare
 
             async def load(keys: list[str]) -> Sequence[Any]:
+                covered = await self._covered(key, keys)
+                missing = [k for k in keys if k not in covered]
+                if not missing:
+                    return [covered[k] for k in keys]
+                fetched: Sequence[Any]
                 if by == "id":
-                    return await self.cache.fetch(adapter, entity, keys, self.stale)
-                return await self.cache.fetch_related(adapter, entity, by, keys, self.stale)
+                    fetched = await self.cache.fetch(adapter, entity, missing, self.stale)
+                else:
+                    fetched = await self.cache.fetch_related(adapter, entity, by, missing, self.stale)
+                answers = dict(zip(missing, fetched, strict=True))
+                return [covered[k] if k in covered else answers[k] for k in keys]
 
             loader = self._loaders[key] = BatchLoader(load)
         return loader
+
+    def cover(self, source: str, entity: str, by: str, answers: asyncio.Future[dict[str, list[Record]]]) -> None:
+        """``answers`` will hold the ``entity`` records related ``by`` some keys: those keys are not asked
+        upstream again. A read that fails covers nothing (its keys are then asked as usual)."""
+        self._covering.setdefault((source, entity, by), []).append(answers)
+
+    async def _covered(self, path: tuple[str, str, str], keys: list[str]) -> dict[str, list[Record]]:
+        found: dict[str, list[Record]] = {}
+        for answers in self._covering.get(path, ()):
+            try:
+                known = await asyncio.shield(answers)
+            except Exception:
+                continue
+            found.update((key, known[key]) for key in keys if key in known)
+        return found
 
     async def _load_links(self, customer_ids: list[int]) -> list[list[Link]]:
         found = await self.identity.links_of(customer_ids)

@@ -14,6 +14,7 @@ its resolver, which works out its page itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,15 +56,16 @@ class Children:
     fields: tuple[str, ...]  # node fields that read the children
     child: str  # the children's entity, related to each record by `by`
     by: str
+    parent_attribute: str  # the child record's attribute holding its parent's id
     of_every_record: tuple[str, ...] = ()  # customer fields that read the children of every record
 
 
 CHILDREN = (
-    Children("orders", "order", records.OrderRecord, order_key, ("lines",), "order_line", "order"),
+    Children("orders", "order", records.OrderRecord, order_key, ("lines",), "order_line", "order", "order_id"),
     Children("invoices", "invoice", records.InvoiceRecord, invoice_key, ("payments", "outstanding"), "payment",
-             "invoice", ("timeline", "outstandingBalance")),
+             "invoice", "invoice_id", ("timeline", "outstandingBalance")),
     Children("tickets", "ticket", records.TicketRecord, ticket_key, ("comments",), "comment", "ticket",
-             ("timeline",)),
+             "ticket_id", ("timeline",)),
 )  # fmt: skip
 _EVERY = -1
 
@@ -76,6 +78,8 @@ async def follow_up(info: Any, customer_ids: list[int], names: set[str], *path: 
         if wanted is None:
             continue
         for customer_id in customer_ids:
+            if len(customer_ids) == 1:  # a page of customers reads a level for all of them in one statement
+                await _join_where_possible(loaders, rule, customer_id)
             await read.on_arrival(loaders, customer_id, rule.entity, partial(_read_children, loaders, rule, wanted))
     if "owner" in names:
         for customer_id in customer_ids:
@@ -103,6 +107,48 @@ def _whole_number(value: object) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+async def _join_where_possible(loaders: Loaders, rule: Children, customer_id: int) -> None:
+    """Where a source reads the children of a customer's records together with them (the ``sql`` adapter's
+    ``order_line`` by ``order.party``, a join), start that read now, in the first level: the children's
+    loader then finds them there and asks nothing upstream."""
+    joined_by = f"{rule.by}.party"
+    for link in await read.party_links(loaders, customer_id):
+        adapter = loaders.adapters.get(link.source)
+        if adapter is None or not adapter.serves(rule.child, joined_by) or not adapter.serves(rule.entity, "party"):
+            continue
+        joined = loaders.related(link.source, rule.child, joined_by).load(link.source_id)
+        parents = loaders.related(link.source, rule.entity, "party").load(link.source_id)
+        read.prefetch([joined])
+        answers: asyncio.Future[dict[str, list[records.Record]]] = asyncio.get_running_loop().create_future()
+        loaders.cover(link.source, rule.child, rule.by, answers)
+        settle = partial(_settle, rule, adapter.path(rule.child, joined_by).row_limit, joined, parents, answers)
+        joined.add_done_callback(settle)
+        parents.add_done_callback(settle)
+
+
+def _settle(
+    rule: Children,
+    row_limit: int | None,
+    joined: asyncio.Future[list[records.Record]],
+    parents: asyncio.Future[list[records.Record]],
+    answers: asyncio.Future[dict[str, list[records.Record]]],
+    _: object,
+) -> None:
+    """Once both reads are in: each parent's children (none for a parent the join found no child of)."""
+    if answers.done() or not (joined.done() and parents.done()):
+        return
+    failed = any(future.cancelled() or future.exception() is not None for future in (joined, parents))
+    if failed or (row_limit is not None and len(joined.result()) > row_limit):
+        answers.set_result({})  # nothing covered (a failure, or a list cut short): asked for as usual
+        return
+    by_parent: dict[str, list[records.Record]] = {parent.source_id: [] for parent in parents.result()}
+    for child in joined.result():
+        siblings = by_parent.get(getattr(child, rule.parent_attribute, None) or "")
+        if siblings is not None:  # a child of a parent the other read did not see is left out
+            siblings.append(child)
+    answers.set_result(by_parent)
 
 
 def _read_children(loaders: Loaders, rule: Children, wanted: int, found: list[list[records.Record]]) -> None:

@@ -96,7 +96,7 @@ WAYS = {"party": ("id",), "order": ("id", "party", "number"), "order_line": ("id
 VIA = "crmgraph_via"  # the label of the parent's key column in a joined read (never a legacy column name)
 # A joined read answers one key (one customer) and stops past this many rows: a big account's order book
 # is read a page at a time by the connections instead (a caller falls back when the list is cut).
-JOINED_ROW_LIMIT = 500
+JOINED_ROW_LIMIT = 200
 NEWEST_FIRST = {"order": "placed_at", "invoice": "issued_at"}
 OLDEST_FIRST = {"order_line": "position", "payment": "paid_at"}
 

@@ -17,6 +17,7 @@ from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayo
 from crmgraph.demo.seed import Manifest, data_dir_is_current, generate_estate, load_erp
 
 if TYPE_CHECKING:
+    from crmgraph.adapters.base import AccessPath
     from crmgraph.demo.estate import RunningEstate
 
 app = typer.Typer(help="crmgraph: one GraphQL customer graph over the systems a company already runs.")
@@ -177,10 +178,16 @@ def adapters_command() -> None:
             table.add_row(kind, found.target, package, f"[red]cannot load: {found.problem}[/]")
             continue
         paths = found.adapter.paths
-        reaches = ", ".join(f"{p.entity} by {p.by}" + ("" if p.batched else " (one by one)") for p in paths)
+        reaches = ", ".join(f"{p.entity} by {p.by}" + _how(p) for p in paths)
         table.add_row(kind, found.target, package, reaches)
     out.print(table)
 
 
 def main() -> None:
     app()
+
+
+def _how(path: AccessPath) -> str:
+    if path.row_limit is not None:
+        return f" (joined, one key a call, up to {path.row_limit} records)"
+    return "" if path.batched else " (one by one)"

@@ -135,3 +135,34 @@ def test_a_failing_on_arrival_callback_does_not_fail_the_batch(caplog: pytest.Lo
 
     assert asyncio.run(scenario()) == 8
     assert "on-arrival callback" in caplog.text
+
+
+def test_the_answer_waits_for_reads_that_reads_started_ahead_start_in_turn() -> None:
+    """Explain's end of execution: a read started ahead that, on arrival, starts another one (the next level
+    of a query) is followed by that one too, so no upstream call outlives its request."""
+    from types import SimpleNamespace
+
+    from crmgraph.adapters.calls import CallLog
+    from crmgraph.schema.explain import UpstreamExplain
+
+    async def scenario() -> bool:
+        loop = asyncio.get_running_loop()
+        log = CallLog()
+        first, second = loop.create_future(), loop.create_future()
+        log.started_ahead.add(first)
+
+        def next_level(_: object) -> None:
+            log.started_ahead.add(second)
+            loop.call_later(0.02, second.set_result, None)
+
+        first.add_done_callback(next_level)
+        loop.call_later(0.01, first.set_result, None)
+        extension = UpstreamExplain()
+        extension.execution_context = SimpleNamespace(context=SimpleNamespace(call_log=log))  # type: ignore[assignment]
+        steps = extension.on_execute()
+        await steps.__anext__()
+        with pytest.raises(StopAsyncIteration):
+            await steps.__anext__()
+        return second.done()
+
+    assert asyncio.run(scenario())

@@ -216,6 +216,7 @@ async def shared_in_request(key: Hashable, call: Callable[[], Awaitable[T]]) -> 
                 waiter.set_result(_MAKER_GAVE_UP)
             else:
                 waiter.set_exception(exc)
+                waiter.exception()  # a waiter cancelled before it resumes never retrieves it
         raise
     shared.answered, shared.answer = True, result
     for waiter in shared.waiting:

@@ -21,6 +21,7 @@ from aiocache.base import BaseCache
 from crmgraph.adapters.base import Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.calls import current_call_log
 from crmgraph.errors import SourceError
+from crmgraph.records import Record
 
 KEY_VERSION = 2  # bump when what is stored changes shape, so old entries are never read
 Upstream = Callable[[list[str]], Awaitable[list[Any]]]
@@ -52,9 +53,11 @@ class StaleServe:
 
 @dataclass
 class StaleLog:
-    """What one request was answered with from stale cache, because a source failed."""
+    """What one request was answered with from stale cache, because a source failed; and which entries it
+    read from the sources themselves (a caller combining two reads can tell whether both are of now)."""
 
     served: list[StaleServe] = field(default_factory=list)
+    fetched: set[str] = field(default_factory=set)  # cache keys (cache_key()) answered upstream, not stale
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ class ReadThrough:
 
         return await self._read(adapter.source, entity, by, keys, upstream, stale)
 
+    async def store_related(self, source: str, entity: str, by: str, found: dict[str, list[Record]]) -> None:
+        """Keep lists read some other way (a joined read's children, per parent) as ``by``'s own entries."""
+        await self._store({key: cache_key(source, entity, by, key) for key in found}, dict(found), entity)
+
     async def _read(
         self,
         source: str,
@@ -152,6 +159,8 @@ class ReadThrough:
                         stale.served.append(StaleServe(source, entity, key, age, value.code))
                 else:
                     answers[key] = value
+                    if stale is not None and not isinstance(value, SourceError):
+                        stale.fetched.add(names[key])
         if cache_observers:
             outcome = CacheOutcome(source, entity, hits, len(missing), stale_served)
             for observer in cache_observers:

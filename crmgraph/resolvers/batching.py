@@ -78,9 +78,11 @@ class BatchLoader(Generic[K, T]):
             for future in futures:
                 future.cancel()
             raise
-        for key, value in zip(keys, values, strict=True):
+        for key, future, value in zip(keys, futures, values, strict=True):
             for then in self._on_arrival.pop(key, ()):
-                if not isinstance(value, BaseException):
+                # A key whose callers all gave up (a sibling field failed and GraphQL cancelled them) needs
+                # nothing more read for it.
+                if not isinstance(value, BaseException) and not future.cancelled():
                     _run_quietly(then, value)
         for future, value in zip(futures, values, strict=True):
             if future.done():

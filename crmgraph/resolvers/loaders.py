@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from crmgraph.adapters.base import Adapter
@@ -30,7 +31,7 @@ class Loaders:
         self.customer_of_party = BatchLoader[SourceRecord, int | None](self._load_customers)
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
-        self._covering: dict[tuple[str, str, str], list[asyncio.Future[dict[str, list[Record]]]]] = {}
+        self._covering: dict[tuple[str, str, str], list[_Cover]] = {}
 
     def sources_serving(self, entity: str, by: str = "id") -> list[str]:
         """Source names that can reach ``entity`` by ``by``, in configuration (precedence) order."""
@@ -67,16 +68,27 @@ class Loaders:
             loader = self._loaders[key] = BatchLoader(load)
         return loader
 
-    def cover(self, source: str, entity: str, by: str, answers: asyncio.Future[dict[str, list[Record]]]) -> None:
-        """``answers`` will hold the ``entity`` records related ``by`` some keys: those keys are not asked
-        upstream again. A read that fails covers nothing (its keys are then asked as usual)."""
-        self._covering.setdefault((source, entity, by), []).append(answers)
+    def cover(
+        self,
+        source: str,
+        entity: str,
+        by: str,
+        answers: asyncio.Future[dict[str, list[Record]]],
+        keys_from: asyncio.Future[list[Record]],
+    ) -> None:
+        """``answers`` will hold the ``entity`` records related ``by`` some of the records ``keys_from``
+        gives (the lines of some of a customer's orders): those keys are not asked upstream again. A batch
+        waits for ``answers`` only when it asks for one of those keys; a key ``answers`` leaves out (a read
+        that failed covers nothing) is asked as usual."""
+        self._covering.setdefault((source, entity, by), []).append(_Cover(answers, keys_from))
 
     async def _covered(self, path: tuple[str, str, str], keys: list[str]) -> dict[str, list[Record]]:
         found: dict[str, list[Record]] = {}
-        for answers in self._covering.get(path, ()):
+        for cover in self._covering.get(path, ()):
+            if not cover.may_answer(keys):
+                continue
             try:
-                known = await asyncio.shield(answers)
+                known = await asyncio.shield(cover.answers)
             except Exception:
                 continue
             found.update((key, known[key]) for key in keys if key in known)
@@ -89,3 +101,17 @@ class Loaders:
     async def _load_customers(self, records: list[SourceRecord]) -> list[int | None]:
         found = await self.identity.customers_of("party", records)
         return [found.get(record) for record in records]
+
+
+@dataclass(frozen=True)
+class _Cover:
+    answers: asyncio.Future[dict[str, list[Record]]]
+    keys_from: asyncio.Future[list[Record]]  # the records whose keys ``answers`` may hold
+
+    def may_answer(self, keys: list[str]) -> bool:
+        """False once it is known that none of ``keys`` is one this cover can answer."""
+        keys_from = self.keys_from
+        if not keys_from.done() or keys_from.cancelled() or keys_from.exception() is not None:
+            return not keys_from.done()
+        own = {record.source_id for record in keys_from.result()}
+        return any(key in own for key in keys)

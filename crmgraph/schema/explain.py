@@ -32,10 +32,13 @@ class UpstreamExplain(SchemaExtension):
         yield
         # Reads started ahead (prefetch) that no resolver awaited, because the field that wanted them failed
         # first: they finish before the answer, so that explain, the stale marks and the cache see them.
-        left = [load for load in self.execution_context.context.call_log.started_ahead if not load.done()]
-        if left:
+        # A read that ends may start the next level's (reads started on arrival): wait until none is left.
+        started = self.execution_context.context.call_log.started_ahead
+        while left := [load for load in started if not load.done()]:
             time_left = remaining()
-            await asyncio.wait(left, timeout=None if time_left is None else max(time_left, 0.0))
+            if time_left is not None and time_left <= 0:
+                break
+            await asyncio.wait(left, timeout=time_left)
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from crmgraph import records
+from crmgraph.cache.read_through import cache_key
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema.lookahead import names_below, selected_at
@@ -96,9 +97,9 @@ def _wanted(info: Any, rule: Children, names: set[str], path: tuple[str, ...]) -
         if not below & set(rule.fields):
             continue
         first = _whole_number(field.arguments.get("first", DEFAULT_PAGE))
-        if set(field.arguments) - {"first"} or first is None:
-            return None  # filters or a cursor: the page is the resolver's to work out
-        wanted = max(wanted or 0, min(max(first, 0), info.context.max_page_size))
+        if set(field.arguments) - {"first"} or first is None or not 0 <= first <= info.context.max_page_size:
+            return None  # filters, a cursor or a page the resolver refuses: the page is the resolver's to work out
+        wanted = max(wanted or 0, first)
     return wanted
 
 
@@ -122,32 +123,61 @@ async def _join_where_possible(loaders: Loaders, rule: Children, customer_id: in
         parents = loaders.related(link.source, rule.entity, "party").load(link.source_id)
         read.prefetch([joined])
         answers: asyncio.Future[dict[str, list[records.Record]]] = asyncio.get_running_loop().create_future()
-        loaders.cover(link.source, rule.child, rule.by, answers)
-        settle = partial(_settle, rule, adapter.path(rule.child, joined_by).row_limit, joined, parents, answers)
+        loaders.cover(link.source, rule.child, rule.by, answers, parents)
+        both_of_now = partial(_both_fetched, loaders, [
+            cache_key(link.source, rule.child, joined_by, link.source_id),
+            cache_key(link.source, rule.entity, "party", link.source_id),
+        ])  # fmt: skip
+        settle = partial(
+            _settle, rule, adapter.path(rule.child, joined_by).row_limit, both_of_now, joined, parents, answers
+        )
+        answers.add_done_callback(partial(_keep, loaders, link.source, rule, both_of_now))
         joined.add_done_callback(settle)
         parents.add_done_callback(settle)
+
+
+def _keep(
+    loaders: Loaders, source: str, rule: Children, of_now: Callable[[], bool], answers: asyncio.Future[Any]
+) -> None:
+    """Children read now by a join are cached per parent as well, as their own read would have been: a
+    later query finds them there, the lists of parents without children too."""
+    if not answers.cancelled() and answers.result() and of_now():
+        read.prefetch(
+            [asyncio.ensure_future(loaders.cache.store_related(source, rule.child, rule.by, answers.result()))]
+        )
+
+
+def _both_fetched(loaders: Loaders, names: list[str]) -> bool:
+    return all(name in loaders.stale.fetched for name in names)
 
 
 def _settle(
     rule: Children,
     row_limit: int | None,
+    both_of_now: Callable[[], bool],
     joined: asyncio.Future[list[records.Record]],
     parents: asyncio.Future[list[records.Record]],
     answers: asyncio.Future[dict[str, list[records.Record]]],
     _: object,
 ) -> None:
-    """Once both reads are in: each parent's children (none for a parent the join found no child of)."""
+    """Once both reads are in: the children of each parent they list.
+
+    A parent the join found no children of has none, when both reads were made now, for this request. When
+    either came from the cache, the two may differ in age (they are cached apart): such a parent may be newer
+    than the join, and is left to its own read.
+    """
     if answers.done() or not (joined.done() and parents.done()):
         return
     failed = any(future.cancelled() or future.exception() is not None for future in (joined, parents))
     if failed or (row_limit is not None and len(joined.result()) > row_limit):
         answers.set_result({})  # nothing covered (a failure, or a list cut short): asked for as usual
         return
-    by_parent: dict[str, list[records.Record]] = {parent.source_id: [] for parent in parents.result()}
+    listed = {parent.source_id for parent in parents.result()}
+    by_parent: dict[str, list[records.Record]] = {key: [] for key in listed} if both_of_now() else {}
     for child in joined.result():
-        siblings = by_parent.get(getattr(child, rule.parent_attribute, None) or "")
-        if siblings is not None:  # a child of a parent the other read did not see is left out
-            siblings.append(child)
+        parent_id = getattr(child, rule.parent_attribute, None)
+        if parent_id in listed:  # a child of a parent the other read did not see is left out
+            by_parent.setdefault(parent_id, []).append(child)
     answers.set_result(by_parent)
 
 

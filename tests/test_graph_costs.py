@@ -105,15 +105,11 @@ def cached_facade(request: pytest.FixtureRequest, estate: Estate, linked_identit
         yield running
 
 
-def _with_an_unpaid_invoice(estate: Estate, identity_url: str) -> int:
-    """A customer with paid and unpaid invoices and a small order book (its joined reads are not cut)."""
+def _erp_customer(estate: Estate, identity_url: str, query: str) -> int:
+    """The customer of the ERP party that ``query`` (on the ERP's tables) selects first."""
     erp = sqlite3.connect(estate.layout.erp_db)
     try:
-        party = erp.execute(
-            "SELECT r.KUNRG FROM VBRK r LEFT JOIN BSAD b ON b.VBELN = r.VBELN GROUP BY r.KUNRG"
-            " HAVING COUNT(b.VBELN) > 0 AND SUM(b.VBELN IS NULL) > 0"
-            " AND (SELECT COUNT(*) FROM VBAK o WHERE o.KUNNR = r.KUNRG) BETWEEN 1 AND 20 ORDER BY r.KUNRG LIMIT 1"
-        ).fetchone()[0]
+        party = erp.execute(query).fetchone()[0]
     finally:
         erp.close()
     store = IdentityStore(identity_url)
@@ -124,6 +120,16 @@ def _with_an_unpaid_invoice(estate: Estate, identity_url: str) -> int:
     store.close()
     assert isinstance(customer, int)
     return customer
+
+
+def _with_an_unpaid_invoice(estate: Estate, identity_url: str) -> int:
+    """A customer with paid and unpaid invoices and a small order book (its joined reads are not cut)."""
+    return _erp_customer(
+        estate, identity_url,
+        "SELECT r.KUNRG FROM VBRK r LEFT JOIN BSAD b ON b.VBELN = r.VBELN GROUP BY r.KUNRG"
+        " HAVING COUNT(b.VBELN) > 0 AND SUM(b.VBELN IS NULL) > 0"
+        " AND (SELECT COUNT(*) FROM VBAK o WHERE o.KUNNR = r.KUNRG) BETWEEN 1 AND 20 ORDER BY r.KUNRG LIMIT 1",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("shape", ["a page of customers", "one customer (joined ERP reads)"])
@@ -320,17 +326,8 @@ def test_a_big_accounts_lines_are_read_for_the_page_when_its_joined_read_is_cut(
 ) -> None:
     """A customer with hundreds of orders: the join stops past its row limit, and the lines of the orders
     shown are read per order as before (one more level, for this customer only)."""
-    erp = sqlite3.connect(estate.layout.erp_db)
-    try:
-        whale = erp.execute("SELECT KUNNR FROM VBAK GROUP BY KUNNR ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
-    finally:
-        erp.close()
-    store = IdentityStore(linked_identity)
-    with store.engine.connect() as conn:
-        customer = conn.exec_driver_sql(
-            "SELECT customer_id FROM crmgraph_links WHERE source = 'erp' AND source_id = ?", (whale,)
-        ).scalar()
-    store.close()
+    biggest = "SELECT KUNNR FROM VBAK GROUP BY KUNNR ORDER BY COUNT(*) DESC LIMIT 1"
+    customer = _erp_customer(estate, linked_identity, biggest)
     query = "query($id: ID!) { customer(id: $id) { orders(first: 3) { nodes { number lines { sku } } } } }"
     result = facade.query(query, {"id": encode_id("Customer", str(customer))}, explain=True)
     assert _keys_of(result, "fetch_related order_line by order.party") == [1]

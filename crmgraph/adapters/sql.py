@@ -175,6 +175,28 @@ def _after(cursor: str | None, width: int) -> list[str] | None:
     return values
 
 
+def _kept(spec: EntityMapping, table: Table) -> list[ColumnElement[bool]]:
+    """The mapping's ``where``: the rows that exist for crmgraph."""
+    return [table.c[name].is_(None) if value is None else table.c[name] == value for name, value in spec.where.items()]
+
+
+def _bound_keys(
+    spec: EntityMapping, table: Table, by: str, column: str, keys: Sequence[str]
+) -> tuple[dict[str, str], list[object]]:
+    """Each key as ``column`` stores it, and the values to bind (a key the column cannot hold is left out)."""
+    stored = {key: spec.stored_key(by, key) for key in keys}
+    bound = (_bindable(table.c[column], value) for value in dict.fromkeys(stored.values()))
+    return stored, [value for value in bound if value is not None]
+
+
+def _per_key(entity: str, stored: dict[str, str], grouped: Grouped) -> list[RelatedResult]:
+    groups, failed = grouped
+    return [
+        failed[value] if value in failed else _in_reading_order(entity, groups.get(value, []))
+        for value in stored.values()
+    ]
+
+
 def _in_reading_order(entity: str, records: list[Record]) -> list[Record]:
     if entity in NEWEST_FIRST:
         field = NEWEST_FIRST[entity]
@@ -318,10 +340,7 @@ class SqlAdapter(Adapter):
 
     def _query(self, spec: EntityMapping, table: Table) -> Select[Any]:
         wanted = dict.fromkeys(spec.columns().values())
-        kept = [
-            table.c[name].is_(None) if value is None else table.c[name] == value for name, value in spec.where.items()
-        ]
-        return select(*(table.c[name] for name in wanted)).where(*kept)
+        return select(*(table.c[name] for name in wanted)).where(*_kept(spec, table))
 
     def _by_key(self, spec: EntityMapping, table: Table, column: str) -> Select[Any]:
         """The entity's rows whose ``column`` is one of the ``KEYS`` parameter."""
@@ -375,18 +394,12 @@ class SqlAdapter(Adapter):
             return await self._fetch_joined(entity, by, keys)
         spec, table = await self._table(entity)
         column = spec.relations()[by]
-        stored = {key: spec.stored_key(by, key) for key in keys}
-        values = {value: _bindable(table.c[column], value) for value in stored.values()}
-        wanted = [bound for bound in values.values() if bound is not None]
+        stored, wanted = _bound_keys(spec, table, by, column, keys)
         if not wanted:
             return [[] for _ in keys]  # no key could be in this column: nothing to ask
-
         statement = self._by_key(spec, table, column)
-        groups, failed = await self.db.read(spec.table, statement, {KEYS: wanted}, self._grouping(spec, column))
-        return [
-            failed[value] if value in failed else _in_reading_order(entity, groups.get(value, []))
-            for value in stored.values()
-        ]
+        grouped = await self.db.read(spec.table, statement, {KEYS: wanted}, self._grouping(spec, column))
+        return _per_key(entity, stored, grouped)
 
     def _grouping(self, spec: EntityMapping, key_column: str) -> Callable[[Iterable[RowMapping]], Grouped]:
         """Rows read into records and grouped by the value of ``key_column`` (the key each was asked for)."""
@@ -411,33 +424,26 @@ class SqlAdapter(Adapter):
         spec, table = await self._table(entity)
         parent_spec, parent_table = await self._table(parent)
         via_column = parent_spec.relations()[via]
-        stored = {key: parent_spec.stored_key(via, key) for key in keys}
-        values = {value: _bindable(parent_table.c[via_column], value) for value in stored.values()}
-        wanted = [bound for bound in values.values() if bound is not None]
+        stored, wanted = _bound_keys(parent_spec, parent_table, via, via_column, keys)
         if not wanted:
             return [[] for _ in keys]
         statement = self._joined.get((entity, by))
         if statement is None:
-            kept = [
-                parent_table.c[name].is_(None) if value is None else parent_table.c[name] == value
-                for name, value in parent_spec.where.items()
-            ]
             joined = table.join(parent_table, table.c[spec.relations()[parent]] == parent_table.c[parent_spec.id[0]])
             statement = (
                 self._query(spec, table)
                 .add_columns(parent_table.c[via_column].label(VIA))
                 .select_from(joined)
-                .where(*kept, parent_table.c[via_column].in_(bindparam(KEYS, expanding=True)))
+                .where(
+                    *_kept(parent_spec, parent_table), parent_table.c[via_column].in_(bindparam(KEYS, expanding=True))
+                )
                 .order_by(*(table.c[name] for name in spec.id))  # the same rows cut off on every database
                 .limit(JOINED_ROW_LIMIT + 1)
             )
             self._joined[(entity, by)] = statement
 
-        groups, failed = await self.db.read(spec.table, statement, {KEYS: wanted}, self._grouping(spec, VIA))
-        return [
-            failed[value] if value in failed else _in_reading_order(entity, groups.get(value, []))
-            for value in stored.values()
-        ]
+        grouped = await self.db.read(spec.table, statement, {KEYS: wanted}, self._grouping(spec, VIA))
+        return _per_key(entity, stored, grouped)
 
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
         if size < 1:

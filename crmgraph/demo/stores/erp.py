@@ -5,6 +5,8 @@ Tables and the SAP names they borrow:
 - ``KNA1``  customer master (KUNNR customer number, NAME1 name, LAND1 country, ORT01 city, TELF1 phone,
   SMTP_ADDR e-mail, STCD1 tax number, BRSCH industry, KNURL web address, ZZCRMID the rarely filled
   cross-reference to the CRM company id);
+- ``KNVK``  contact persons at a customer (PARNR contact number, KUNNR their customer, NAMEV first name,
+  NAME1 surname, TELF1 phone, SMTP_ADDR e-mail, ABTNR department, PAFKT function);
 - ``VBAK`` / ``VBAP``  sales order headers / lines;
 - ``VBRK``  billing documents (invoices), ZZAUBEL the order they bill;
 - ``BSAD``  cleared customer items: the payments against invoices.
@@ -48,6 +50,21 @@ KNA1 = legacy_table(
     Column("LOEVM", String(1), nullable=False, server_default=""),
     Column("ZZCRMID", String(20)),
     Index("KNA1_ZZCRMID", "ZZCRMID"),
+)
+
+KNVK = legacy_table(
+    "KNVK",
+    Column("MANDT", CHAR(3), nullable=False, server_default="100"),
+    Column("PARNR", String(10), primary_key=True),
+    Column("KUNNR", String(10), nullable=False),
+    Column("NAMEV", String(35)),
+    Column("NAME1", String(35), nullable=False),
+    Column("TELF1", String(30)),
+    Column("SMTP_ADDR", String(120)),
+    Column("ABTNR", String(4)),
+    Column("PAFKT", String(40)),
+    Column("ERDAT", CHAR(8), nullable=False),
+    Index("KNVK_KUNNR", "KUNNR"),
 )
 
 VBAK = legacy_table(
@@ -110,4 +127,4 @@ BSAD = legacy_table(
     Index("BSAD_KUNNR", "KUNNR"),
 )
 
-ERP_TABLES = (KNA1, VBAK, VBAP, VBRK, BSAD)
+ERP_TABLES = (KNA1, KNVK, VBAK, VBAP, VBRK, BSAD)

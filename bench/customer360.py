@@ -33,7 +33,7 @@ from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
-from crmgraph.identity.linker import link_parties
+from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
 from crmgraph.sources import OpenSources
@@ -132,8 +132,9 @@ def main() -> None:
         store.create()
 
         async def link() -> None:
-            async with OpenSources(config_for(urls, identity_url, 0)) as adapters:
-                await link_parties(store, adapters)
+            config = config_for(urls, identity_url, 0)
+            async with OpenSources(config) as adapters:
+                await link_records(store, adapters, config.identity)
 
         asyncio.run(link())
         ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]

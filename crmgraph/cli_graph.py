@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -17,7 +16,7 @@ from rich.console import Console
 
 from crmgraph.config import Config, ConfigErrors, load_config, parse_config
 from crmgraph.demo.process import estate_process
-from crmgraph.errors import ConfigError, SourceError
+from crmgraph.errors import ConfigError
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -95,34 +94,9 @@ def serve(
 
 
 def _run_link(loaded: Config) -> None:
-    from crmgraph.identity.linker import link_parties
-    from crmgraph.identity.store import IdentityStore
-    from crmgraph.sources import OpenSources
+    from crmgraph.cli_identity import run_link
 
-    async def run() -> None:
-        store = IdentityStore(loaded.identity.url)
-        store.create()
-        try:
-            async with OpenSources(loaded) as adapters:
-                with console.status("linking ...") as status:
-                    report = await link_parties(
-                        store, adapters, lambda source, n: status.update(f"scanning {source}: {n:,} records")
-                    )
-        finally:
-            store.close()
-        scanned = ", ".join(f"{source} {n:,}" for source, n in report.scanned.items())
-        out.print(
-            f"Linked {scanned} records into {report.customers:,} customers "
-            f"({report.new_customers:,} new, {report.merged_customers:,} merged, "
-            f"{report.records_linked_by_xref:,} records joined by cross-reference, "
-            f"{report.dangling_xrefs:,} references to records no source has)."
-        )
-
-    try:
-        asyncio.run(run())
-    except SourceError as exc:
-        console.print(f"[red]Linking stopped, nothing was written:[/] {exc}")
-        raise typer.Exit(1) from exc
+    run_link(loaded)
 
 
 def link(config: ConfigFile) -> None:

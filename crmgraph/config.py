@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crmgraph.errors import ConfigError
+from crmgraph.identity.settings import IdentityConfig
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -94,10 +95,6 @@ class CacheConfig(Strict):
 
     def stale_for(self, entity: str) -> float:
         return self.stale_s.get(entity, self.stale_s["default"])
-
-
-class IdentityConfig(Strict):
-    url: str = Field("sqlite:///var/identity.sqlite", description="SQLAlchemy URL of the identity store.")
 
 
 class ServerConfig(Strict):

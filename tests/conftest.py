@@ -110,7 +110,7 @@ def linked_identity(running_estate: Estate, tmp_path_factory: pytest.TempPathFac
     """An identity store linked once from the running estate; its URL."""
     import asyncio
 
-    from crmgraph.identity.linker import link_parties
+    from crmgraph.identity.linker import link as link_records
     from crmgraph.identity.store import IdentityStore
     from crmgraph.sources import OpenSources
     from tests.facade import facade_config
@@ -122,7 +122,7 @@ def linked_identity(running_estate: Estate, tmp_path_factory: pytest.TempPathFac
         store = IdentityStore(url)
         store.create()
         async with OpenSources(config) as adapters:
-            await link_parties(store, adapters)
+            await link_records(store, adapters, config.identity)
         store.close()
 
     asyncio.run(link())

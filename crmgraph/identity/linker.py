@@ -1,59 +1,49 @@
-"""Building links: every source record of a customer belongs to exactly one golden customer.
+"""The linking run: read every party and person of every source, match them, write golden ids and links.
 
-In this version links come from explicit cross-references only (an ERP column naming the CRM id, a ticket
-organization's ``external_id``): records joined by them are one customer, and a record no reference
-reaches is a customer of its own. Runs are repeatable: a record keeps its customer id from one run to
-the next; customers that a new reference joins are merged into the older id.
+Sources are read concurrently (each pages through its own records). Matching runs in a worker thread,
+and everything is written in one transaction at the end: a source that fails while being read, or any
+error before the commit, leaves the store as it was.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
+import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from crmgraph.adapters.base import Adapter
-from crmgraph.identity.store import IdentityStore, Link, SourceRecord, normalize
-from crmgraph.records import PartyRecord
+from crmgraph.identity import decisions as steward
+from crmgraph.identity import persist
+from crmgraph.identity.engine import Resolution, resolve
+from crmgraph.identity.persist import KindReport
+from crmgraph.identity.profiles import SourceRecord
+from crmgraph.identity.settings import IdentityConfig
+from crmgraph.identity.store import IdentityStore, normalize
+from crmgraph.records import PartyRecord, PersonRecord, Record
 
-Progress = Callable[[str, int], None]  # (source, records scanned so far)
+# (stage, done, total or None): "scan crm party", "match companies", "write", ...
+Progress = Callable[[str, int, int | None], None]
 PAGE_SIZE = 100
+ENTITIES = ("party", "person")
 
 
 @dataclass
 class LinkReport:
-    scanned: Counter[str] = field(default_factory=Counter)
-    customers: int = 0
-    new_customers: int = 0
-    merged_customers: int = 0
-    records_linked_by_xref: int = 0
+    scanned: Counter[str] = field(default_factory=Counter)  # "source entity" -> records
+    companies: KindReport = field(default_factory=KindReport)
+    persons: KindReport = field(default_factory=KindReport)
     dangling_xrefs: int = 0  # references to records that no source returned
-    links_written: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
 
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[SourceRecord, SourceRecord] = {}
-
-    def add(self, node: SourceRecord) -> None:
-        self.parent.setdefault(node, node)
-
-    def find(self, node: SourceRecord) -> SourceRecord:
-        root = node
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node] != root:  # path compression keeps later finds flat
-            self.parent[node], node = root, self.parent[node]
-        return root
-
-    def union(self, a: SourceRecord, b: SourceRecord) -> None:
-        root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+    @property
+    def customers(self) -> int:
+        return self.companies.golden
 
 
 def match_keys_of(record: PartyRecord) -> set[tuple[str, str]]:
-    """Normalised values a customer can be searched (and later matched) by."""
+    """Normalised values a customer can be searched by."""
     keys = {("name", normalize(record.name))}
     if record.domain:
         keys.add(("domain", normalize(record.domain).removeprefix("www.")))
@@ -64,75 +54,115 @@ def match_keys_of(record: PartyRecord) -> set[tuple[str, str]]:
     return keys
 
 
-async def _scan_parties(
-    adapters: Mapping[str, Adapter], report: LinkReport, progress: Progress | None
-) -> dict[SourceRecord, PartyRecord]:
-    found: dict[SourceRecord, PartyRecord] = {}
-    for name, adapter in adapters.items():
-        if "party" not in adapter.scannable:
-            continue
-        cursor: str | None = None
-        while True:
-            page = await adapter.scan("party", cursor, PAGE_SIZE)
-            for record in page.records:
-                if isinstance(record, PartyRecord):
-                    found[(name, record.source_id)] = record
-                    report.scanned[name] += 1
-            if progress is not None:
-                progress(name, report.scanned[name])
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-    return found
+async def _scan(
+    name: str, adapter: Adapter, entity: str, found: dict[SourceRecord, Record], report: LinkReport,
+    progress: Progress | None,
+) -> None:  # fmt: skip
+    cursor: str | None = None
+    stage = f"scan {name} {entity}"
+    while True:
+        page = await adapter.scan(entity, cursor, PAGE_SIZE)
+        for record in page.records:
+            found[(name, record.source_id)] = record
+        report.scanned[f"{name} {entity}"] += len(page.records)
+        if progress is not None:
+            progress(stage, report.scanned[f"{name} {entity}"], None)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
-async def link_parties(
-    store: IdentityStore, adapters: Mapping[str, Adapter], progress: Progress | None = None
+async def scan_sources(
+    adapters: Mapping[str, Adapter], report: LinkReport, progress: Progress | None = None
+) -> tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord]]:
+    """Every party and person of every source that can list them, all sources at once."""
+    found: dict[str, dict[SourceRecord, Record]] = {entity: {} for entity in ENTITIES}
+    scans = [
+        _scan(name, adapter, entity, found[entity], report, progress)
+        for name, adapter in adapters.items()
+        for entity in ENTITIES
+        if entity in adapter.scannable
+    ]
+    await asyncio.gather(*scans)
+    # Source order is precedence order: keep it in the result, whatever order the scans finished in.
+    order = {name: position for position, name in enumerate(adapters)}
+    parties = {
+        k: r for k, r in sorted(found["party"].items(), key=lambda i: order[i[0][0]]) if isinstance(r, PartyRecord)
+    }
+    persons = {
+        k: r for k, r in sorted(found["person"].items(), key=lambda i: order[i[0][0]]) if isinstance(r, PersonRecord)
+    }
+    return parties, persons  # fmt: skip
+
+
+def _person_customers(resolution: Resolution, customer_of_record: Mapping[SourceRecord, int]) -> dict[int, int | None]:
+    """Person cluster label -> the golden customer most of its records are filed under."""
+    votes: defaultdict[int, Counter[int]] = defaultdict(Counter)
+    labels = resolution.persons.labels
+    for row, profile in enumerate(resolution.persons.profiles):
+        label = int(labels[row])
+        votes.setdefault(label, Counter())
+        if profile.parent is not None and profile.parent in customer_of_record:
+            votes[label][customer_of_record[profile.parent]] += 1
+    return {label: (counted.most_common(1)[0][0] if counted else None) for label, counted in votes.items()}
+
+
+def write_run(
+    store: IdentityStore,
+    resolution: Resolution,
+    parties: Mapping[SourceRecord, PartyRecord],
+    report: LinkReport,
+    progress: Progress | None = None,
+) -> None:
+    now = persist.utcnow()
+    decisions = steward.standing_from(store)
+    with store.engine.begin() as conn:
+        if progress is not None:
+            progress("write", 0, 3)
+        companies, report.companies = persist.write_links(conn, "company", resolution.companies, now)
+        customer_of_record = {
+            profile.key: companies.ids[int(resolution.companies.labels[row])]
+            for row, profile in enumerate(resolution.companies.profiles)
+        }
+        keys: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
+        for key, record in parties.items():
+            keys[customer_of_record[key]] |= match_keys_of(record)
+        persist.write_match_keys(conn, keys)
+        if progress is not None:
+            progress("write", 1, 3)
+        parents = _person_customers(resolution, customer_of_record)
+        _, report.persons = persist.write_links(conn, "person", resolution.persons, now, parents)
+        if progress is not None:
+            progress("write", 2, 3)
+        for kind, result, kind_report in (
+            ("company", resolution.companies, report.companies),
+            ("person", resolution.persons, report.persons),
+        ):
+            kind_report.review = persist.write_review(conn, kind, result, steward.decided_pairs(decisions, kind), now)
+            persist.write_model(conn, kind, result.model, now)
+    if progress is not None:
+        progress("write", 3, 3)
+
+
+async def link(
+    store: IdentityStore, adapters: Mapping[str, Adapter], config: IdentityConfig, progress: Progress | None = None
 ) -> LinkReport:
-    """Scan every source that can list its parties, join them by cross-reference, write the links.
-
-    A source that fails while being scanned aborts the run before anything is written.
-    """
+    """The full run: read every source, match, write. Steward decisions are obeyed throughout."""
     report = LinkReport()
-    records = await _scan_parties(adapters, report, progress)
-    groups = _UnionFind()
-    for node in records:
-        groups.add(node)
-    for node, record in records.items():
-        for target in record.xrefs:
-            if target in records:
-                groups.union(node, target)
-            else:
-                report.dangling_xrefs += 1
+    clock = time.monotonic()
+    parties, persons = await scan_sources(adapters, report, progress)
+    report.seconds["scan"] = time.monotonic() - clock
+    report.dangling_xrefs = sum(1 for r in parties.values() for target in r.xrefs if target not in parties)
 
-    components: dict[SourceRecord, list[SourceRecord]] = {}
-    for node in records:
-        components.setdefault(groups.find(node), []).append(node)
+    def match_and_write() -> None:
+        clock = time.monotonic()
+        if progress is not None:
+            progress("match", 0, None)
+        resolution = resolve(parties, persons, config, steward.standing_from(store))
+        report.seconds["match"] = time.monotonic() - clock
+        clock = time.monotonic()
+        write_run(store, resolution, parties, report, progress)
+        report.seconds["write"] = time.monotonic() - clock
 
-    current = store.current_links("party")
-    next_id = store.next_customer_id()
-    new_customers: list[int] = []
-    retired: set[int] = set()
-    assignments: list[Link] = []
-    keys: dict[int, set[tuple[str, str]]] = {}
-    for members in components.values():
-        known = sorted({current[node] for node in members if node in current})
-        if known:
-            customer_id = known[0]
-            retired.update(known[1:])
-            report.merged_customers += len(known) - 1
-        else:
-            customer_id, next_id = next_id, next_id + 1
-            new_customers.append(customer_id)
-        rule = "xref" if len(members) > 1 else "self"
-        if rule == "xref":
-            report.records_linked_by_xref += len(members)
-        keys[customer_id] = set().union(*(match_keys_of(records[node]) for node in members))
-        for source, source_id in members:
-            if current.get((source, source_id)) != customer_id:
-                assignments.append(Link(customer_id, source, "party", source_id, rule, 1.0))
-    store.apply("party", new_customers, assignments, keys, retired - set(keys))
-    report.customers = len(components)
-    report.new_customers = len(new_customers)
-    report.links_written = len(assignments)
+    await asyncio.to_thread(match_and_write)
     return report

@@ -11,83 +11,49 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    bindparam,
-    create_engine,
-    delete,
-    func,
-    select,
-)
+from sqlalchemy import Engine, bindparam, create_engine, func, literal, null, select, union_all
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import BindParameter
 
 from crmgraph.adapters.calls import upstream_call
+from crmgraph.identity.tables import aliases, customers, links, match_keys, metadata, person_links, persons
 from crmgraph.sqlite_memory import limit_page_cache
 
 T = TypeVar("T")
-metadata = MetaData()
-
-customers = Table(
-    "crmgraph_customers",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-links = Table(
-    "crmgraph_links",
-    metadata,
-    Column("customer_id", Integer, ForeignKey("crmgraph_customers.id"), nullable=False),
-    Column("source", String(64), nullable=False),
-    Column("entity", String(32), nullable=False),
-    Column("source_id", String(128), nullable=False),
-    Column("rule", String(64), nullable=False),  # why these are linked: "self", "xref", later matching rules
-    Column("confidence", Float, nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("source", "entity", "source_id"),
-    Index("crmgraph_links_customer", "customer_id"),
-)
-match_keys = Table(
-    "crmgraph_match_keys",
-    metadata,
-    Column("customer_id", Integer, ForeignKey("crmgraph_customers.id"), nullable=False),
-    Column("kind", String(16), nullable=False),  # name | domain | tax_id | email
-    Column("value", String(255), nullable=False),
-    Index("crmgraph_match_keys_value", "kind", "value"),
-    Index("crmgraph_match_keys_customer", "customer_id"),
-)
 
 SourceRecord = tuple[str, str]  # (source, source_id)
 
 # Every GraphQL request starts with this read: built once, compiled once (the ids are an expanding parameter).
-_LINKS_OF_CUSTOMERS = (
-    select(links.c.customer_id, links.c.source, links.c.entity, links.c.source_id, links.c.rule, links.c.confidence)
-    .where(links.c.customer_id.in_(bindparam("customer_ids", expanding=True)))
-    .order_by(links.c.source, links.c.source_id)
-)
+# A customer's own records and the records of the people who work for it, in one statement.
+_CUSTOMER_IDS: BindParameter[int] = bindparam("customer_ids", expanding=True)
+_LINKS_OF_CUSTOMERS = union_all(
+    select(
+        links.c.customer_id, links.c.source, links.c.entity, links.c.source_id, links.c.rule, links.c.confidence,
+        null().label("person_id"),
+    ).where(links.c.customer_id.in_(_CUSTOMER_IDS)),
+    select(
+        persons.c.customer_id, person_links.c.source, literal("person").label("entity"), person_links.c.source_id,
+        person_links.c.rule, person_links.c.confidence, person_links.c.person_id,
+    )
+    .join(persons, persons.c.id == person_links.c.person_id)
+    .where(persons.c.customer_id.in_(_CUSTOMER_IDS)),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Link:
+    """A source record of a customer: one of its own (``entity`` party) or of a person working for it."""
+
     customer_id: int
     source: str
-    entity: str
+    entity: str  # "party", or "person" with ``person_id`` the golden person the record belongs to
     source_id: str
-    rule: str
+    rule: str  # how it was linked: self, xref, model, steward
     confidence: float
+    person_id: int | None = None
 
 
 def _engine(url: str) -> Engine:
@@ -121,7 +87,8 @@ class IdentityStore:
     def _links_of(self, customer_ids: list[int]) -> dict[int, list[Link]]:
         found: defaultdict[int, list[Link]] = defaultdict(list)
         with upstream_call(self.SOURCE, "SELECT links by customer"), self.engine.connect() as conn:
-            for row in conn.execute(_LINKS_OF_CUSTOMERS, {"customer_ids": customer_ids}):
+            rows = sorted(conn.execute(_LINKS_OF_CUSTOMERS, {"customer_ids": customer_ids}), key=_link_order)
+            for row in rows:
                 found[row.customer_id].append(Link(**row._mapping))
         return dict(found)
 
@@ -179,64 +146,28 @@ class IdentityStore:
         term = f"%{normalize(search)}%"
         return select(match_keys.c.customer_id).where(match_keys.c.value.like(term))
 
-    # --- writes (the link command) -----------------------------------------------------------------
-
-    def current_links(self, entity: str) -> dict[SourceRecord, int]:
+    def golden_of_records(self) -> tuple[dict[SourceRecord, int], dict[SourceRecord, int]]:
+        """Every linked record's golden id: (party records -> customer, person records -> person)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(links.c.source, links.c.source_id, links.c.customer_id).where(links.c.entity == entity)
+            parties = conn.execute(
+                select(links.c.source, links.c.source_id, links.c.customer_id).where(links.c.entity == "party")
             )
-            return {(row.source, row.source_id): row.customer_id for row in rows}
+            companies = {(row.source, row.source_id): row.customer_id for row in parties}
+            people = conn.execute(select(person_links.c.source, person_links.c.source_id, person_links.c.person_id))
+            return companies, {(row.source, row.source_id): row.person_id for row in people}
 
-    def next_customer_id(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.max(customers.c.id))) or 0) + 1
+    async def survivors(self, kind: str, ids: Sequence[int]) -> dict[int, int]:
+        """For ids a merge absorbed: the id that absorbed them (``kind`` customer or person)."""
+        return await asyncio.to_thread(self._survivors, kind, list(ids))
 
-    def apply(
-        self,
-        entity: str,
-        new_customers: Iterable[int],
-        assignments: Sequence[Link],
-        keys: dict[int, set[tuple[str, str]]],
-        retired: Iterable[int] = (),
-    ) -> None:
-        """Write a linking run in one transaction: new customers, (re)assigned links, refreshed keys."""
-        now = datetime.now(UTC)
-        with self.engine.begin() as conn:
-            fresh = [{"id": cid, "created_at": now} for cid in new_customers]
-            if fresh:
-                conn.execute(customers.insert(), fresh)
-            by_source: defaultdict[str, list[str]] = defaultdict(list)
-            for link in assignments:
-                by_source[link.source].append(link.source_id)
-            for source, source_ids in by_source.items():
-                for chunk in _chunks(source_ids, 1000):
-                    conn.execute(
-                        delete(links).where(
-                            links.c.source == source, links.c.entity == entity, links.c.source_id.in_(chunk)
-                        )
-                    )
-            rows = [
-                {"customer_id": link.customer_id, "source": link.source, "entity": entity,
-                 "source_id": link.source_id, "rule": link.rule, "confidence": link.confidence, "linked_at": now}
-                for link in assignments
-            ]  # fmt: skip
-            for chunk_rows in _chunks(rows, 5000):
-                conn.execute(links.insert(), chunk_rows)
-            touched = list(keys)
-            for chunk_ids in _chunks(touched, 1000):
-                conn.execute(delete(match_keys).where(match_keys.c.customer_id.in_(chunk_ids)))
-            rows = [
-                {"customer_id": cid, "kind": kind, "value": value}
-                for cid, pairs in keys.items()
-                for kind, value in pairs
-            ]
-            for chunk_rows in _chunks(rows, 5000):
-                conn.execute(match_keys.insert(), chunk_rows)
-            retired_ids = list(retired)
-            if retired_ids:
-                conn.execute(delete(match_keys).where(match_keys.c.customer_id.in_(retired_ids)))
-                conn.execute(delete(customers).where(customers.c.id.in_(retired_ids)))
+    def _survivors(self, kind: str, ids: list[int]) -> dict[int, int]:
+        query = select(aliases.c.old_id, aliases.c.survivor_id).where(aliases.c.kind == kind, aliases.c.old_id.in_(ids))
+        with upstream_call(self.SOURCE, "SELECT aliases"), self.engine.connect() as conn:
+            return {row.old_id: row.survivor_id for row in conn.execute(query)}
+
+
+def _link_order(row: Any) -> tuple[int, str, str, str]:
+    return (row.customer_id, row.entity, row.source, row.source_id)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

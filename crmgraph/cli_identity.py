@@ -1,0 +1,125 @@
+"""The identity commands: ``crmgraph link`` and ``crmgraph identity evaluate | match``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crmgraph.config import Config
+from crmgraph.errors import SourceError
+
+if TYPE_CHECKING:
+    from crmgraph.identity.evaluate import Evaluation
+    from crmgraph.identity.linker import LinkReport
+
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+identity_app = typer.Typer(help="Identity resolution: score a linking, match a CSV file.")
+
+
+class _Bars:
+    """One progress bar per stage ("scan crm party", "match", "write"), created as stages appear."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        task = self.tasks.get(stage)
+        if task is None:
+            task = self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(task, completed=done, total=total)
+
+
+def _print_link_report(report: LinkReport) -> None:
+    scanned = ", ".join(f"{what} {n:,}" for what, n in sorted(report.scanned.items()))
+    companies, persons = report.companies, report.persons
+    out.print(
+        f"Linked {companies.records + persons.records:,} records into {companies.golden:,} customers and "
+        f"{persons.golden:,} persons (read {scanned} in {report.seconds.get('scan', 0):.1f} s)."
+    )
+    for label, kind in (("customers", companies), ("persons", persons)):
+        rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted((kind.by_rule or {}).items()))
+        out.print(
+            f"{kind.records:,} records -> {kind.golden:,} golden {label} ({kind.new:,} new ids, "
+            f"{kind.absorbed:,} merged away, {kind.links_written:,} links written; records by rule: {rules}); "
+            f"{kind.review:,} pairs wait for review."
+        )
+    out.print(
+        f"Matched in {report.seconds.get('match', 0):.1f} s, written in {report.seconds.get('write', 0):.1f} s; "
+        f"{report.dangling_xrefs:,} cross-references name records no source has."
+    )
+
+
+def run_link(loaded: Config) -> None:
+    """The full linking run with progress bars; exits 1 (nothing written) when a source fails."""
+    from crmgraph.identity.linker import link
+    from crmgraph.identity.store import IdentityStore
+    from crmgraph.sources import OpenSources
+
+    async def run() -> LinkReport:
+        store = IdentityStore(loaded.identity.url)
+        store.create()
+        try:
+            async with OpenSources(loaded) as adapters:
+                columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+                with Progress(*columns, console=console, transient=True) as progress:
+                    return await link(store, adapters, loaded.identity, _Bars(progress))
+        finally:
+            store.close()
+
+    try:
+        report = asyncio.run(run())
+    except SourceError as exc:
+        console.print(f"[red]Linking stopped, nothing was written:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _print_link_report(report)
+
+
+def _print_evaluation(evaluation: Evaluation) -> None:
+    table = Table(
+        title=f"{evaluation.kind}: {evaluation.records:,} records, {evaluation.golden:,} golden for "
+        f"{evaluation.entities:,} true ({evaluation.unscored:,} linked records not in the truth)"
+    )
+    for column in ("pairs of", "precision", "recall", "F1", "predicted", "true", "correct"):
+        table.add_column(column, justify="left" if column == "pairs of" else "right")
+    for score in evaluation.scores:
+        table.add_row(
+            score.scope, f"{score.precision:.4f}", f"{score.recall:.4f}", f"{score.f1:.4f}",
+            f"{score.predicted:,}", f"{score.true:,}", f"{score.correct:,}",
+        )  # fmt: skip
+    out.print(table)
+
+
+ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
+
+
+@identity_app.command("evaluate")
+def evaluate_command(
+    truth: Annotated[Path, typer.Option(help="Ground truth CSV: party, person, system, object, source_id.")],
+    config: ConfigFile,
+) -> None:
+    """Score the identity store's links against a ground truth: precision, recall and F1 on record pairs."""
+    from crmgraph.cli_graph import _load
+    from crmgraph.identity.evaluate import evaluate, read_truth
+    from crmgraph.identity.store import IdentityStore
+
+    loaded = _load(config)
+    try:
+        truth_records = read_truth(truth)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]Cannot read the truth file:[/] {exc}")
+        raise typer.Exit(2) from exc
+    store = IdentityStore(loaded.identity.url)
+    try:
+        companies, persons = store.golden_of_records()
+    finally:
+        store.close()
+    for kind, predicted in (("companies", companies), ("persons", persons)):
+        _print_evaluation(evaluate(kind, predicted, truth_records[kind]))

@@ -1,0 +1,101 @@
+"""Comparisons: every candidate pair graded per field, all pairs at once.
+
+A grade is a small integer: ``-1`` when either record lacks the field (no evidence), ``0`` when the values
+differ, up to ``grades - 1`` when they are equal; fuzzy comparisons have a grade per similarity level in
+between ("close", "somewhat close"). Grades, not raw similarities, go into the Fellegi-Sunter model, so
+that each grade's weight can be estimated and explained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.fuzz import token_set_ratio
+
+from crmgraph.identity.blocking import Pairs
+from crmgraph.identity.columns import MISSING, Column, Table
+from crmgraph.identity.settings import Comparison
+
+Grades = npt.NDArray[np.int8]  # (pairs, comparisons)
+
+
+def _token_set(a: str, b: str, **_: object) -> float:
+    return float(token_set_ratio(a, b)) / 100.0
+
+
+SCORERS: dict[str, Any] = {
+    "jaro_winkler": JaroWinkler.normalized_similarity,
+    "levenshtein": Levenshtein.normalized_similarity,
+    "token_set": _token_set,
+}
+
+
+def _single(column: Column, pairs: Pairs) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    return column.codes[pairs[:, 0]], column.codes[pairs[:, 1]]
+
+
+def _exact(column: Column, pairs: Pairs) -> npt.NDArray[np.int8]:
+    left, right = _single(column, pairs)
+    grades: npt.NDArray[np.int8] = (left == right).astype(np.int8)
+    grades[(left == MISSING) | (right == MISSING)] = -1
+    return grades
+
+
+def _overlap(column: Column, pairs: Pairs) -> npt.NDArray[np.int8]:
+    left, right = column.codes[pairs[:, 0]], column.codes[pairs[:, 1]]  # (k, width) each
+    shared = ((left[:, :, None] == right[:, None, :]) & (left[:, :, None] != MISSING)).any(axis=(1, 2))
+    grades: npt.NDArray[np.int8] = shared.astype(np.int8)
+    grades[(left[:, 0] == MISSING) | (right[:, 0] == MISSING)] = -1
+    return grades
+
+
+def _fuzzy(column: Column, pairs: Pairs, comparison: Comparison) -> npt.NDArray[np.int8]:
+    left, right = _single(column, pairs)
+    missing = (left == MISSING) | (right == MISSING)
+    equal = (left == right) & ~missing
+    grades = np.zeros(len(pairs), dtype=np.int8)
+    grades[equal] = comparison.grades - 1
+    grades[missing] = -1
+    todo = np.flatnonzero(~missing & ~equal)
+    if len(todo):
+        # Similarity is computed once per distinct pair of values, not once per pair of records.
+        value_pairs = np.unique(np.stack((left[todo], right[todo]), axis=1), axis=0, return_inverse=True)
+        distinct, inverse = value_pairs[0], value_pairs[1].ravel()
+        texts = column.texts
+        scores = process.cpdist(
+            [texts[i] for i in distinct[:, 0]],
+            [texts[j] for j in distinct[:, 1]],
+            scorer=SCORERS[comparison.similarity],
+            workers=1,
+        )
+        levels = np.asarray(comparison.levels)
+        # Grade: how many levels the similarity reaches (levels are highest first).
+        reached = (np.asarray(scores)[:, None] >= levels[None, :]).sum(axis=1).astype(np.int8)
+        grades[todo] = reached[inverse]
+    return grades
+
+
+def grade(table: Table, pairs: Pairs, comparisons: Sequence[Comparison]) -> Grades:
+    """The grade of every pair under every comparison: shape (pairs, comparisons)."""
+    out = np.empty((len(pairs), len(comparisons)), dtype=np.int8)
+    for index, comparison in enumerate(comparisons):
+        column = table.column(comparison.field)
+        if comparison.kind == "overlap":
+            out[:, index] = _overlap(column, pairs)
+        elif comparison.kind == "fuzzy":
+            out[:, index] = _fuzzy(column, pairs, comparison)
+        else:
+            out[:, index] = _exact(column, pairs)
+    return out
+
+
+def grade_names(comparison: Comparison) -> list[str]:
+    """Human names of a comparison's grades, from 0 (differ) up to exact."""
+    if comparison.kind != "fuzzy":
+        return ["different", "shared" if comparison.kind == "overlap" else "exact"]
+    return ["different", *(f"similar >= {level}" for level in reversed(comparison.levels)), "exact"]

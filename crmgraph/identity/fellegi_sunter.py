@@ -1,0 +1,124 @@
+"""The Fellegi-Sunter model: how much each grade of each comparison says about two records being one.
+
+For comparison ``c`` and grade ``g``, ``m[c][g]`` is the probability of that grade among pairs that are
+the same entity, ``u[c][g]`` among pairs that are not. A pair's match weight is the log2 prior odds
+plus, per comparison it has evidence for, ``log2(m / u)``; the match probability follows from it. A
+missing value adds nothing.
+
+The model is estimated from the data alone by expectation-maximisation (no labelled pairs): candidate
+pairs are a mixture of matches and non-matches, and EM finds the ``m``, ``u`` and share of matches that
+explain the grades best, assuming comparisons are independent given match status. Pairs with the same
+grades on every comparison are one pattern, so each iteration costs patterns, not pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from crmgraph.identity.comparisons import Grades
+
+FloatArray = npt.NDArray[np.float64]
+EPSILON = 1e-6  # no grade is ever impossible: one unseen grade must not veto a pair
+CONVERGED = 1e-6
+
+
+@dataclass
+class Model:
+    """Estimated parameters: per comparison, m and u per grade; the prior share of matching pairs."""
+
+    prior: float
+    m: list[list[float]]
+    u: list[list[float]]
+    iterations: int = 0
+
+    def weights(self) -> list[list[float]]:
+        """log2(m / u) per comparison and grade: what each grade adds to a pair's match weight."""
+        return [
+            [float(np.log2(max(mi, EPSILON) / max(ui, EPSILON))) for mi, ui in zip(m, u, strict=True)]
+            for m, u in zip(self.m, self.u, strict=True)
+        ]
+
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1 - self.prior)))
+
+    def score(self, grades: Grades) -> FloatArray:
+        """Match weight of each pair (rows of ``grades``)."""
+        total = np.full(len(grades), self.prior_weight())
+        for index, weights in enumerate(self.weights()):
+            column = grades[:, index]
+            table = np.asarray([*weights, 0.0])  # grade -1 (missing) reads the trailing 0
+            total += table[column.astype(np.int64)]
+        return total
+
+    def to_json(self) -> dict[str, object]:
+        return {"prior": self.prior, "m": self.m, "u": self.u, "iterations": self.iterations}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Model:
+        return cls(
+            prior=float(data["prior"]),  # type: ignore[arg-type]
+            m=[list(map(float, row)) for row in data["m"]],  # type: ignore[attr-defined]
+            u=[list(map(float, row)) for row in data["u"]],  # type: ignore[attr-defined]
+            iterations=int(data.get("iterations", 0)),  # type: ignore[call-overload]
+        )
+
+
+def probability(weight: FloatArray | float) -> FloatArray:
+    return np.asarray(1.0 / (1.0 + np.power(2.0, -np.asarray(weight, dtype=np.float64))))
+
+
+def _initial(grades_per: Sequence[int], patterns: Grades, counts: FloatArray, prior: float) -> Model:
+    """m leans to agreement, u is the grades' share among all candidate pairs (mostly non-matches)."""
+    m: list[list[float]] = []
+    u: list[list[float]] = []
+    for index, grades in enumerate(grades_per):
+        column = patterns[:, index]
+        observed = np.array([counts[column == g].sum() for g in range(grades)]) + 1.0
+        u.append(list(observed / observed.sum()))
+        lean = np.array([2.0**g for g in range(grades)])
+        lean[-1] *= 8  # exact agreement is by far the most common grade among matches
+        m.append(list(lean / lean.sum()))
+    return Model(prior, m, u)
+
+
+def estimate(
+    grades: Grades, grades_per: Sequence[int], *, prior: float, iterations: int, fixed_u: bool = False
+) -> Model:
+    """EM over the grade patterns of the candidate pairs.
+
+    ``grades_per[c]`` is the number of grades of comparison ``c`` (missing aside).
+    """
+    if len(grades) == 0:
+        return _initial(grades_per, grades, np.zeros(0), prior)
+    patterns, counts_int = np.unique(grades, axis=0, return_counts=True)
+    counts = counts_int.astype(np.float64)
+    model = _initial(grades_per, patterns, counts, prior)
+    for step in range(1, iterations + 1):
+        weights = model.score(patterns)
+        p_match = probability(weights)  # E-step: each pattern's chance of being a match
+        matched, unmatched = counts * p_match, counts * (1.0 - p_match)
+        new_m: list[list[float]] = []
+        new_u: list[list[float]] = []
+        for index, grades_count in enumerate(grades_per):
+            column = patterns[:, index]
+            m_counts = np.array([matched[column == g].sum() for g in range(grades_count)]) + EPSILON
+            u_counts = np.array([unmatched[column == g].sum() for g in range(grades_count)]) + EPSILON
+            new_m.append(list(m_counts / m_counts.sum()))
+            new_u.append(list(u_counts / u_counts.sum()) if not fixed_u else model.u[index])
+        new_prior = float(np.clip(matched.sum() / counts.sum(), EPSILON, 1 - EPSILON))
+        change = max(
+            abs(new_prior - model.prior),
+            max(
+                abs(a - b)
+                for row_a, row_b in zip(new_m, model.m, strict=True)
+                for a, b in zip(row_a, row_b, strict=True)
+            ),
+        )
+        model = Model(new_prior, new_m, new_u, step)
+        if change < CONVERGED:
+            break
+    return model

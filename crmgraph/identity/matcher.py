@@ -1,0 +1,171 @@
+"""Matching one kind of record: profiles in, clusters and review candidates out.
+
+normalise (profiles) -> block (candidate pairs) -> compare (grades) -> score (Fellegi-Sunter, EM)
+-> cluster (constrained) -> review candidates (pairs between the two thresholds, and strong pairs a
+constraint kept apart).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from crmgraph.identity.blocking import BlockingReport, Pairs, candidate_pairs
+from crmgraph.identity.clustering import Joined, cluster
+from crmgraph.identity.columns import Table
+from crmgraph.identity.comparisons import Grades, grade, grade_names
+from crmgraph.identity.fellegi_sunter import Model, estimate, probability
+from crmgraph.identity.profiles import Profile, SourceRecord
+from crmgraph.identity.settings import MatchSettings
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one comparison said about a pair: the grade and the weight it added."""
+
+    field: str
+    grade: str
+    weight: float
+    left: str | None
+    right: str | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A pair for a steward: scored between the thresholds, or strong but kept apart by a constraint."""
+
+    row: int  # the pair's row among the scored pairs (for :meth:`MatchResult.explain`)
+    left: int
+    right: int
+    probability: float
+    weight: float
+    why: str  # "score" | "distinct:<field>" | ...
+
+
+@dataclass
+class MatchReport:
+    records: int = 0
+    blocking: BlockingReport = field(default_factory=BlockingReport)
+    patterns: int = 0
+    linked_pairs: int = 0
+    clusters: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class MatchResult:
+    profiles: Sequence[Profile]
+    table: Table
+    settings: MatchSettings
+    model: Model
+    labels: npt.NDArray[np.int64]
+    joined: list[Joined]
+    review: list[Candidate]
+    pairs: Pairs
+    grades: Grades
+    weights: npt.NDArray[np.float64]
+    report: MatchReport
+
+    def clusters(self) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for row, label in enumerate(self.labels):
+            found.setdefault(int(label), []).append(row)
+        return found
+
+    def explain(self, row: int) -> list[Evidence]:
+        """Per comparison, the grade pair ``row`` got and the weight it added (the waterfall)."""
+        weights = self.model.weights()
+        left, right = self.profiles[int(self.pairs[row, 0])], self.profiles[int(self.pairs[row, 1])]
+        evidence: list[Evidence] = []
+        for index, comparison in enumerate(self.settings.comparisons):
+            level = int(self.grades[row, index])
+            evidence.append(
+                Evidence(
+                    field=comparison.field,
+                    grade="missing" if level < 0 else grade_names(comparison)[level],
+                    weight=0.0 if level < 0 else weights[index][level],
+                    left=_shown(left.values.get(comparison.field)),
+                    right=_shown(right.values.get(comparison.field)),
+                )
+            )
+        return evidence
+
+
+def _shown(value: object) -> str | None:
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(value))
+    return value if isinstance(value, str) else None
+
+
+def _forced_pairs(
+    profiles: Sequence[Profile], index: dict[SourceRecord, int], must_link: Iterable[tuple[SourceRecord, SourceRecord]]
+) -> list[tuple[int, int, str]]:
+    forced = [(index[a], index[b], "steward") for a, b in must_link if a in index and b in index]
+    for row, profile in enumerate(profiles):
+        forced.extend((row, index[target], "xref") for target in profile.xrefs if target in index)
+    return forced
+
+
+def match(
+    profiles: Sequence[Profile],
+    settings: MatchSettings,
+    set_fields: frozenset[str],
+    *,
+    must_link: Iterable[tuple[SourceRecord, SourceRecord]] = (),
+    cannot_link: Iterable[tuple[SourceRecord, SourceRecord]] = (),
+    model: Model | None = None,
+) -> MatchResult:
+    """Match ``profiles`` into clusters. With ``model`` given, its parameters are used as they are."""
+    report = MatchReport(records=len(profiles))
+    clock = time.monotonic()
+    table = Table(profiles, set_fields)
+    pairs, report.blocking = candidate_pairs(table, settings.blocking, settings.max_block)
+    report.seconds["block"] = time.monotonic() - clock
+
+    clock = time.monotonic()
+    grades = grade(table, pairs, settings.comparisons)
+    report.patterns = len(np.unique(grades, axis=0)) if len(grades) else 0
+    report.seconds["compare"] = time.monotonic() - clock
+
+    clock = time.monotonic()
+    if model is None:
+        model = estimate(
+            grades,
+            [comparison.grades for comparison in settings.comparisons],
+            prior=settings.prior,
+            iterations=settings.iterations,
+        )
+    weights = model.score(grades)
+    probabilities = probability(weights)
+    report.seconds["estimate"] = time.monotonic() - clock
+
+    clock = time.monotonic()
+    index = {profile.key: row for row, profile in enumerate(profiles)}
+    cannot = [(index[a], index[b]) for a, b in cannot_link if a in index and b in index]
+    result = cluster(
+        table,
+        settings.distinct,
+        forced=_forced_pairs(profiles, index, must_link),
+        cannot=cannot,
+        pairs=pairs,
+        probabilities=probabilities,
+        link_at=settings.thresholds.link,
+    )
+    labels = result.labels
+    review: list[Candidate] = []
+    apart = labels[pairs[:, 0]] != labels[pairs[:, 1]]
+    between = np.flatnonzero(apart & (probabilities >= settings.thresholds.review))
+    refused = {(i, j): why for i, j, why in result.refused}
+    for row in between:
+        i, j = int(pairs[row, 0]), int(pairs[row, 1])
+        why = refused.get((i, j), "score" if probabilities[row] < settings.thresholds.link else "constraint")
+        review.append(Candidate(int(row), i, j, float(probabilities[row]), float(weights[row]), why))
+    review.sort(key=lambda candidate: -candidate.weight)
+    report.linked_pairs = int(np.count_nonzero(~apart))
+    report.clusters = len(np.unique(labels))
+    report.seconds["cluster"] = time.monotonic() - clock
+    return MatchResult(profiles, table, settings, model, labels, result.joined, review, pairs, grades, weights, report)

@@ -1,0 +1,211 @@
+"""Writing a linking run into the store, in one transaction: a failed run changes nothing.
+
+Only what changed is written: links whose golden id, rule or confidence moved, golden ids created or
+absorbed (absorbed ids become aliases), match keys of the customers whose records changed, and the
+review queue, which each run replaces (pairs a steward already decided never re-enter it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table, delete, func, select, update
+
+from crmgraph.identity import tables as t
+from crmgraph.identity.fellegi_sunter import Model
+from crmgraph.identity.golden_ids import Assignment, assign
+from crmgraph.identity.matcher import MatchResult
+from crmgraph.identity.profiles import SourceRecord
+
+T = TypeVar("T")
+CHUNK = 900  # ids per IN (...): under SQLite's default limit of bound parameters
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    golden_id: int
+    rule: str
+    confidence: float
+
+
+@dataclass
+class KindReport:
+    records: int = 0
+    golden: int = 0
+    new: int = 0
+    absorbed: int = 0
+    links_written: int = 0
+    review: int = 0
+    by_rule: dict[str, int] | None = None
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def current_links(conn: Connection, kind: str) -> dict[SourceRecord, LinkRow]:
+    if kind == "company":
+        query = select(t.links.c.source, t.links.c.source_id, t.links.c.customer_id.label("golden"),
+                       t.links.c.rule, t.links.c.confidence).where(t.links.c.entity == "party")  # fmt: skip
+    else:
+        query = select(t.person_links.c.source, t.person_links.c.source_id,
+                       t.person_links.c.person_id.label("golden"), t.person_links.c.rule,
+                       t.person_links.c.confidence)  # fmt: skip
+    return {(r.source, r.source_id): LinkRow(r.golden, r.rule, r.confidence) for r in conn.execute(query)}
+
+
+def _next_id(conn: Connection, table: Table) -> int:
+    highest = conn.scalar(select(func.max(table.c.id))) or 0
+    absorbed = conn.scalar(select(func.max(t.aliases.c.old_id))) or 0
+    return int(max(highest, absorbed)) + 1  # an absorbed id is never handed out again
+
+
+def _labels(result: MatchResult) -> dict[int, list[SourceRecord]]:
+    clusters: dict[int, list[SourceRecord]] = {}
+    for row, profile in enumerate(result.profiles):
+        clusters.setdefault(int(result.labels[row]), []).append(profile.key)
+    return clusters
+
+
+def write_links(
+    conn: Connection, kind: str, result: MatchResult, now: datetime, parents: Mapping[int, int | None] | None = None
+) -> tuple[Assignment[int], KindReport]:
+    """Golden ids and links of one kind. ``parents``: for persons, cluster label -> golden customer id."""
+    golden_table = t.customers if kind == "company" else t.persons
+    alias_kind = "customer" if kind == "company" else "person"
+    existing = current_links(conn, kind)
+    clusters = _labels(result)
+    assignment = assign(clusters, {key: row.golden_id for key, row in existing.items()}, _next_id(conn, golden_table))
+    report = KindReport(records=len(result.profiles), golden=len(clusters), new=len(assignment.new))
+    rows: list[dict[str, Any]] = []
+    for row, profile in enumerate(result.profiles):
+        joined = result.joined[row]
+        wanted = LinkRow(assignment.ids[int(result.labels[row])], joined.rule, round(joined.confidence, 6))
+        if existing.get(profile.key) != wanted:
+            rows.append({"source": profile.source, "source_id": profile.source_id, "golden": wanted.golden_id,
+                         "rule": wanted.rule, "confidence": wanted.confidence})  # fmt: skip
+    by_rule: defaultdict[str, int] = defaultdict(int)
+    for joined in result.joined:
+        by_rule[joined.rule] += 1
+    report.by_rule = dict(by_rule)
+
+    if assignment.new:
+        values: list[dict[str, Any]] = [{"id": golden, "created_at": now} for golden in assignment.new]
+        if kind == "person":
+            for value in values:
+                value["customer_id"] = None
+        for part in chunks(values, 5000):
+            conn.execute(golden_table.insert(), list(part))
+    _replace_links(conn, kind, rows, now)
+    report.links_written = len(rows)
+    if kind == "person" and parents is not None:
+        _set_person_customers(conn, {assignment.ids[label]: customer for label, customer in parents.items()})
+    _retire(conn, golden_table, alias_kind, assignment.retired, now)
+    report.absorbed = sum(1 for survivor in assignment.retired.values() if survivor is not None)
+    return assignment, report
+
+
+def _replace_links(conn: Connection, kind: str, rows: list[dict[str, Any]], now: datetime) -> None:
+    by_source: defaultdict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_source[row["source"]].append(row["source_id"])
+    table = t.links if kind == "company" else t.person_links
+    for source, ids in by_source.items():
+        for part in chunks(ids):
+            condition = (table.c.source == source) & table.c.source_id.in_(part)
+            if kind == "company":
+                condition = condition & (table.c.entity == "party")
+            conn.execute(delete(table).where(condition))
+    golden_column = "customer_id" if kind == "company" else "person_id"
+    inserts = [
+        {golden_column: row["golden"], "source": row["source"], "source_id": row["source_id"], "rule": row["rule"],
+         "confidence": row["confidence"], "linked_at": now}
+        | ({"entity": "party"} if kind == "company" else {})
+        for row in rows
+    ]  # fmt: skip
+    for rows_part in chunks(inserts, 5000):
+        conn.execute(table.insert(), list(rows_part))
+
+
+def _set_person_customers(conn: Connection, customer_of: Mapping[int, int | None]) -> None:
+    current = {row.id: row.customer_id for row in conn.execute(select(t.persons.c.id, t.persons.c.customer_id))}
+    by_customer: defaultdict[int | None, list[int]] = defaultdict(list)
+    for person, customer in customer_of.items():
+        if current.get(person, -1) != customer:
+            by_customer[customer].append(person)
+    for customer, people in by_customer.items():
+        for part in chunks(people):
+            conn.execute(update(t.persons).where(t.persons.c.id.in_(part)).values(customer_id=customer))
+
+
+def _retire(conn: Connection, table: Table, kind: str, retired: Mapping[int, int | None], now: datetime) -> None:
+    """Remove absorbed golden ids; each becomes an alias of its survivor, and aliases to it follow along."""
+    if not retired:
+        return
+    ids = sorted(retired)
+    for part in chunks(ids):
+        if table is t.customers:
+            conn.execute(delete(t.match_keys).where(t.match_keys.c.customer_id.in_(part)))
+            conn.execute(update(t.persons).where(t.persons.c.customer_id.in_(part)).values(customer_id=None))
+        conn.execute(delete(table).where(table.c.id.in_(part)))
+    for old, survivor in retired.items():
+        if survivor is None:
+            continue
+        conn.execute(
+            update(t.aliases)
+            .where(t.aliases.c.kind == kind, t.aliases.c.survivor_id == old)
+            .values(survivor_id=survivor)
+        )
+        conn.execute(delete(t.aliases).where(t.aliases.c.kind == kind, t.aliases.c.old_id == old))
+        conn.execute(t.aliases.insert().values(kind=kind, old_id=old, survivor_id=survivor, at=now))
+
+
+def write_match_keys(conn: Connection, keys: Mapping[int, set[tuple[str, str]]]) -> None:
+    """Replace the search keys of the given customers."""
+    ids = sorted(keys)
+    for part in chunks(ids):
+        conn.execute(delete(t.match_keys).where(t.match_keys.c.customer_id.in_(part)))
+    rows = [{"customer_id": cid, "kind": kind, "value": value[:255]} for cid in ids for kind, value in keys[cid]]
+    for rows_part in chunks(rows, 5000):
+        conn.execute(t.match_keys.insert(), list(rows_part))
+
+
+def write_review(
+    conn: Connection, kind: str, result: MatchResult, decided: set[frozenset[SourceRecord]], now: datetime
+) -> int:
+    """Replace the open review queue of ``kind`` with this run's candidates (undecided pairs only)."""
+    conn.execute(delete(t.review).where(t.review.c.kind == kind))
+    rows: list[dict[str, Any]] = []
+    for candidate in result.review:
+        left, right = result.profiles[candidate.left], result.profiles[candidate.right]
+        if frozenset((left.key, right.key)) in decided:
+            continue
+        evidence = [vars(item) for item in result.explain(candidate.row)]
+        rows.append(
+            {"kind": kind, "left_source": left.source, "left_id": left.source_id, "right_source": right.source,
+             "right_id": right.source_id, "probability": candidate.probability, "weight": candidate.weight,
+             "why": candidate.why, "evidence": json.dumps(evidence, ensure_ascii=False), "created_at": now}
+        )  # fmt: skip
+    for part in chunks(rows, 2000):
+        conn.execute(t.review.insert(), list(part))
+    return len(rows)
+
+
+def write_model(conn: Connection, kind: str, model: Model, now: datetime) -> None:
+    conn.execute(delete(t.models).where(t.models.c.kind == kind))
+    conn.execute(t.models.insert().values(kind=kind, params=json.dumps(model.to_json()), fitted_at=now))
+
+
+def read_model(conn: Connection, kind: str) -> Model | None:
+    params = conn.scalar(select(t.models.c.params).where(t.models.c.kind == kind))
+    return Model.from_json(json.loads(params)) if params else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

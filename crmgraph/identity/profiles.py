@@ -1,0 +1,113 @@
+"""Profiles: a source record reduced to the normalised fields matching compares.
+
+A company's profile also carries what its people say about it: the e-mail domains and addresses of the
+persons the same system files under it. A ticket organization without a web domain is still recognisable
+by its users' addresses, and two records that share a person are very likely one company.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from crmgraph.identity import normalize as norm
+from crmgraph.records import PartyRecord, PersonRecord
+
+Value = str | frozenset[str] | None
+SourceRecord = tuple[str, str]  # (source, source id)
+SET_LIMIT = 6  # values kept per set field: a company's domains, phones; its people's e-mails are many more
+
+
+@dataclass(slots=True)
+class Profile:
+    source: str
+    source_id: str
+    values: dict[str, Value]
+    # Declared cross-references (source, id) this record carries: links made without matching.
+    xrefs: tuple[SourceRecord, ...] = ()
+    # For a person: the company record (same source) it is filed under.
+    parent: SourceRecord | None = None
+
+    @property
+    def key(self) -> SourceRecord:
+        return (self.source, self.source_id)
+
+
+@dataclass
+class PeopleOf:
+    """What the people filed under each company record say about it."""
+
+    emails: defaultdict[SourceRecord, set[str]] = field(default_factory=lambda: defaultdict(set))
+    domains: defaultdict[SourceRecord, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, person: PersonRecord) -> None:
+        if person.party_id is None:
+            return
+        address = norm.email(person.email)
+        if address is None:
+            return
+        company = (person.source, person.party_id)
+        self.emails[company].add(address)
+        found = norm.domain(address)
+        if found is not None:
+            self.domains[company].add(found)
+
+
+def company_profile(record: PartyRecord, people: PeopleOf | None = None) -> Profile:
+    key = (record.source, record.source_id)
+    named = norm.company_name(record.name)
+    own_email = norm.email(record.email)
+    domains = [norm.domain(record.domain), norm.domain(own_email)]
+    people_domains = sorted(people.domains.get(key, ())) if people is not None else []
+    people_emails = frozenset(people.emails.get(key, ())) if people is not None else frozenset()
+    values: dict[str, Value] = {
+        "name": named[0] if named else None,
+        "legal_form": (named[1] or None) if named else None,
+        "tax_id": norm.tax_id(record.tax_id),
+        "domains": norm.first_values([*domains, *people_domains], SET_LIMIT) or None,
+        "emails": frozenset({own_email}) if own_email else None,
+        "phones": frozenset({p}) if (p := norm.phone(record.phone, record.country)) else None,
+        "people": people_emails or None,
+        "street": norm.street(getattr(record, "address", None)),
+        "house_number": norm.house_number(getattr(record, "address", None)),
+        "postcode": norm.postcode(getattr(record, "postal_code", None)),
+        "city": norm.text(record.city),
+        "country": (record.country or "").upper() or None,
+    }
+    return Profile(record.source, record.source_id, values, tuple(record.xrefs))
+
+
+def person_profile(record: PersonRecord, country: str | None = None, customer: int | None = None) -> Profile:
+    """A person's profile; ``customer`` is the golden customer their company record belongs to."""
+    first, last = norm.fold(record.first_name), norm.fold(record.last_name)
+    values: dict[str, Value] = {
+        "name": norm.person_name(record.name),
+        "first_name": first,
+        "last_name": last or _last_word(record.name),
+        "email": norm.email(record.email),
+        "phone": norm.phone(record.phone, country),
+        "customer": str(customer) if customer is not None else None,
+        "job_title": norm.text(record.job_title),
+    }
+    parent = (record.source, record.party_id) if record.party_id is not None else None
+    return Profile(record.source, record.source_id, values, tuple(record.xrefs), parent)
+
+
+def _last_word(name: str) -> str | None:
+    """A surname guessed from a full name when the system keeps only that (ticket users)."""
+    folded = norm.fold(name)
+    if folded is None or norm.has_cjk(folded):
+        return folded[:1] if folded else None  # a Chinese family name is (almost always) the first character
+    return folded.split()[-1]
+
+
+def people_of(persons: Iterable[PersonRecord]) -> PeopleOf:
+    found = PeopleOf()
+    for person in persons:
+        found.add(person)
+    return found
+
+
+def countries_of(parties: Mapping[SourceRecord, PartyRecord]) -> dict[SourceRecord, str | None]:
+    return {key: record.country for key, record in parties.items()}

@@ -14,7 +14,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from crmgraph.config import Config, ConfigErrors, load_config, parse_config
+from crmgraph.config import Config, ConfigErrors, SourceConfig, load_config, parse_config
 from crmgraph.demo.process import estate_process
 from crmgraph.errors import ConfigError
 
@@ -41,24 +41,36 @@ def _fail_with(problems: list[ConfigError], origin: str) -> typer.Exit:
 
 
 def _load(path: Path) -> Config:
+    """The validated configuration; every problem of the file (and of each source's settings) at once."""
     try:
         config = load_config(path)
+    except ConfigErrors as exc:
+        problems = exc.problems + (_adapter_problems(exc.sources) if exc.sources else [])
+        raise _fail_with(problems, str(path)) from exc
+    try:
         _check_adapters(config)
     except ConfigErrors as exc:
         raise _fail_with(exc.problems, str(path)) from exc
     return config
 
 
-def _check_adapters(config: Config) -> None:
+def _adapter_problems(sources: dict[str, SourceConfig]) -> list[ConfigError]:
     """Each source's adapter exists and accepts its settings (constructing one validates them, no I/O)."""
     from crmgraph.adapters.registry import adapter_class
 
-    problems = []
-    for name, source in config.sources.items():
+    problems: list[ConfigError] = []
+    for name, source in sources.items():
         try:
             adapter_class(source.adapter, path=f"sources.{name}.adapter")(name, source.settings())
+        except ConfigErrors as errors:
+            problems.extend(errors.problems)
         except ConfigError as problem:
             problems.append(problem)
+    return problems
+
+
+def _check_adapters(config: Config) -> None:
+    problems = _adapter_problems(config.sources)
     if problems:
         raise ConfigErrors(problems)
 

@@ -31,11 +31,16 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigErrors(Exception):
-    """Every problem found in a configuration, each with its path."""
+    """Every problem found in a configuration, each with its path.
 
-    def __init__(self, problems: list[ConfigError]) -> None:
+    ``sources`` holds the ``sources:`` section when it was valid on its own although the file as a whole
+    was not, so that each source's adapter settings can still be checked and reported in the same run.
+    """
+
+    def __init__(self, problems: list[ConfigError], sources: dict[str, SourceConfig] | None = None) -> None:
         super().__init__("\n".join(str(problem) for problem in problems))
         self.problems = problems
+        self.sources = sources
 
 
 class Strict(BaseModel):
@@ -185,10 +190,31 @@ def parse_config(text: str, *, environ: dict[str, str] | None = None, origin: st
         config = Config.model_validate(resolved)
     except ValidationError as exc:
         problems += [ConfigError(_path(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
-        raise ConfigErrors(problems) from exc
+        problems += _identity_problems(_section_alone(IdentityConfig, resolved.get("identity", {})))
+        raise ConfigErrors(problems, _sources_alone(resolved)) from exc
+    problems += _identity_problems(config.identity)
     if problems:
-        raise ConfigErrors(problems)
+        raise ConfigErrors(problems, config.sources)
     return config
+
+
+def _section_alone(model: type[IdentityConfig], data: object) -> IdentityConfig | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _identity_problems(identity: IdentityConfig | None) -> list[ConfigError]:
+    """Rules naming fields the records do not have: checked once the section's shape is valid."""
+    return [] if identity is None else [ConfigError(path, problem) for path, problem in identity.field_problems()]
+
+
+def _sources_alone(resolved: dict[str, Any]) -> dict[str, SourceConfig] | None:
+    try:
+        return Config.model_validate({"sources": resolved.get("sources")}).sources
+    except ValidationError:
+        return None
 
 
 def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:

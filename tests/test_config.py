@@ -65,15 +65,16 @@ def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:
 
 
 def test_check_config_lists_every_problem_with_its_path_and_no_traceback(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text(GOOD.replace("hubspot", "hubspott") + "server: {port: -1}\n")
+    bad = GOOD.replace("hubspot", "hubspott").replace('"sqlite:///erp.sqlite"', "42") + "server: {port: -1}\n"
+    (tmp_path / "bad.yaml").write_text(bad + "identity: {companies: {blocking: [[nme]]}}\n")
     done = _check(tmp_path / "bad.yaml")
     assert done.returncode == 2
-    assert "server.port" in done.stderr
     assert "Traceback" not in done.stderr
-    # Adapter names are checked once the file itself is valid.
-    (tmp_path / "bad.yaml").write_text(GOOD.replace("hubspot", "hubspott"))
-    done = _check(tmp_path / "bad.yaml")
-    assert done.returncode == 2 and "sources.crm.adapter" in done.stderr and "hubspott" in done.stderr
+    # One run names the top-level mistake, each source's and the identity section's, not one per run.
+    assert "server.port" in done.stderr
+    assert "sources.crm.adapter" in done.stderr and "hubspott" in done.stderr
+    assert "sources.erp.url" in done.stderr
+    assert "identity.companies.blocking.0.0" in done.stderr and "nme" in done.stderr
 
 
 def test_check_config_checks_each_adapters_own_settings(tmp_path: Path) -> None:

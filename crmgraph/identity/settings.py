@@ -213,23 +213,36 @@ class Survivorship(_Strict):
 
 
 class IdentityConfig(_Strict):
-    """The identity store and how records are matched."""
+    """The identity store and how records are matched.
+
+    ``companies`` and ``persons`` may name only what differs from the defaults: the keys given replace
+    the default's, the others stay (``companies: {thresholds: {link: 0.995}}`` keeps the default rules).
+    """
 
     url: str = Field("sqlite:///var/identity.sqlite", description="SQLAlchemy URL of the identity store.")
     companies: MatchSettings = Field(default_factory=lambda: DEFAULT_COMPANIES)
     persons: MatchSettings = Field(default_factory=lambda: DEFAULT_PERSONS)
     survivorship: Survivorship = Field(default_factory=Survivorship)
 
-    @model_validator(mode="after")
-    def _fields_exist(self) -> IdentityConfig:
-        problems = [
-            (f"{section}.{path}", problem)
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for section, default in (("companies", DEFAULT_COMPANIES), ("persons", DEFAULT_PERSONS)):
+            given = merged.get(section)
+            if isinstance(given, dict):
+                merged[section] = default.model_dump() | given
+        return merged
+
+    def field_problems(self) -> list[tuple[str, str]]:
+        """(key path, problem) for every field the rules name that the records do not have."""
+        return [
+            (f"identity.{section}.{path}", problem)
             for section, settings, known in (
                 ("companies", self.companies, COMPANY_FIELDS),
                 ("persons", self.persons, PERSON_FIELDS),
             )
             for path, problem in settings.check_fields(known, SET_FIELDS)
         ]
-        if problems:
-            raise ValueError("; ".join(f"{path}: {problem}" for path, problem in problems))
-        return self

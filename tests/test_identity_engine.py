@@ -81,8 +81,8 @@ def test_blocking_compares_only_records_sharing_a_key_and_skips_keys_too_common_
 
 def test_set_fields_block_and_compare_on_any_shared_value() -> None:
     profiles = _profiles(
-        {"domains": frozenset({"a.com", "b.com"})}, {"domains": frozenset({"b.com"})}, {"domains": frozenset({"c.com"})},
-        {"domains": None},
+        {"domains": frozenset({"a.com", "b.com"})}, {"domains": frozenset({"b.com"})},
+        {"domains": frozenset({"c.com"})}, {"domains": None},
     )  # fmt: skip
     table = Table(profiles, SET_FIELDS)
     pairs, _ = candidate_pairs(table, [("domains",)], max_block=10)

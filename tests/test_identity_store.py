@@ -1,0 +1,191 @@
+"""Linking runs and steward decisions in the identity store, on SQLite and PostgreSQL.
+
+The records are the demo estate's, read once through the adapters; each test links them into a fresh store,
+makes its decisions, and links again: decisions survive every re-link, golden ids stay put, and a merged
+id keeps resolving to its survivor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from crmgraph.identity import decisions as steward
+from crmgraph.identity.engine import resolve
+from crmgraph.identity.linker import LinkReport, scan_sources, write_run
+from crmgraph.identity.profiles import SourceRecord
+from crmgraph.identity.settings import IdentityConfig
+from crmgraph.identity.stewardship import StewardError, Stewardship
+from crmgraph.identity.store import IdentityStore
+from crmgraph.identity.tables import metadata
+from crmgraph.records import PartyRecord, PersonRecord
+from crmgraph.sources import OpenSources
+from tests.conftest import Estate
+from tests.facade import facade_config
+
+Records = tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord]]
+OWN_DATABASE = "crmgraph_test_identity"
+
+
+@pytest.fixture(scope="module")
+def records(running_estate: Estate) -> Records:
+    config = facade_config(running_estate.crm_url, running_estate.tickets_url, running_estate.layout.erp_url, "")
+
+    async def scan() -> Records:
+        async with OpenSources(config) as adapters:
+            return await scan_sources(adapters, LinkReport())
+
+    return asyncio.run(scan())
+
+
+def _postgres_database(url: str) -> str:
+    server = make_url(url)
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": OWN_DATABASE}).first() is None:
+            conn.execute(text(f"CREATE DATABASE {OWN_DATABASE}"))
+    engine.dispose()
+    return server.set(database=OWN_DATABASE).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('identity') / 'identity.sqlite'}"
+    else:
+        url = _postgres_database(request.getfixturevalue("postgres_url"))
+    found = IdentityStore(url)
+    metadata.drop_all(found.engine)
+    found.create()
+    yield found
+    found.close()
+
+
+def relink(store: IdentityStore, records: Records) -> LinkReport:
+    parties, persons = records
+    report = LinkReport()
+    write_run(store, resolve(parties, persons, IdentityConfig(), steward.standing_from(store)), parties, report)
+    return report
+
+
+def _customers(store: IdentityStore) -> dict[SourceRecord, int]:
+    return store.golden_of_records()[0]
+
+
+def _multi_record_customer(store: IdentityStore) -> tuple[int, list[SourceRecord]]:
+    members: dict[int, list[SourceRecord]] = {}
+    for record, customer in sorted(_customers(store).items()):
+        members.setdefault(customer, []).append(record)
+    return next((cid, found) for cid, found in sorted(members.items()) if len({r[0] for r in found}) >= 3)
+
+
+def test_a_re_link_without_changes_keeps_every_id_and_writes_nothing(store: IdentityStore, records: Records) -> None:
+    first = relink(store, records)
+    before = store.golden_of_records()
+    assert first.companies.links_written == len(records[0]) and first.companies.golden < len(records[0])
+    again = relink(store, records)
+    assert store.golden_of_records() == before
+    assert again.companies.links_written == 0 and again.persons.links_written == 0
+    assert again.companies.new == 0 and again.persons.new == 0
+
+
+def test_people_belong_to_golden_persons_under_their_customer(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    _, persons = store.golden_of_records()
+    sizes = Counter(Counter(persons.values()).values())
+    assert sizes[2] > 0, "some people are known to the CRM and the ticket system both"
+    links = asyncio.run(store.links_of(list(range(1, 40))))
+    people = [link for found in links.values() for link in found if link.entity == "person"]
+    assert people and all(link.person_id is not None for link in people)
+
+
+def test_an_unlinked_record_is_never_linked_back_by_the_matcher(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    customer, members = _multi_record_customer(store)
+    record = members[-1]
+    new = Stewardship(store).unlink(record, "steward@example.com", "a different branch")
+    assert _customers(store)[record] == new != customer
+    relink(store, records)
+    after = _customers(store)
+    assert after[record] != after[members[0]], "the steward's unlink holds"
+    assert after[members[0]] == customer
+
+
+def test_a_stewards_link_is_never_undone(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    customers = _customers(store)
+    first, second = sorted(set(customers.values()))[:2]
+    record = next(r for r, c in sorted(customers.items()) if c == second)
+    Stewardship(store).link(first, [record], "steward@example.com", "same company, new tax id")
+    relink(store, records)
+    after = _customers(store)
+    assert after[record] == after[next(r for r, c in sorted(customers.items()) if c == first)]
+
+
+def test_a_merged_id_still_resolves_to_its_survivor_after_re_links(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    customers = sorted(set(_customers(store).values()))
+    survivor, absorbed = customers[3], customers[4]
+    assert Stewardship(store).merge(survivor, [absorbed], "steward@example.com", "one company") == survivor
+    assert asyncio.run(store.survivors("customer", [absorbed])) == {absorbed: survivor}
+    assert absorbed not in set(_customers(store).values())
+    relink(store, records)
+    relink(store, records)
+    assert asyncio.run(store.survivors("customer", [absorbed])) == {absorbed: survivor}
+    assert absorbed not in set(_customers(store).values()), "a merged id is never handed out again"
+    # Merging the survivor in turn: the old alias follows to the new survivor.
+    Stewardship(store).merge(customers[2], [survivor], "steward@example.com", "also the same")
+    assert asyncio.run(store.survivors("customer", [absorbed, survivor])) == {
+        absorbed: customers[2],
+        survivor: customers[2],
+    }
+
+
+def test_a_split_keeps_the_parts_apart(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    customer, members = _multi_record_customer(store)
+    new = Stewardship(store).split(customer, members[:1], "steward@example.com", "two companies")
+    relink(store, records)
+    after = _customers(store)
+    assert after[members[0]] != after[members[1]] and after[members[0]] == new
+
+
+def test_decisions_on_review_candidates_are_kept(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    stewardship = Stewardship(store)
+    candidates, _ = stewardship.candidates("company", 10, None)
+    if len(candidates) < 2:
+        pytest.skip("this estate leaves fewer than two company pairs for review")
+    accepted, rejected = candidates[0], candidates[1]
+    stewardship.accept(accepted.id, "steward@example.com", "checked the register")
+    stewardship.reject(rejected.id, "steward@example.com", "different companies")
+    relink(store, records)
+    after = _customers(store)
+    assert after[accepted.left] == after[accepted.right]
+    assert after[rejected.left] != after[rejected.right]
+    remaining = {(c.left, c.right) for c in stewardship.candidates("company", 1000, None)[0]}
+    assert (accepted.left, accepted.right) not in remaining and (rejected.left, rejected.right) not in remaining
+
+
+def test_steward_mistakes_name_the_input_at_fault_and_change_nothing(store: IdentityStore, records: Records) -> None:
+    relink(store, records)
+    before = store.golden_of_records()
+    stewardship = Stewardship(store)
+    with pytest.raises(StewardError) as caught:
+        stewardship.link(999_999, [("crm", "1")], "s", "r")
+    assert caught.value.field == "customerId" and caught.value.code == "NOT_FOUND"
+    customer = min(set(before[0].values()))
+    with pytest.raises(StewardError) as caught:
+        stewardship.link(customer, [next(iter(before[0])), ("crm", "no-such-record")], "s", "r")
+    assert caught.value.field == "records.1"
+    with pytest.raises(StewardError) as caught:
+        stewardship.merge(customer, [customer], "s", "r")
+    assert caught.value.field == "absorbedIds"
+    with pytest.raises(StewardError):
+        stewardship.reject(123_456, "s", "r")
+    assert store.golden_of_records() == before

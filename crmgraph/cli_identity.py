@@ -123,3 +123,36 @@ def evaluate_command(
         store.close()
     for kind, predicted in (("companies", companies), ("persons", persons)):
         _print_evaluation(evaluate(kind, predicted, truth_records[kind]))
+
+
+@identity_app.command("match")
+def match_command(
+    csv_file: Annotated[Path, typer.Option("--csv", help="The CSV export: one row a record.")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="The match file (YAML): fields, rules.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where clusters.csv and review.csv go.")] = Path("match-out"),
+) -> None:
+    """Deduplicate and link the rows of a CSV file; writes the clusters and the review candidates."""
+    from crmgraph.identity.csv_match import CsvMatchError, load_match_config, match_csv, read_records, write_results
+    from crmgraph.identity.evaluate import evaluate
+
+    try:
+        settings = load_match_config(config)
+        with console.status(f"reading {csv_file} ..."):
+            records = read_records(csv_file, settings)
+    except CsvMatchError as exc:
+        console.print(f"[red]{config}: {len(exc.problems)} problem(s)[/]")
+        for problem in exc.problems:
+            console.print(f"  [bold]{problem.path or '(file)'}[/]: {problem.message}")
+        raise typer.Exit(2) from exc
+    with console.status(f"matching {len(records.profiles):,} records ..."):
+        result = match_csv(records, settings)
+    clusters_path, review_path = write_results(result, out_dir)
+    report = result.report
+    out.print(
+        f"{report.records:,} records -> {report.clusters:,} clusters ({report.blocking.pairs:,} pairs compared, "
+        f"{len(result.review):,} for review) in {sum(report.seconds.values()):.1f} s; "
+        f"wrote {clusters_path} and {review_path}."
+    )
+    if records.entities:
+        predicted = {profile.key: int(result.labels[row]) for row, profile in enumerate(result.profiles)}
+        _print_evaluation(evaluate("records", predicted, records.entities))

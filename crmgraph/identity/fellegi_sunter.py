@@ -85,18 +85,43 @@ def _initial(grades_per: Sequence[int], patterns: Grades, counts: FloatArray, pr
     return Model(prior, m, u)
 
 
+def u_from_random_pairs(grades: Grades, grades_per: Sequence[int]) -> list[list[float]]:
+    """u per comparison from the grades of randomly drawn pairs, nearly all of which are non-matches.
+
+    Blocked pairs are the wrong sample for u: blocking picks pairs that agree on something, and where it
+    finds almost only matches (a file of duplicates) the non-matches' grades cannot be learnt from them.
+    Half a pair is added to every grade, so a grade never seen at random is rare, not impossible.
+    """
+    u: list[list[float]] = []
+    for index, count in enumerate(grades_per):
+        column = grades[:, index]
+        seen = np.array([np.count_nonzero(column == g) for g in range(count)], dtype=np.float64) + 0.5
+        u.append(list(seen / seen.sum()))
+    return u
+
+
 def estimate(
-    grades: Grades, grades_per: Sequence[int], *, prior: float, iterations: int, fixed_u: bool = False
+    grades: Grades,
+    grades_per: Sequence[int],
+    *,
+    prior: float,
+    iterations: int,
+    u: list[list[float]] | None = None,
 ) -> Model:
     """EM over the grade patterns of the candidate pairs.
 
-    ``grades_per[c]`` is the number of grades of comparison ``c`` (missing aside).
+    ``grades_per[c]`` is the number of grades of comparison ``c`` (missing aside). With ``u`` given (see
+    :func:`u_from_random_pairs`) only m and the share of matches are estimated, as Splink does.
     """
+    fixed_u = u is not None
     if len(grades) == 0:
-        return _initial(grades_per, grades, np.zeros(0), prior)
+        model = _initial(grades_per, grades, np.zeros(0), prior)
+        return Model(model.prior, model.m, u) if u is not None else model
     patterns, counts_int = np.unique(grades, axis=0, return_counts=True)
     counts = counts_int.astype(np.float64)
     model = _initial(grades_per, patterns, counts, prior)
+    if u is not None:
+        model = Model(model.prior, model.m, u)
     for step in range(1, iterations + 1):
         weights = model.score(patterns)
         p_match = probability(weights)  # E-step: each pattern's chance of being a match

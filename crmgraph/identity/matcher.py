@@ -18,7 +18,7 @@ from crmgraph.identity.blocking import BlockingReport, Pairs, candidate_pairs
 from crmgraph.identity.clustering import Joined, cluster
 from crmgraph.identity.columns import Table
 from crmgraph.identity.comparisons import Grades, grade, grade_names
-from crmgraph.identity.fellegi_sunter import Model, estimate, probability
+from crmgraph.identity.fellegi_sunter import Model, estimate, probability, u_from_random_pairs
 from crmgraph.identity.profiles import Profile, SourceRecord
 from crmgraph.identity.settings import MatchSettings
 
@@ -101,6 +101,29 @@ def _shown(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def random_pair_prior(share_among_candidates: float, candidates: int, records: int) -> float:
+    """The chance that two records drawn at random match: the prior every pair is scored with.
+
+    EM estimates the share of matches among the *candidate* pairs, which blocking chose for agreeing on
+    something; taken as the prior it would make every candidate likely. Blocking is built to find
+    (nearly) every match, so the matches it found, over all possible pairs, is the prior of any pair.
+    """
+    every = records * (records - 1) / 2
+    if every <= 0:
+        return share_among_candidates
+    return float(min(max(share_among_candidates * candidates / every, 1e-12), 0.5))
+
+
+def random_pairs(records: int, count: int, seed: int = 0) -> Pairs:
+    """``count`` pairs of distinct records drawn at random (the same draw for the same input)."""
+    if records < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, records, size=count)
+    right = (left + rng.integers(1, records, size=count)) % records  # never the record itself
+    return np.sort(np.stack((left, right), axis=1), axis=1)
+
+
 def _forced_pairs(
     profiles: Sequence[Profile], index: dict[SourceRecord, int], must_link: Iterable[tuple[SourceRecord, SourceRecord]]
 ) -> list[tuple[int, int, str]]:
@@ -133,12 +156,11 @@ def match(
 
     clock = time.monotonic()
     if model is None:
-        model = estimate(
-            grades,
-            [comparison.grades for comparison in settings.comparisons],
-            prior=settings.prior,
-            iterations=settings.iterations,
-        )
+        grades_per = [comparison.grades for comparison in settings.comparisons]
+        sample = random_pairs(len(profiles), settings.u_sample)
+        u = u_from_random_pairs(grade(table, sample, settings.comparisons), grades_per)
+        fitted = estimate(grades, grades_per, prior=settings.prior, iterations=settings.iterations, u=u)
+        model = Model(random_pair_prior(fitted.prior, len(pairs), len(profiles)), fitted.m, fitted.u, fitted.iterations)
     weights = model.score(grades)
     probabilities = probability(weights)
     report.seconds["estimate"] = time.monotonic() - clock

@@ -109,6 +109,9 @@ class MatchSettings(_Strict):
         0.05, gt=0, lt=1, description="Starting guess of the share of compared pairs that match (EM refines it)."
     )
     iterations: int = Field(40, ge=1, le=1000, description="EM iterations at most.")
+    u_sample: int = Field(
+        200_000, ge=1000, le=10_000_000, description="Random pairs drawn to learn how often non-matches agree."
+    )
 
     @field_validator("blocking")
     @classmethod

@@ -22,7 +22,7 @@ from crmgraph.identity.columns import MISSING, Table
 class Joined:
     """How a record came into its cluster: the rule and the confidence of the join that brought it."""
 
-    rule: str  # "self" | "xref" | "steward" | "model"
+    rule: str  # "self" | "xref" | "steward" | "model" | "keep" (an incremental run left it where it was)
     confidence: float
 
 
@@ -112,7 +112,7 @@ def cluster(
         if a == b:
             return
         # A steward who links two records knows more than their tax ids; only their own "no" stops them.
-        why = clusters.conflict(a, b, check_values=rule != "steward")
+        why = clusters.conflict(a, b, check_values=rule not in ("steward", "keep"))
         if why is not None:
             refused.append((i, j, why))
             return
@@ -121,7 +121,7 @@ def cluster(
             if joined[node].rule == "self" or joined[node].confidence < confidence:
                 joined[node] = Joined(rule, confidence)
 
-    for rule in ("steward", "xref"):
+    for rule in ("keep", "steward", "xref"):
         for i, j, how in forced:
             if how == rule:
                 join(i, j, rule, 1.0)

@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from crmgraph.identity.matcher import MatchResult, match
-from crmgraph.identity.profiles import SourceRecord, company_profile, people_of, person_profile
+from crmgraph.identity.profiles import Profile, SourceRecord, company_profile, people_of, person_profile, with_people
 from crmgraph.identity.settings import SET_FIELDS, IdentityConfig
 from crmgraph.records import PartyRecord, PersonRecord
 
@@ -35,6 +35,8 @@ class Decisions:
 class Resolution:
     companies: MatchResult
     persons: MatchResult
+    # The company profiles as the records say (before people were added): what the store keeps.
+    company_records: list[Profile]
 
     def customer_of(self) -> dict[SourceRecord, int]:
         """Company record -> cluster label (a row number of the company match, not yet a golden id)."""
@@ -51,36 +53,40 @@ def resolve(
     persons: Mapping[SourceRecord, PersonRecord],
     config: IdentityConfig,
     decisions: Decisions = Decisions(),
-    customer_names: Mapping[int, int] | None = None,
 ) -> Resolution:
-    """Match every party and person record. ``customer_names`` maps cluster labels to the golden ids the
-    store already gave them, so that a person's ``customer`` field is stable between runs (optional)."""
-    people = people_of(persons.values())
-    company_profiles = [company_profile(record, people) for record in parties.values()]
-    companies = match(
-        company_profiles,
+    """Match every party and person record."""
+    person_profiles = []
+    for record in persons.values():
+        party = parties.get((record.source, record.party_id)) if record.party_id is not None else None
+        person_profiles.append(person_profile(record, party.country if party else None))
+    company_profiles = [company_profile(record) for record in parties.values()]
+    return resolve_profiles(company_profiles, person_profiles, config, decisions)
+
+
+def resolve_profiles(
+    companies: Sequence[Profile], persons: Sequence[Profile], config: IdentityConfig, decisions: Decisions
+) -> Resolution:
+    """Match company profiles (as the records say, before their people are added) and person profiles."""
+    people = people_of(persons)
+    matched_companies = match(
+        [with_people(company, people) for company in companies],
         config.companies,
         SET_FIELDS,
         must_link=decisions.company_links,
         cannot_link=decisions.company_apart,
     )
-    label_of = {profile.key: int(companies.labels[row]) for row, profile in enumerate(company_profiles)}
-    person_profiles = []
-    for record in persons.values():
-        parent = (record.source, record.party_id) if record.party_id is not None else None
-        party = parties.get(parent) if parent is not None else None
-        customer = label_of.get(parent) if parent is not None else None
-        if customer is not None and customer_names is not None:
-            customer = customer_names.get(customer, customer)
-        person_profiles.append(person_profile(record, party.country if party else None, customer))
+    label_of = {profile.key: int(matched_companies.labels[row]) for row, profile in enumerate(companies)}
+    for person in persons:
+        customer = label_of.get(person.parent) if person.parent is not None else None
+        person.values["customer"] = str(customer) if customer is not None else None
     matched_persons = match(
-        person_profiles,
+        persons,
         config.persons,
         SET_FIELDS,
         must_link=decisions.person_links,
         cannot_link=decisions.person_apart,
     )
-    return Resolution(companies, matched_persons)
+    return Resolution(matched_companies, matched_persons, list(companies))
 
 
 def pairs_in(keys: Iterable[SourceRecord]) -> list[Pair]:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 from crmgraph.adapters.base import Adapter
 from crmgraph.identity import decisions as steward
+from crmgraph.identity import normalize as norm
 from crmgraph.identity import persist
 from crmgraph.identity.engine import Resolution, resolve
 from crmgraph.identity.persist import KindReport
-from crmgraph.identity.profiles import SourceRecord
+from crmgraph.identity.profiles import Profile, SourceRecord
 from crmgraph.identity.settings import IdentityConfig
-from crmgraph.identity.store import IdentityStore, normalize
+from crmgraph.identity.store import IdentityStore
 from crmgraph.records import PartyRecord, PersonRecord, Record
 
 # (stage, done, total or None): "scan crm party", "match companies", "write", ...
@@ -35,6 +36,7 @@ class LinkReport:
     companies: KindReport = field(default_factory=KindReport)
     persons: KindReport = field(default_factory=KindReport)
     dangling_xrefs: int = 0  # references to records that no source returned
+    changed: int | None = None  # an incremental run: records compared again (changed, or their company did)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -42,15 +44,22 @@ class LinkReport:
         return self.companies.golden
 
 
-def match_keys_of(record: PartyRecord) -> set[tuple[str, str]]:
-    """Normalised values a customer can be searched by."""
-    keys = {("name", normalize(record.name))}
-    if record.domain:
-        keys.add(("domain", normalize(record.domain).removeprefix("www.")))
-    if record.tax_id:
-        keys.add(("tax_id", "".join(ch for ch in record.tax_id.upper() if ch.isalnum())))
-    if record.email:
-        keys.add(("email", normalize(record.email)))
+def match_keys_of(profile: Profile) -> set[tuple[str, str]]:
+    """Normalised values a customer can be searched by (``customers(search:)``)."""
+    values = profile.values
+    keys: set[tuple[str, str]] = set()
+    name, form = values.get("name"), values.get("legal_form")
+    if isinstance(name, str):
+        suffix = form if isinstance(form, str) else ""
+        # "northwind logistics ltd", "上海华信科技有限公司": found by any part of the name as people type it.
+        keys.add(("name", name + suffix if norm.has_cjk(name) else f"{name} {suffix}".strip()))
+    for kind, name_of_set in (("domain", "domains"), ("email", "emails")):
+        found = values.get(name_of_set)
+        if isinstance(found, frozenset):
+            keys.update((kind, value) for value in found)
+    tax_id = values.get("tax_id")
+    if isinstance(tax_id, str):
+        keys.add(("tax_id", tax_id))
     return keys
 
 
@@ -110,23 +119,32 @@ def _person_customers(resolution: Resolution, customer_of_record: Mapping[Source
 def write_run(
     store: IdentityStore,
     resolution: Resolution,
-    parties: Mapping[SourceRecord, PartyRecord],
     report: LinkReport,
     progress: Progress | None = None,
+    *,
+    changed: set[SourceRecord] | None = None,
+    watermarks: Mapping[tuple[str, str], str] | None = None,
 ) -> None:
+    """Write a run. A full run (``changed`` None) replaces the review queue, the model and the profiles;
+    an incremental one touches only what involves its ``changed`` records (companies and people)."""
     now = persist.utcnow()
     decisions = steward.standing_from(store)
     with store.engine.begin() as conn:
         if progress is not None:
             progress("write", 0, 3)
+        before = {key: row.golden_id for key, row in persist.current_links(conn, "company").items()}
         companies, report.companies = persist.write_links(conn, "company", resolution.companies, now)
         customer_of_record = {
             profile.key: companies.ids[int(resolution.companies.labels[row])]
             for row, profile in enumerate(resolution.companies.profiles)
         }
+        touched = {cid for key, cid in customer_of_record.items() if changed is None or key in changed
+                   or before.get(key) != cid}  # fmt: skip
         keys: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
-        for key, record in parties.items():
-            keys[customer_of_record[key]] |= match_keys_of(record)
+        for profile in resolution.company_records:
+            customer = customer_of_record[profile.key]
+            if customer in touched:
+                keys[customer] |= match_keys_of(profile)
         persist.write_match_keys(conn, keys)
         if progress is not None:
             progress("write", 1, 3)
@@ -138,10 +156,32 @@ def write_run(
             ("company", resolution.companies, report.companies),
             ("person", resolution.persons, report.persons),
         ):
-            kind_report.review = persist.write_review(conn, kind, result, steward.decided_pairs(decisions, kind), now)
-            persist.write_model(conn, kind, result.model, now)
+            decided = steward.decided_pairs(decisions, kind)
+            kind_report.review = persist.write_review(conn, kind, result, decided, now, touching=changed)
+            if changed is None:
+                persist.write_model(conn, kind, result.model, now)
+        stored = resolution.company_records, list(resolution.persons.profiles)
+        for kind, profiles in zip(("company", "person"), stored, strict=True):
+            kept = profiles if changed is None else [p for p in profiles if p.key in changed]
+            persist.write_profiles(conn, kind, kept, replace_all=changed is None)
+        if watermarks:
+            persist.write_watermarks(conn, watermarks, now)
     if progress is not None:
         progress("write", 3, 3)
+
+
+def watermarks_of(
+    records: Mapping[SourceRecord, PartyRecord | PersonRecord], entity: str
+) -> dict[tuple[str, str], str]:
+    """Per source, the newest change time among its records: where the next incremental run reads from."""
+    newest: dict[tuple[str, str], str] = {}
+    for (source, _), record in records.items():
+        moment = getattr(record, "updated_at", None) or record.created_at
+        if moment is not None:
+            stamp = moment.isoformat()
+            if stamp > newest.get((source, entity), ""):
+                newest[(source, entity)] = stamp
+    return newest
 
 
 async def link(
@@ -161,7 +201,8 @@ async def link(
         resolution = resolve(parties, persons, config, steward.standing_from(store))
         report.seconds["match"] = time.monotonic() - clock
         clock = time.monotonic()
-        write_run(store, resolution, parties, report, progress)
+        marks = watermarks_of(parties, "party") | watermarks_of(persons, "person")
+        write_run(store, resolution, report, progress, watermarks=marks)
         report.seconds["write"] = time.monotonic() - clock
 
     await asyncio.to_thread(match_and_write)

@@ -8,8 +8,9 @@ constraint kept apart).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,8 @@ from crmgraph.identity.comparisons import Grades, grade, grade_names
 from crmgraph.identity.fellegi_sunter import Model, estimate, probability, u_from_random_pairs
 from crmgraph.identity.profiles import Profile, SourceRecord
 from crmgraph.identity.settings import MatchSettings
+
+Kept = tuple[int, str, float]  # (golden id, rule, confidence) of a record an incremental run leaves alone
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,15 @@ def random_pairs(records: int, count: int, seed: int = 0) -> Pairs:
     return np.sort(np.stack((left, right), axis=1), axis=1)
 
 
+def _kept_pairs(index: Mapping[SourceRecord, int], kept: Mapping[SourceRecord, Kept]) -> list[tuple[int, int, str]]:
+    """Chains that hold the unchanged members of each golden record together."""
+    groups: dict[int, list[int]] = {}
+    for key, (golden, _, _) in kept.items():
+        if key in index:
+            groups.setdefault(golden, []).append(index[key])
+    return [(a, b, "keep") for rows in groups.values() for a, b in pairwise(sorted(rows))]
+
+
 def _forced_pairs(
     profiles: Sequence[Profile], index: dict[SourceRecord, int], must_link: Iterable[tuple[SourceRecord, SourceRecord]]
 ) -> list[tuple[int, int, str]]:
@@ -141,12 +153,24 @@ def match(
     must_link: Iterable[tuple[SourceRecord, SourceRecord]] = (),
     cannot_link: Iterable[tuple[SourceRecord, SourceRecord]] = (),
     model: Model | None = None,
+    changed: set[SourceRecord] | None = None,
+    kept: Mapping[SourceRecord, Kept] | None = None,
 ) -> MatchResult:
-    """Match ``profiles`` into clusters. With ``model`` given, its parameters are used as they are."""
+    """Match ``profiles`` into clusters. With ``model`` given, its parameters are used as they are.
+
+    An incremental run names the ``changed`` records: only pairs with a changed record are compared, and
+    the other records stay in the golden records they are ``kept`` in (golden id, rule, confidence).
+    """
     report = MatchReport(records=len(profiles))
     clock = time.monotonic()
     table = Table(profiles, set_fields)
     pairs, report.blocking = candidate_pairs(table, settings.blocking, settings.max_block)
+    index = {profile.key: row for row, profile in enumerate(profiles)}
+    if changed is not None:
+        touched = np.zeros(len(profiles), dtype=bool)
+        touched[[index[key] for key in changed if key in index]] = True
+        pairs = pairs[touched[pairs[:, 0]] | touched[pairs[:, 1]]]
+        report.blocking.pairs = len(pairs)
     report.seconds["block"] = time.monotonic() - clock
 
     clock = time.monotonic()
@@ -166,17 +190,21 @@ def match(
     report.seconds["estimate"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    index = {profile.key: row for row, profile in enumerate(profiles)}
     cannot = [(index[a], index[b]) for a, b in cannot_link if a in index and b in index]
+    forced = _kept_pairs(index, kept or {}) + _forced_pairs(profiles, index, must_link)
     result = cluster(
         table,
         settings.distinct,
-        forced=_forced_pairs(profiles, index, must_link),
+        forced=forced,
         cannot=cannot,
         pairs=pairs,
         probabilities=probabilities,
         link_at=settings.thresholds.link,
     )
+    for key, (_, rule, confidence) in (kept or {}).items():
+        kept_row = index.get(key)
+        if kept_row is not None and result.joined[kept_row].rule in ("keep", "self"):
+            result.joined[kept_row] = Joined(rule, confidence)
     labels = result.labels
     review: list[Candidate] = []
     apart = labels[pairs[:, 0]] != labels[pairs[:, 1]]

@@ -20,7 +20,8 @@ from crmgraph.identity import tables as t
 from crmgraph.identity.fellegi_sunter import Model
 from crmgraph.identity.golden_ids import Assignment, assign
 from crmgraph.identity.matcher import MatchResult
-from crmgraph.identity.profiles import SourceRecord
+from crmgraph.identity.profiles import Profile, SourceRecord, Value
+from crmgraph.identity.settings import SET_FIELDS
 
 T = TypeVar("T")
 CHUNK = 900  # ids per IN (...): under SQLite's default limit of bound parameters
@@ -177,14 +178,29 @@ def write_match_keys(conn: Connection, keys: Mapping[int, set[tuple[str, str]]])
 
 
 def write_review(
-    conn: Connection, kind: str, result: MatchResult, decided: set[frozenset[SourceRecord]], now: datetime
+    conn: Connection,
+    kind: str,
+    result: MatchResult,
+    decided: set[frozenset[SourceRecord]],
+    now: datetime,
+    touching: set[SourceRecord] | None = None,
 ) -> int:
-    """Replace the open review queue of ``kind`` with this run's candidates (undecided pairs only)."""
-    conn.execute(delete(t.review).where(t.review.c.kind == kind))
+    """Replace the open review queue of ``kind`` with this run's candidates (undecided pairs only); with
+    ``touching``, only the candidates that involve those records."""
+    if touching is None:
+        conn.execute(delete(t.review).where(t.review.c.kind == kind))
+    else:
+        for source, source_id in touching:
+            involved = ((t.review.c.left_source == source) & (t.review.c.left_id == source_id)) | (
+                (t.review.c.right_source == source) & (t.review.c.right_id == source_id)
+            )
+            conn.execute(delete(t.review).where((t.review.c.kind == kind) & involved))
     rows: list[dict[str, Any]] = []
     for candidate in result.review:
         left, right = result.profiles[candidate.left], result.profiles[candidate.right]
         if frozenset((left.key, right.key)) in decided:
+            continue
+        if touching is not None and left.key not in touching and right.key not in touching:
             continue
         evidence = [vars(item) for item in result.explain(candidate.row)]
         rows.append(
@@ -209,3 +225,57 @@ def read_model(conn: Connection, kind: str) -> Model | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _profile_json(profile: Profile) -> str:
+    values = {
+        name: sorted(value) if isinstance(value, frozenset) else value
+        for name, value in profile.values.items()
+        if name != "customer"  # derived in each run from the company match
+    }
+    return json.dumps({"v": values, "x": [list(x) for x in profile.xrefs], "p": profile.parent}, ensure_ascii=False)
+
+
+def profile_from_json(kind: str, source: str, source_id: str, text: str) -> Profile:
+    data = json.loads(text)
+    values: dict[str, Value] = {
+        name: frozenset(value) if name in SET_FIELDS and value is not None else value
+        for name, value in data["v"].items()
+    }
+    parent = tuple(data["p"]) if data.get("p") else None
+    xrefs = tuple((a, b) for a, b in data.get("x", ()))
+    return Profile(source, source_id, values, xrefs, parent)
+
+
+def write_profiles(conn: Connection, kind: str, profiles: Sequence[Profile], *, replace_all: bool) -> None:
+    """Keep each record's match fields for incremental runs (all of a kind, or just these records)."""
+    if replace_all:
+        conn.execute(delete(t.profiles).where(t.profiles.c.kind == kind))
+    else:
+        by_source: defaultdict[str, list[str]] = defaultdict(list)
+        for profile in profiles:
+            by_source[profile.source].append(profile.source_id)
+        for source, ids in by_source.items():
+            for part in chunks(ids):
+                condition = (t.profiles.c.kind == kind) & (t.profiles.c.source == source)
+                conn.execute(delete(t.profiles).where(condition & t.profiles.c.source_id.in_(part)))
+    rows = [{"kind": kind, "source": p.source, "source_id": p.source_id, "fields": _profile_json(p)} for p in profiles]
+    for rows_part in chunks(rows, 5000):
+        conn.execute(t.profiles.insert(), list(rows_part))
+
+
+def read_profiles(conn: Connection, kind: str) -> list[Profile]:
+    rows = conn.execute(
+        select(t.profiles.c.source, t.profiles.c.source_id, t.profiles.c.fields).where(t.profiles.c.kind == kind)
+    )
+    return [profile_from_json(kind, row.source, row.source_id, row.fields) for row in rows]
+
+
+def write_watermarks(conn: Connection, marks: Mapping[tuple[str, str], str], now: datetime) -> None:
+    for (source, entity), value in marks.items():
+        conn.execute(delete(t.watermarks).where(t.watermarks.c.source == source, t.watermarks.c.entity == entity))
+        conn.execute(t.watermarks.insert().values(source=source, entity=entity, value=value, at=now))
+
+
+def read_watermarks(conn: Connection) -> dict[tuple[str, str], str]:
+    return {(r.source, r.entity): r.value for r in conn.execute(select(t.watermarks))}

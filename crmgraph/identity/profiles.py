@@ -1,14 +1,15 @@
 """Profiles: a source record reduced to the normalised fields matching compares.
 
-A company's profile also carries what its people say about it: the e-mail domains and addresses of the
-persons the same system files under it. A ticket organization without a web domain is still recognisable
-by its users' addresses, and two records that share a person are very likely one company.
+A company's profile also carries what its people say about it (:func:`with_people`): the e-mail domains
+and addresses of the persons the same system files under it. A ticket organization without a web domain
+is still recognisable by its users' addresses, and two records that share a person are very likely one
+company.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from crmgraph.identity import normalize as norm
@@ -36,39 +37,33 @@ class Profile:
 
 @dataclass
 class PeopleOf:
-    """What the people filed under each company record say about it."""
+    """What the people filed under each company record say about it: their e-mail addresses and domains."""
 
     emails: defaultdict[SourceRecord, set[str]] = field(default_factory=lambda: defaultdict(set))
     domains: defaultdict[SourceRecord, set[str]] = field(default_factory=lambda: defaultdict(set))
 
-    def add(self, person: PersonRecord) -> None:
-        if person.party_id is None:
+    def add(self, person: Profile) -> None:
+        address = person.values.get("email")
+        if person.parent is None or not isinstance(address, str):
             return
-        address = norm.email(person.email)
-        if address is None:
-            return
-        company = (person.source, person.party_id)
-        self.emails[company].add(address)
+        self.emails[person.parent].add(address)
         found = norm.domain(address)
         if found is not None:
-            self.domains[company].add(found)
+            self.domains[person.parent].add(found)
 
 
-def company_profile(record: PartyRecord, people: PeopleOf | None = None) -> Profile:
-    key = (record.source, record.source_id)
+def company_profile(record: PartyRecord) -> Profile:
+    """What the record itself says; :func:`with_people` adds what its people say."""
     named = norm.company_name(record.name)
     own_email = norm.email(record.email)
-    domains = [norm.domain(record.domain), norm.domain(own_email)]
-    people_domains = sorted(people.domains.get(key, ())) if people is not None else []
-    people_emails = frozenset(people.emails.get(key, ())) if people is not None else frozenset()
     values: dict[str, Value] = {
         "name": named[0] if named else None,
         "legal_form": (named[1] or None) if named else None,
         "tax_id": norm.tax_id(record.tax_id),
-        "domains": norm.first_values([*domains, *people_domains], SET_LIMIT) or None,
+        "domains": norm.first_values([norm.domain(record.domain), norm.domain(own_email)], SET_LIMIT) or None,
         "emails": frozenset({own_email}) if own_email else None,
         "phones": frozenset({p}) if (p := norm.phone(record.phone, record.country)) else None,
-        "people": people_emails or None,
+        "people": None,
         "street": norm.street(getattr(record, "address", None)),
         "house_number": norm.house_number(getattr(record, "address", None)),
         "postcode": norm.postcode(getattr(record, "postal_code", None)),
@@ -78,8 +73,22 @@ def company_profile(record: PartyRecord, people: PeopleOf | None = None) -> Prof
     return Profile(record.source, record.source_id, values, tuple(record.xrefs))
 
 
+def with_people(company: Profile, people: PeopleOf) -> Profile:
+    """The company's profile with its people's e-mail addresses and (non free-mail) domains added."""
+    emails = people.emails.get(company.key)
+    if not emails:
+        return company
+    own = company.values.get("domains")
+    own_domains = sorted(own) if isinstance(own, frozenset) else []
+    values = dict(company.values)
+    values["domains"] = norm.first_values([*own_domains, *sorted(people.domains.get(company.key, ()))], SET_LIMIT)
+    values["people"] = frozenset(emails)
+    return Profile(company.source, company.source_id, values, company.xrefs, company.parent)
+
+
 def person_profile(record: PersonRecord, country: str | None = None, customer: int | None = None) -> Profile:
-    """A person's profile; ``customer`` is the golden customer their company record belongs to."""
+    """A person's profile; ``customer`` is the golden customer their company record belongs to (set it
+    once companies are matched), ``country`` their company's, to read national phone numbers."""
     first, last = norm.fold(record.first_name), norm.fold(record.last_name)
     values: dict[str, Value] = {
         "name": norm.person_name(record.name),
@@ -102,12 +111,8 @@ def _last_word(name: str) -> str | None:
     return folded.split()[-1]
 
 
-def people_of(persons: Iterable[PersonRecord]) -> PeopleOf:
+def people_of(persons: Iterable[Profile]) -> PeopleOf:
     found = PeopleOf()
     for person in persons:
         found.add(person)
     return found
-
-
-def countries_of(parties: Mapping[SourceRecord, PartyRecord]) -> dict[SourceRecord, str | None]:
-    return {key: record.country for key, record in parties.items()}

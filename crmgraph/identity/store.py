@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
 from crmgraph.adapters.calls import upstream_call
+from crmgraph.identity import normalize as norm
 from crmgraph.identity.tables import aliases, customers, links, match_keys, metadata, person_links, persons
 from crmgraph.sqlite_memory import limit_page_cache
 
@@ -143,7 +144,7 @@ class IdentityStore:
 
     @staticmethod
     def _matching(search: str) -> Any:
-        term = f"%{normalize(search)}%"
+        term = f"%{norm.fold(search) or ''}%"
         return select(match_keys.c.customer_id).where(match_keys.c.value.like(term))
 
     def golden_of_records(self) -> tuple[dict[SourceRecord, int], dict[SourceRecord, int]]:

@@ -4,7 +4,8 @@ The lifespan opens every adapter, the cache and the identity store once; each re
 :class:`~crmgraph.context.RequestContext` (its own loaders and call log). GraphQL is served at
 ``/graphql``: POST, GET for queries only, GraphiQL for browsers. Around every request, the observability
 middleware assigns a request id and writes one JSON access line; ``/metrics`` (Prometheus), ``/healthz``
-(process alive) and ``/readyz`` (every source usable) are for operators.
+(process alive) and ``/readyz`` (every source usable) are for operators. A request's
+``X-Crmgraph-Actor`` header names who makes the steward decisions it carries ("anonymous" without it).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from crmgraph.adapters.calls import trace_context_of
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config
-from crmgraph.context import RequestContext
+from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
 from crmgraph.observability.tracing import start_tracing, stop_tracing
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema import build_schema
 from crmgraph.sources import OpenSources
+
+# Who makes a steward decision, until authentication lands: recorded with the decision, not checked.
+ACTOR_HEADER = "x-crmgraph-actor"
 
 
 @dataclass
@@ -46,14 +50,16 @@ class Runtime:
     cache: ReadThrough
     identity: IdentityStore
 
-    def context(self, explain: bool, trace_context: Context | None = None) -> RequestContext:
-        loaders = Loaders(self.adapters, self.cache, self.identity)
+    def context(self, explain: bool, trace_context: Context | None = None, actor: str = ANONYMOUS) -> RequestContext:
+        loaders = Loaders(self.adapters, self.cache, self.identity, self.config.identity.survivorship)
         return RequestContext(
             loaders=loaders,
             max_page_size=self.config.server.max_page_size,
             explain=explain,
             deadline_s=self.config.server.deadline_s,
             trace_context=trace_context,
+            identity=self.config.identity,
+            actor=actor,
         )
 
 
@@ -82,7 +88,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = self.runtime_getter()
-        return runtime.context(explain=await _wants_explain(request), trace_context=trace_context_of(request.headers))
+        return runtime.context(
+            explain=await _wants_explain(request),
+            trace_context=trace_context_of(request.headers),
+            actor=request.headers.get(ACTOR_HEADER, "").strip() or ANONYMOUS,
+        )
 
 
 def build_app(config: Config) -> Starlette:

@@ -26,9 +26,11 @@ def facade_config(
     deadline_s: float = 10,
     tickets_resilience: dict[str, Any] | None = None,
     tracing: dict[str, Any] | None = None,
+    survivorship: dict[str, Any] | None = None,
 ) -> Config:
     tickets_policy = json.dumps(tickets_resilience or {})  # JSON is YAML
     tracing_section = json.dumps(tracing or {})
+    survivorship_section = json.dumps(survivorship or {})
     return parse_config(
         f"""
         sources:
@@ -37,7 +39,7 @@ def facade_config(
           tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token,
                     resilience: {tickets_policy}}}
         cache: {{url: "{cache_url}", ttl_s: {{default: {ttl_s}}}, namespace: "{namespace}"}}
-        identity: {{url: "{identity_url}"}}
+        identity: {{url: "{identity_url}", survivorship: {survivorship_section}}}
         server: {{max_page_size: 200, deadline_s: {deadline_s}}}
         tracing: {tracing_section}
         """
@@ -48,11 +50,18 @@ def facade_config(
 class Facade:
     url: str
 
-    def query(self, query: str, variables: dict[str, Any] | None = None, *, explain: bool = False) -> dict[str, Any]:
+    def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        explain: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"query": query, "variables": variables or {}}
         if explain:
             body["extensions"] = {"explain": True}
-        response = httpx.post(f"{self.url}/graphql", json=body, timeout=60)
+        response = httpx.post(f"{self.url}/graphql", json=body, headers=headers, timeout=60)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result

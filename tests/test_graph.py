@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from typing import Any
 
@@ -46,8 +47,6 @@ def _active_everywhere(estate: Estate, identity_url: str) -> int:
 
 
 def _global_id(facade: Facade, customer_id: int) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(f"Customer:{customer_id}".encode()).decode().rstrip("=")
 
 
@@ -57,11 +56,14 @@ def everywhere(facade: Facade, estate: Estate, linked_identity: str) -> str:
     return _global_id(facade, _active_everywhere(estate, linked_identity))
 
 
+LINK_RULES = {"self": "SELF", "xref": "CROSS_REFERENCE", "model": "MODEL", "steward": "STEWARD"}
+
+
 def test_a_customer_in_all_three_systems_shows_each_systems_records(
-    facade: Facade, everywhere: str, estate: Estate
+    facade: Facade, everywhere: str, estate: Estate, linked_identity: str
 ) -> None:
     result = facade.query(
-        """query($id: ID!) { customer(id: $id) { name sources { system recordId linkedBy }
+        """query($id: ID!) { customer(id: $id) { name sources { system recordId linkedBy confidence }
              orders(first: 200) { totalCount nodes { number } } tickets(first: 100) { totalCount } } }""",
         {"id": everywhere},
     )
@@ -69,7 +71,16 @@ def test_a_customer_in_all_three_systems_shows_each_systems_records(
     customer = result["data"]["customer"]
     systems = {s["system"] for s in customer["sources"]}
     assert systems == {"crm", "erp", "tickets"}
-    assert {s["linkedBy"] for s in customer["sources"]} == {"xref"}
+    store = IdentityStore(linked_identity)
+    with store.engine.connect() as conn:
+        links = conn.exec_driver_sql(
+            "SELECT source, source_id, rule, confidence FROM crmgraph_links WHERE customer_id = ?",
+            (int(base64.urlsafe_b64decode(everywhere + "==").decode().split(":")[1]),),
+        ).fetchall()
+    store.close()
+    assert {(s["system"], s["recordId"]): (s["linkedBy"], s["confidence"]) for s in customer["sources"]} == {
+        (source, source_id): (LINK_RULES[rule], confidence) for source, source_id, rule, confidence in links
+    }, "each source says how identity resolution linked it, and how sure it is"
     debtors = [s["recordId"] for s in customer["sources"] if s["system"] == "erp"]
     with sqlite3.connect(estate.layout.erp_db) as conn:
         placeholders = ",".join("?" * len(debtors))
@@ -134,6 +145,9 @@ def test_every_node_can_be_fetched_again_by_its_id(facade: Facade, everywhere: s
         ('{ customer(id: "bm9wZQ") { name } }', "not an id this API issued"),
         ("{ customers(first: 5000) { totalCount } }", "first: must be between 0 and 200"),
         ('{ customers(first: 2, after: "garbage!") { totalCount } }', "after:"),
+        ('{ reviewCandidates(first: 2, after: "garbage!") { totalCount } }', "after:"),
+        ("{ reviewCandidates(first: 500) { totalCount } }", "first: must be between 0 and 200"),
+        ('{ node(id: "UmV2aWV3Q2FuZGlkYXRlOng") { id } }', "not an id this API issued"),
     ],
 )
 def test_a_client_mistake_gets_a_precise_message(facade: Facade, query: str, mentions: str) -> None:

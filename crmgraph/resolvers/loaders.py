@@ -15,20 +15,34 @@ from typing import Any
 
 from crmgraph.adapters.base import Adapter
 from crmgraph.cache.read_through import ReadThrough, StaleLog
+from crmgraph.identity.settings import Survivorship
+from crmgraph.identity.stewardship import ReviewCandidate
 from crmgraph.identity.store import IdentityStore, Link, SourceRecord
 from crmgraph.records import Record
+from crmgraph.resolvers import identity_reads
 from crmgraph.resolvers.batching import BatchLoader
 
 
 class Loaders:
-    def __init__(self, adapters: Mapping[str, Adapter], cache: ReadThrough, identity: IdentityStore) -> None:
+    def __init__(
+        self,
+        adapters: Mapping[str, Adapter],
+        cache: ReadThrough,
+        identity: IdentityStore,
+        survivorship: Survivorship | None = None,
+    ) -> None:
         self.adapters = adapters
         self.cache = cache
         self.identity = identity
+        self.survivorship = survivorship or Survivorship()  # which record's value each golden field takes
         self._loaders: dict[tuple[str, str, str], BatchLoader[str, Any]] = {}
         self.stale = StaleLog()  # what this request was answered from stale cache
         self.links = BatchLoader[int, list[Link]](self._load_links)
         self.customer_of_party = BatchLoader[SourceRecord, int | None](self._load_customers)
+        # Asked only for ids without links: the survivor of a customer a merge absorbed.
+        self.survivor_of_customer = BatchLoader[int, int | None](self._load_survivors)
+        self.person_links = BatchLoader[SourceRecord, list[Link]](self._load_person_links)
+        self.review_candidate = BatchLoader[int, ReviewCandidate | None](self._load_review_candidates)
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
         self._covering: dict[tuple[str, str, str], list[_Cover]] = {}
@@ -101,6 +115,18 @@ class Loaders:
     async def _load_customers(self, records: list[SourceRecord]) -> list[int | None]:
         found = await self.identity.customers_of("party", records)
         return [found.get(record) for record in records]
+
+    async def _load_survivors(self, customer_ids: list[int]) -> list[int | None]:
+        found = await self.identity.survivors("customer", customer_ids)
+        return [found.get(customer_id) for customer_id in customer_ids]
+
+    async def _load_person_links(self, records: list[SourceRecord]) -> list[list[Link]]:
+        found = await identity_reads.person_links(self.identity, records)
+        return [found.get(record, []) for record in records]
+
+    async def _load_review_candidates(self, ids: list[int]) -> list[ReviewCandidate | None]:
+        found = await identity_reads.review_candidates(self.identity, ids)
+        return [found.get(candidate_id) for candidate_id in ids]
 
 
 @dataclass(frozen=True)

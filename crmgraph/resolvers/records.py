@@ -37,18 +37,20 @@ async def party_links(loaders: Loaders, customer_id: int) -> list[Link]:
     return [link for link in await loaders.links.load(customer_id) if link.entity == "party"]
 
 
-def _in_precedence(loaders: Loaders, links: list[Link]) -> list[Link]:
-    """The links to configured sources, in source precedence (configuration) order."""
-    order = list(loaders.adapters)
+def in_precedence(loaders: Loaders, links: Sequence[Link], order: Sequence[str] | None = None) -> list[Link]:
+    """The links to configured sources, in ``order`` of sources (by default the configuration's)."""
+    rank = {source: position for position, source in enumerate(order or loaders.adapters)}
     return sorted(
         (link for link in links if link.source in loaders.adapters),
-        key=lambda link: (order.index(link.source), link.source_id),
+        key=lambda link: (rank.get(link.source, len(rank)), link.source_id),
     )
 
 
-def _party_loads(loaders: Loaders, links: list[Link]) -> list[Awaitable[Record | None]]:
-    """Loads of the linked party records, in source precedence (configuration) order."""
-    return [loaders.by_id(link.source, "party").load(link.source_id) for link in _in_precedence(loaders, links)]
+def _party_loads(
+    loaders: Loaders, links: list[Link], order: Sequence[str] | None = None
+) -> list[Awaitable[Record | None]]:
+    """Loads of the linked party records, in ``order`` of sources (by default the configuration's)."""
+    return [loaders.by_id(link.source, "party").load(link.source_id) for link in in_precedence(loaders, links, order)]
 
 
 async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
@@ -63,15 +65,18 @@ async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord]
     return found, failures
 
 
-async def survivor(loaders: Loaders, customer_id: int, wins: Callable[[PartyRecord], bool]) -> PartyRecord | None:
-    """The first of the customer's records, in source precedence order, that ``wins`` (has the value).
+async def survivor(
+    loaders: Loaders, customer_id: int, wins: Callable[[PartyRecord], bool], order: Sequence[str] | None = None
+) -> PartyRecord | None:
+    """The first of the customer's records, in ``order`` of sources (by default the configuration's), that
+    ``wins`` (has the value).
 
     Only the sources up to the winner are waited for: a later one cannot change the answer, and a field
     such as the owner can start its own read as soon as the first system answers. The later reads go on
     and the request waits for them before it answers (:func:`prefetch`). Raises the first source's error
     when no source answered at all.
     """
-    loads = _party_loads(loaders, await party_links(loaders, customer_id))
+    loads = _party_loads(loaders, await party_links(loaders, customer_id), order)
     prefetch(loads)
     answered = False
     failures: list[SourceError] = []
@@ -147,7 +152,7 @@ async def on_arrival(
 
 async def on_first_party_arrival(loaders: Loaders, customer_id: int, then: Callable[[Record | None], None]) -> None:
     """Call ``then`` with the customer's record in the first source in precedence order, when it arrives."""
-    links = _in_precedence(loaders, await party_links(loaders, customer_id))
+    links = in_precedence(loaders, await party_links(loaders, customer_id))
     if links:
         loaders.by_id(links[0].source, "party").on_arrival(links[0].source_id, then)
 

@@ -17,7 +17,9 @@ from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.query import Query
+from crmgraph.schema.review import ReviewCandidate
 from crmgraph.schema.staleness import StaleMarker
+from crmgraph.schema.stewardship import Mutation
 
 log = logging.getLogger("crmgraph.errors")
 
@@ -41,7 +43,8 @@ class _Schema(strawberry.Schema):
 def build_schema() -> strawberry.Schema:
     return _Schema(
         query=Query,
-        types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket],
+        mutation=Mutation,
+        types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         extensions=[
             # Frontends send the same few documents over and over: parse and validate each once.
             lambda: ParserCache(maxsize=512),

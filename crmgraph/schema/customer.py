@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
@@ -14,11 +13,14 @@ import strawberry
 from crmgraph import records
 from crmgraph.errors import ClientError
 from crmgraph.resolvers import records as read
+from crmgraph.resolvers.people import golden_people
+from crmgraph.resolvers.survivorship import golden_field, golden_record
 from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.lookahead import asks_for, selected_names
 from crmgraph.schema.nodes import Contact, Deal, Info, Invoice, Order, Owner, Ticket, _owner, invoice_payments
 from crmgraph.schema.pagination import Connection, paginate
+from crmgraph.schema.provenance import FieldProvenance
 from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus
 from crmgraph.schema.timeline import TimelineEvent, customer_events
 
@@ -56,7 +58,7 @@ def _totals(amounts: list[records.Money]) -> list[Money]:
 # in step with the fields.
 _SURVIVING = ("name", "taxId", "domain", "email", "phone", "country", "city", "industry", "lifecycleStage")
 READS_BY_FIELD: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys((*_SURVIVING, "owner", "tags"), ("party",)),
+    **dict.fromkeys((*_SURVIVING, "owner", "tags", "provenance"), ("party",)),
     "id": (),
     "sources": (),
     "contacts": ("person",),
@@ -98,46 +100,56 @@ class Customer(Node):
             raise failures[0]
         return found
 
-    async def _first(self, info: Info, value: Callable[[PartyRecord], str | None]) -> str | None:
-        """Survivorship: the first source (in configured order) that has a value wins."""
-        party = await read.survivor(info.context.loaders, self.customer_id, lambda p: value(p) not in (None, ""))
-        return value(party) if party is not None else None
+    async def _golden(self, info: Info, field: str) -> str | None:
+        """The value survivorship chose for ``field`` (``identity.survivorship``); see ``provenance``."""
+        survived = await golden_field(info.context.loaders, self.customer_id, field)
+        return survived.value if survived is not None else None
 
-    @strawberry.field(description="The customer's name, from the first source that has one.")
+    @strawberry.field(description="The customer's name, chosen among its systems by survivorship (see `provenance`).")
     async def name(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.name)
+        return await self._golden(info, "name")
 
     @strawberry.field(description="Tax or company registration number.")
     async def tax_id(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.tax_id)
+        return await self._golden(info, "tax_id")
 
     @strawberry.field(description="Web domain.")
     async def domain(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.domain)
+        return await self._golden(info, "domain")
 
     @strawberry.field
     async def email(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.email)
+        return await self._golden(info, "email")
 
     @strawberry.field
     async def phone(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.phone)
+        return await self._golden(info, "phone")
 
     @strawberry.field(description="ISO 3166-1 alpha-2 country code.")
     async def country(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.country)
+        return await self._golden(info, "country")
 
     @strawberry.field
     async def city(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.city)
+        return await self._golden(info, "city")
 
     @strawberry.field
     async def industry(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.industry)
+        return await self._golden(info, "industry")
 
     @strawberry.field(description="Lifecycle stage in the CRM (lead, opportunity, customer, ...).")
     async def lifecycle_stage(self, info: Info) -> str | None:
-        return await self._first(info, lambda p: p.lifecycle_stage)
+        return await self._golden(info, "lifecycle_stage")
+
+    @strawberry.field(
+        description="For each golden field that has a value (name, taxId, domain, email, phone, country, city, "
+        "industry, lifecycleStage): the system and record it comes from, the survivorship rule that chose it, "
+        "and when that record last changed. Null when none of the customer's systems answered."
+    )
+    async def provenance(self, info: Info) -> list[FieldProvenance] | None:
+        return [
+            FieldProvenance.of(survived) for survived in await golden_record(info.context.loaders, self.customer_id)
+        ]
 
     @strawberry.field(description="The account owner.")
     async def owner(self, info: Info) -> Owner | None:
@@ -148,24 +160,28 @@ class Customer(Node):
     async def tags(self, info: Info) -> list[str]:
         return list(dict.fromkeys(tag for party in await self._parties(info) for tag in party.tags))
 
-    @strawberry.field(description="Which system holds which record of this customer.")
+    @strawberry.field(
+        description="Which system holds which record of this customer, and how identity resolution linked each."
+    )
     async def sources(self, info: Info) -> list[SourceLink]:
-        links = await read.party_links(info.context.loaders, self.customer_id)
-        return [SourceLink(system=link.source, record_id=link.source_id, linked_by=link.rule) for link in links]
+        return [SourceLink.of(link) for link in await read.party_links(info.context.loaders, self.customer_id)]
 
     async def _related(self, info: Info, entity: str, kind: type[R]) -> list[R]:
         return read.of_type(await read.of_customer(info.context.loaders, self.customer_id, entity), kind)
 
-    @strawberry.field(description="People at the customer, from the CRM and the ticket system.")
+    @strawberry.field(
+        description="People at the customer, once each: the people its systems list (CRM contacts, ERP contact "
+        "persons), with the records identity resolution found to be one person as one contact, by name. A "
+        "contact's fields come from its record in the first system in configured order; `sources` lists all "
+        "its records, those in the ticket system too."
+    )
     async def contacts(
         self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[Contact] | None:
-        people = await self._related(info, "person", records.PersonRecord)
-        listed = {(p.source, p.source_id) for p in people}
-        # A ticket-system user that names a CRM contact we list already is that contact, not another one.
-        people = [p for p in people if not any(xref in listed for xref in p.xrefs)]
-        return paginate(people, lambda p: (p.name.lower(), p.source, p.source_id), first=first, after=after,
-                        cap=info.context.max_page_size, wrap=Contact.of)  # type: ignore[return-value]  # fmt: skip
+        people = await golden_people(info.context.loaders, self.customer_id)
+        return paginate(people, lambda p: (p.primary.name.lower(), p.primary.source, p.primary.source_id),
+                        first=first, after=after, cap=info.context.max_page_size,
+                        wrap=Contact.of_golden)  # type: ignore[return-value]  # fmt: skip
 
     @strawberry.field(description="Sales opportunities, newest first.")
     async def deals(

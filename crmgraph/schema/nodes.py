@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from crmgraph import records
+from crmgraph.identity.store import Link
 from crmgraph.resolvers import records as read
+from crmgraph.resolvers.people import GoldenPerson
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.scalars import (
     DealStage,
@@ -63,9 +65,15 @@ class Owner(Node):
         return cls(record=r, id=strawberry.ID(encode_id("Owner", r.source, r.source_id)), name=r.name, email=r.email)
 
 
-@strawberry.type(description="A person at a customer: a CRM contact or a ticket-system user.")
+@strawberry.type(
+    description="A person at a customer (a CRM contact, an ERP contact person, a ticket-system user). Where "
+    "identity resolution found several records to be one person, they are one contact: its id and fields are "
+    "those of its record in the first system in configured order, and `sources` lists them all."
+)
 class Contact(Node):
     record: strawberry.Private[records.PersonRecord]
+    # Every record of the golden person, when the contact was read as one (customer.contacts); None: ask.
+    links: strawberry.Private[list[Link] | None]
     id: strawberry.ID
     name: str
     first_name: str | None
@@ -73,15 +81,33 @@ class Contact(Node):
     email: str | None
     phone: str | None
     job_title: str | None
-    source: SourceLink
+    source: SourceLink = strawberry.field(description="The record this contact's fields come from.")
 
     @classmethod
-    def of(cls, r: records.PersonRecord) -> Contact:
+    def of(cls, r: records.PersonRecord, links: list[Link] | None = None) -> Contact:
         return cls(
-            record=r, id=strawberry.ID(encode_id("Contact", r.source, r.source_id)), name=r.name,
+            record=r, links=links, id=strawberry.ID(encode_id("Contact", r.source, r.source_id)), name=r.name,
             first_name=r.first_name, last_name=r.last_name, email=r.email, phone=r.phone, job_title=r.job_title,
             source=_source(r),
         )  # fmt: skip
+
+    @classmethod
+    def of_golden(cls, person: GoldenPerson) -> Contact:
+        return cls.of(person.primary, person.links)
+
+    @strawberry.field(
+        description="Every record of this person, in every system, and how identity resolution linked each; "
+        "the record `source` names comes first."
+    )
+    async def sources(self, info: Info) -> list[SourceLink]:
+        loaders = info.context.loaders
+        own = (self.record.source, self.record.source_id)
+        links = self.links if self.links is not None else await loaders.person_links.load(own)
+        if not any((link.source, link.source_id) == own for link in links):
+            return [self.source]  # a record identity resolution has not linked (yet): it stands alone
+        ordered = read.in_precedence(loaders, links)
+        ordered.sort(key=lambda link: (link.source, link.source_id) != own)  # stable: the rest keep their order
+        return [SourceLink.of(link) for link in ordered]
 
     @strawberry.field(description="The customer this person works for.")
     async def customer(self, info: Info) -> CustomerRef | None:

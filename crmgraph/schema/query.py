@@ -15,6 +15,7 @@ from crmgraph.schema.customer import Customer, prefetch_for
 from crmgraph.schema.ids import decode_id
 from crmgraph.schema.nodes import Contact, Deal, Info, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
+from crmgraph.schema.review import MatchKind, ReviewCandidate, review_candidate, review_queue
 from crmgraph.schema.scalars import Node
 
 # Node type -> (entity, builder) for ids that wrap a source record.
@@ -30,16 +31,29 @@ _RECORD_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
 
 
 async def _customer(info: Info, customer_id: int) -> Customer | None:
-    links = await info.context.loaders.links.load(customer_id)
-    return Customer.of(customer_id) if links else None
+    """The customer, or the one that absorbed it in a merge; None for an id no customer has."""
+    loaders = info.context.loaders
+    if await loaders.links.load(customer_id):
+        return Customer.of(customer_id)
+    # Only an id without links can be a merged one: the aliases are not read for the customers that exist.
+    survivor = await loaders.survivor_of_customer.load(customer_id)
+    if survivor is None or not await loaders.links.load(survivor):
+        return None
+    return Customer.of(survivor)
+
+
+def _number(global_id: str, parts: list[str]) -> int:
+    if len(parts) != 1 or not parts[0].isdigit():
+        raise ClientError(f"{global_id!r} is not an id this API issued")
+    return int(parts[0])
 
 
 async def resolve_node(info: Info, global_id: str) -> Node | None:
     type_name, parts = decode_id(global_id)
     if type_name == "Customer":
-        if len(parts) != 1 or not parts[0].isdigit():
-            raise ClientError(f"{global_id!r} is not an id this API issued")
-        return await _customer(info, int(parts[0]))
+        return await _customer(info, _number(global_id, parts))
+    if type_name == "ReviewCandidate":
+        return await review_candidate(info, _number(global_id, parts))
     if type_name not in _RECORD_NODES or len(parts) != 2:
         raise ClientError(f"{global_id!r} is not an id this API issued")
     entity, build = _RECORD_NODES[type_name]
@@ -62,12 +76,13 @@ async def _first_found(info: Info, entity: str, by: str, key: str) -> records.Re
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One customer by id.")
+    @strawberry.field(
+        description="One customer by id. The id of a customer a merge absorbed answers the customer that absorbed "
+        "it (whose `id` differs from the one asked for)."
+    )
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         _, parts = decode_id(id, "Customer")
-        if len(parts) != 1 or not parts[0].isdigit():
-            raise ClientError(f"{id!r} is not an id this API issued")
-        customer = await _customer(info, int(parts[0]))
+        customer = await _customer(info, _number(id, parts))
         if customer is not None:
             await prefetch_for(info, [customer.customer_id])
         return customer
@@ -98,7 +113,16 @@ class Query:
             total_count=total,
         )
 
-    @strawberry.field(description="Any object by its global id.")
+    @strawberry.field(
+        description="Open review candidates: pairs of records that may be one company or person, strongest "
+        "(highest match weight) first, for a data steward to accept or reject."
+    )
+    async def review_candidates(
+        self, info: Info, kind: MatchKind | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[ReviewCandidate]:
+        return await review_queue(info, kind, first, after)
+
+    @strawberry.field(description="Any object by its global id (a merged customer's id answers its survivor).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
 

@@ -90,3 +90,17 @@ def candidate_pairs(table: Table, rules: Sequence[Sequence[str]], max_block: int
     pairs = np.stack((unique // len(table), unique % len(table)), axis=1)
     report.pairs = len(pairs)
     return pairs, report
+
+
+def rule_mask(table: Table, pairs: Pairs, rule: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Which ``pairs`` agree exactly on every field of ``rule`` (the pairs that rule alone would choose)."""
+    agree = np.ones(len(pairs), dtype=bool)
+    for name in rule:
+        codes = table.column(name).codes
+        left, right = codes[pairs[:, 0]], codes[pairs[:, 1]]
+        if codes.ndim == 2:
+            same = ((left[:, :, None] == right[:, None, :]) & (left[:, :, None] != MISSING)).any(axis=(1, 2))
+        else:
+            same = (left == right) & (left != MISSING)
+        agree &= same
+    return agree

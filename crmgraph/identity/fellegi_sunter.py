@@ -147,3 +147,60 @@ def estimate(
         if change < CONVERGED:
             break
     return model
+
+
+MIN_SESSION = 30  # pairs a blocking rule must yield for its own estimate of m
+
+
+def estimate_by_rules(
+    grades: Grades,
+    grades_per: Sequence[int],
+    sessions: Sequence[tuple[npt.NDArray[np.bool_], set[int]]],
+    *,
+    prior: float,
+    iterations: int,
+    u: list[list[float]],
+) -> Model:
+    """m estimated once per blocking rule, then averaged; the share of matches estimated last.
+
+    One EM over all candidate pairs can settle on the wrong latent class: records that share an address
+    (a household, an office building) agree on five comparisons at once, and EM may take "same address"
+    for "same entity". Within the pairs of one blocking rule (``sessions``: which pairs it chose, and which
+    comparisons it fixed) the fields the rule made agree say nothing and are left out; the other fields
+    then separate matches from the rest. Each comparison's m is the average over the rules that left it
+    free, weighted by the matches each rule found (the approach of Splink's EM training sessions).
+    """
+    totals = [np.zeros(count) for count in grades_per]
+    weight = np.zeros(len(grades_per))
+    for chosen, fixed in sessions:
+        session = grades[chosen].copy()
+        if len(session) < MIN_SESSION or len(fixed) == len(grades_per):
+            continue
+        session[:, sorted(fixed)] = -1  # agreeing by construction: no evidence within this rule's pairs
+        fitted = estimate(session, grades_per, prior=prior, iterations=iterations, u=u)
+        matches = fitted.prior * len(session)
+        for index in range(len(grades_per)):
+            if index not in fixed:
+                totals[index] += matches * np.asarray(fitted.m[index])
+                weight[index] += matches
+    lean = _initial(grades_per, grades[:0], np.zeros(0), prior).m
+    m = [list(totals[c] / weight[c]) if weight[c] > 0 else lean[c] for c in range(len(grades_per))]
+    return Model(_share_of_matches(grades, m, u, prior, iterations), m, u, iterations)
+
+
+def _share_of_matches(
+    grades: Grades, m: list[list[float]], u: list[list[float]], prior: float, iterations: int
+) -> float:
+    """EM for the share of matches alone, m and u held."""
+    if len(grades) == 0:
+        return prior
+    patterns, counts_int = np.unique(grades, axis=0, return_counts=True)
+    counts = counts_int.astype(np.float64)
+    share = prior
+    for _ in range(iterations):
+        p_match = probability(Model(share, m, u).score(patterns))
+        updated = float(np.clip((counts * p_match).sum() / counts.sum(), EPSILON, 1 - EPSILON))
+        if abs(updated - share) < CONVERGED:
+            return updated
+        share = updated
+    return share

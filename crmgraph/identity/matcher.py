@@ -15,11 +15,11 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from crmgraph.identity.blocking import BlockingReport, Pairs, candidate_pairs
+from crmgraph.identity.blocking import BlockingReport, Pairs, candidate_pairs, rule_mask
 from crmgraph.identity.clustering import Joined, cluster
 from crmgraph.identity.columns import Table
 from crmgraph.identity.comparisons import Grades, grade, grade_names
-from crmgraph.identity.fellegi_sunter import Model, estimate, probability, u_from_random_pairs
+from crmgraph.identity.fellegi_sunter import Model, estimate_by_rules, probability, u_from_random_pairs
 from crmgraph.identity.profiles import Profile, SourceRecord
 from crmgraph.identity.settings import MatchSettings
 
@@ -183,7 +183,13 @@ def match(
         grades_per = [comparison.grades for comparison in settings.comparisons]
         sample = random_pairs(len(profiles), settings.u_sample)
         u = u_from_random_pairs(grade(table, sample, settings.comparisons), grades_per)
-        fitted = estimate(grades, grades_per, prior=settings.prior, iterations=settings.iterations, u=u)
+        sessions = [
+            (rule_mask(table, pairs, rule), {c for c, comp in enumerate(settings.comparisons) if comp.field in rule})
+            for rule in settings.blocking
+        ]
+        fitted = estimate_by_rules(
+            grades, grades_per, sessions, prior=settings.prior, iterations=settings.iterations, u=u
+        )
         model = Model(random_pair_prior(fitted.prior, len(pairs), len(profiles)), fitted.m, fitted.u, fitted.iterations)
     weights = model.score(grades)
     probabilities = probability(weights)

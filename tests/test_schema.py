@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphql import GraphQLNonNull, GraphQLObjectType
+from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType
 
 from crmgraph.schema import build_schema
 
@@ -21,7 +21,17 @@ def test_the_schema_matches_the_reviewed_snapshot() -> None:
 def test_every_entity_is_a_node_with_an_id() -> None:
     schema = build_schema()._schema
     node = schema.get_type("Node")
-    for name in ("Customer", "Contact", "Owner", "Deal", "Interaction", "Order", "Invoice", "Ticket"):
+    for name in (
+        "Customer",
+        "Contact",
+        "Owner",
+        "Deal",
+        "Interaction",
+        "Order",
+        "Invoice",
+        "Ticket",
+        "ReviewCandidate",
+    ):
         entity = schema.get_type(name)
         assert isinstance(entity, GraphQLObjectType)
         assert node in entity.interfaces, f"{name} should implement Node"
@@ -33,3 +43,21 @@ def test_fields_backed_by_a_legacy_system_are_nullable_on_the_customer() -> None
     for name in ("name", "contacts", "deals", "orders", "invoices", "tickets", "timeline", "lifetimeRevenue",
                  "outstandingBalance", "openTicketCount", "lastOrderDate"):  # fmt: skip
         assert not isinstance(customer.fields[name].type, GraphQLNonNull), f"Customer.{name} must be nullable"
+
+
+def test_every_mutation_takes_one_input_and_returns_a_payload_with_user_errors() -> None:
+    schema = build_schema()._schema
+    assert schema.mutation_type is not None
+    user_error = schema.get_type("UserError")
+    for name, field in schema.mutation_type.fields.items():
+        assert name.startswith(("customer", "reviewCandidate")), f"{name}: object first, then the action"
+        assert list(field.args) == ["input"], f"{name} takes one input object"
+        argument = field.args["input"].type
+        assert isinstance(argument, GraphQLNonNull) and isinstance(argument.of_type, GraphQLInputObjectType)
+        payload = field.type
+        assert isinstance(payload, GraphQLNonNull) and isinstance(payload.of_type, GraphQLObjectType)
+        assert payload.of_type.name == f"{name[0].upper()}{name[1:]}Payload"
+        errors = payload.of_type.fields["userErrors"].type
+        assert isinstance(errors, GraphQLNonNull) and isinstance(errors.of_type, GraphQLList)
+        assert isinstance(errors.of_type.of_type, GraphQLNonNull) and errors.of_type.of_type.of_type is user_error
+        assert field.description and "X-Crmgraph-Actor" in field.description, f"{name} says who is recorded"

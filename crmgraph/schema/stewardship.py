@@ -309,13 +309,13 @@ class Mutation:
         reason, actor = given.reason(input.reason), given.actor()
         if given.errors or number is None:
             return ReviewCandidateAcceptPayload(accepted_candidate_id=None, customer=None, user_errors=given.errors)
-        kind = await info.context.loaders.review_candidate.load(number)
+        candidate = await info.context.loaders.review_candidate.load(number)
         done = await _act(_steward(info).accept, number, actor, reason)
         if isinstance(done, UserError):
             return ReviewCandidateAcceptPayload(accepted_candidate_id=None, customer=None, user_errors=[done])
         customer_id = (
             done
-            if kind is None or kind.kind == "company"
+            if candidate is None or candidate.kind == "company"
             else await identity_reads.customer_of_person(info.context.loaders.identity, done)
         )
         return ReviewCandidateAcceptPayload(

@@ -73,6 +73,9 @@ class PartyRecord(Record):
     phone: str | None = None
     country: str | None = None  # ISO 3166-1 alpha-2 where the source says so
     city: str | None = None
+    # The street line (street and house number), or the whole address where a system keeps only free text.
+    address: str | None = None
+    postal_code: str | None = None
     industry: str | None = None
     lifecycle_stage: str | None = None
     owner_id: str | None = None

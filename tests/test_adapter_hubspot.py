@@ -21,8 +21,10 @@ import pytest
 
 from crmgraph.adapters.calls import CallLog, current_call_log
 from crmgraph.adapters.hubspot import HubSpotAdapter
-from crmgraph.adapters.hubspot_mapping import parse_instant, person_name
+from crmgraph.adapters.hubspot_mapping import parse_instant
+from crmgraph.adapters.names import person_name
 from crmgraph.adapters.testing import AdapterContract, ContractSamples, run_with
+from crmgraph.demo import crm_api
 from crmgraph.demo.crm_api import build_crm_api
 from crmgraph.demo.seed.crm_projection import COUNTRY_NAMES
 from crmgraph.demo.stores import crm as crm_store
@@ -110,8 +112,9 @@ def expected_party(oid: str, props: Props, created: str, updated: str) -> PartyR
     return PartyRecord(
         SOURCE, oid, name=props["name"].strip(), tax_id=text(props, "tax_id"), domain=text(props, "domain"),
         phone=text(props, "phone"), country=COUNTRY_CODES[props["country"]], city=text(props, "city"),
-        industry=text(props, "industry"), lifecycle_stage=text(props, "lifecyclestage"),
-        owner_id=text(props, "hubspot_owner_id"), created_at=instant(created), updated_at=instant(updated),
+        address=text(props, "address"), postal_code=text(props, "zip"), industry=text(props, "industry"),
+        lifecycle_stage=text(props, "lifecyclestage"), owner_id=text(props, "hubspot_owner_id"),
+        created_at=instant(created), updated_at=instant(updated),
     )  # fmt: skip
 
 
@@ -410,17 +413,26 @@ def test_scanning_pages_through_every_company_exactly_once(estate: Estate, db: s
     assert len(log.calls) == upstream_requests(estate) == math.ceil(len(companies) / 37)
 
 
-def test_a_page_of_contacts_carries_each_contacts_company(estate: Estate, db: sqlite3.Connection) -> None:
+def test_a_page_of_contacts_carries_each_contacts_company_in_one_call(estate: Estate, db: sqlite3.Connection) -> None:
     contacts = list(stored(db, "contacts").items())[:100]
     company_of = associated(db, "contacts", "companies")
     estate.reset("crm")
     page, log = run(adapter_for(estate), lambda a: a.scan("person", None, size=500))
     assert page.records == [expected_person(oid, p, created, company_of[oid][0]) for oid, (p, created, _) in contacts]
     assert page.next_cursor is not None
-    assert [call.request for call in log.calls] == [
-        "GET /crm/v3/objects/contacts",
-        "POST /crm/v4/associations/contacts/companies/batch/read",
-    ]
+    # The list answers with each contact's companies (?associations=companies): no associations read.
+    assert [call.request for call in log.calls] == ["GET /crm/v3/objects/contacts"]
+    assert upstream_requests(estate) == 1
+
+
+def test_companies_carry_their_street_address_and_postal_code(estate: Estate, db: sqlite3.Connection) -> None:
+    companies = stored(db, "companies")
+    results, _ = run(adapter_for(estate), lambda a: a.fetch("party", list(companies)[:20]))
+    for record in results:
+        assert isinstance(record, PartyRecord)
+        props, _, _ = companies[record.source_id]
+        assert (record.address, record.postal_code) == (props["address"], props["zip"])
+        assert record.address and record.postal_code
 
 
 # --- faults -----------------------------------------------------------------------------------------
@@ -501,7 +513,7 @@ def test_bad_settings_name_the_key_to_fix(settings: dict[str, Any], path: str) -
 TOKEN = "scratch-token"
 STAMP = "2024-01-01T00:00:00.000Z"
 WHALE_CONTACTS = 1_201
-DEAL_TO_COMPANY, COMPANY_TO_DEAL, PRIMARY_DEAL_TO_COMPANY = 341, 342, 5
+DEAL_TO_COMPANY, COMPANY_TO_DEAL, PRIMARY_DEAL_TO_COMPANY, PRIMARY_CONTACT_TO_COMPANY = 341, 342, 5, 1
 
 
 def _fill_scratch_store(path: Path) -> None:
@@ -514,6 +526,7 @@ def _fill_scratch_store(path: Path) -> None:
         ("companies", 5, {"name": "Odd Contacts Inc"}, STAMP),
         ("contacts", 5001, {"email": "  Lee@Example.TEST "}, STAMP),
         ("contacts", 5002, {"jobtitle": "nobody"}, STAMP),
+        ("contacts", 5003, {"firstname": "Two", "lastname": "Companies"}, STAMP),
         ("deals", 10, {"dealname": "No currency", "dealstage": "closedwon", "amount": "12.50"}, STAMP),
         ("deals", 11, {"dealname": "Lots", "dealstage": "closedlost", "amount": "lots",
                        "deal_currency_code": "EUR"}, STAMP),
@@ -534,6 +547,9 @@ def _fill_scratch_store(path: Path) -> None:
         ("companies", 5, "contacts", 5002, 280),
         ("contacts", 5001, "companies", 5, 279),
         ("contacts", 5002, "companies", 5, 279),
+        ("contacts", 5003, "companies", 1, 279),
+        ("contacts", 5003, "companies", 4, 279),
+        ("contacts", 5003, "companies", 4, PRIMARY_CONTACT_TO_COMPANY),
     ]
     links += [("deals", 13, "companies", 1, DEAL_TO_COMPANY), ("deals", 13, "companies", 4, DEAL_TO_COMPANY),
               ("deals", 13, "companies", 4, PRIMARY_DEAL_TO_COMPANY), ("companies", 1, "deals", 13, COMPANY_TO_DEAL),
@@ -634,6 +650,32 @@ def test_a_scan_leaves_out_what_it_cannot_read_and_says_so(scratch: str, caplog:
         "crm: scan party left out a record: crm: unexpected answer: company 4: createdAt 'yesterday' is not an "
         "instant (ISO 8601 with a zone, a date, or epoch ms)",
     ]
+
+
+@pytest.mark.parametrize("inline", [100, 1], ids=["listed", "cut short"])
+def test_a_scanned_contact_belongs_to_its_primary_company_however_its_companies_are_listed(
+    scratch: str, inline: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contact 5003 is with companies 1 and 4, 4 marked primary. The list names 4 twice (primary and plain);
+    when it lists fewer companies than the contact has, the v4 associations API reads them all."""
+    monkeypatch.setattr(crm_api, "INLINE_ASSOCIATIONS", inline)
+
+    async def scan_all(adapter: HubSpotAdapter) -> list[Record]:
+        records: list[Record] = []
+        cursor: str | None = None
+        while True:
+            page = await adapter.scan("person", cursor, size=100)
+            records += page.records
+            if page.next_cursor is None:
+                return records
+            cursor = page.next_cursor
+
+    records, log = run_scratch(scratch, scan_all)
+    found = {record.source_id: record for record in records if isinstance(record, PersonRecord)}
+    assert (found["5003"].name, found["5003"].party_id) == ("Two Companies", "4")
+    assert (found["5001"].party_id, found["1"].party_id) == ("5", None)
+    associations_reads = [call for call in log.calls if "/associations/" in call.request]
+    assert len(associations_reads) == (0 if inline == 100 else 1)
 
 
 # --- mapping helpers --------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
+import re
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +25,7 @@ from crmgraph.adapters.sql_mapping import DEFAULT_MAPPING, DEFAULT_MAPPING_DATA,
 from crmgraph.adapters.testing import AdapterContract, ContractSamples
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import load_erp
-from crmgraph.demo.stores.erp import BSAD, KNA1, VBAK, VBRK
+from crmgraph.demo.stores.erp import BSAD, KNA1, KNVK, VBAK, VBRK
 from crmgraph.errors import (
     AdapterContractError,
     ConfigError,
@@ -32,7 +34,15 @@ from crmgraph.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from crmgraph.records import InvoiceRecord, OrderLineRecord, OrderRecord, OrderStatus, PartyRecord, Record
+from crmgraph.records import (
+    InvoiceRecord,
+    OrderLineRecord,
+    OrderRecord,
+    OrderStatus,
+    PartyRecord,
+    PersonRecord,
+    Record,
+)
 from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED
 
 T = TypeVar("T")
@@ -69,6 +79,36 @@ def _own_database(url: str) -> str:
     return server.set(database=OWN_DATABASE).render_as_string(hide_password=False)
 
 
+def with_persons(url: str) -> str:
+    """``url``, its KNVK holding contact persons: the seed's, or (a seed from before it filled KNVK) persons
+    made up here for the first 60 customers, one to three each, Chinese names at Chinese customers."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(func.count()).select_from(KNVK)).scalar():
+                return url
+            debtors = conn.execute(select(KNA1.c.KUNNR, KNA1.c.LAND1, KNA1.c.ERDAT).order_by(KNA1.c.KUNNR).limit(60))
+            rows: list[dict[str, Any]] = []
+            for n, (kunnr, country, erdat) in enumerate(debtors):
+                for k in range(1 + n % 3):
+                    first, last = MADE_UP_NAMES["CN" if country == "CN" else "other"][(n + k) % 3]
+                    rows.append({"PARNR": f"{900_000 + len(rows):010d}", "KUNNR": kunnr, "NAMEV": first,
+                                 "NAME1": last, "TELF1": f"+49 30 {n:04d}{k}", "ABTNR": f"{k + 1:04d}",
+                                 "SMTP_ADDR": f"p{n}.{k}@example.test" if k != 2 else None,
+                                 "PAFKT": ("Head of purchasing", "Buyer", "")[k], "ERDAT": erdat})  # fmt: skip
+            conn.execute(KNVK.insert(), rows)
+    finally:
+        engine.dispose()
+    return url
+
+
+# (first name, surname): a surname alone (no first name) among them, as legacy tables hold some.
+MADE_UP_NAMES = {
+    "CN": [("海燕", "黄"), ("伟", "王"), (None, "李")],
+    "other": [("Ada", "Lovelace"), ("Grace", "Hopper"), (None, "Turing")],
+}
+
+
 @pytest.fixture(scope="module")
 def server_erp(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """The URL of the demo ERP loaded into ``postgres`` or ``mariadb`` (loaded once per module)."""
@@ -78,23 +118,31 @@ def server_erp(request: pytest.FixtureRequest) -> Callable[[str], str]:
         if database not in loaded:
             url = _own_database(request.getfixturevalue(f"{database}_url"))
             load_erp(url, customers=ESTATE_CUSTOMERS, seed=ESTATE_SEED)
-            loaded[database] = url
+            loaded[database] = with_persons(url)
         return loaded[database]
 
     return url_of
 
 
+@pytest.fixture(scope="module")
+def sqlite_url(estate_layout: EstateLayout, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The estate's SQLite ERP, copied for this module (other modules share the estate's file) with persons."""
+    target = tmp_path_factory.mktemp("erp") / "erp.sqlite"
+    shutil.copy(estate_layout.erp_db, target)
+    return with_persons(f"sqlite:///{target}")
+
+
 @pytest.fixture(scope="module", params=DATABASES)
-def erp_url(request: pytest.FixtureRequest, estate_layout: EstateLayout, server_erp: Callable[[str], str]) -> str:
+def erp_url(request: pytest.FixtureRequest, sqlite_url: str, server_erp: Callable[[str], str]) -> str:
     """The demo estate's ERP: the seeded SQLite file, or the same rows in PostgreSQL / MariaDB."""
-    return estate_layout.erp_url if request.param == "sqlite" else server_erp(request.param)
+    return sqlite_url if request.param == "sqlite" else server_erp(request.param)
 
 
 @pytest.fixture
-def erp_copy(estate_layout: EstateLayout, tmp_path: Path) -> Iterator[str]:
+def erp_copy(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
     """A scratch copy of the SQLite ERP, for tests that damage rows."""
     target = tmp_path / "erp.sqlite"
-    shutil.copy(estate_layout.erp_db, target)
+    shutil.copy(sqlite_url.removeprefix("sqlite:///"), target)
     yield f"sqlite:///{target}"
 
 
@@ -147,11 +195,11 @@ def lists(results: list[Any]) -> list[list[Any]]:
     return results
 
 
-async def scan_all(adapter: SqlAdapter, size: int = 37) -> list[Record]:
+async def scan_all(adapter: SqlAdapter, size: int = 37, entity: str = "party") -> list[Record]:
     records: list[Record] = []
     cursor: str | None = None
     while True:
-        page = await adapter.scan("party", cursor, size)
+        page = await adapter.scan(entity, cursor, size)
         records += page.records
         if page.next_cursor is None:
             return records
@@ -168,6 +216,8 @@ async def whole_erp(adapter: SqlAdapter) -> dict[str, list[Any]]:
     invoice_ids = [invoice.source_id for listed in invoices for invoice in listed]
     return {
         "parties": parties,
+        "persons": await scan_all(adapter, 41, "person"),
+        "persons by party": await adapter.fetch_related("person", "party", party_ids),
         "orders": orders,
         "lines": await adapter.fetch_related("order_line", "order", order_ids),
         "invoices": invoices,
@@ -182,9 +232,18 @@ async def whole_erp(adapter: SqlAdapter) -> dict[str, list[Any]]:
 
 
 @pytest.fixture(scope="module")
-def sqlite_erp(estate_layout: EstateLayout) -> dict[str, list[Any]]:
-    erp, _ = run(estate_layout.erp_url, whole_erp)
+def sqlite_erp(sqlite_url: str) -> dict[str, list[Any]]:
+    erp, _ = run(sqlite_url, whole_erp)
     return erp
+
+
+def first(url: str, column: Any, count: int) -> list[str]:
+    """The first ``count`` values of a key column in key order: seeded ids are scattered, so tests look them up."""
+    return _scalars(url, select(column).distinct().order_by(column).limit(count))
+
+
+def customers_with_orders(url: str, count: int) -> list[str]:
+    return first(url, VBAK.c.KUNNR, count)
 
 
 def small_customers(url: str, count: int = 50) -> list[str]:
@@ -204,6 +263,7 @@ def test_every_path_gives_the_same_records_on_postgres_and_mariadb_as_on_sqlite(
 ) -> None:
     erp, _ = run(server_erp(database), whole_erp)
     assert sum(len(listed) for listed in sqlite_erp["lines"]) > 1000, "a comparison of nothing proves nothing"
+    assert len(sqlite_erp["persons"]) > 50 and any(sqlite_erp["persons by party"])
     for name, expected in sqlite_erp.items():
         assert erp[name] == expected, f"{name} differ on {database}"
         assert repr(erp[name]) == repr(expected), f"{name} print differently on {database}"
@@ -215,6 +275,98 @@ def test_scanning_pages_through_every_customer_exactly_once_in_one_statement_a_p
     expected = _scalars(erp_url, select(KNA1.c.KUNNR).where(KNA1.c.LOEVM == "").order_by(KNA1.c.KUNNR))
     assert ids == expected and len(set(ids)) == len(ids) > 100
     assert [call.request for call in log.calls] == ["SELECT KNA1"] * math.ceil(len(ids) / 37)
+
+
+# --- people at the customers (KNVK) -----------------------------------------------------------------------
+
+CJK = re.compile("[\u3400-\u9fff]")
+
+
+def stored_persons(url: str) -> dict[str, dict[str, Any]]:
+    """Every KNVK row by PARNR, as the database holds it."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(KNVK).order_by(KNVK.c.PARNR)).mappings().all()
+    finally:
+        engine.dispose()
+    return {row["PARNR"].rstrip(): dict(row) for row in rows}
+
+
+def expected_person(row: dict[str, Any]) -> PersonRecord:
+    def text(column: str) -> str | None:
+        value = row[column]
+        return value.rstrip() or None if isinstance(value, str) else None
+
+    first, last = text("NAMEV"), text("NAME1")
+    if first and last:  # a Chinese name is written surname first, unspaced, as the ticket system writes it
+        name = f"{last}{first}" if CJK.search(first + last) else f"{first} {last}"
+    else:
+        name = first or last or ""
+    erdat = datetime.strptime(row["ERDAT"], "%Y%m%d").replace(tzinfo=UTC)
+    return PersonRecord(
+        "erp", row["PARNR"].rstrip(), name=name, first_name=first, last_name=last, email=text("SMTP_ADDR"),
+        phone=text("TELF1"), job_title=text("PAFKT"), party_id=row["KUNNR"].rstrip(), created_at=erdat,
+    )  # fmt: skip
+
+
+def test_scanning_persons_pages_through_every_contact_person_once_in_one_statement_a_page(erp_url: str) -> None:
+    stored = stored_persons(erp_url)
+    persons, log = run(erp_url, lambda adapter: scan_all(adapter, 29, "person"))
+    assert persons == [expected_person(row) for row in stored.values()]
+    assert [call.request for call in log.calls] == ["SELECT KNVK"] * math.ceil(len(stored) / 29)
+    names = [person.name for person in persons if isinstance(person, PersonRecord)]
+    assert any(CJK.search(name) for name in names) and any(" " in name for name in names)
+
+
+def test_the_persons_of_sixty_customers_cost_one_statement_and_come_by_id(erp_url: str) -> None:
+    stored = stored_persons(erp_url)
+    customers = list(dict.fromkeys(row["KUNNR"].rstrip() for row in stored.values()))[:60]
+    some = list(stored)[:7]
+
+    async def scenario(adapter: SqlAdapter) -> tuple[list[Any], list[UpstreamCall], list[Any], list[UpstreamCall]]:
+        by_party, party_calls = await calls_of(adapter.fetch_related("person", "party", [*customers, "0000000000"]))
+        by_id, id_calls = await calls_of(adapter.fetch("person", [*some, "nope", some[0]]))
+        return by_party, party_calls, by_id, id_calls
+
+    (by_party, party_calls, by_id, id_calls), _ = run(erp_url, scenario)
+    assert by_party == [
+        [expected_person(row) for row in stored.values() if row["KUNNR"].rstrip() == customer]
+        for customer in customers
+    ] + [[]]  # fmt: skip
+    assert by_id == [expected_person(stored[parnr]) for parnr in some] + [None, expected_person(stored[some[0]])]
+    assert [call.request for call in party_calls + id_calls] == ["SELECT KNVK", "SELECT KNVK"]
+
+
+def test_parties_carry_their_street_address_and_postal_code(erp_url: str) -> None:
+    engine = create_engine(erp_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(KNA1.c.KUNNR, KNA1.c.STRAS, KNA1.c.PSTLZ).where(KNA1.c.LOEVM == "")).all()
+    finally:
+        engine.dispose()
+    parties, _ = run(erp_url, scan_all)
+    assert {p.source_id: (p.address, p.postal_code) for p in parties if isinstance(p, PartyRecord)} == {
+        kunnr.rstrip(): (street.rstrip() or None if street else None, code.rstrip() or None if code else None)
+        for kunnr, street, code in rows
+    }
+    assert any(isinstance(p, PartyRecord) and p.address and p.postal_code for p in parties)
+
+
+def test_a_person_without_any_name_fails_its_own_key_and_is_left_out_of_a_scan(
+    erp_copy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nameless, other = list(stored_persons(erp_copy))[:2]
+    _change(erp_copy, update(KNVK).where(KNVK.c.PARNR.in_([nameless])).values(NAMEV=None, NAME1="  "))
+
+    async def scenario(adapter: SqlAdapter) -> tuple[list[Any], list[Record]]:
+        return await adapter.fetch("person", [nameless, other]), await scan_all(adapter, 1000, "person")
+
+    (by_id, scanned), _ = run(erp_copy, scenario)
+    assert isinstance(by_id[0], UpstreamBadResponse) and f"KNVK {nameless}: NAME1 is empty" in str(by_id[0])
+    assert isinstance(by_id[1], PersonRecord)
+    assert nameless not in {person.source_id for person in scanned}
+    assert f"scan person skips {nameless}" in caplog.text
 
 
 # --- statements per operation -----------------------------------------------------------------------------
@@ -298,13 +450,19 @@ def test_a_joined_read_of_a_big_account_stops_past_its_row_limit(erp_url: str) -
 def test_fetch_answers_each_id_in_the_order_asked_with_none_for_unknown_and_repeats_for_duplicates(
     erp_url: str,
 ) -> None:
+    party1, party2 = first(erp_url, KNA1.c.KUNNR, 2)
+    order1, order2 = first(erp_url, VBAK.c.VBELN, 2)
+    invoice1, invoice2 = first(erp_url, VBRK.c.VBELN, 2)
+    (payment,) = first(erp_url, BSAD.c.BELNR, 1)
+    unpadded = order1.lstrip("0")
+
     async def scenario(adapter: SqlAdapter) -> dict[str, tuple[list[str], list[Any]]]:
         asked: dict[str, list[str]] = {
-            "party": ["0000100004", "nope", "0000100001", "0000100004"],
-            "order": ["0001000002", "0001000001", "1000001", "0001000002"],
-            "order_line": ["0001000001/000010", "0001000001", "0001000001/999999", "0001000001/000010"],
-            "invoice": ["0090000002", "0090000001", "", "0090000002"],
-            "payment": ["1400000001", "x/y", "1400000001"],
+            "party": [party2, "nope", party1, party2],
+            "order": [order2, order1, unpadded, order2],
+            "order_line": [f"{order1}/000010", order1, f"{order1}/999999", f"{order1}/000010"],
+            "invoice": [invoice2, invoice1, "", invoice2],
+            "payment": [payment, "x/y", payment],
         }
         return {entity: (ids, await adapter.fetch(entity, ids)) for entity, ids in asked.items()}
 
@@ -313,7 +471,7 @@ def test_fetch_answers_each_id_in_the_order_asked_with_none_for_unknown_and_repe
         assert len(results) == len(ids)
         for asked, result in zip(ids, results, strict=True):
             if result is None:
-                assert asked in ("nope", "1000001", "0001000001", "0001000001/999999", "", "x/y"), (entity, asked)
+                assert asked in ("nope", unpadded, order1, f"{order1}/999999", "", "x/y"), (entity, asked)
             else:
                 assert isinstance(result, Record) and result.source_id == asked, (entity, asked, result)
         assert results[0] is not None and results[-1] == results[0]
@@ -321,35 +479,39 @@ def test_fetch_answers_each_id_in_the_order_asked_with_none_for_unknown_and_repe
 
 
 def test_an_order_is_found_by_the_number_people_quote_or_by_the_padded_one(erp_url: str) -> None:
+    padded_number = first(erp_url, VBAK.c.VBELN, 3)[-1]
+    number = padded_number.lstrip("0")
+
     async def scenario(adapter: SqlAdapter) -> list[Any]:
-        return await adapter.fetch_related("order", "number", ["1000003", "0001000003", " 1000003", "99999999999"])
+        return await adapter.fetch_related("order", "number", [number, padded_number, f" {number}", "99999999999"])
 
     (short, padded, spaced, unknown), log = run(erp_url, scenario)
     assert isinstance(short, list) and len(short) == 1 and short == padded
     order = short[0]
-    assert isinstance(order, OrderRecord) and (order.source_id, order.number) == ("0001000003", "1000003")
+    assert isinstance(order, OrderRecord) and (order.source_id, order.number) == (padded_number, number)
     assert spaced == [] and unknown == []
     assert len(log.calls) == 1
 
 
 def test_records_read_sap_values_as_domain_values(erp_url: str) -> None:
     cancelled = _scalars(erp_url, select(VBAK.c.VBELN).where(VBAK.c.ABSTK == "C").order_by(VBAK.c.VBELN).limit(1))
-    invoiced = _scalars(erp_url, select(VBRK.c.VBELN).order_by(VBRK.c.VBELN).limit(1))
+    invoiced = first(erp_url, VBRK.c.VBELN, 1)
+    some_order = first(erp_url, VBAK.c.VBELN, 3)[-1]
 
     async def scenario(adapter: SqlAdapter) -> list[Any]:
-        orders = await adapter.fetch("order", ["0001000003", *cancelled])
-        lines = await adapter.fetch_related("order_line", "order", ["0001000003"])
+        orders = await adapter.fetch("order", [some_order, *cancelled])
+        lines = await adapter.fetch_related("order_line", "order", [some_order])
         invoices = await adapter.fetch("invoice", invoiced)
         return [*orders, lines[0], *invoices]
 
     (order, rejected, lines, invoice), _ = run(erp_url, scenario)
     assert isinstance(order, OrderRecord) and isinstance(rejected, OrderRecord) and isinstance(invoice, InvoiceRecord)
-    raw = _scalars(erp_url, select(VBAK.c.ERDAT + VBAK.c.ERZET).where(VBAK.c.VBELN == "0001000003"))[0]
+    raw = _scalars(erp_url, select(VBAK.c.ERDAT + VBAK.c.ERZET).where(some_order == VBAK.c.VBELN))[0]
     assert order.placed_at.strftime("%Y%m%d%H%M%S") == raw and order.placed_at.utcoffset() is not None
     assert rejected.status == OrderStatus.CANCELLED
     assert isinstance(lines, list) and [line.position for line in lines] == sorted(line.position for line in lines)
     line = lines[0]
-    assert isinstance(line, OrderLineRecord) and line.source_id == f"0001000003/{line.position:06d}"
+    assert isinstance(line, OrderLineRecord) and line.source_id == f"{some_order}/{line.position:06d}"
     assert line.amount.amount == (line.unit_price.amount * line.quantity).quantize(Decimal("0.01"))
     assert invoice.gross.amount == invoice.net.amount + invoice.tax.amount
     for money in (order.total, line.amount, invoice.net, invoice.tax, invoice.gross):
@@ -437,39 +599,44 @@ def test_a_mapping_found_wrong_only_after_an_outage_fails_each_key_as_rejected(t
 
 
 def test_a_row_that_cannot_be_read_fails_its_own_key_only(erp_copy: str) -> None:
-    _change(erp_copy, update(VBAK).where(VBAK.c.VBELN == "0001000003").values(GBSTK="Z"))
+    _, unreadable_lines, unreadable, sound = first(erp_copy, VBAK.c.VBELN, 4)
+    owner = _scalars(erp_copy, select(VBAK.c.KUNNR).where(unreadable == VBAK.c.VBELN))[0]
+    other = next(customer for customer in customers_with_orders(erp_copy, 2) if customer != owner)
+    _change(erp_copy, update(VBAK).where(unreadable == VBAK.c.VBELN).values(GBSTK="Z"))
     # SQLite keeps whatever it is given, even text in a NUMERIC column: legacy data at its worst.
-    _change(erp_copy, text("UPDATE VBAP SET KWMENG = 'many' WHERE VBELN = '0001000002'"))
+    _change(erp_copy, text(f"UPDATE VBAP SET KWMENG = 'many' WHERE VBELN = '{unreadable_lines}'"))
 
     async def scenario(adapter: SqlAdapter) -> tuple[list[Any], list[Any], list[Any]]:
         return (
-            await adapter.fetch("order", ["0001000003", "0001000004"]),
-            await adapter.fetch_related("order", "party", ["0000100001", "0000100002"]),
-            await adapter.fetch_related("order_line", "order", ["0001000002", "0001000004"]),
+            await adapter.fetch("order", [unreadable, sound]),
+            await adapter.fetch_related("order", "party", [owner, other]),
+            await adapter.fetch_related("order_line", "order", [unreadable_lines, sound]),
         )
 
     (by_id, by_party, lines), _ = run(erp_copy, scenario)
-    assert isinstance(by_id[0], UpstreamBadResponse) and "VBAK 0001000003: GBSTK is 'Z'" in str(by_id[0])
+    assert isinstance(by_id[0], UpstreamBadResponse) and f"VBAK {unreadable}: GBSTK is 'Z'" in str(by_id[0])
     assert isinstance(by_id[1], OrderRecord)
     assert isinstance(by_party[0], UpstreamBadResponse) and isinstance(by_party[1], list) and by_party[1]
     assert isinstance(lines[0], UpstreamBadResponse) and "KWMENG" in str(lines[0]) and isinstance(lines[1], list)
 
 
 def test_rows_the_mapping_filters_out_do_not_exist_not_even_by_id(erp_copy: str) -> None:
-    _change(erp_copy, update(KNA1).where(KNA1.c.KUNNR == "0000100002").values(LOEVM="X"))
-    _change(erp_copy, update(VBRK).where(VBRK.c.VBELN == "0090000001").values(FKSTO="X"))
+    kept, deleted = first(erp_copy, KNA1.c.KUNNR, 2)
+    cancelled, issued = first(erp_copy, VBRK.c.VBELN, 2)
+    _change(erp_copy, update(KNA1).where(deleted == KNA1.c.KUNNR).values(LOEVM="X"))
+    _change(erp_copy, update(VBRK).where(cancelled == VBRK.c.VBELN).values(FKSTO="X"))
 
     async def scenario(adapter: SqlAdapter) -> tuple[list[Any], list[Record], list[Any]]:
         return (
-            await adapter.fetch("party", ["0000100001", "0000100002"]),
+            await adapter.fetch("party", [kept, deleted]),
             await scan_all(adapter),
-            await adapter.fetch("invoice", ["0090000001", "0090000002"]),
+            await adapter.fetch("invoice", [cancelled, issued]),
         )
 
     (parties, scanned, invoices), _ = run(erp_copy, scenario)
     assert isinstance(parties[0], PartyRecord) and parties[1] is None
     everyone = _scalars(erp_copy, select(func.count()).select_from(KNA1))[0]
-    assert "0000100002" not in {party.source_id for party in scanned} and len(scanned) == everyone - 1
+    assert deleted not in {party.source_id for party in scanned} and len(scanned) == everyone - 1
     assert invoices[0] is None and isinstance(invoices[1], InvoiceRecord)
 
 
@@ -531,6 +698,35 @@ def test_a_malformed_mapping_is_refused_naming_the_key(where: str, value: object
     assert str(refused.value).startswith(f"sources.erp.mapping.{message}"), str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda person: person.pop("party"), r"person\.party: Field required$"),
+        (lambda person: person["fields"].pop("last_name"), r"person\.fields\.last_name: Field required$"),
+        (lambda person: person["fields"].update(name="NAME1"), r"person\.fields\.name: Extra inputs are not permitted"),
+        (lambda person: person["fields"].update(created_at=["A", "B", "C"]),
+         r"person\.fields\.created_at: name a date column, or \[date column, time column\]; not 3"),
+    ],
+)  # fmt: skip
+def test_a_malformed_person_mapping_is_refused_naming_the_key(change: Callable[[Any], Any], message: str) -> None:
+    mapping = copy.deepcopy(DEFAULT_MAPPING_DATA)
+    change(mapping["person"])
+    with pytest.raises(ConfigError, match=r"^sources\.erp\.mapping\." + message):
+        SqlAdapter("erp", {"url": "sqlite://", "mapping": mapping})
+
+
+def test_a_person_mapping_with_a_wrong_column_is_refused_at_open_with_a_suggestion(erp_url: str) -> None:
+    mapping = copy.deepcopy(DEFAULT_MAPPING_DATA)
+    mapping["person"]["fields"]["email"] = "SMTP_ADR"
+    mapping["person"]["party"] = "KUNR"
+    with pytest.raises(ConfigError) as refused:
+        run(erp_url, lambda adapter: asyncio.sleep(0), mapping=mapping)
+    message = str(refused.value)
+    assert message.startswith("sources.erp.mapping.person.fields.email: column SMTP_ADR not in table KNVK")
+    assert "(did you mean SMTP_ADDR?)" in message
+    assert "also sources.erp.mapping.person.party: column KUNR not in table KNVK (did you mean KUNNR?)" in message
+
+
 def test_a_mapping_missing_a_required_column_is_refused_naming_it() -> None:
     mapping = copy.deepcopy(DEFAULT_MAPPING_DATA)
     del mapping["invoice"]["party"]
@@ -543,8 +739,12 @@ def test_only_the_paths_a_mapping_maps_are_served(estate_layout: EstateLayout) -
     adapter = SqlAdapter("erp", {"url": estate_layout.erp_url, "mapping": mapping})
     assert adapter.serves("party") and adapter.serves("invoice", "party")
     assert not adapter.serves("order") and not adapter.serves("invoice", "order")
+    assert not adapter.serves("person") and not adapter.serves("person", "party")
+    assert adapter.scannable == {"party"}, "a scan of what the mapping leaves out would fail"
     with pytest.raises(AdapterContractError, match="cannot reach order by party"):
         adapter.path("order", "party")
+    default = SqlAdapter("erp", {"url": estate_layout.erp_url})
+    assert default.serves("person") and default.serves("person", "party") and default.scannable == {"party", "person"}
 
 
 @pytest.mark.parametrize(
@@ -570,18 +770,22 @@ class TestSqlAdapterContract(AdapterContract):
 
     @pytest.fixture
     def contract_samples(self, erp_url: str) -> ContractSamples:
-        parties = ["0000100001", "0000100002", "0000100004", "0000100006", "0000100008"]
+        parties = customers_with_orders(erp_url, 5)
         orders = _scalars(erp_url, select(VBAK.c.VBELN).where(VBAK.c.KUNNR.in_(parties)).order_by(VBAK.c.VBELN))
         invoices = _scalars(erp_url, select(BSAD.c.VBELN).distinct().order_by(BSAD.c.VBELN).limit(8))
         lines = [f"{order}/000010" for order in orders[:8]]
         payments = _scalars(erp_url, select(BSAD.c.BELNR).order_by(BSAD.c.BELNR).limit(8))
+        persons = _scalars(erp_url, select(KNVK.c.PARNR).order_by(KNVK.c.PARNR).limit(8))
+        people_of = _scalars(erp_url, select(KNVK.c.KUNNR).distinct().order_by(KNVK.c.KUNNR).limit(8))
         return ContractSamples(
-            known_ids={"party": parties, "order": orders[:8], "order_line": lines, "invoice": invoices,
-                       "payment": payments},
-            related_keys={("order", "party"): parties, ("order", "number"): [o.lstrip("0") for o in orders[:8]],
+            known_ids={"party": parties, "person": persons, "order": orders[:8], "order_line": lines,
+                       "invoice": invoices, "payment": payments},
+            related_keys={("person", "party"): people_of,
+                          ("order", "party"): parties, ("order", "number"): [o.lstrip("0") for o in orders[:8]],
                           ("order_line", "order"): orders[:8], ("invoice", "party"): parties,
                           ("invoice", "order"): orders[:8], ("payment", "invoice"): invoices},
             # Shaped like a line's id too, so that padding built from it is worth a statement for every entity.
             unknown_key="9999999999/999999",
-            scan_totals={"party": _scalars(erp_url, select(func.count()).select_from(KNA1))[0]},
+            scan_totals={"party": _scalars(erp_url, select(func.count()).select_from(KNA1))[0],
+                         "person": _scalars(erp_url, select(func.count()).select_from(KNVK))[0]},
         )  # fmt: skip

@@ -25,6 +25,7 @@ from crmgraph.adapters.testing import AdapterContract, ContractSamples
 from crmgraph.adapters.testing.contract import run_with
 from crmgraph.adapters.zendesk import ZendeskAdapter
 from crmgraph.errors import (
+    ClientError,
     ConfigError,
     SourceError,
     UpstreamBadResponse,
@@ -114,7 +115,7 @@ def expected_ticket(row: sqlite3.Row) -> TicketRecord:
 def expected_party(row: sqlite3.Row) -> PartyRecord:
     domains = orjson.loads(row["domain_names"])
     return PartyRecord(
-        SOURCE, str(row["id"]), name=row["name"], domain=domains[0] if domains else None,
+        SOURCE, str(row["id"]), name=row["name"], domain=domains[0] if domains else None, address=row["details"],
         tags=tuple(orjson.loads(row["tags"])), created_at=instant(row["created_at"]),
         updated_at=instant(row["updated_at"]), xrefs=xrefs(row["external_id"]),
     )  # fmt: skip
@@ -288,27 +289,49 @@ def test_persons_are_found_by_email_whatever_its_case(estate: Estate, db: sqlite
 # --- scan -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("entity", "table", "size"), [("party", "organizations", 7), ("person", "users", 100)])
-def test_scanning_visits_every_record_exactly_once(
-    entity: str, table: str, size: int, estate: Estate, db: sqlite3.Connection
+async def scan_all(adapter: Adapter, entity: str, size: int) -> list[Record]:
+    records: list[Record] = []
+    cursor: str | None = None
+    while True:
+        page = await adapter.scan(entity, cursor, size)
+        records += page.records
+        if page.next_cursor is None:
+            return records
+        assert page.next_cursor != cursor
+        cursor = page.next_cursor
+
+
+def test_a_scan_of_users_pages_through_the_incremental_export_by_update_time(
+    estate: Estate, db: sqlite3.Connection
 ) -> None:
-    stored = ids(db, f"SELECT id FROM {table} ORDER BY id")
-
-    async def scan_all(adapter: Adapter) -> list[Record]:
-        records: list[Record] = []
-        cursor: str | None = None
-        while True:
-            page = await adapter.scan(entity, cursor, size)
-            records += page.records
-            if page.next_cursor is None:
-                return records
-            cursor = page.next_cursor
-
+    rows = db.execute("SELECT * FROM users ORDER BY updated_at, id").fetchall()
     estate.reset("tickets")
-    records, log = run(estate, scan_all)
-    assert [record.source_id for record in records] == stored
-    assert log.count(SOURCE) == math.ceil(len(stored) / size)
-    assert received(estate) == {f"GET /api/v2/{table}": math.ceil(len(stored) / size)}
+    records, log = run(estate, lambda adapter: scan_all(adapter, "person", 9))
+    assert records == [expected_person(row) for row in rows]
+    assert log.count(SOURCE) == math.ceil(len(rows) / 9) == received(estate)["GET /api/v2/incremental/users/cursor"]
+
+
+def test_a_scan_of_organizations_gives_each_once_though_the_export_repeats_a_pages_last_second(
+    estate: Estate, db: sqlite3.Connection
+) -> None:
+    rows = db.execute("SELECT * FROM organizations ORDER BY updated_at, id").fetchall()
+    estate.reset("tickets")
+    records, log = run(estate, lambda adapter: scan_all(adapter, "party", 7))
+    assert records == [expected_party(row) for row in rows]
+    assert any(record.address for record in records if isinstance(record, PartyRecord))
+    # Each page after the first starts with the last second of the one before: six new records a page here.
+    calls = received(estate)[f"GET {ORG_EXPORT}"]
+    assert log.count(SOURCE) == calls and math.ceil(len(rows) / 7) <= calls <= math.ceil(len(rows) / 6) + 1
+
+
+@pytest.mark.parametrize(("entity", "table"), [("party", "organizations"), ("person", "users")])
+def test_a_scan_reads_up_to_a_thousand_records_a_call(
+    entity: str, table: str, estate: Estate, db: sqlite3.Connection
+) -> None:
+    stored = int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    assert stored < 1000
+    records, log = run(estate, lambda adapter: scan_all(adapter, entity, 5000))
+    assert len(records) == stored and log.count(SOURCE) == 1
 
 
 # --- faults ---------------------------------------------------------------------------------------------
@@ -473,6 +496,55 @@ def test_the_next_page_is_asked_of_the_configured_host_whatever_links_next_says(
     assert isinstance(results[0], list) and [t.source_id for t in results[0]] == ["2", "3"]
     assert [url.host for url in asked] == ["acme.zendesk.example"] * 2
     assert asked[1].params["page[after]"] == "c2"
+
+
+ORG_EXPORT = "/api/v2/incremental/organizations"
+
+
+def organization_json(org_id: int, updated_at: str) -> dict[str, Any]:
+    return {"id": org_id, "name": f"Org {org_id}", "external_id": None, "domain_names": [], "details": None,
+            "tags": [], "created_at": "2024-01-01T00:00:00Z", "updated_at": updated_at}  # fmt: skip
+
+
+def unix(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp).timestamp())
+
+
+def test_an_organization_export_that_repeats_its_last_second_gives_each_organization_once() -> None:
+    """As Zendesk's time-based export does: each page restarts at the second the page before ended with."""
+    stamps = {1: "2024-01-01T00:00:01Z", 2: "2024-01-01T00:00:02Z", 3: "2024-01-01T00:00:02Z",
+              4: "2024-01-01T00:00:03Z", 5: "2024-01-01T00:00:04Z"}  # fmt: skip
+    asked: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> dict[str, Any]:
+        asked.append(request.url)
+        start = int(request.url.params["start_time"])
+        page = [org for org, stamp in stamps.items() if unix(stamp) >= start][:3]
+        end = unix(stamps[page[-1]])
+        return {"organizations": [organization_json(org, stamps[org]) for org in page], "count": len(page),
+                "end_time": end, "end_of_stream": page[-1] == 5,
+                "next_page": f"https://elsewhere.example{ORG_EXPORT}.json?start_time={end}"}  # fmt: skip
+
+    records = with_answers(answer, lambda adapter: scan_all(adapter, "party", 3))
+    assert [record.source_id for record in records] == ["1", "2", "3", "4", "5"]
+    assert [url.params["start_time"] for url in asked] == ["0", str(unix(stamps[3])), str(unix(stamps[4]))]
+    assert {url.host for url in asked} == {"acme.zendesk.example"}  # never where next_page points
+
+
+def test_an_organization_export_that_does_not_move_is_a_bad_response_not_an_endless_loop() -> None:
+    def answer(request: httpx.Request) -> dict[str, Any]:
+        stamp = "2024-01-01T00:00:01Z"
+        return {"organizations": [organization_json(1, stamp)], "count": 1, "end_time": unix(stamp),
+                "end_of_stream": False,
+                "next_page": f"https://acme.zendesk.example{ORG_EXPORT}.json?start_time={unix(stamp)}"}  # fmt: skip
+
+    with pytest.raises(UpstreamBadResponse, match="does not move"):
+        with_answers(answer, lambda adapter: scan_all(adapter, "party", 100))
+
+
+def test_a_scan_cursor_never_given_out_is_refused() -> None:
+    with pytest.raises(ClientError, match="not a cursor"):
+        with_answers(lambda request: {}, lambda adapter: adapter.scan("party", "bm9wZQ", 10))
 
 
 # --- configuration --------------------------------------------------------------------------------------

@@ -648,6 +648,7 @@ def test_an_injected_failure_answers_like_hubspot(estate: Estate) -> None:
 TOKEN = "scratch-token"
 STAMP = "2024-01-01T00:00:00.000Z"
 WHALE_CONTACTS = 1_300  # contact 1300 is archived, so the whale company shows 1,299
+TWO_COMPANIES = 1_301  # a contact of two companies
 
 
 def _fill_scratch_store(path: Path) -> None:
@@ -665,6 +666,14 @@ def _fill_scratch_store(path: Path) -> None:
         for company, contact in pairs
     ]
     conn.executemany("INSERT INTO associations VALUES (?, ?, ?, ?, ?)", [row for rows in both_ways for row in rows])
+    # A contact of two companies, Minnow Ltd its primary one (type 1); linked one way only, so that the
+    # companies' own listings stay as they are.
+    conn.execute("INSERT INTO objects VALUES ('contacts', ?, '{}', ?, ?, 0)", (TWO_COMPANIES, STAMP, STAMP))
+    conn.executemany(
+        "INSERT INTO associations VALUES (?, ?, ?, ?, ?)",
+        [("contacts", TWO_COMPANIES, "companies", 1, 279), ("contacts", TWO_COMPANIES, "companies", 3, 1),
+         ("contacts", TWO_COMPANIES, "companies", 3, 279)],
+    )  # fmt: skip
     conn.commit()
     conn.close()
 
@@ -738,14 +747,45 @@ def test_a_company_read_by_id_lists_what_is_associated_with_it(client: httpx.Cli
     assert response.status_code == 200, response.text
     listed = response.json()["associations"]
     assert set(listed) == {"contacts", "deals"}  # unknown names ignored, types with nothing left out
+    # The seed links contacts with the plain association type (280): HubSpot labels it "..._unlabeled".
     assert listed["contacts"] == {
-        "results": [
-            {"id": str(to_id), "type": "company_to_contact"} for to_id in dict.fromkeys(t for t, _ in contacts[company])
-        ]
+        "results": [{"id": str(to_id), "type": "company_to_contact_unlabeled"} for to_id, _ in contacts[company]]
     }
     assert [item["id"] for item in listed["deals"]["results"]] == [
         str(t) for t in dict.fromkeys(t for t, _ in deals[company])
     ]
+
+
+def test_a_list_of_contacts_lists_each_contacts_companies_as_its_own_get_does(
+    client: httpx.Client, db: sqlite3.Connection
+) -> None:
+    companies = stored_associations(db, "contacts", "companies")
+    body = client.get("/crm/v3/objects/contacts", params={"limit": 100, "associations": "companies"}).json()
+    assert len(body["results"]) == 100
+    for record in body["results"]:
+        expected = [{"id": str(to_id), "type": "contact_to_company_unlabeled"}
+                    for to_id, _ in companies.get(int(record["id"]), [])]  # fmt: skip
+        assert record.get("associations", {}).get("companies", {}).get("results", []) == expected
+        if expected:  # the same listing as the contact's own GET gives
+            alone = client.get(f"/crm/v3/objects/contacts/{record['id']}", params={"associations": "companies"})
+            assert alone.json()["associations"] == record["associations"]
+    assert any("associations" in record for record in body["results"])
+
+
+def test_a_primary_company_is_listed_twice_primary_and_plain(scratch: httpx.Client) -> None:
+    params: dict[str, Any] = {"limit": 100, "associations": "companies"}
+    while True:
+        body = scratch.get("/crm/v3/objects/contacts", params=params).json()
+        if "paging" not in body:
+            break
+        params["after"] = body["paging"]["next"]["after"]
+    last = body["results"][-1]
+    assert last["id"] == str(TWO_COMPANIES) and last["associations"]["companies"]["results"] == [
+        {"id": "1", "type": "contact_to_company_unlabeled"},
+        {"id": "3", "type": "contact_to_company"}, {"id": "3", "type": "contact_to_company_unlabeled"},
+    ]  # fmt: skip
+    alone = scratch.get(f"/crm/v3/objects/contacts/{TWO_COMPANIES}", params={"associations": "companies"}).json()
+    assert alone["associations"] == last["associations"]
 
 
 def test_a_company_with_no_associations_asked_has_no_associations_key(
@@ -769,4 +809,4 @@ def test_a_record_lists_the_first_100_of_a_type_and_a_cursor_the_v4_api_continue
     ).json()["results"][0]
     assert rest["to"][0]["toObjectId"] == 101
     minnow = scratch.get("/crm/v3/objects/companies/3", params={"associations": "contacts"}).json()["associations"]
-    assert minnow == {"contacts": {"results": [{"id": "2", "type": "company_to_contact"}]}}
+    assert minnow == {"contacts": {"results": [{"id": "2", "type": "company_to_contact_unlabeled"}]}}

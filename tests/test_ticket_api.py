@@ -8,6 +8,7 @@ costs more than the test); tests that read stats or inject faults take the reset
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import sqlite3
@@ -429,6 +430,11 @@ def same_second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Clie
             *((comment, "Hi", SAME_SECOND) for comment in SAME_SECOND_COMMENTS),
         ],
     )
+    conn.executemany(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, 'Org', ?, ?)",
+        [(org, stamp, stamp) for org, stamp in ((1, "2024-05-01T11:59:59Z"), (3, "2024-05-01T12:00:01Z"),
+                                                *((org, SAME_SECOND) for org in (7, 2, 5, 4, 6)))],
+    )  # fmt: skip
     conn.commit()
     conn.close()
     credentials = EstateCredentials()
@@ -497,17 +503,29 @@ def test_a_search_without_a_query_is_refused(params: dict[str, str], mentions: s
 
 
 def _export(
-    client: httpx.Client, params: dict[str, Any], max_pages: int = 100
+    client: httpx.Client, params: dict[str, Any], max_pages: int = 100, table: str = "tickets"
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every ticket of an incremental export, and its last answer (the one at end_of_stream)."""
-    body = client.get("/api/v2/incremental/tickets/cursor", params=params).json()
-    tickets = list(body["tickets"])
+    """Every record of a cursor-based incremental export, and its last answer (the one at end_of_stream)."""
+    body = client.get(f"/api/v2/incremental/{table}/cursor", params=params).json()
+    records = list(body[table])
     for _ in range(max_pages):
         if body["end_of_stream"]:
-            return tickets, body
+            return records, body
         body = client.get(body["after_url"]).json()
-        tickets += body["tickets"]
+        records += body[table]
     raise AssertionError(f"no end_of_stream after {max_pages} pages: the cursor does not advance")
+
+
+def _time_export(
+    client: httpx.Client, params: dict[str, Any], max_pages: int = 100
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every page of the time-based organization export from ``start_time``, following ``next_page``."""
+    pages = [client.get("/api/v2/incremental/organizations", params=params).json()]
+    for _ in range(max_pages):
+        if pages[-1]["end_of_stream"]:
+            return [org for page in pages for org in page["organizations"]], pages
+        pages.append(client.get(pages[-1]["next_page"]).json())
+    raise AssertionError(f"no end_of_stream after {max_pages} pages: the export does not advance")
 
 
 def _unix(timestamp: str) -> int:
@@ -530,6 +548,61 @@ def test_the_incremental_export_starts_at_start_time_inclusive(client: httpx.Cli
     tickets, _ = _export(client, {"start_time": _unix(median), "per_page": 10})
     expected = ids(db, "SELECT id FROM tickets WHERE updated_at >= ? ORDER BY updated_at, id", median)
     assert [ticket["id"] for ticket in tickets] == expected
+
+
+def test_the_user_export_from_the_epoch_returns_every_user_by_update_time(
+    client: httpx.Client, db: sqlite3.Connection
+) -> None:
+    users, last = _export(client, {"start_time": 0, "per_page": 1000}, table="users")
+    assert [user["id"] for user in users] == ids(db, "SELECT id FROM users ORDER BY updated_at, id")
+    assert all(set(user) == USER_FIELDS for user in users)
+    after = f"{origin(client)}/api/v2/incremental/users/cursor.json?cursor={last['after_cursor']}&per_page=1000"
+    assert last["after_url"] == after
+    paged, _ = _export(client, {"start_time": 0, "per_page": 7}, table="users")
+    assert paged == users
+
+
+def test_the_organization_export_gives_every_organization_by_update_time_some_twice(
+    client: httpx.Client, db: sqlite3.Connection
+) -> None:
+    organizations, pages = _time_export(client, {"start_time": 0, "per_page": 9})
+    expected = ids(db, "SELECT id FROM organizations ORDER BY updated_at, id")
+    assert list(dict.fromkeys(org["id"] for org in organizations)) == expected
+    assert all(set(org) == ORGANIZATION_FIELDS for org in organizations)
+    for page, following in itertools.pairwise(pages):
+        assert page["count"] == len(page["organizations"]) >= 9
+        assert page["end_time"] == _unix(page["organizations"][-1]["updated_at"])
+        assert page["next_page"] == (
+            f"{origin(client)}/api/v2/incremental/organizations.json?start_time={page['end_time']}&per_page=9"
+        )
+        # The next page starts again with the last second of this one: a client drops those by id.
+        assert following["organizations"][0] == page["organizations"][-1]
+    assert pages[-1]["end_of_stream"] is True and not any(page["end_of_stream"] for page in pages[:-1])
+
+
+def test_an_organization_export_page_ends_with_its_whole_last_second(same_second: httpx.Client) -> None:
+    organizations, pages = _time_export(same_second, {"start_time": 0, "per_page": 2})
+    first, one_second, last = pages
+    assert [org["id"] for org in first["organizations"]] == [1, 2, 4, 5, 6, 7]  # every record of SAME_SECOND
+    assert [org["id"] for org in one_second["organizations"]] == [2, 4, 5, 6, 7]
+    # A page of one second only hands on the second after it; asked for again it would never end.
+    assert one_second["next_page"].endswith(f"start_time={_unix(SAME_SECOND) + 1}&per_page=2")
+    assert [org["id"] for org in last["organizations"]] == [3] and last["end_of_stream"] is True
+    assert sorted(dict.fromkeys(org["id"] for org in organizations)) == [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "error", "mentions"),
+    [("/api/v2/incremental/organizations", {}, "InvalidValue", "start_time"),
+     ("/api/v2/incremental/organizations", {"start_time": "0", "per_page": "1001"}, "InvalidPaginationParameter",
+      "per_page"),
+     ("/api/v2/incremental/users/cursor", {"start_time": "soon"}, "InvalidValue", "start_time"),
+     ("/api/v2/incremental/users/cursor", {"cursor": "bm9wZQ"}, "InvalidPaginationParameter", "cursor")],
+)  # fmt: skip
+def test_bad_user_and_organization_export_parameters_are_refused_by_name(
+    path: str, params: dict[str, str], error: str, mentions: str, client: httpx.Client
+) -> None:
+    assert_error(client.get(path, params=params), 400, error, mentions)
 
 
 def test_polling_past_the_end_of_the_stream_returns_nothing_new(client: httpx.Client) -> None:
@@ -562,6 +635,7 @@ ENDPOINTS = [
     "/api/v2/tickets", "/api/v2/users", "/api/v2/organizations.json",
     "/api/v2/organizations/1/tickets", "/api/v2/users/1/tickets/requested", "/api/v2/tickets/1/comments",
     "/api/v2/users/search?query=a", "/api/v2/incremental/tickets/cursor?start_time=0",
+    "/api/v2/incremental/users/cursor?start_time=0", "/api/v2/incremental/organizations.json?start_time=0",
 ]  # fmt: skip
 BAD_CREDENTIALS: dict[str, Callable[[Estate], dict[str, str]]] = {
     "none": lambda estate: {},

@@ -60,7 +60,9 @@ class Adapter(ABC):
 
     kind: ClassVar[str]  # the name used in configuration: ``adapter: hubspot``
     paths: ClassVar[tuple[AccessPath, ...]]
-    scannable: ClassVar[frozenset[str]] = frozenset()  # entities :meth:`scan` can page through
+    # Entities :meth:`scan` can page through: declared on the class; an adapter whose configuration decides
+    # what it holds narrows it per instance (the ``sql`` adapter, to what its mapping maps).
+    scannable: frozenset[str] = frozenset()
     # Upstream calls in flight at once for this source: the adapter's default, which the source's
     # ``max_concurrency`` setting overrides. Enough for one level of a query to go out in one wave.
     max_concurrency: int = 8

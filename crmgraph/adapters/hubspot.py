@@ -27,7 +27,9 @@ interaction by party    the same for each of the four engagement types: four ass
                         one ``batch/read`` per 100 engagements of each type found
 one company by party    (the customer-360 case) no associations read: the company's ``GET`` above lists
                         its contacts, deals and engagements, one call shared by every path in the request
-scan party, person      one list call per page of at most 100; a page of contacts adds one associations read
+scan party, person      one list call per page of at most 100 (HubSpot's ceiling); contacts are listed with
+                        their companies (``?associations=companies``), so a page costs no associations read
+                        (only a contact with more companies than its answer lists adds one v4 read)
 ======================= =================================================================================
 
 ``party_id`` is filled on every path, at the price of the associations read by id, because a record is
@@ -79,6 +81,9 @@ LIST_LIMIT = 100  # records of one list page
 SCANNED = {"party": ("companies", PARTY_PROPERTIES), "person": ("contacts", PERSON_PROPERTIES)}
 # HubSpot-defined association types that mark the primary company: contact -> company 1, deal -> company 5.
 PRIMARY_COMPANY_TYPE_IDS = frozenset({1, 5})
+# How a record's own answer (v3 ``associations``) names a contact's primary company (type 1); the plain
+# association every associated company has is ``contact_to_company_unlabeled`` (type 279).
+PRIMARY_CONTACT_COMPANY = ("contact_to_company", 1)
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,8 @@ class HubSpotAdapter(Adapter):
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
         object_type, properties = SCANNED[entity]
         params = {"limit": str(max(1, min(size, LIST_LIMIT))), "properties": ",".join(properties)}
+        if entity == "person":
+            params["associations"] = "companies"  # listed with each contact: no associations read per page
         if cursor:
             params["after"] = cursor
         answer = await self._get(f"/crm/v3/objects/{object_type}", params)
@@ -195,8 +202,7 @@ class HubSpotAdapter(Adapter):
         expect(self.source, next_cursor is None or next_cursor != cursor, "a paging cursor that does not move")
         companies: dict[str, list[Associated]] = {}
         if entity == "person":
-            ids = [raw["id"] for raw in raws if isinstance(raw.get("id"), str)]
-            companies = await self._associations("contacts", "companies", ids)
+            companies = await self._companies_listed(raws)
         records: list[Record] = []
         for raw in raws:
             try:
@@ -209,6 +215,27 @@ class HubSpotAdapter(Adapter):
                 # (identity linking) at this record for good: leave it out, loudly.
                 log.warning("%s: scan %s left out a record: %s", self.source, entity, error)
         return Page(records, next_cursor)
+
+    async def _companies_listed(self, contacts: Sequence[Raw]) -> dict[str, list[Associated]]:
+        """The companies of each contact as its answer lists them; the v4 API for a list cut short."""
+        companies: dict[str, list[Associated]] = {}
+        cut: list[str] = []
+        for raw in contacts:
+            contact_id = raw.get("id")
+            if not isinstance(contact_id, str):
+                continue  # the mapping reports the record itself
+            listings = raw.get("associations") or {}
+            expect(self.source, isinstance(listings, Mapping), "associations that are not a JSON object")
+            listing = listings.get("companies")
+            if listing is None:
+                companies[contact_id] = []  # HubSpot leaves out a type with nothing associated
+            elif _next_after(self.source, listing) is not None:
+                cut.append(contact_id)
+            else:
+                companies[contact_id] = _listing(self.source, listing, PRIMARY_CONTACT_COMPANY)
+        if cut:
+            companies |= await self._associations("contacts", "companies", cut)
+        return companies
 
     # --- reads by id -----------------------------------------------------------------------------
 
@@ -314,7 +341,7 @@ class HubSpotAdapter(Adapter):
             if listing is None:
                 associated[object_type] = []  # HubSpot leaves out a type with nothing associated
                 continue
-            targets = [_listed(self.source, item) for item in _items(self.source, listing, "results")]
+            targets = _listing(self.source, listing)
             # More than the first page: the v4 API reads the whole list (rare; a company's own GET is for 360s).
             associated[object_type] = None if _next_after(self.source, listing) is not None else targets
         return CompanyView(raw, associated)
@@ -513,11 +540,20 @@ def _associated(source: str, target: Raw) -> Associated:
     return Associated(str(to_id), frozenset(k["typeId"] for k in kinds if isinstance(k, Mapping) and "typeId" in k))
 
 
-def _listed(source: str, item: Raw) -> Associated:
-    """One associated record as a record's own ``?associations=`` lists it (ids only, no type ids)."""
-    to_id = item.get("id")
-    expect(source, isinstance(to_id, str) and to_id.isdigit(), f"associated id {to_id!r} is not an id")
-    return Associated(str(to_id), frozenset())
+def _listing(source: str, listing: object, primary: tuple[str, int] | None = None) -> list[Associated]:
+    """The records a record's own ``?associations=`` lists for one type, each once in the order listed.
+
+    HubSpot lists an id once per association type (``contact_to_company`` for the primary company, and
+    ``contact_to_company_unlabeled``); ``primary`` is the label of the primary type and its type id.
+    """
+    found: dict[str, set[int]] = {}
+    for item in _items(source, listing, "results"):
+        to_id, label = item.get("id"), item.get("type")
+        expect(source, isinstance(to_id, str) and to_id.isdigit(), f"associated id {to_id!r} is not an id")
+        kinds = found.setdefault(str(to_id), set())
+        if primary is not None and label == primary[0]:
+            kinds.add(primary[1])
+    return [Associated(to_id, frozenset(kinds)) for to_id, kinds in found.items()]
 
 
 def _single_company(ids: Sequence[str]) -> bool:

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
 from crmgraph.adapters.http import expect
+from crmgraph.adapters.names import person_name
 from crmgraph.errors import UpstreamBadResponse
 from crmgraph.records import (
     DealRecord,
@@ -33,7 +34,8 @@ from crmgraph.records import (
 )
 
 PARTY_PROPERTIES = (
-    "name", "domain", "phone", "tax_id", "country", "city", "industry", "lifecyclestage", "hubspot_owner_id",
+    "name", "domain", "phone", "tax_id", "address", "zip", "city", "country", "industry", "lifecyclestage",
+    "hubspot_owner_id",
 )  # fmt: skip
 PERSON_PROPERTIES = ("firstname", "lastname", "email", "phone", "jobtitle")
 DEAL_PROPERTIES = (
@@ -65,7 +67,6 @@ DIRECTIONS = {
     "INCOMING_EMAIL": "INBOUND",
 }
 
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CURRENCY = re.compile("[A-Z]{3}")
 _EPOCH_MILLIS = re.compile("-?[0-9]{1,15}")
 _DATE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -109,15 +110,6 @@ def parse_interaction_id(source_id: str) -> tuple[EngagementType, str] | None:
     if engagement is None or not object_id:
         return None
     return engagement, object_id
-
-
-def person_name(first: str | None, last: str | None) -> str | None:
-    """A full name as its culture writes it: family name first and unspaced for CJK names (黄海燕)."""
-    if first and last:
-        if _CJK.search(first) and _CJK.search(last):
-            return f"{last}{first}"
-        return f"{first} {last}"
-    return first or last
 
 
 def country_code(name: str | None) -> str | None:
@@ -227,6 +219,8 @@ class HubSpotMapping:
             phone=company.text("phone"),
             country=country_code(company.text("country")),
             city=company.text("city"),
+            address=company.text("address"),  # HubSpot's street address line
+            postal_code=company.text("zip"),
             industry=company.text("industry"),
             lifecycle_stage=company.text("lifecyclestage"),
             owner_id=company.text("hubspot_owner_id"),

@@ -4,6 +4,7 @@ Access paths, each one statement per batch of up to 500 keys (an ``IN`` list; co
 as a row value). Tables and columns as the default mapping names them::
 
     party       by id                  SELECT KNA1 WHERE KUNNR IN (...)
+    person      by id, party           SELECT KNVK WHERE PARNR | KUNNR IN (...)
     order       by id, party, number   SELECT VBAK WHERE VBELN | KUNNR | VBELN IN (...)
     order_line  by id, order           SELECT VBAP WHERE (VBELN, POSNR) IN (...) | VBELN IN (...)
     invoice     by id, party, order    SELECT VBRK WHERE VBELN | KUNRG | ZZAUBEL IN (...)
@@ -16,9 +17,9 @@ Two joined paths read the children of every parent of one customer in one statem
     payment     by invoice.party       SELECT BSAD JOIN VBRK WHERE VBRK.KUNRG IN (...)
 
 Only paths the mapping can answer are served (``serves()``): an entity it does not map, or an
-``invoice by order`` without an ``order`` column, is not offered. ``party`` is scannable, by keyset
-paging on its id columns. Related lists come in a reader's order: orders and invoices newest first,
-lines by position, payments as they were made.
+``invoice by order`` without an ``order`` column, is not offered. ``party`` and ``person`` are scannable
+(when mapped), by keyset paging on their id columns. Related lists come in a reader's order: orders and
+invoices newest first, lines by position, payments as they were made, persons by id.
 
 Settings::
 
@@ -91,8 +92,9 @@ SETTINGS = {
 }
 # "order.party": the lines of every order of each party, in one statement (a join): a query that lists a
 # customer's orders with their lines reads both in one round of upstream calls instead of two.
-WAYS = {"party": ("id",), "order": ("id", "party", "number"), "order_line": ("id", "order", "order.party"),
-        "invoice": ("id", "party", "order"), "payment": ("id", "invoice", "invoice.party")}  # fmt: skip
+WAYS = {"party": ("id",), "person": ("id", "party"), "order": ("id", "party", "number"),
+        "order_line": ("id", "order", "order.party"), "invoice": ("id", "party", "order"),
+        "payment": ("id", "invoice", "invoice.party")}  # fmt: skip
 VIA = "crmgraph_via"  # the label of the parent's key column in a joined read (never a legacy column name)
 # A joined read answers one key (one customer) and stops past this many rows: a big account's order book
 # is read a page at a time by the connections instead (a caller falls back when the list is cut).
@@ -214,7 +216,7 @@ class SqlAdapter(Adapter):
         for entity, ways in WAYS.items()
         for by in ways
     )
-    scannable = frozenset({"party"})
+    scannable = frozenset({"party", "person"})
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         super().__init__(source, settings)
@@ -229,6 +231,7 @@ class SqlAdapter(Adapter):
             for (entity, by), path in self._paths.items()
             if entity in self.specs and (by == "id" or by in self.specs[entity].relations() or self._joins(entity, by))
         }
+        self.scannable = frozenset(entity for entity in type(self).scannable if entity in self.specs)
         if self.pool_size < self.max_concurrency:  # a statement in flight holds a pooled connection
             self.max_concurrency = self.pool_size
             self._limit = asyncio.Semaphore(self.pool_size)

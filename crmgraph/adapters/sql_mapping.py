@@ -4,7 +4,7 @@ A mapping says, per canonical entity, which table holds it, which columns form i
 holds each canonical field, which columns refer to other entities, and how coded values read (order
 status codes). The ``sql`` adapter builds every statement from it and checks every named table and
 column against the database when it opens. ``examples/erp-mapping.yaml`` is :data:`DEFAULT_MAPPING`
-written out: the demo ERP's SAP tables (KNA1, VBAK, VBAP, VBRK, BSAD).
+written out: the demo ERP's SAP tables (KNA1, KNVK, VBAK, VBAP, VBRK, BSAD).
 
 Conventions a mapping relies on:
 
@@ -40,7 +40,7 @@ from pydantic import (
 from crmgraph.errors import ConfigError
 from crmgraph.records import OrderStatus
 
-ENTITIES = ("party", "order", "order_line", "invoice", "payment")
+ENTITIES = ("party", "person", "order", "order_line", "invoice", "payment")
 ID_SEPARATOR = "/"
 
 
@@ -150,6 +150,8 @@ class PartyFields(_Strict):
     phone: Column | None = None
     country: Column | None = None
     city: Column | None = None
+    address: Column | None = None  # the street line, or the whole address where it is one text
+    postal_code: Column | None = None
     industry: Column | None = None
     lifecycle_stage: Column | None = None
     owner_id: Column | None = None
@@ -164,6 +166,23 @@ class PartyMapping(_Entity):
 
     def columns(self) -> dict[str, str]:
         return super().columns() | {f"xrefs.{name}": column for name, column in self.xrefs.items()}
+
+
+class PersonFields(_Strict):
+    last_name: Column  # the surname; the record's name is composed of it and first_name
+    first_name: Column | None = None
+    email: Column | None = None
+    phone: Column | None = None
+    job_title: Column | None = None
+    created_at: Moment | None = None
+
+
+class PersonMapping(_Entity):
+    """A contact person at a customer; ``party`` is the column holding the customer's id."""
+
+    party: Column
+    fields: PersonFields
+    references: ClassVar[tuple[str, ...]] = ("party",)
 
 
 class OrderFields(_Strict):
@@ -240,7 +259,7 @@ class PaymentMapping(_Entity):
     references: ClassVar[tuple[str, ...]] = ("invoice",)
 
 
-EntityMapping = PartyMapping | OrderMapping | OrderLineMapping | InvoiceMapping | PaymentMapping
+EntityMapping = PartyMapping | PersonMapping | OrderMapping | OrderLineMapping | InvoiceMapping | PaymentMapping
 
 
 class SqlMapping(_Strict):
@@ -252,6 +271,7 @@ class SqlMapping(_Strict):
     timezone: str = "UTC"  # the zone the system writes local dates and times in
     null_dates: tuple[str, ...] = ("00000000",)  # text that means "no date" (SAP's initial date); "" always does
     party: PartyMapping | None = None
+    person: PersonMapping | None = None
     order: OrderMapping | None = None
     order_line: OrderLineMapping | None = None
     invoice: InvoiceMapping | None = None
@@ -306,9 +326,19 @@ DEFAULT_MAPPING_DATA: dict[str, Any] = {
         "where": {"LOEVM": ""},
         "fields": {
             "name": "NAME1", "tax_id": "STCD1", "email": "SMTP_ADDR", "phone": "TELF1", "country": "LAND1",
-            "city": "ORT01", "industry": "BRSCH", "domain": "KNURL", "created_at": "ERDAT",
+            "city": "ORT01", "address": "STRAS", "postal_code": "PSTLZ", "industry": "BRSCH", "domain": "KNURL",
+            "created_at": "ERDAT",
         },
         "xrefs": {"crm": "ZZCRMID"},
+    },
+    "person": {
+        "table": "KNVK",
+        "id": "PARNR",
+        "party": "KUNNR",
+        "fields": {
+            "first_name": "NAMEV", "last_name": "NAME1", "email": "SMTP_ADDR", "phone": "TELF1", "job_title": "PAFKT",
+            "created_at": "ERDAT",
+        },
     },
     "order": {
         "table": "VBAK",

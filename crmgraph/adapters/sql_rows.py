@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+from crmgraph.adapters.names import person_name
 from crmgraph.adapters.sql_mapping import (
     ID_SEPARATOR,
     EntityMapping,
@@ -24,6 +25,7 @@ from crmgraph.adapters.sql_mapping import (
     OrderMapping,
     PartyMapping,
     PaymentMapping,
+    PersonMapping,
     SqlMapping,
 )
 from crmgraph.errors import UpstreamBadResponse
@@ -35,6 +37,7 @@ from crmgraph.records import (
     OrderStatus,
     PartyRecord,
     PaymentRecord,
+    PersonRecord,
     Record,
 )
 
@@ -187,12 +190,34 @@ def _party(row: Row, spec: PartyMapping) -> PartyRecord:
         phone=row.optional(fields.phone),
         country=row.optional(fields.country),
         city=row.optional(fields.city),
+        address=row.optional(fields.address),
+        postal_code=row.optional(fields.postal_code),
         industry=row.optional(fields.industry),
         lifecycle_stage=row.optional(fields.lifecycle_stage),
         owner_id=row.optional(fields.owner_id),
         created_at=row.moment(fields.created_at),
         updated_at=row.moment(fields.updated_at),
         xrefs=tuple((source, value) for source, value in xrefs if value is not None),
+    )
+
+
+def _person(row: Row, spec: PersonMapping) -> PersonRecord:
+    fields = spec.fields
+    first, last = row.optional(fields.first_name), row.optional(fields.last_name)
+    name = person_name(first, last)
+    if name is None:
+        row.fail(f"{fields.last_name} is empty and so is the first name: the person has no name")
+    return PersonRecord(
+        row.source,
+        row.id,
+        name=name,
+        first_name=first,
+        last_name=last,
+        email=row.optional(fields.email),
+        phone=row.optional(fields.phone),
+        job_title=row.optional(fields.job_title),
+        party_id=row.key(spec.party),
+        created_at=row.moment(fields.created_at),
     )
 
 
@@ -268,6 +293,7 @@ def _payment(row: Row, spec: PaymentMapping) -> PaymentRecord:
 
 _BUILDERS: dict[type[EntityMapping], Callable[[Row, Any], Record]] = {
     PartyMapping: _party,
+    PersonMapping: _person,
     OrderMapping: _order,
     OrderLineMapping: _order_line,
     InvoiceMapping: _invoice,

@@ -139,6 +139,8 @@ class ZendeskMapping:
             org.id,
             name=org.text("name"),
             domain=domains[0] if domains else None,
+            # Zendesk has no address fields; its documented place for one is the free-text `details`.
+            address=org.optional_text("details"),
             tags=org.strings("tags"),
             created_at=org.time("created_at"),
             updated_at=org.time("updated_at"),

@@ -2,9 +2,11 @@
 
 Every route needs ``Authorization: Bearer <private app token>`` and reads the CRM store read-only:
 
-- ``GET  /crm/v3/objects/{objectType}``: a page of records in id order, with a cursor to the next;
+- ``GET  /crm/v3/objects/{objectType}``: a page of records in id order, with a cursor to the next; with
+  ``?associations=companies`` each record lists the ids associated with it, as its own GET does;
 - ``GET  /crm/v3/objects/{objectType}/{objectId}``: one record, by id or by a unique ``idProperty``, with
-  ``?associations=contacts,deals`` the ids associated with it (the first 100 of each type);
+  ``?associations=contacts,deals`` the ids associated with it (the first 100 of each type, each id once
+  per association type: ``contact_to_company`` for the primary company, ``..._unlabeled`` for any);
 - ``POST /crm/v3/objects/{objectType}/batch/read``: up to 100 records, 207 when some are unknown;
 - ``POST /crm/v3/objects/{objectType}/search``: see :mod:`crmgraph.demo.crm_search`;
 - ``POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read``: up to 1,000 inputs, 500
@@ -37,6 +39,7 @@ from crmgraph.demo.crm_records import (
     USER_ID_OFFSET,
     CrmError,
     ObjectType,
+    association_label,
     association_result,
     error_response,
     http_error_response,
@@ -242,7 +245,14 @@ class CrmApi:
             (object_type.name, _archived(request), _start(request), limit + 1),
         ).fetchall()
         properties = _requested_properties(request)
-        results = [record_json(row, object_type, properties) for row in rows[:limit]]
+        page = rows[:limit]
+        results = [record_json(row, object_type, properties) for row in page]
+        to_types = _requested_associations(request)
+        if to_types:
+            listed = self._inline_associations(object_type, [str(row["id"]) for row in page], to_types)
+            for result in results:
+                if listed.get(str(result["id"])):
+                    result["associations"] = listed[str(result["id"])]
         return json_response(_page(request, results, rows[limit]["id"] if len(rows) > limit else None))
 
     async def get_object(self, request: Request) -> Response:
@@ -253,29 +263,32 @@ class CrmApi:
         if row is None:
             raise object_not_found(f"No {object_type.singular} has {id_property or 'id'} {key!r}.")
         body = record_json(row, object_type, _requested_properties(request))
-        associations = self._inline_associations(object_type, str(row["id"]), _requested_associations(request))
-        if associations:
-            body["associations"] = associations
+        object_id = str(row["id"])
+        associations = self._inline_associations(object_type, [object_id], _requested_associations(request))
+        if associations.get(object_id):
+            body["associations"] = associations[object_id]
         return json_response(body)
 
     def _inline_associations(
-        self, object_type: ObjectType, object_id: str, to_types: list[ObjectType]
-    ) -> dict[str, object]:
-        """``?associations=contacts,deals``: each type's associated ids, the first page of them; a type with
-        none is left out, as HubSpot does. The rest of a long list is read through the v4 API from ``after``."""
-        found: dict[str, object] = {}
+        self, object_type: ObjectType, object_ids: list[str], to_types: list[ObjectType]
+    ) -> dict[str, dict[str, object]]:
+        """``?associations=contacts,deals`` for each of ``object_ids``: each type's associated ids, the first
+        page of them, each once per association type; a type with none is left out, as HubSpot does. The
+        rest of a long list is read through the v4 API from ``after``. One store query per type."""
+        found: dict[str, dict[str, object]] = {object_id: {} for object_id in object_ids}
         for to_type in to_types:
-            targets = self._association_targets(object_type, to_type, [object_id]).get(object_id, {})
-            if not targets:
-                continue
-            to_ids = list(targets)
-            label = f"{object_type.singular}_to_{to_type.singular}"
-            listing: dict[str, object] = {
-                "results": [{"id": str(to_id), "type": label} for to_id in to_ids[:INLINE_ASSOCIATIONS]]
-            }
-            if len(to_ids) > INLINE_ASSOCIATIONS:
-                listing["paging"] = {"next": {"after": _encode_cursor(to_ids[INLINE_ASSOCIATIONS])}}
-            found[to_type.name] = listing
+            for object_id, targets in self._association_targets(object_type, to_type, object_ids).items():
+                to_ids = list(targets)
+                listing: dict[str, object] = {
+                    "results": [
+                        {"id": str(to_id), "type": association_label(object_type, to_type, type_id)}
+                        for to_id in to_ids[:INLINE_ASSOCIATIONS]
+                        for type_id in targets[to_id]
+                    ]
+                }
+                if len(to_ids) > INLINE_ASSOCIATIONS:
+                    listing["paging"] = {"next": {"after": _encode_cursor(to_ids[INLINE_ASSOCIATIONS])}}
+                found[object_id][to_type.name] = listing
         return found
 
     async def batch_read(self, request: Request) -> Response:

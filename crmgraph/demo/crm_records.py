@@ -150,6 +150,18 @@ def no_associations(from_type: ObjectType, to_type: ObjectType, from_id: str) ->
     }
 
 
+# HubSpot-defined association types that have a primary and a plain ("unlabeled") variant: contact and
+# company (1 and 279, back 2 and 280), deal and company (5 and 341, back 6 and 342). A record's own answer
+# names the primary one ``contact_to_company`` and the plain one ``contact_to_company_unlabeled``.
+UNLABELED_TYPE_IDS = frozenset({279, 280, 341, 342})
+
+
+def association_label(from_type: ObjectType, to_type: ObjectType, type_id: int) -> str:
+    """The ``type`` of one associated id in a record's ``associations`` (v3), by its association type id."""
+    label = f"{from_type.singular}_to_{to_type.singular}"
+    return f"{label}_unlabeled" if type_id in UNLABELED_TYPE_IDS else label
+
+
 def association_result(from_id: str, targets: dict[int, list[int]], after: str | None) -> dict[str, object]:
     """One input's answer: each associated id with its association types, and a cursor to the rest."""
     result: dict[str, object] = {

@@ -9,9 +9,11 @@ Endpoints (each also answers with a ``.json`` suffix, as Zendesk does):
 - ``GET /api/v2/organizations/{id}/tickets``, ``/api/v2/users/{id}/tickets/requested``,
   ``/api/v2/tickets/{id}/comments``                             one parent's children (no batch form);
 - ``GET /api/v2/users/search?query=`` or ``?external_id=``      ``email:``, ``name:`` or free text;
-- ``GET /api/v2/incremental/tickets/cursor?start_time=``        the change feed, by ``(updated_at, id)``.
+- ``GET /api/v2/incremental/{tickets|users}/cursor?start_time=``  cursor-based exports, by ``(updated_at, id)``;
+- ``GET /api/v2/incremental/organizations?start_time=``         the time-based export of organizations.
 
-Lists use Zendesk's cursor pagination (:mod:`crmgraph.demo.ticket_paging`). Every request needs basic
+Lists use Zendesk's cursor pagination (:mod:`crmgraph.demo.ticket_paging`); the exports, up to 1,000
+records a page, are in :mod:`crmgraph.demo.ticket_exports`. Every request needs basic
 auth of ``{email}/token:{api_token}``. Errors are ``{"error": <code>, "description": <text>}``.
 """
 
@@ -24,7 +26,6 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,21 +46,17 @@ from crmgraph.demo.ticket_errors import (
     ticket_error,
     unauthenticated,
 )
+from crmgraph.demo.ticket_exports import cursor_export, time_export
 from crmgraph.demo.ticket_paging import (
     BY_CREATED,
     BY_ID,
-    BY_UPDATED,
     KeySpec,
     Listing,
-    PageRequest,
-    encode_cursor,
     fetch_page,
     page_body,
-    parse_cursor,
     parse_page_request,
-    parse_size,
 )
-from crmgraph.demo.ticket_params import MAX_SQLITE_INTEGER, parse_ids, start_time, user_search
+from crmgraph.demo.ticket_params import MAX_SQLITE_INTEGER, parse_ids, user_search
 from crmgraph.demo.ticket_records import (
     Renderer,
     comment_record,
@@ -70,7 +67,6 @@ from crmgraph.demo.ticket_records import (
 
 __all__ = ["build_ticket_api", "ticket_error"]
 
-MAX_EXPORT_PAGE = 1000
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -173,33 +169,6 @@ class TicketApi:
 
         return endpoint
 
-    async def incremental_tickets(self, request: Request) -> Response:
-        params = request.query_params
-        per_page_raw = params.get("per_page")
-        per_page = parse_size("per_page", per_page_raw, MAX_EXPORT_PAGE, MAX_EXPORT_PAGE)
-        cursor = params.get("cursor")
-        if cursor is not None:
-            position = parse_cursor("cursor", cursor, BY_UPDATED)
-        else:
-            # id 0 sorts before every ticket updated at start_time, so ">" keeps them: updated_at >= start.
-            position = (start_time(params.get("start_time")), 0)
-        listing = Listing("tickets", BY_UPDATED)
-        page = fetch_page(self.conn, listing, PageRequest(per_page, after=position))
-        base = _base(request)
-        # An empty page still hands back a cursor: the next poll resumes from the same place.
-        after_cursor = encode_cursor(page.key(page.rows[-1]) if page.rows else position)
-        query = {"cursor": after_cursor} | ({"per_page": per_page_raw} if per_page_raw is not None else {})
-        return json_response(
-            {
-                "tickets": [ticket_record(row, base) for row in page.rows],
-                "after_cursor": after_cursor,
-                "after_url": f"{base}/api/v2/incremental/tickets/cursor.json?{urlencode(query)}",
-                "before_cursor": None,
-                "before_url": None,
-                "end_of_stream": not page.has_next,
-            }
-        )
-
 
 def _by_parent(table: str, column: str, spec: KeySpec) -> Callable[[Request], Listing]:
     return lambda request: Listing(table, spec, f"{column} = ?", [request.path_params["id"]])
@@ -231,7 +200,9 @@ def build_ticket_api(db_path: Path, email: str, api_token: str) -> Starlette:
     api = TicketApi(connect(db_path, readonly=True))
     v2 = "/api/v2"
     routes = [
-        *_routes(f"{v2}/incremental/tickets/cursor", api.incremental_tickets),
+        *_routes(f"{v2}/incremental/tickets/cursor", cursor_export(api.conn, "tickets", ticket_record)),
+        *_routes(f"{v2}/incremental/users/cursor", cursor_export(api.conn, "users", user_record)),
+        *_routes(f"{v2}/incremental/organizations", time_export(api.conn, "organizations", organization_record)),
         *_routes(f"{v2}/users/search", api.listing(USERS, _users_found)),
     ]
     for collection in (TICKETS, USERS, ORGANIZATIONS):

@@ -519,6 +519,27 @@ def test_review_candidates_come_strongest_first_with_their_evidence_and_both_rec
     assert again["data"]["node"] == {"id": whole[0]["id"], "weight": whole[0]["weight"]}
 
 
+def test_a_failing_system_nulls_only_its_side_of_a_review_candidate(
+    facade: Facade, estate: Estate, linked_identity: str
+) -> None:
+    (number,), *_ = _rows(
+        linked_identity,
+        "SELECT id FROM crmgraph_review WHERE kind = 'company' AND left_source != 'tickets'"
+        " AND right_source = 'tickets' ORDER BY id",
+    )
+    estate.faults("tickets", down=True)
+    result = facade.query(
+        "query($id: ID!) { node(id: $id) { ... on ReviewCandidate { weight evidence { field }"
+        " left { party { name } } right { source { system } party { name } } } } }",
+        {"id": encode_id("ReviewCandidate", str(number))},
+    )
+    candidate = result["data"]["node"]
+    assert candidate["left"]["party"]["name"] and candidate["evidence"], "the other system and the store answer"
+    assert candidate["right"] == {"source": {"system": "tickets"}, "party": None}
+    (error,) = result["errors"]
+    assert error["path"] == ["node", "right", "party"] and error["extensions"]["source"] == "tickets"
+
+
 def _decode_number(global_id: str) -> int:
     return int(base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode().split(":")[1])
 

@@ -64,9 +64,9 @@ def company_profile(record: PartyRecord) -> Profile:
         "emails": frozenset({own_email}) if own_email else None,
         "phones": frozenset({p}) if (p := norm.phone(record.phone, record.country)) else None,
         "people": None,
-        "street": norm.street(getattr(record, "address", None)),
-        "house_number": norm.house_number(getattr(record, "address", None)),
-        "postcode": norm.postcode(getattr(record, "postal_code", None)),
+        "street": norm.street(record.address),
+        "house_number": norm.house_number(record.address),
+        "postcode": norm.postcode(record.postal_code),
         "city": norm.text(record.city),
         "country": (record.country or "").upper() or None,
     }

@@ -190,9 +190,10 @@ def parse_config(text: str, *, environ: dict[str, str] | None = None, origin: st
         config = Config.model_validate(resolved)
     except ValidationError as exc:
         problems += [ConfigError(_path(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
-        problems += _identity_problems(_section_alone(IdentityConfig, resolved.get("identity", {})))
-        raise ConfigErrors(problems, _sources_alone(resolved)) from exc
-    problems += _identity_problems(config.identity)
+        sources = _sources_alone(resolved)
+        problems += _identity_problems(_section_alone(IdentityConfig, resolved.get("identity", {})), sources)
+        raise ConfigErrors(problems, sources) from exc
+    problems += _identity_problems(config.identity, config.sources)
     if problems:
         raise ConfigErrors(problems, config.sources)
     return config
@@ -205,9 +206,22 @@ def _section_alone(model: type[IdentityConfig], data: object) -> IdentityConfig 
         return None
 
 
-def _identity_problems(identity: IdentityConfig | None) -> list[ConfigError]:
-    """Rules naming fields the records do not have: checked once the section's shape is valid."""
-    return [] if identity is None else [ConfigError(path, problem) for path, problem in identity.field_problems()]
+def _identity_problems(identity: IdentityConfig | None, sources: dict[str, SourceConfig] | None) -> list[ConfigError]:
+    """Rules naming fields the records do not have, survivorship naming sources that are not configured:
+    checked once the section's shape is valid."""
+    if identity is None:
+        return []
+    problems = [ConfigError(path, problem) for path, problem in identity.field_problems()]
+    if sources is not None:
+        for position, name in enumerate(identity.survivorship.source_priority):
+            if name not in sources:
+                problems.append(
+                    ConfigError(
+                        f"identity.survivorship.source_priority.{position}",
+                        f"no source is named {name!r}; sources: {', '.join(sources)}",
+                    )
+                )
+    return problems
 
 
 def _sources_alone(resolved: dict[str, Any]) -> dict[str, SourceConfig] | None:

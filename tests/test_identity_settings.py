@@ -50,6 +50,7 @@ def test_a_partial_section_keeps_the_default_rules() -> None:
         ("{survivorship: {fields: {nmae: [most_recent]}}}", "identity.survivorship.fields", "unknown golden field"),
         ("{survivorship: {default: [newest]}}", "identity.survivorship.default.0", "most_recent"),
         ("{companies: {blockng: []}}", "identity.companies.blockng", "not permitted"),
+        ("{survivorship: {source_priority: [crm, erp]}}", "identity.survivorship.source_priority.1", "no source"),
     ],
 )
 def test_each_mistake_names_its_key_path_and_what_was_expected(identity: str, path: str, words: str) -> None:

@@ -6,6 +6,7 @@ estate's own ``/_control/stats`` for the HTTP systems, and a statement counter o
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 import uuid
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, event
 from crmgraph.identity.store import IdentityStore
 from crmgraph.schema import build_schema
 from crmgraph.schema.customer import READS_BY_FIELD
-from crmgraph.schema.ids import encode_id
+from crmgraph.schema.ids import decode_id, encode_id
 from tests.conftest import Estate
 from tests.facade import Facade, facade_config, serve_facade
 from tests.test_graph import _active_everywhere
@@ -62,8 +63,25 @@ def _calls(result: dict[str, Any], source: str | None = None) -> list[dict[str, 
     return [c for c in calls if source is None or c["source"] == source]
 
 
+def _ticket_users(identity_url: str, customer_ids: list[int]) -> list[tuple[int, str, bool]]:
+    """(customer, Zendesk user id, whether the ticket system is the only one that knows the person) for
+    every ticket-system record of the customers' golden persons, by customer."""
+    store = IdentityStore(identity_url)
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT p.customer_id, l.source_id, (SELECT COUNT(*) FROM crmgraph_person_links o"
+            "  WHERE o.person_id = l.person_id AND o.source != 'tickets') = 0"
+            " FROM crmgraph_person_links l JOIN crmgraph_persons p ON p.id = l.person_id"
+            f" WHERE l.source = 'tickets' AND p.customer_id IN ({','.join('?' * len(customer_ids))})"
+            " ORDER BY p.customer_id, l.source_id",
+            tuple(customer_ids),
+        ).fetchall()
+    store.close()
+    return [(customer, user, bool(alone)) for customer, user, alone in rows]
+
+
 def test_a_page_of_fifty_customers_costs_the_same_few_calls_per_level(
-    estate: Estate, facade: Facade, erp_statements: list[str]
+    estate: Estate, facade: Facade, erp_statements: list[str], linked_identity: str
 ) -> None:
     result = facade.query(CUSTOMER_360_PAGE, explain=True)
     assert "errors" not in result, result.get("errors")
@@ -87,6 +105,12 @@ def test_a_page_of_fifty_customers_costs_the_same_few_calls_per_level(
         assert len(requests) == len(set(requests)), f"{operation}: a parent was asked twice"
     shown_tickets = sum(len(c["tickets"]["nodes"]) for c in customers)
     assert per_operation[("tickets", "fetch_related comment by ticket")] <= shown_tickets
+    # Contacts: nothing lists an organization's users, so those of the customers' golden persons are read
+    # by the ids their person links name, with the first level (started with the organizations), in
+    # show_many calls of 100: one call more per 100 users, no level more.
+    users = _ticket_users(linked_identity, [int(decode_id(c["id"], "Customer")[1][0]) for c in customers])
+    user_reads = [c["keys"] for c in _calls(result, "tickets") if c["operation"] == "fetch person"]
+    assert users and sum(user_reads) == len(users) and len(user_reads) == math.ceil(len(users) / 100), user_reads
 
     # The explain report is what the systems themselves counted.
     assert estate.stats("crm")["total"] == len(_calls(result, "crm"))
@@ -202,6 +226,28 @@ def test_a_customer_360_reads_one_company_with_one_get_and_the_erp_in_one_level(
          "fetch_related payment by invoice.party"], 1
     ), erp  # fmt: skip
     assert estate.stats("crm")["total"] == len(crm_requests) and len(erp_statements) == sum(erp.values())
+
+
+def test_the_ticket_users_of_a_customers_people_are_read_in_the_first_level(
+    estate: Estate, facade: Facade, linked_identity: str
+) -> None:
+    """A customer with a person only the ticket system knows: its users are read in one show_many that
+    leaves with the first level, before any system has answered, not after the lists of people."""
+    store = IdentityStore(linked_identity)
+    with store.engine.connect() as conn:
+        customer_ids = list(conn.exec_driver_sql("SELECT id FROM crmgraph_customers ORDER BY id").scalars())
+    store.close()
+    users = _ticket_users(linked_identity, customer_ids)
+    customer = next(customer for customer, _, alone in users if alone)
+    wanted = [user for owner, user, _ in users if owner == customer]
+    for system in ("crm", "tickets"):
+        estate.faults(system, latency_ms=150)
+    result = facade.query(CUSTOMER_360, {"id": encode_id("Customer", str(customer))}, explain=True)
+    assert "errors" not in result, result.get("errors")
+    (read,) = [c for c in _calls(result, "tickets") if c["operation"] == "fetch person"]
+    assert read["keys"] == len(wanted)
+    first_answer = min(c["atMs"] + c["ms"] for c in _calls(result) if c["source"] in ("crm", "tickets"))
+    assert read["atMs"] < first_answer, (read, first_answer)
 
 
 @pytest.mark.parametrize(

@@ -313,6 +313,40 @@ def test_a_person_with_records_in_two_systems_is_one_contact_listing_both(
     assert checked, "at least one such person should be listed by the CRM under the customer"
 
 
+def test_a_person_known_only_to_the_ticket_system_is_a_contact_and_every_golden_person_is_listed_once(
+    facade: Facade, linked_identity: str
+) -> None:
+    groups = _person_groups(linked_identity)
+    people_of: dict[int, dict[int, list[SourceRecord]]] = {}
+    for person, (customer, records) in groups.items():
+        if customer is not None:
+            people_of.setdefault(customer, {})[person] = records
+    only_tickets = [
+        customer
+        for customer, people in people_of.items()
+        if any({source for source, _ in records} == {"tickets"} for records in people.values())
+    ]
+    assert only_tickets, "the seeded estate should have people known only to the ticket system"
+    for customer in only_tickets[:5]:
+        result = facade.query(CONTACTS, {"id": _customer_id(customer)})
+        assert "errors" not in result, result.get("errors")
+        contacts = result["data"]["customer"]["contacts"]
+        assert contacts["totalCount"] == len(contacts["nodes"])
+        person_of = {record: person for person, records in people_of[customer].items() for record in records}
+        listed = [[person_of.get((s["system"], s["recordId"])) for s in c["sources"]] for c in contacts["nodes"]]
+        golden = [persons[0] for persons in listed if persons[0] is not None]
+        assert len(golden) == len(set(golden)), "each golden person is one contact"
+        assert all(len(set(persons)) == 1 for persons in listed), "a contact's records are of one person"
+        for person, records in people_of[customer].items():
+            if any(source == "tickets" for source, _ in records):  # read by id: listed whatever the CRM files
+                assert person in golden, f"golden person {person} ({records}) is not a contact"
+            if {source for source, _ in records} == {"tickets"}:
+                (contact,) = [c for c, persons in zip(contacts["nodes"], listed, strict=True) if persons[0] == person]
+                assert contact["id"] == encode_id("Contact", *records[0]), "the id is the ticket user's"
+                assert [(contact["source"]["system"], contact["source"]["recordId"])] == records
+                assert [(s["system"], s["recordId"]) for s in contact["sources"]] == records
+
+
 def _person(source: str, source_id: str, name: str) -> PersonRecord:
     return PersonRecord(source=source, source_id=source_id, name=name)
 

@@ -1,10 +1,11 @@
 """A customer's people, one per golden person: the records identity resolution found to be one person.
 
 The people are those the customer's records list in each system that can list them (CRM contacts of the
-company, ERP contact persons of the debtor). Records of one golden person (the ``person`` links that
-:meth:`~crmgraph.identity.store.IdentityStore.links_of` returns with the customer's own) become one
-person; a record without a person link stays a person of its own. A person's records in systems that
-cannot list a company's people (the ticket system's users) are not read: the links name them.
+company, ERP contact persons of the debtor), and the records of its golden persons (the ``person`` links
+that :meth:`~crmgraph.identity.store.IdentityStore.links_of` returns with the customer's own) in systems
+that cannot (the ticket system's users), read by id in the same level as the lists. Records of one golden
+person become one person, so a person known only to the ticket system is one too; a record without a
+person link stays a person of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class GoldenPerson:
     """One person: the record that speaks for it (first source in precedence order) and all its links."""
 
     primary: PersonRecord
-    records: list[PersonRecord]  # the person's records listed under the customer, primary first
+    records: list[PersonRecord]  # the person's records read for the customer, primary first
     links: list[Link]  # every record identity resolution linked to the person, in precedence order
 
 
@@ -50,5 +51,10 @@ def group(loaders: Loaders, people: Sequence[PersonRecord], links: Sequence[Link
 
 async def golden_people(loaders: Loaders, customer_id: int) -> list[GoldenPerson]:
     """The customer's people, one per golden person; a failing system fails the list (with its error)."""
-    people = read.of_type(await read.of_customer(loaders, customer_id, "person"), PersonRecord)
-    return group(loaders, people, await loaders.links.load(customer_id))
+    links = await loaders.links.load(customer_id)
+    by_id = read.unlisted_loads(loaders, links, "person")
+    read.prefetch(by_id)  # they leave with the lists; a list that fails first leaves them to the request
+    listed = await read.of_customer(loaders, customer_id, "person")
+    linked = [record for load in by_id if (record := await load) is not None]
+    people = read.of_type([*listed, *linked], PersonRecord)
+    return group(loaders, people, links)

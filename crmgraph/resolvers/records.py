@@ -110,7 +110,8 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
 
 
 async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], entities: set[str]) -> None:
-    """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities``.
+    """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities`` (with
+    those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`).
 
     For a resolver that returns customers: with every read of the query started at once, the first level
     of upstream calls leaves before GraphQL walks the customers' fields one by one, and that walk then
@@ -118,13 +119,14 @@ async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], enti
     """
     if not entities:
         return
-    link_lists = await asyncio.gather(*(party_links(loaders, customer_id) for customer_id in customer_ids))
-    links = [link for found in link_lists for link in found if link.source in loaders.adapters]
+    link_lists = await asyncio.gather(*(loaders.links.load(customer_id) for customer_id in customer_ids))
+    every = [link for found in link_lists for link in found if link.source in loaders.adapters]
+    links = [link for link in every if link.entity == "party"]
     loads: list[Awaitable[Any]] = []
     if "party" in entities:
         loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
     for entity in sorted(entities - {"party"}):
-        loads += _related_loads(loaders, links, entity)
+        loads += _related_loads(loaders, links, entity) + unlisted_loads(loaders, every, entity)
     prefetch(loads)
     # Let the batches reach the wire before GraphQL walks the customers' fields (a millisecond of work):
     # a turn for each batch's task, one for a call shared by several paths, one for the send itself.
@@ -172,6 +174,20 @@ def _related_loads(loaders: Loaders, links: Sequence[Link], entity: str) -> list
     """Loads of the ``entity`` records related to each linked party record, where its source has them."""
     return [
         loaders.related(link.source, entity, "party").load(link.source_id) for link in _serving(loaders, links, entity)
+    ]
+
+
+def unlisted_loads(loaders: Loaders, links: Sequence[Link], entity: str) -> list[Awaitable[Record | None]]:
+    """Loads by id of the linked ``entity`` records (a customer's people) whose source cannot list a party's
+    ``entity`` records (the ticket system's users): the identity links name them, so they are read in the
+    same level as the lists of the sources that can, not after them. The two never read the same record."""
+    return [
+        loaders.by_id(link.source, entity).load(link.source_id)
+        for link in links
+        if link.entity == entity
+        and link.source in loaders.adapters
+        and loaders.adapters[link.source].serves(entity)
+        and not loaders.adapters[link.source].serves(entity, "party")
     ]
 
 

@@ -170,10 +170,11 @@ class Customer(Node):
         return read.of_type(await read.of_customer(info.context.loaders, self.customer_id, entity), kind)
 
     @strawberry.field(
-        description="People at the customer, once each: the people its systems list (CRM contacts, ERP contact "
-        "persons), with the records identity resolution found to be one person as one contact, by name. A "
-        "contact's fields come from its record in the first system in configured order; `sources` lists all "
-        "its records, those in the ticket system too."
+        description="People at the customer, once each, by name: the people its systems list (CRM contacts, ERP "
+        "contact persons) and those identity resolution linked to it in any system (ticket-system users too), "
+        "with the records found to be one person as one contact. A contact's id and fields come from its "
+        "record in the first system in configured order; `sources` lists all its records. Null, with the "
+        "error, when one of those systems fails."
     )
     async def contacts(
         self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None

@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
-from rapidfuzz.fuzz import token_set_ratio
+from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
+from crmgraph.identity import normalize as norm
 from crmgraph.identity.blocking import Pairs
 from crmgraph.identity.columns import MISSING, Column, Table
 from crmgraph.identity.settings import Comparison
@@ -28,10 +29,15 @@ def _token_set(a: str, b: str, **_: object) -> float:
     return float(token_set_ratio(a, b)) / 100.0
 
 
+def _token_sort(a: str, b: str, **_: object) -> float:
+    return float(token_sort_ratio(a, b)) / 100.0
+
+
 SCORERS: dict[str, Any] = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
     "levenshtein": Levenshtein.normalized_similarity,
     "token_set": _token_set,
+    "token_sort": _token_sort,
 }
 
 
@@ -80,6 +86,35 @@ def _fuzzy(column: Column, pairs: Pairs, comparison: Comparison) -> npt.NDArray[
     return grades
 
 
+def email_grade(left: str, right: str) -> int:
+    """Two different e-mail addresses (normalised): 1 when they name the same person — the same letters and
+    digits at one domain (wei.zhu@x, weizhu@x), or the same letters where one side is free mail
+    (melissa.wilson@work, melissawilson96@gmail) — else 0. Two company domains say little even with the
+    same name part (j.smith at two firms); at one domain a digit tells namesakes apart (wei_zhu2@x)."""
+    left_user, _, left_domain = left.partition("@")
+    right_user, _, right_domain = right.partition("@")
+    if left_domain == right_domain:
+        return int("".join(filter(str.isalnum, left_user)) == "".join(filter(str.isalnum, right_user)))
+    if norm.domain(left) is not None and norm.domain(right) is not None:
+        return 0
+    letters = norm.email_user(left)
+    return int(letters is not None and letters == norm.email_user(right))
+
+
+def _email(column: Column, pairs: Pairs) -> npt.NDArray[np.int8]:
+    left, right = _single(column, pairs)
+    missing = (left == MISSING) | (right == MISSING)
+    grades = np.full(len(pairs), 2, dtype=np.int8)
+    grades[missing] = -1
+    todo = np.flatnonzero(~missing & (left != right))
+    if len(todo):
+        distinct, inverse = np.unique(np.stack((left[todo], right[todo]), axis=1), axis=0, return_inverse=True)
+        texts = column.texts
+        graded = np.array([email_grade(texts[a], texts[b]) for a, b in distinct], dtype=np.int8)
+        grades[todo] = graded[inverse.ravel()]
+    return grades
+
+
 def grade(table: Table, pairs: Pairs, comparisons: Sequence[Comparison]) -> Grades:
     """The grade of every pair under every comparison: shape (pairs, comparisons)."""
     out = np.empty((len(pairs), len(comparisons)), dtype=np.int8)
@@ -89,6 +124,8 @@ def grade(table: Table, pairs: Pairs, comparisons: Sequence[Comparison]) -> Grad
             out[:, index] = _overlap(column, pairs)
         elif comparison.kind == "fuzzy":
             out[:, index] = _fuzzy(column, pairs, comparison)
+        elif comparison.kind == "email":
+            out[:, index] = _email(column, pairs)
         else:
             out[:, index] = _exact(column, pairs)
     return out
@@ -96,6 +133,8 @@ def grade(table: Table, pairs: Pairs, comparisons: Sequence[Comparison]) -> Grad
 
 def grade_names(comparison: Comparison) -> list[str]:
     """Human names of a comparison's grades, from 0 (differ) up to exact."""
+    if comparison.kind == "email":
+        return ["different", "same person part", "exact"]
     if comparison.kind != "fuzzy":
         return ["different", "shared" if comparison.kind == "overlap" else "exact"]
     return ["different", *(f"similar >= {level}" for level in reversed(comparison.levels)), "exact"]

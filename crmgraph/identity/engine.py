@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from crmgraph.identity.matcher import MatchResult, match
-from crmgraph.identity.profiles import Profile, SourceRecord, company_profile, people_of, person_profile, with_people
+from crmgraph.identity.profiles import (
+    Profile,
+    SourceRecord,
+    assign_customers,
+    company_profile,
+    complete_cities,
+    people_of,
+    person_profile,
+    with_people,
+)
 from crmgraph.identity.settings import SET_FIELDS, IdentityConfig
 from crmgraph.records import PartyRecord, PersonRecord
 
@@ -69,16 +78,13 @@ def resolve_profiles(
     """Match company profiles (as the records say, before their people are added) and person profiles."""
     people = people_of(persons)
     matched_companies = match(
-        [with_people(company, people) for company in companies],
+        [with_people(company, people) for company in complete_cities(companies)],
         config.companies,
         SET_FIELDS,
         must_link=decisions.company_links,
         cannot_link=decisions.company_apart,
     )
-    label_of = {profile.key: int(matched_companies.labels[row]) for row, profile in enumerate(companies)}
-    for person in persons:
-        customer = label_of.get(person.parent) if person.parent is not None else None
-        person.values["customer"] = str(customer) if customer is not None else None
+    assign_customers(persons, matched_companies)
     matched_persons = match(
         persons,
         config.persons,

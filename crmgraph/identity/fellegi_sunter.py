@@ -85,17 +85,23 @@ def _initial(grades_per: Sequence[int], patterns: Grades, counts: FloatArray, pr
     return Model(prior, m, u)
 
 
-def u_from_random_pairs(grades: Grades, grades_per: Sequence[int]) -> list[list[float]]:
+def u_from_random_pairs(
+    grades: Grades, grades_per: Sequence[int], matching: FloatArray | None = None
+) -> list[list[float]]:
     """u per comparison from the grades of randomly drawn pairs, nearly all of which are non-matches.
 
     Blocked pairs are the wrong sample for u: blocking picks pairs that agree on something, and where it
     finds almost only matches (a file of duplicates) the non-matches' grades cannot be learnt from them.
-    Half a pair is added to every grade, so a grade never seen at random is rare, not impossible.
+    Random pairs hold a few matches too, and for a strong key they are most of its agreements (two random
+    records share an e-mail address mostly when they are one person): ``matching``, each sampled pair's
+    match probability under a first model, takes them out. Half a pair is added to every grade, so a grade
+    never seen among non-matches is rare, not impossible.
     """
+    keep = np.ones(len(grades)) if matching is None else 1.0 - matching
     u: list[list[float]] = []
     for index, count in enumerate(grades_per):
         column = grades[:, index]
-        seen = np.array([np.count_nonzero(column == g) for g in range(count)], dtype=np.float64) + 0.5
+        seen = np.array([keep[column == g].sum() for g in range(count)], dtype=np.float64) + 0.5
         u.append(list(seen / seen.sum()))
     return u
 
@@ -161,30 +167,39 @@ def estimate_by_rules(
     iterations: int,
     u: list[list[float]],
 ) -> Model:
-    """m estimated once per blocking rule, then averaged; the share of matches estimated last.
+    """m estimated once per blocking rule, from the purest rules; the share of matches estimated last.
 
     One EM over all candidate pairs can settle on the wrong latent class: records that share an address
     (a household, an office building) agree on five comparisons at once, and EM may take "same address"
     for "same entity". Within the pairs of one blocking rule (``sessions``: which pairs it chose, and which
     comparisons it fixed) the fields the rule made agree say nothing and are left out; the other fields
-    then separate matches from the rest. Each comparison's m is the average over the rules that left it
-    free, weighted by the matches each rule found (the approach of Splink's EM training sessions).
+    then separate matches from the rest (the idea of Splink's EM training sessions).
+
+    A rule whose pairs are nearly all matches (same e-mail address) measures m best: there EM needs to
+    separate nothing. A mixed rule (same name part of an e-mail address, which namesakes share) can still
+    settle on the wrong class. So each comparison takes m from the purest rules that leave it free: those
+    whose share of matches is within 0.05 of the highest, averaged by the matches they found.
     """
-    totals = [np.zeros(count) for count in grades_per]
-    weight = np.zeros(len(grades_per))
+    fits: list[tuple[float, float, Model, set[int]]] = []  # (share of matches, matches, model, fixed)
     for chosen, fixed in sessions:
         session = grades[chosen].copy()
         if len(session) < MIN_SESSION or len(fixed) == len(grades_per):
             continue
         session[:, sorted(fixed)] = -1  # agreeing by construction: no evidence within this rule's pairs
         fitted = estimate(session, grades_per, prior=prior, iterations=iterations, u=u)
-        matches = fitted.prior * len(session)
-        for index in range(len(grades_per)):
-            if index not in fixed:
-                totals[index] += matches * np.asarray(fitted.m[index])
-                weight[index] += matches
+        fits.append((fitted.prior, fitted.prior * len(session), fitted, fixed))
     lean = _initial(grades_per, grades[:0], np.zeros(0), prior).m
-    m = [list(totals[c] / weight[c]) if weight[c] > 0 else lean[c] for c in range(len(grades_per))]
+    m: list[list[float]] = []
+    for index in range(len(grades_per)):
+        free = [(share, matches, fitted) for share, matches, fitted, fixed in fits if index not in fixed]
+        if not free:
+            m.append(lean[index])
+            continue
+        purest = max(share for share, _, _ in free)
+        chosen_fits = [(matches, fitted) for share, matches, fitted in free if share >= purest - 0.05]
+        total = sum(matches for matches, _ in chosen_fits)
+        averaged = np.sum([matches * np.asarray(fitted.m[index]) for matches, fitted in chosen_fits], axis=0) / total
+        m.append([float(value) for value in averaged])
     return Model(_share_of_matches(grades, m, u, prior, iterations), m, u, iterations)
 
 

@@ -22,7 +22,16 @@ from crmgraph.identity import persist
 from crmgraph.identity.engine import Decisions, Resolution
 from crmgraph.identity.fellegi_sunter import Model
 from crmgraph.identity.matcher import Kept, match
-from crmgraph.identity.profiles import Profile, SourceRecord, company_profile, people_of, person_profile, with_people
+from crmgraph.identity.profiles import (
+    Profile,
+    SourceRecord,
+    assign_customers,
+    company_profile,
+    complete_cities,
+    people_of,
+    person_profile,
+    with_people,
+)
 from crmgraph.identity.settings import SET_FIELDS, IdentityConfig
 from crmgraph.identity.store import IdentityStore
 from crmgraph.records import PartyRecord, PersonRecord
@@ -92,7 +101,7 @@ def resolve_changes(stored: Stored, changes: Changed, config: IdentityConfig, de
     people = people_of(persons.values())
     company_list = list(companies.values())
     matched_companies = match(
-        [with_people(company, people) for company in company_list],
+        [with_people(company, people) for company in complete_cities(company_list)],
         config.companies,
         SET_FIELDS,
         must_link=decisions.company_links,
@@ -101,11 +110,9 @@ def resolve_changes(stored: Stored, changes: Changed, config: IdentityConfig, de
         changed=changed_companies,
         kept=_kept(stored.company_links, changed_companies),
     )
-    label_of = {profile.key: int(matched_companies.labels[row]) for row, profile in enumerate(company_list)}
+    assign_customers(persons.values(), matched_companies)
     changed_persons = set(changes.persons)
     for person in persons.values():
-        customer = label_of.get(person.parent) if person.parent is not None else None
-        person.values["customer"] = str(customer) if customer is not None else None
         if person.parent in changed_companies:
             changed_persons.add(person.key)
     matched_persons = match(

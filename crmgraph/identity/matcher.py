@@ -21,7 +21,7 @@ from crmgraph.identity.columns import Table
 from crmgraph.identity.comparisons import Grades, grade, grade_names
 from crmgraph.identity.fellegi_sunter import Model, estimate_by_rules, probability, u_from_random_pairs
 from crmgraph.identity.profiles import Profile, SourceRecord
-from crmgraph.identity.settings import MatchSettings
+from crmgraph.identity.settings import Comparison, MatchSettings
 
 Kept = tuple[int, str, float]  # (golden id, rule, confidence) of a record an incremental run leaves alone
 
@@ -104,6 +104,35 @@ def _shown(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _estimate(table: Table, pairs: Pairs, grades: Grades, settings: MatchSettings) -> Model:
+    """The model, from the data alone: u from random pairs, m per blocking rule, the prior of a random pair.
+
+    Twice: the first model tells which sampled random pairs are matches, and u is learnt again without them.
+    """
+    grades_per = [comparison.grades for comparison in settings.comparisons]
+    sample = grade(table, random_pairs(len(table), settings.u_sample), settings.comparisons)
+    sessions = [
+        (rule_mask(table, pairs, rule), {c for c, comp in enumerate(settings.comparisons) if _fixed_by(comp, rule)})
+        for rule in settings.blocking
+    ]
+    matching: npt.NDArray[np.float64] | None = None
+    model: Model | None = None
+    for _ in range(2):
+        u = u_from_random_pairs(sample, grades_per, matching)
+        fitted = estimate_by_rules(
+            grades, grades_per, sessions, prior=settings.prior, iterations=settings.iterations, u=u
+        )
+        model = Model(random_pair_prior(fitted.prior, len(pairs), len(table)), fitted.m, fitted.u, fitted.iterations)
+        matching = probability(model.score(sample))
+    assert model is not None
+    return model
+
+
+def _fixed_by(comparison: Comparison, rule: Sequence[str]) -> bool:
+    """Whether a blocking rule's pairs all agree on what ``comparison`` grades (then it says nothing there)."""
+    return comparison.field in rule
+
+
 def random_pair_prior(share_among_candidates: float, candidates: int, records: int) -> float:
     """The chance that two records drawn at random match: the prior every pair is scored with.
 
@@ -180,17 +209,7 @@ def match(
 
     clock = time.monotonic()
     if model is None:
-        grades_per = [comparison.grades for comparison in settings.comparisons]
-        sample = random_pairs(len(profiles), settings.u_sample)
-        u = u_from_random_pairs(grade(table, sample, settings.comparisons), grades_per)
-        sessions = [
-            (rule_mask(table, pairs, rule), {c for c, comp in enumerate(settings.comparisons) if comp.field in rule})
-            for rule in settings.blocking
-        ]
-        fitted = estimate_by_rules(
-            grades, grades_per, sessions, prior=settings.prior, iterations=settings.iterations, u=u
-        )
-        model = Model(random_pair_prior(fitted.prior, len(pairs), len(profiles)), fitted.m, fitted.u, fitted.iterations)
+        model = _estimate(table, pairs, grades, settings)
     weights = model.score(grades)
     probabilities = probability(weights)
     report.seconds["estimate"] = time.monotonic() - clock

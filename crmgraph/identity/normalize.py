@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+from pypinyin import lazy_pinyin
+from rapidfuzz.distance import Levenshtein
 
 # Legal forms, as the words they normalise to (after case folding and dropping dots). Removed from a
 # company's name so "Northwind Logistics Ltd." and "NORTHWIND LOGISTICS LIMITED" compare equal; kept
@@ -25,6 +28,7 @@ LEGAL_FORMS: dict[str, str] = {
 }  # fmt: skip
 # Chinese legal forms, longest first so that 股份有限公司 is not read as 有限公司 plus 股份.
 CJK_LEGAL_FORMS = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "株式会社", "集团", "公司")
+CJK_LEGAL_CHARACTERS = frozenset("".join(CJK_LEGAL_FORMS))
 # Chinese cities that open or bracket a company's registered name: 上海华信科技 = 华信科技（上海）.
 CJK_CITY_PREFIXES = (
     "上海", "北京", "深圳", "广州", "杭州", "成都", "天津", "重庆", "南京", "武汉", "苏州", "西安", "香港",
@@ -37,6 +41,9 @@ FREE_MAIL_DOMAINS = frozenset(
         "aliyun.com", "139.com", "yeah.net",
     }
 )  # fmt: skip
+ROLE_MAILBOXES = frozenset(
+    {"info", "sales", "support", "admin", "office", "contact", "hello", "service", "billing", "accounts", "noreply"}
+)
 # Street words and their abbreviations, folded to one form.
 STREET_WORDS: dict[str, str] = {
     "road": "rd", "rd": "rd", "street": "st", "st": "st", "str": "st", "strasse": "st", "straße": "st",
@@ -95,9 +102,21 @@ def company_name(value: str | None) -> tuple[str, str] | None:
         return None
     words = folded.split()
     form: list[str] = []
-    while len(words) > 1 and words[-1] in LEGAL_FORMS:
-        form.insert(0, LEGAL_FORMS[words.pop()])
+    while len(words) > 1 and (found := _legal_form(words[-1])) is not None:
+        form.insert(0, found)
+        words.pop()
     return " ".join(words), " ".join(form)
+
+
+def _legal_form(word: str) -> str | None:
+    """The legal form a word is, allowing one slip in a long one ("Coporation", "Limted")."""
+    if word in LEGAL_FORMS:
+        return LEGAL_FORMS[word]
+    if len(word) >= 6:
+        for written, form in LEGAL_FORMS.items():
+            if len(written) >= 6 and Levenshtein.distance(word, written, score_cutoff=1) <= 1:
+                return form
+    return None
 
 
 def _cjk_company(raw: str) -> tuple[str, str] | None:
@@ -107,11 +126,16 @@ def _cjk_company(raw: str) -> tuple[str, str] | None:
         if match.group(1) in CJK_CITY_PREFIXES:
             city = match.group(1)
     compact = _BRACKETED.sub("", compact)
+    # The legal form is the trailing run of its characters, in whatever order a slip left them
+    # (有限公司, 有限司公, 限有): the run is taken off, and named by the characters it holds.
+    cut = len(compact)
+    while cut > 1 and compact[cut - 1] in CJK_LEGAL_CHARACTERS:
+        cut -= 1
+    run = compact[cut:]
     form = ""
-    for suffix in CJK_LEGAL_FORMS:
-        if compact.endswith(suffix) and len(compact) > len(suffix):
-            compact, form = compact[: -len(suffix)], suffix
-            break
+    if len(run) >= 2 and cut > 0:
+        compact = compact[:cut]
+        form = next((name for name in CJK_LEGAL_FORMS if set(name) <= set(run)), "有限公司" if "限" in run else "公司")
     if not city:
         for prefix in CJK_CITY_PREFIXES:
             if compact.startswith(prefix) and len(compact) > len(prefix):
@@ -121,15 +145,82 @@ def _cjk_company(raw: str) -> tuple[str, str] | None:
     return (core, form) if core else None
 
 
+# Two-character Chinese family names; every other family name is the name's first character.
+CJK_COMPOUND_SURNAMES = frozenset(
+    {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "轩辕"}
+)
+
+
+def romanize(text: str) -> str:
+    """Hanzi as pinyin syllables run together per word (上海 -> shanghai); other text as it is."""
+    if not has_cjk(text):
+        return text
+    return " ".join("".join(lazy_pinyin(word)) for word in text.split())
+
+
 @lru_cache(maxsize=65536)
-def person_name(value: str | None) -> str | None:
-    """A person's name as an order-free key: tokens sorted ("Li Wei" = "Wei Li"); CJK by character."""
-    folded = fold(value)
-    if folded is None:
+def person_name_parts(
+    full: str | None, first: str | None, last: str | None
+) -> tuple[str, str | None, str | None] | None:
+    """(order-free name key, given name, family name), all romanised, from what a system keeps.
+
+    A Chinese name written in hanzi (王秀英, family name first) and in pinyin ("Xiuying Wang", "wang xiuying")
+    gives one key: the romanised given and family names, sorted. A full name alone is split as its
+    script writes names: the first character (or a two-character family name) for hanzi, the last word
+    otherwise.
+    """
+    given, family = fold(first), fold(last)
+    whole = fold(full)
+    if given is None and family is None and whole is not None:
+        if has_cjk(whole) and " " not in whole:
+            size = 2 if whole[:2] in CJK_COMPOUND_SURNAMES else 1
+            family, given = whole[:size], whole[size:] or None
+        elif " " in whole:
+            words = whole.split()
+            given, family = " ".join(words[:-1]), words[-1]
+        else:
+            family = whole
+    parts = [romanize(part) for part in (given, family) if part]
+    if not parts:
         return None
-    if has_cjk(folded):
-        return "".join(sorted(folded.replace(" ", "")))
-    return " ".join(sorted(folded.split()))
+    given_key = romanize(given).replace(" ", "") if given else None
+    family_key = romanize(family).replace(" ", "") if family else None
+    words = " ".join(parts).split()
+    syllables = [pinyin_syllables(word) for word in words]
+    if all(found is not None for found in syllables):
+        # A romanised Chinese name, however it was spaced (zhaona, zhao na, na zhao, Zhu Yuhan): by syllable.
+        words = [syllable for found in syllables if found for syllable in found]
+    return " ".join(sorted(words)), given_key, family_key
+
+
+@lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset[str]:
+    """Every syllable pinyin writes (about 420), read from pypinyin's own dictionary once."""
+    return frozenset(lazy_pinyin("".join(chr(code) for code in range(0x4E00, 0x9FA6))))
+
+
+@lru_cache(maxsize=65536)
+def pinyin_syllables(word: str) -> tuple[str, ...] | None:
+    """``word`` split into pinyin syllables (zhaona -> zhao na), fewest syllables first; None if it is not
+    pinyin (smith) or a single syllable longer split makes no difference to (wang)."""
+    known = _pinyin_syllables()
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):
+            head = best[start]
+            if head is not None and word[start:end] in known:
+                candidate = (*head, word[start:end])
+                current = best[end]
+                if current is None or len(candidate) < len(current):
+                    best[end] = candidate
+    found = best[len(word)]
+    return found if found else None
+
+
+def person_name(value: str | None) -> str | None:
+    """A person's full name as an order-free, romanised key ("Li Wei" = "Wei Li" = 李伟)."""
+    parts = person_name_parts(value, None, None)
+    return parts[0] if parts else None
 
 
 def email(value: str | None) -> str | None:
@@ -141,6 +232,15 @@ def email(value: str | None) -> str | None:
     if not at or not local or "." not in domain or " " in address:
         return None
     return f"{local}@{domain}"
+
+
+def email_user(address: str | None) -> str | None:
+    """The person part of an e-mail address, letters only: melissa.wilson@work and melissawilson96@home
+    both give ``melissawilson``. None when too short to tell people apart, or a role (info@, sales@)."""
+    if address is None:
+        return None
+    letters = "".join(ch for ch in address.partition("@")[0] if ch.isalpha())
+    return letters if len(letters) >= 4 and letters not in ROLE_MAILBOXES else None
 
 
 def domain(value: str | None) -> str | None:
@@ -231,6 +331,82 @@ def house_number(value: str | None) -> str | None:
         return None
     found = _DIGITS.search(unicodedata.normalize("NFKC", value))
     return found.group(0) if found else None
+
+
+# Postcodes as people write them inside a free-text address: British, Japanese, five or six digits.
+_POSTCODES = (
+    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"),
+    re.compile(r"(?<!\d)\d{3}-\d{4}(?!\d)"),
+    re.compile(r"(?<![\d-])\d{5,6}(?:-\d{4})?(?![\d-])"),
+)
+_POSTCODE_MARKS = ("邮编", "郵便番号", "postcode", "zip")
+_HOUSE_NUMBER = re.compile(r"(?<![\d-])\d{1,4}[a-z]?(?![\d])")
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str | None
+    house_number: str | None
+    postcode: str | None
+    city: str | None
+
+
+@lru_cache(maxsize=65536)
+def address(line: str | None, postal_code: str | None = None, city: str | None = None) -> Address:
+    """A street line, or a whole free-text address ("greater manchester m4 7rh unit 25 173 greenwich
+    grove", "310732 杭州上城区 世纪东路 79"), taken apart: the postcode found in it when none is given, the
+    given city taken out of it, the first short number as the house number, the rest as the street.
+
+    A city the text holds but nobody named stays in the street here; :func:`city_out_of_street` takes it
+    out once every record's city is known.
+    """
+    found_postcode = postcode(postal_code)
+    if line is None:
+        return Address(None, None, found_postcode, city_name(city))
+    raw = unicodedata.normalize("NFKC", line)
+    upper = raw.upper()
+    for pattern in _POSTCODES:
+        match = pattern.search(upper)
+        if match:
+            if found_postcode is None:
+                found_postcode = postcode(match.group(0))
+            raw = raw[: match.start()] + " " + raw[match.end() :]
+            break
+    for mark in _POSTCODE_MARKS:
+        raw = re.sub(re.escape(mark), " ", raw, flags=re.IGNORECASE)
+    if city:
+        raw = raw.replace(unicodedata.normalize("NFKC", city), " ")
+    folded = street(raw)
+    number = None
+    if folded is not None:
+        match = _HOUSE_NUMBER.search(folded)
+        number = match.group(0) if match else None
+    return Address(folded, number, found_postcode, city_name(city))
+
+
+def city_name(value: str | None) -> str | None:
+    """A city's name romanised and folded: 广州, Guangzhou and GUANGZHOU are one city."""
+    folded = fold(value)
+    return romanize(folded).replace(" ", "") if folded and has_cjk(folded) else folded
+
+
+def city_out_of_street(street_line: str, cities: Sequence[tuple[str, str]]) -> tuple[str, str | None]:
+    """(street without the city, the city's romanised name) for the first known city the street names.
+
+    ``cities``: (as written, romanised name), longest first. A city written in hanzi may open a token
+    without a space ("杭州上城区"), one in Latin letters is matched as whole words.
+    """
+    for written, name in cities:
+        if has_cjk(written):
+            position = street_line.find(written)
+            if position >= 0:
+                rest = (street_line[:position] + " " + street_line[position + len(written) :]).split()
+                return " ".join(rest), name
+        else:
+            padded = f" {street_line} "
+            if f" {written} " in padded:
+                return " ".join(padded.replace(f" {written} ", " ", 1).split()), name
+    return street_line, None
 
 
 def date(value: str | None) -> str | None:

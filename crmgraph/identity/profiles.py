@@ -9,13 +9,26 @@ company.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from crmgraph.identity import normalize as norm
 from crmgraph.records import PartyRecord, PersonRecord
 
 Value = str | frozenset[str] | None
+
+
+class MatchResultLike(Protocol):
+    """What :func:`assign_customers` reads of a company match: profiles and their cluster labels."""
+
+    @property
+    def profiles(self) -> Sequence[Profile]: ...
+
+    @property
+    def labels(self) -> Any: ...
+
+
 SourceRecord = tuple[str, str]  # (source, source id)
 SET_LIMIT = 6  # values kept per set field: a company's domains, phones; its people's e-mails are many more
 
@@ -56,6 +69,7 @@ def company_profile(record: PartyRecord) -> Profile:
     """What the record itself says; :func:`with_people` adds what its people say."""
     named = norm.company_name(record.name)
     own_email = norm.email(record.email)
+    place = norm.address(record.address, record.postal_code, record.city)
     values: dict[str, Value] = {
         "name": named[0] if named else None,
         "legal_form": (named[1] or None) if named else None,
@@ -64,13 +78,43 @@ def company_profile(record: PartyRecord) -> Profile:
         "emails": frozenset({own_email}) if own_email else None,
         "phones": frozenset({p}) if (p := norm.phone(record.phone, record.country)) else None,
         "people": None,
-        "street": norm.street(record.address),
-        "house_number": norm.house_number(record.address),
-        "postcode": norm.postcode(record.postal_code),
-        "city": norm.text(record.city),
+        "street": place.street,
+        "house_number": place.house_number,
+        "postcode": place.postcode,
+        "city": place.city,
         "country": (record.country or "").upper() or None,
     }
     return Profile(record.source, record.source_id, values, tuple(record.xrefs))
+
+
+def complete_cities(companies: Sequence[Profile]) -> list[Profile]:
+    """Profiles whose free-text address names a city the other records know, with that city taken out of
+    the street and set (a ticket organization's "310732 杭州上城区 世纪东路 79" is in Hangzhou)."""
+    known: dict[str, str] = {}
+    for company in companies:
+        name, street = company.values.get("city"), company.values.get("street")
+        if isinstance(name, str) and len(name) >= 3:
+            known.setdefault(name, name)
+    # The hanzi of a romanised city are learnt from the records that write both (a city and its street).
+    for company in companies:
+        written = company.values.get("street")
+        if isinstance(written, str) and norm.has_cjk(written):
+            for token in written.split():
+                for size in (2, 3):
+                    head = token[:size]
+                    if norm.has_cjk(head) and norm.city_name(head) in known:
+                        known.setdefault(head, norm.city_name(head) or head)
+    cities = sorted(known.items(), key=lambda item: -len(item[0]))
+    completed: list[Profile] = []
+    for company in companies:
+        street = company.values.get("street")
+        if company.values.get("city") is None and isinstance(street, str):
+            rest, city = norm.city_out_of_street(street, cities)
+            if city is not None:
+                values = dict(company.values) | {"street": rest or None, "city": city}
+                company = Profile(company.source, company.source_id, values, company.xrefs, company.parent)
+        completed.append(company)
+    return completed
 
 
 def with_people(company: Profile, people: PeopleOf) -> Profile:
@@ -89,12 +133,14 @@ def with_people(company: Profile, people: PeopleOf) -> Profile:
 def person_profile(record: PersonRecord, country: str | None = None, customer: int | None = None) -> Profile:
     """A person's profile; ``customer`` is the golden customer their company record belongs to (set it
     once companies are matched), ``country`` their company's, to read national phone numbers."""
-    first, last = norm.fold(record.first_name), norm.fold(record.last_name)
+    names = norm.person_name_parts(record.name, record.first_name, record.last_name)
+    address = norm.email(record.email)
     values: dict[str, Value] = {
-        "name": norm.person_name(record.name),
-        "first_name": first,
-        "last_name": last or _last_word(record.name),
-        "email": norm.email(record.email),
+        "name": names[0] if names else None,
+        "first_name": names[1] if names else None,
+        "last_name": names[2] if names else None,
+        "email": address,
+        "email_user": norm.email_user(address),
         "phone": norm.phone(record.phone, country),
         "customer": str(customer) if customer is not None else None,
         "job_title": norm.text(record.job_title),
@@ -103,16 +149,31 @@ def person_profile(record: PersonRecord, country: str | None = None, customer: i
     return Profile(record.source, record.source_id, values, tuple(record.xrefs), parent)
 
 
-def _last_word(name: str) -> str | None:
-    """A surname guessed from a full name when the system keeps only that (ticket users)."""
-    folded = norm.fold(name)
-    if folded is None or norm.has_cjk(folded):
-        return folded[:1] if folded else None  # a Chinese family name is (almost always) the first character
-    return folded.split()[-1]
-
-
 def people_of(persons: Iterable[Profile]) -> PeopleOf:
     found = PeopleOf()
     for person in persons:
         found.add(person)
     return found
+
+
+def assign_customers(persons: Iterable[Profile], companies: MatchResultLike) -> None:
+    """Set each person's ``customer``: the golden customer (cluster label) of the company record it is filed
+    under, else the one customer whose records and people use its e-mail domain (a ticket-system user
+    with no organization, writing from their company address). Free-mail and shared domains say nothing.
+    """
+    label_of = {profile.key: int(companies.labels[row]) for row, profile in enumerate(companies.profiles)}
+    owners: dict[str, set[int]] = defaultdict(set)
+    for row, profile in enumerate(companies.profiles):
+        domains = profile.values.get("domains")
+        if isinstance(domains, frozenset):
+            for held in domains:
+                owners[held].add(int(companies.labels[row]))
+    for person in persons:
+        customer = label_of.get(person.parent) if person.parent is not None else None
+        address = person.values.get("email")
+        if customer is None and isinstance(address, str):
+            writes_from = norm.domain(address)
+            holders = owners.get(writes_from) if writes_from is not None else None
+            if holders is not None and len(holders) == 1:
+                customer = next(iter(holders))
+        person.values["customer"] = str(customer) if customer is not None else None

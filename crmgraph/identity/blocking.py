@@ -96,11 +96,28 @@ def rule_mask(table: Table, pairs: Pairs, rule: Sequence[str]) -> npt.NDArray[np
     """Which ``pairs`` agree exactly on every field of ``rule`` (the pairs that rule alone would choose)."""
     agree = np.ones(len(pairs), dtype=bool)
     for name in rule:
-        codes = table.column(name).codes
-        left, right = codes[pairs[:, 0]], codes[pairs[:, 1]]
-        if codes.ndim == 2:
-            same = ((left[:, :, None] == right[:, None, :]) & (left[:, :, None] != MISSING)).any(axis=(1, 2))
+        column = table.column(name)
+        if column.is_set:
+            agree &= shares_value(table, name, pairs)
         else:
-            same = (left == right) & (left != MISSING)
-        agree &= same
+            left, right = column.codes[pairs[:, 0]], column.codes[pairs[:, 1]]
+            agree &= (left == right) & (left != MISSING)
     return agree
+
+
+SHARED_VALUE_LIMIT = 5000  # records one value may join; beyond it the value is everyone's (a free-mail domain)
+
+
+def shares_value(table: Table, name: str, pairs: Pairs) -> npt.NDArray[np.bool_]:
+    """Which ``pairs`` hold a value of the set field ``name`` in common.
+
+    Comparing each pair's values with each other's costs width x width per pair (a company with thirty
+    people holds thirty addresses); listing the pairs that share some value, value by value, costs only
+    those pairs, and a sorted search answers the candidates.
+    """
+    rows, key = _rule_keys(table, (name,))
+    sharing, _ = _pairs_within_blocks(rows, key, SHARED_VALUE_LIMIT)
+    size = len(table)
+    known = np.unique(sharing[:, 0] * size + sharing[:, 1])
+    asked = pairs[:, 0].astype(np.int64) * size + pairs[:, 1]
+    return np.isin(asked, known, assume_unique=False)

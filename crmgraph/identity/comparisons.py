@@ -18,7 +18,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
 from crmgraph.identity import normalize as norm
-from crmgraph.identity.blocking import Pairs
+from crmgraph.identity.blocking import Pairs, shares_value
 from crmgraph.identity.columns import MISSING, Column, Table
 from crmgraph.identity.settings import Comparison
 
@@ -52,11 +52,10 @@ def _exact(column: Column, pairs: Pairs) -> npt.NDArray[np.int8]:
     return grades
 
 
-def _overlap(column: Column, pairs: Pairs) -> npt.NDArray[np.int8]:
-    left, right = column.codes[pairs[:, 0]], column.codes[pairs[:, 1]]  # (k, width) each
-    shared = ((left[:, :, None] == right[:, None, :]) & (left[:, :, None] != MISSING)).any(axis=(1, 2))
-    grades: npt.NDArray[np.int8] = shared.astype(np.int8)
-    grades[(left[:, 0] == MISSING) | (right[:, 0] == MISSING)] = -1
+def _overlap(table: Table, name: str, pairs: Pairs) -> npt.NDArray[np.int8]:
+    codes = table.column(name).codes
+    grades: npt.NDArray[np.int8] = shares_value(table, name, pairs).astype(np.int8)
+    grades[(codes[pairs[:, 0], 0] == MISSING) | (codes[pairs[:, 1], 0] == MISSING)] = -1
     return grades
 
 
@@ -121,7 +120,7 @@ def grade(table: Table, pairs: Pairs, comparisons: Sequence[Comparison]) -> Grad
     for index, comparison in enumerate(comparisons):
         column = table.column(comparison.field)
         if comparison.kind == "overlap":
-            out[:, index] = _overlap(column, pairs)
+            out[:, index] = _overlap(table, comparison.field, pairs)
         elif comparison.kind == "fuzzy":
             out[:, index] = _fuzzy(column, pairs, comparison)
         elif comparison.kind == "email":

@@ -157,12 +157,16 @@ def _fuzzy(name: str, *levels: float, similarity: str = "jaro_winkler") -> Compa
 
 
 DEFAULT_COMPANIES = MatchSettings(
+    # Not the name alone: distinct companies share names often enough (the demo estate's 100,000 hold ten
+    # "Northwind Logistics Ltd" each) that a name block is mostly non-matches, and a record that offers
+    # nothing but its name cannot be linked by its name anyway.
     blocking=(
         ("tax_id",),
         ("domains",),
         ("phones",),
         ("people",),
-        ("name",),
+        ("name", "city"),
+        ("name", "postcode"),
         ("postcode", "house_number"),
         ("city", "street"),
     ),
@@ -183,7 +187,7 @@ DEFAULT_COMPANIES = MatchSettings(
 DEFAULT_PERSONS = MatchSettings(
     blocking=(
         ("email",),
-        ("email_user",),
+        ("email_user", "name"),
         ("phone",),
         ("customer", "name"),
         ("customer", "first_name"),

@@ -85,32 +85,41 @@ def _fuzzy(column: Column, pairs: Pairs, comparison: Comparison) -> npt.NDArray[
     return grades
 
 
-def email_grade(left: str, right: str) -> int:
-    """Two different e-mail addresses (normalised): 1 when they name the same person — the same letters and
-    digits at one domain (wei.zhu@x, weizhu@x), or the same letters where one side is free mail
-    (melissa.wilson@work, melissawilson96@gmail) — else 0. Two company domains say little even with the
-    same name part (j.smith at two firms); at one domain a digit tells namesakes apart (wei_zhu2@x)."""
+def email_grade(left: str, right: str, left_work: bool, right_work: bool) -> int:
+    """Two different e-mail addresses (normalised; ``*_work``: at a company's domain, not a mail
+    provider's): 1 when they name the same person — the same letters and digits at one domain (wei.zhu@x,
+    weizhu@x), or the same letters where one side is a mail provider's (melissa.wilson@work,
+    melissawilson96@gmail) — else 0. Two company domains say little even with the same name part
+    (j.smith at two firms); at one domain a digit tells namesakes apart (wei_zhu2@x)."""
     left_user, _, left_domain = left.partition("@")
     right_user, _, right_domain = right.partition("@")
     if left_domain == right_domain:
         return int("".join(filter(str.isalnum, left_user)) == "".join(filter(str.isalnum, right_user)))
-    if norm.domain(left) is not None and norm.domain(right) is not None:
+    if left_work and right_work:
         return 0
     letters = norm.email_user(left)
     return int(letters is not None and letters == norm.email_user(right))
 
 
-def _email(column: Column, pairs: Pairs) -> npt.NDArray[np.int8]:
+def _email(table: Table, name: str, pairs: Pairs) -> npt.NDArray[np.int8]:
+    """Grades of the ``email`` kind; ``work_email`` (when the records have it) says which addresses are a
+    company's, else the list of known mail providers does."""
+    column = table.column(name)
     left, right = _single(column, pairs)
     missing = (left == MISSING) | (right == MISSING)
     grades = np.full(len(pairs), 2, dtype=np.int8)
     grades[missing] = -1
     todo = np.flatnonzero(~missing & (left != right))
     if len(todo):
-        distinct, inverse = np.unique(np.stack((left[todo], right[todo]), axis=1), axis=0, return_inverse=True)
         texts = column.texts
-        graded = np.array([email_grade(texts[a], texts[b]) for a, b in distinct], dtype=np.int8)
-        grades[todo] = graded[inverse.ravel()]
+        has_work = any("work_email" in profile.values for profile in table.profiles[:1])
+        work = table.column("work_email").codes != MISSING if has_work else None
+        rows = pairs[todo]
+        for position, (i, j) in zip(todo.tolist(), rows.tolist(), strict=True):
+            a, b = texts[left[position]], texts[right[position]]
+            a_work = bool(work[i]) if work is not None else norm.domain(a) is not None
+            b_work = bool(work[j]) if work is not None else norm.domain(b) is not None
+            grades[position] = email_grade(a, b, a_work, b_work)
     return grades
 
 
@@ -124,7 +133,7 @@ def grade(table: Table, pairs: Pairs, comparisons: Sequence[Comparison]) -> Grad
         elif comparison.kind == "fuzzy":
             out[:, index] = _fuzzy(column, pairs, comparison)
         elif comparison.kind == "email":
-            out[:, index] = _email(column, pairs)
+            out[:, index] = _email(table, comparison.field, pairs)
         else:
             out[:, index] = _exact(column, pairs)
     return out

@@ -20,8 +20,10 @@ from crmgraph.identity.profiles import (
     assign_customers,
     company_profile,
     complete_cities,
+    forget_shared_mailboxes,
     people_of,
     person_profile,
+    shared_domains,
     with_people,
 )
 from crmgraph.identity.settings import SET_FIELDS, IdentityConfig
@@ -76,7 +78,9 @@ def resolve_profiles(
     companies: Sequence[Profile], persons: Sequence[Profile], config: IdentityConfig, decisions: Decisions
 ) -> Resolution:
     """Match company profiles (as the records say, before their people are added) and person profiles."""
-    people = people_of(persons)
+    shared = shared_domains(persons, companies)
+    forget_shared_mailboxes(persons, shared)
+    people = people_of(persons, shared)
     matched_companies = match(
         [with_people(company, people) for company in complete_cities(companies)],
         config.companies,

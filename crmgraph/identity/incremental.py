@@ -28,8 +28,10 @@ from crmgraph.identity.profiles import (
     assign_customers,
     company_profile,
     complete_cities,
+    forget_shared_mailboxes,
     people_of,
     person_profile,
+    shared_domains,
     with_people,
 )
 from crmgraph.identity.settings import SET_FIELDS, IdentityConfig
@@ -98,7 +100,9 @@ def resolve_changes(stored: Stored, changes: Changed, config: IdentityConfig, de
         # A person's e-mail and domain are evidence about their company: both companies are compared again.
         changed_companies.update(p for p in (old_parent, parent) if p is not None and p in companies)
 
-    people = people_of(persons.values())
+    shared = shared_domains(persons.values(), companies.values())
+    forget_shared_mailboxes(persons.values(), shared)
+    people = people_of(persons.values(), shared)
     company_list = list(companies.values())
     matched_companies = match(
         [with_people(company, people) for company in complete_cities(company_list)],

@@ -54,6 +54,7 @@ class PeopleOf:
 
     emails: defaultdict[SourceRecord, set[str]] = field(default_factory=lambda: defaultdict(set))
     domains: defaultdict[SourceRecord, set[str]] = field(default_factory=lambda: defaultdict(set))
+    shared: frozenset[str] = frozenset()  # mail providers: domains of people at many companies
 
     def add(self, person: Profile) -> None:
         address = person.values.get("email")
@@ -61,7 +62,7 @@ class PeopleOf:
             return
         self.emails[person.parent].add(address)
         found = norm.domain(address)
-        if found is not None:
+        if found is not None and found not in self.shared:
             self.domains[person.parent].add(found)
 
 
@@ -141,6 +142,8 @@ def person_profile(record: PersonRecord, country: str | None = None, customer: i
         "last_name": names[2] if names else None,
         "email": address,
         "email_user": norm.email_user(address),
+        # A company gives a person one mailbox: two addresses at one company domain are two people.
+        "work_email": address if address is not None and norm.domain(address) is not None else None,
         "phone": norm.phone(record.phone, country),
         "customer": str(customer) if customer is not None else None,
         "job_title": norm.text(record.job_title),
@@ -149,8 +152,34 @@ def person_profile(record: PersonRecord, country: str | None = None, customer: i
     return Profile(record.source, record.source_id, values, tuple(record.xrefs), parent)
 
 
-def people_of(persons: Iterable[Profile]) -> PeopleOf:
-    found = PeopleOf()
+SHARED_DOMAIN_NAMES = 4  # a domain whose people work for more differently named companies is a mail provider
+
+
+def shared_domains(persons: Iterable[Profile], companies: Iterable[Profile]) -> frozenset[str]:
+    """E-mail domains that are mail providers, learnt from the data: their people are filed under company
+    records of many different names (orange.fr, a regional ISP no list of free-mail domains knows). A
+    company's own domain is used by its own people, filed under its few records, which bear its name."""
+    name_of = {company.key: company.values.get("name") for company in companies}
+    names: defaultdict[str, set[object]] = defaultdict(set)
+    for person in persons:
+        address = person.values.get("email")
+        if person.parent is not None and isinstance(address, str):
+            found = norm.domain(address)
+            if found is not None:
+                names[found].add(name_of.get(person.parent, person.parent))
+    return frozenset(found for found, held in names.items() if len(held) > SHARED_DOMAIN_NAMES)
+
+
+def forget_shared_mailboxes(persons: Iterable[Profile], shared: frozenset[str]) -> None:
+    """An address at a mail provider is no company mailbox: it says nothing about a company or its staff."""
+    for person in persons:
+        address = person.values.get("work_email")
+        if isinstance(address, str) and norm.domain(address) in shared:
+            person.values["work_email"] = None
+
+
+def people_of(persons: Iterable[Profile], shared: frozenset[str] = frozenset()) -> PeopleOf:
+    found = PeopleOf(shared=shared)
     for person in persons:
         found.add(person)
     return found

@@ -29,7 +29,9 @@ COMPANY_FIELDS = (
     "name", "legal_form", "tax_id", "domains", "emails", "phones", "people", "street", "house_number",
     "postcode", "city", "country",
 )  # fmt: skip
-PERSON_FIELDS = ("name", "first_name", "last_name", "email", "email_user", "phone", "customer", "job_title")
+PERSON_FIELDS = (
+    "name", "first_name", "last_name", "email", "email_user", "work_email", "phone", "customer", "job_title",
+)  # fmt: skip
 SET_FIELDS = frozenset({"domains", "emails", "phones", "people"})
 NORMALIZERS = (
     "text", "company_name", "person_name", "email", "domain", "phone", "tax_id", "postcode", "street",
@@ -165,7 +167,6 @@ DEFAULT_COMPANIES = MatchSettings(
         ("domains",),
         ("phones",),
         ("people",),
-        ("name", "city"),
         ("name", "postcode"),
         ("postcode", "house_number"),
         ("city", "street"),
@@ -187,7 +188,6 @@ DEFAULT_COMPANIES = MatchSettings(
 DEFAULT_PERSONS = MatchSettings(
     blocking=(
         ("email",),
-        ("email_user", "name"),
         ("phone",),
         ("customer", "name"),
         ("customer", "first_name"),
@@ -199,7 +199,7 @@ DEFAULT_PERSONS = MatchSettings(
         _fuzzy("name", 0.96, 0.88),
         Comparison(field="customer"),
     ),
-    distinct=(),
+    distinct=("work_email",),
     # Two records at one customer with one name are one person far more often than the pairwise model
     # can know (it scores each pair alone); measured on the demo estate, every pair between 0.95 and 0.99
     # was one person.

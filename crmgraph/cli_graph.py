@@ -105,15 +105,20 @@ def serve(
     )
 
 
-def _run_link(loaded: Config) -> None:
+def _run_link(loaded: Config, *, changed: bool = False) -> None:
     from crmgraph.cli_identity import run_link
 
-    run_link(loaded)
+    run_link(loaded, changed=changed)
 
 
-def link(config: ConfigFile) -> None:
-    """Build the identity links by paging through every source (ids and match keys only)."""
-    _run_link(_load(config))
+def link(
+    config: ConfigFile,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="Compare only the records changed since the last run.")
+    ] = False,
+) -> None:
+    """Match every source's companies and people into golden customers and persons; write the links."""
+    _run_link(_load(config), changed=changed)
 
 
 def demo_config_text() -> str:

@@ -57,9 +57,11 @@ def _print_link_report(report: LinkReport) -> None:
     )
 
 
-def run_link(loaded: Config) -> None:
-    """The full linking run with progress bars; exits 1 (nothing written) when a source fails."""
-    from crmgraph.identity.linker import link
+def run_link(loaded: Config, *, changed: bool = False) -> None:
+    """The linking run with progress bars; exits 1 (nothing written) when a source fails. ``changed``: the
+    incremental run, which compares only the records changed since the last run."""
+    from crmgraph.identity.incremental import NeedsFullRun
+    from crmgraph.identity.linker import link, link_changes
     from crmgraph.identity.store import IdentityStore
     from crmgraph.sources import OpenSources
 
@@ -70,7 +72,8 @@ def run_link(loaded: Config) -> None:
             async with OpenSources(loaded) as adapters:
                 columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
                 with Progress(*columns, console=console, transient=True) as progress:
-                    return await link(store, adapters, loaded.identity, _Bars(progress))
+                    run_once = link_changes if changed else link
+                    return await run_once(store, adapters, loaded.identity, _Bars(progress))
         finally:
             store.close()
 
@@ -79,6 +82,11 @@ def run_link(loaded: Config) -> None:
     except SourceError as exc:
         console.print(f"[red]Linking stopped, nothing was written:[/] {exc}")
         raise typer.Exit(1) from exc
+    except NeedsFullRun as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if report.changed is not None:
+        out.print(f"Incremental run: {report.changed:,} records changed, or filed under a changed company.")
     _print_link_report(report)
 
 

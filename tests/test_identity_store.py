@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from crmgraph.identity import decisions as steward
 from crmgraph.identity.engine import resolve
 from crmgraph.identity.incremental import Changed, NeedsFullRun, load, relink_changes, resolve_changes
-from crmgraph.identity.linker import LinkReport, scan_sources, write_run
+from crmgraph.identity.linker import LinkReport, link, link_changes, scan_sources, write_run
 from crmgraph.identity.profiles import SourceRecord
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.identity.stewardship import StewardError, Stewardship
@@ -246,3 +246,31 @@ def test_an_incremental_run_without_changes_moves_nothing(store: IdentityStore, 
 def test_an_incremental_run_needs_a_full_run_first(store: IdentityStore) -> None:
     with pytest.raises(NeedsFullRun, match="full `crmgraph link`"):
         relink_changes(store, IdentityConfig(), Changed({}, {}))
+
+
+def test_a_re_link_of_changes_reads_the_sources_and_compares_nothing_when_nothing_changed(
+    running_estate: Estate, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'identity.sqlite'}"
+    config = facade_config(running_estate.crm_url, running_estate.tickets_url, running_estate.layout.erp_url, url)
+    store = IdentityStore(url)
+    store.create()
+
+    async def run(incremental: bool) -> LinkReport:
+        async with OpenSources(config) as adapters:
+            if incremental:
+                return await link_changes(store, adapters, config.identity)
+            return await link(store, adapters, config.identity)
+
+    try:
+        with pytest.raises(NeedsFullRun):
+            asyncio.run(run(incremental=True))
+        full = asyncio.run(run(incremental=False))
+        before = store.golden_of_records()
+        again = asyncio.run(run(incremental=True))
+        assert full.changed is None and again.changed == 0
+        assert again.companies.links_written == 0 and again.persons.links_written == 0
+        assert sum(again.scanned.values()) == sum(full.scanned.values())
+        assert store.golden_of_records() == before
+    finally:
+        store.close()

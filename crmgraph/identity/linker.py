@@ -146,7 +146,7 @@ def write_run(
             customer = customer_of_record[profile.key]
             if customer in touched:
                 keys[customer] |= match_keys_of(profile)
-        persist.write_match_keys(conn, keys)
+        persist.write_match_keys(conn, keys, companies.new)
         if progress is not None:
             progress("write", 1, 3)
         parents = _person_customers(resolution, customer_of_record)

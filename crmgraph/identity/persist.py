@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+import orjson
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 
 from crmgraph.identity import tables as t
 from crmgraph.identity.fellegi_sunter import Model
@@ -103,7 +104,7 @@ def write_links(
                 value["customer_id"] = None
         for part in chunks(values, 5000):
             conn.execute(golden_table.insert(), list(part))
-    _replace_links(conn, kind, rows, now)
+    _replace_links(conn, kind, rows, now, existing)
     report.links_written = len(rows)
     if kind == "person" and parents is not None:
         _set_person_customers(conn, {assignment.ids[label]: customer for label, customer in parents.items()})
@@ -112,10 +113,13 @@ def write_links(
     return assignment, report
 
 
-def _replace_links(conn: Connection, kind: str, rows: list[dict[str, Any]], now: datetime) -> None:
+def _replace_links(
+    conn: Connection, kind: str, rows: list[dict[str, Any]], now: datetime, existing: Mapping[SourceRecord, LinkRow]
+) -> None:
     by_source: defaultdict[str, list[str]] = defaultdict(list)
     for row in rows:
-        by_source[row["source"]].append(row["source_id"])
+        if (row["source"], row["source_id"]) in existing:  # a record seen for the first time has no link yet
+            by_source[row["source"]].append(row["source_id"])
     table = t.links if kind == "company" else t.person_links
     for source, ids in by_source.items():
         for part in chunks(ids):
@@ -134,15 +138,19 @@ def _replace_links(conn: Connection, kind: str, rows: list[dict[str, Any]], now:
         conn.execute(table.insert(), list(rows_part))
 
 
+_SET_CUSTOMER = update(t.persons).where(t.persons.c.id == bindparam("person")).values(customer_id=bindparam("customer"))
+
+
 def _set_person_customers(conn: Connection, customer_of: Mapping[int, int | None]) -> None:
+    """Each person's customer, where it changed: one statement run for every such person."""
     current = {row.id: row.customer_id for row in conn.execute(select(t.persons.c.id, t.persons.c.customer_id))}
-    by_customer: defaultdict[int | None, list[int]] = defaultdict(list)
-    for person, customer in customer_of.items():
-        if current.get(person, -1) != customer:
-            by_customer[customer].append(person)
-    for customer, people in by_customer.items():
-        for part in chunks(people):
-            conn.execute(update(t.persons).where(t.persons.c.id.in_(part)).values(customer_id=customer))
+    changed = [
+        {"person": person, "customer": customer}
+        for person, customer in customer_of.items()
+        if current.get(person, -1) != customer
+    ]
+    for part in chunks(changed, 5000):
+        conn.execute(_SET_CUSTOMER, list(part))
 
 
 def _retire(conn: Connection, table: Table, kind: str, retired: Mapping[int, int | None], now: datetime) -> None:
@@ -167,10 +175,11 @@ def _retire(conn: Connection, table: Table, kind: str, retired: Mapping[int, int
         conn.execute(t.aliases.insert().values(kind=kind, old_id=old, survivor_id=survivor, at=now))
 
 
-def write_match_keys(conn: Connection, keys: Mapping[int, set[tuple[str, str]]]) -> None:
-    """Replace the search keys of the given customers."""
+def write_match_keys(conn: Connection, keys: Mapping[int, set[tuple[str, str]]], new: Iterable[int] = ()) -> None:
+    """Replace the search keys of the given customers (``new`` ones have none to replace)."""
     ids = sorted(keys)
-    for part in chunks(ids):
+    fresh = set(new)
+    for part in chunks([cid for cid in ids if cid not in fresh]):
         conn.execute(delete(t.match_keys).where(t.match_keys.c.customer_id.in_(part)))
     rows = [{"customer_id": cid, "kind": kind, "value": value[:255]} for cid in ids for kind, value in keys[cid]]
     for rows_part in chunks(rows, 5000):
@@ -233,7 +242,7 @@ def _profile_json(profile: Profile) -> str:
         for name, value in profile.values.items()
         if name != "customer"  # derived in each run from the company match
     }
-    return json.dumps({"v": values, "x": [list(x) for x in profile.xrefs], "p": profile.parent}, ensure_ascii=False)
+    return orjson.dumps({"v": values, "x": [list(x) for x in profile.xrefs], "p": profile.parent}).decode()
 
 
 def profile_from_json(kind: str, source: str, source_id: str, text: str) -> Profile:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sqlite3
 from typing import Any
 
 import httpx
@@ -79,6 +80,11 @@ def test_a_closed_port_is_unavailable_over_both_transports(estate: Estate) -> No
 
 
 def test_requests_and_answers_cross_intact(estate: Estate) -> None:
+    conn = sqlite3.connect(estate.layout.crm_db)
+    query = "SELECT id FROM objects WHERE object_type = 'companies' ORDER BY id LIMIT 2"
+    companies = [str(row[0]) for row in conn.execute(query)]
+    conn.close()
+
     async def main() -> tuple[Any, Any]:
         plain = HttpSource(
             "crm", estate.crm_url, headers={"Authorization": f"Bearer {estate.credentials.crm_token}"},
@@ -88,7 +94,7 @@ def test_requests_and_answers_cross_intact(estate: Estate) -> None:
             "crm", estate.crm_url, headers={"Authorization": f"Bearer {estate.credentials.crm_token}"},
             transport=AiohttpTransport(),
         )  # fmt: skip
-        body = {"inputs": [{"id": "4100000000"}, {"id": "4100000002"}], "properties": ["name", "domain"]}
+        body = {"inputs": [{"id": known} for known in companies], "properties": ["name", "domain"]}
         try:
             return (
                 await plain.post_json("/crm/v3/objects/companies/batch/read", body),

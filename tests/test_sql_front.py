@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from crmgraph.adapters.calls import CallLog, current_call_log
 from crmgraph.adapters.sql import SqlAdapter
 from crmgraph.demo.seed import load_erp
 from crmgraph.demo.sql_front import serving_front
+from crmgraph.demo.stores.erp import KNA1
 
 pytestmark = pytest.mark.services
 
@@ -76,15 +77,19 @@ def test_down_resets_open_and_new_connections_until_it_is_up_again(front: Runnin
 
 def test_the_sql_adapter_reports_a_down_erp_per_key_as_unavailable(front: RunningFront) -> None:
     load_erp(front.url, customers=5, seed=3)
+    engine = create_engine(front.url)
+    with engine.connect() as conn:
+        known = list(conn.execute(select(KNA1.c.KUNNR).order_by(KNA1.c.KUNNR)).scalars())
+    engine.dispose()
 
     async def scenario() -> list[object]:
         token = current_call_log.set(CallLog())
         adapter = SqlAdapter("erp", {"url": front.url})
         await adapter.open()
         try:
-            assert (await adapter.fetch("party", ["0000100001"]))[0] is not None
+            assert (await adapter.fetch("party", known[:1]))[0] is not None
             _faults(front, down=True)
-            return list(await adapter.fetch("party", ["0000100002", "0000100003"]))
+            return list(await adapter.fetch("party", known[1:3]))
         finally:
             await adapter.close()
             current_call_log.reset(token)

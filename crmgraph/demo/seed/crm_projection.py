@@ -9,9 +9,20 @@ import orjson
 
 from crmgraph.demo.seed import timefmt
 from crmgraph.demo.seed import vocabulary as vocab
-from crmgraph.demo.seed.ids import CRM_OWNER_BASE, Counters, crm_company_id, crm_contact_id
-from crmgraph.demo.seed.noise import Noise, case_spacing, email_case, phone_as_recorded, typo
-from crmgraph.demo.seed.party import AS_OF, Party, random_instant, skewed, stream
+from crmgraph.demo.seed.address_noise import CRM_HABIT, record_address
+from crmgraph.demo.seed.ids import CRM_OWNER_BASE, Ids
+from crmgraph.demo.seed.noise import (
+    Noise,
+    case_spacing,
+    email_case,
+    name_case,
+    phone_as_recorded,
+    private_email,
+    typo,
+)
+from crmgraph.demo.seed.onboarding import crm_created
+from crmgraph.demo.seed.party import AS_OF, Party, Person, random_instant, skewed, stream
+from crmgraph.demo.seed.passes import Later
 from crmgraph.demo.seed.sink import SqliteSink, TruthSink
 from crmgraph.demo.stores.crm import ASSOCIATION_TYPE_IDS
 
@@ -73,15 +84,17 @@ def _company(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[st
     if rng.random() < 0.4:
         tax_id = ""
         noise.append(Noise.MISSING_TAX_ID)
+    address = record_address(rng, party.address, CRM_HABIT, scale=2.0 if duplicate else 1.0)
+    noise += address.noise
     stage = "customer" if party.in_erp else rng.choice(("lead", "marketingqualifiedlead", "opportunity"))
     props = {
         "name": name,
         "domain": domain,
         "website": f"https://www.{domain}" if domain else "",
         "phone": phone,
-        "address": party.street,
-        "city": party.place.city,
-        "zip": party.postal_code,
+        "address": address.street,
+        "city": address.city,
+        "zip": address.postcode,
         "country": COUNTRY_NAMES[party.place.country],
         "industry": party.industry[0],
         "lifecyclestage": stage,
@@ -93,57 +106,97 @@ def _company(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[st
     return props, noise
 
 
-def project_crm(party: Party, seed: int, counters: Counters, sink: SqliteSink, truth: TruthSink) -> None:
-    rng = stream(seed, party.index, "crm")
-    company_id = crm_company_id(party.index)
-    props, noise = _company(party, rng, duplicate=False)
-    _object(sink, rng, "companies", company_id, props, party.since)
-    truth.add(party.key, "", "crm", "companies", company_id, noise)
-    if "crm" in party.duplicated_in:
-        dup_id = crm_company_id(party.index, duplicate=True)
-        dup_props, dup_noise = _company(party, rng, duplicate=True)
-        _object(sink, rng, "companies", dup_id, dup_props, random_instant(rng, party.since))
-        truth.add(party.key, "", "crm", "companies", dup_id, dup_noise)
+def _contact(person: Person, rng: random.Random, duplicate: bool) -> tuple[dict[str, str], list[Noise]]:
+    """A contact's own properties; a duplicate is typed again by someone else, without the work address
+    (HubSpot refuses a second contact with the same e-mail)."""
+    noise: list[Noise] = [Noise.DUPLICATE] if duplicate else []
+    first, last = person.first_name, person.last_name
+    if duplicate and person.chinese and rng.random() < 0.3:
+        first, last = person.first_latin, person.last_latin
+        noise.append(Noise.NAME_SCRIPT)
+    if first.isascii():
+        if rng.random() < (0.2 if duplicate else 0.02):
+            last = typo(rng, last)
+            noise.append(Noise.TYPO)
+        if rng.random() < (0.15 if duplicate else 0.02):
+            first, last = name_case(rng, first), name_case(rng, last)
+            noise.append(Noise.CASE_SPACING)
+    email = person.email
+    if duplicate:
+        if rng.random() < 0.5:
+            email = ""
+            noise.append(Noise.MISSING_EMAIL)
+        else:
+            email = private_email(rng, person)
+            noise.append(Noise.OTHER_EMAIL)
+    elif rng.random() < 0.05:
+        email = ""
+        noise.append(Noise.MISSING_EMAIL)
+    elif rng.random() < 0.05:
+        email = email_case(rng, email)
+        noise.append(Noise.EMAIL_CASE)
+    phone, reformatted = phone_as_recorded(rng, person.phone, "international", 0.2)
+    if rng.random() < 0.3:
+        phone = ""
+        noise.append(Noise.MISSING_PHONE)
+    elif reformatted:
+        noise.append(Noise.PHONE_FORMAT)
+    props = {
+        "firstname": first,
+        "lastname": last,
+        "email": email,
+        "phone": phone,
+        "jobtitle": person.job_title,
+        "hs_language": "zh-cn" if person.chinese else "en",
+    }
+    return props, noise
 
+
+def project_crm(party: Party, seed: int, ids: Ids, sink: SqliteSink, truth: TruthSink) -> list[Later]:
+    """The party's CRM records; duplicates come at once, as their ids are keyed by party (nothing waits)."""
+    rng = stream(seed, party.index, "crm")
+    created = crm_created(rng, party.since)
+    company_id = ids.crm_company(party.index)
+    props, noise = _company(party, rng, duplicate=False)
+    _object(sink, rng, "companies", company_id, props, created)
+    truth.add(party.key, "", "crm", "companies", company_id, noise)
+    company_ids = [company_id]
+    if "crm" in party.duplicated_in:
+        dup_id = ids.crm_company(party.index, duplicate=True)
+        dup_props, dup_noise = _company(party, rng, duplicate=True)
+        _object(sink, rng, "companies", dup_id, dup_props, random_instant(rng, created))
+        truth.add(party.key, "", "crm", "companies", dup_id, dup_noise)
+        company_ids.append(dup_id)
+
+    shared = {
+        "lifecyclestage": props["lifecyclestage"],
+        "hubspot_owner_id": props["hubspot_owner_id"],
+        "company": party.name,
+    }
     contact_ids: list[int] = []
     for number, person in enumerate(party.persons, start=1):
         if not person.in_crm:
             continue
-        contact_id = crm_contact_id(party.index, number)
+        contact_id = ids.crm_contact(party.index, number)
         contact_ids.append(contact_id)
-        person_noise: list[Noise] = []
-        email = person.email
-        if rng.random() < 0.05:
-            email, person_noise = "", [Noise.MISSING_EMAIL]
-        elif rng.random() < 0.05:
-            email = email_case(rng, email)
-            person_noise.append(Noise.EMAIL_CASE)
-        phone, reformatted = phone_as_recorded(rng, person.phone, "international", 0.2)
-        if rng.random() < 0.3:
-            phone = ""
-            person_noise.append(Noise.MISSING_PHONE)
-        elif reformatted:
-            person_noise.append(Noise.PHONE_FORMAT)
-        contact = {
-            "firstname": person.first_name,
-            "lastname": person.last_name,
-            "email": email,
-            "phone": phone,
-            "jobtitle": person.job_title,
-            "lifecyclestage": props["lifecyclestage"],
-            "hubspot_owner_id": props["hubspot_owner_id"],
-            "company": party.name,
-            "hs_language": "zh-cn" if person.chinese else "en",
-        }
-        _object(sink, rng, "contacts", contact_id, contact, random_instant(rng, party.since))
+        contact, person_noise = _contact(person, rng, duplicate=False)
+        added = random_instant(rng, created)
+        _object(sink, rng, "contacts", contact_id, contact | shared, added)
         _associate(sink, "contacts", contact_id, "companies", company_id)
         truth.add(party.key, person.key, "crm", "contacts", contact_id, person_noise)
+        if rng.random() < 0.03:
+            dup_id = ids.crm_contact(party.index, number, duplicate=True)
+            dup, dup_noise = _contact(person, rng, duplicate=True)
+            _object(sink, rng, "contacts", dup_id, dup | shared, random_instant(rng, added))
+            _associate(sink, "contacts", dup_id, "companies", rng.choice(company_ids))
+            truth.add(party.key, person.key, "crm", "contacts", dup_id, dup_noise)
+            contact_ids.append(dup_id)
 
     deals = rng.randint(15, 50) if party.whale else skewed(rng, 1.5, 40)
     for _ in range(deals):
-        deal_id = next(counters.crm_deal)
-        created = random_instant(rng, party.since)
-        closed = created + timedelta(days=rng.randint(7, 120))
+        deal_id = ids.crm_deal()
+        opened = random_instant(rng, created)
+        closed = opened + timedelta(days=rng.randint(7, 120))
         stage = (
             rng.choice(DEAL_STAGES_OPEN) if closed > AS_OF else ("closedwon" if rng.random() < 0.6 else "closedlost")
         )
@@ -158,7 +211,7 @@ def project_crm(party: Party, seed: int, counters: Counters, sink: SqliteSink, t
             "closedate": timefmt.hubspot(closed),
             "hubspot_owner_id": props["hubspot_owner_id"],
         }
-        _object(sink, rng, "deals", deal_id, deal, created)
+        _object(sink, rng, "deals", deal_id, deal, opened)
         _associate(sink, "deals", deal_id, "companies", company_id)
         if contact_ids:
             _associate(sink, "deals", deal_id, "contacts", rng.choice(contact_ids))
@@ -167,13 +220,14 @@ def project_crm(party: Party, seed: int, counters: Counters, sink: SqliteSink, t
     kinds = [kind for kind, _ in ENGAGEMENT_WEIGHTS]
     weights = [weight for _, weight in ENGAGEMENT_WEIGHTS]
     for kind in rng.choices(kinds, weights, k=engagements):
-        engagement_id = next(counters.crm_engagement)
-        when = random_instant(rng, party.since)
+        engagement_id = ids.crm_engagement()
+        when = random_instant(rng, created)
         topic = rng.choice(vocab.ENGAGEMENT_TOPICS)
         _object(sink, rng, kind, engagement_id, _engagement(rng, kind, topic, when, props), when)
         _associate(sink, kind, engagement_id, "companies", company_id)
         if contact_ids:
             _associate(sink, kind, engagement_id, "contacts", rng.choice(contact_ids))
+    return []
 
 
 def _engagement(rng: random.Random, kind: str, topic: str, when: datetime, company: dict[str, str]) -> dict[str, str]:

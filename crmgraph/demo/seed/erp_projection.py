@@ -8,11 +8,14 @@ from decimal import Decimal
 
 from crmgraph.demo.seed import timefmt
 from crmgraph.demo.seed import vocabulary as vocab
-from crmgraph.demo.seed.ids import Counters, crm_company_id, sap_number
-from crmgraph.demo.seed.noise import Noise, case_spacing, email_case, phone_as_recorded, typo
-from crmgraph.demo.seed.party import AS_OF, Party, random_instant, skewed, stream
+from crmgraph.demo.seed.address_noise import ERP_HABIT, record_address
+from crmgraph.demo.seed.ids import Ids, sap_number
+from crmgraph.demo.seed.noise import Noise, case_spacing, name_case, phone_as_recorded, typo
+from crmgraph.demo.seed.onboarding import erp_opened
+from crmgraph.demo.seed.party import AS_OF, Party, Person, random_instant, skewed, stream
+from crmgraph.demo.seed.passes import Later
 from crmgraph.demo.seed.sink import SqlSink, TruthSink
-from crmgraph.demo.stores.erp import BSAD, KNA1, VBAK, VBAP, VBRK
+from crmgraph.demo.stores.erp import BSAD, KNA1, KNVK, VBAK, VBAP, VBRK
 
 CENT = Decimal("0.01")
 TAX_RATES = {"CN": "0.13", "DE": "0.19", "GB": "0.20", "FR": "0.20", "US": "0", "SG": "0.09", "JP": "0.10"}
@@ -40,7 +43,7 @@ def _debtor(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[str
         email = None
         noise.append(Noise.MISSING_EMAIL)
     elif rng.random() < 0.1:
-        email = email_case(rng, party.email)
+        email = party.email.upper()
         noise.append(Noise.EMAIL_CASE)
     tax_id: str | None = party.tax_id
     if rng.random() < 0.1:
@@ -50,14 +53,16 @@ def _debtor(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[str
     if rng.random() < 0.5:
         url = None
         noise.append(Noise.MISSING_DOMAIN)
+    address = record_address(rng, party.address, ERP_HABIT, scale=2.0 if duplicate else 1.0)
+    noise += address.noise
     row: dict[str, object] = {
         "MANDT": "100",
         "NAME1": name[:80],
         "NAME2": None,
         "LAND1": party.place.country,
-        "ORT01": party.place.city,
-        "PSTLZ": party.postal_code,
-        "STRAS": party.street,
+        "ORT01": address.city or None,
+        "PSTLZ": address.postcode or None,
+        "STRAS": address.street or None,
         "TELF1": phone,
         "SMTP_ADDR": email,
         "STCD1": tax_id,
@@ -69,33 +74,104 @@ def _debtor(party: Party, rng: random.Random, duplicate: bool) -> tuple[dict[str
     return row, noise
 
 
-def project_erp(party: Party, seed: int, counters: Counters, sink: SqlSink, truth: TruthSink) -> None:
+def _contact_person(person: Person, rng: random.Random) -> tuple[dict[str, object], list[Noise]]:
+    """A KNVK row's own fields: a clerk's entry, national phone format, e-mail often left out or in capitals."""
+    noise: list[Noise] = []
+    first, last = person.first_name, person.last_name
+    if person.chinese:
+        roll = rng.random()
+        if roll < 0.3:
+            first, last = person.first_latin, person.last_latin.upper()
+            noise.append(Noise.NAME_SCRIPT)
+        elif roll < 0.4:
+            first, last = last, first
+            noise.append(Noise.NAME_ORDER)
+        elif roll < 0.48:
+            first, last = "", f"{last}{first}"
+            noise.append(Noise.NAME_SPLIT)
+    else:
+        if rng.random() < 0.03:
+            last = typo(rng, last)
+            noise.append(Noise.TYPO)
+        if rng.random() < 0.1:
+            last = last.upper() if rng.random() < 0.8 else name_case(rng, last)
+            noise.append(Noise.CASE_SPACING)
+    phone: str | None
+    phone, reformatted = phone_as_recorded(rng, person.phone, "national", 0.1)
+    if rng.random() < 0.3:
+        phone = None
+        noise.append(Noise.MISSING_PHONE)
+    elif reformatted:
+        noise.append(Noise.PHONE_FORMAT)
+    email: str | None = person.email
+    if rng.random() < 0.4:
+        email = None
+        noise.append(Noise.MISSING_EMAIL)
+    elif rng.random() < 0.25:
+        email = person.email.upper()
+        noise.append(Noise.EMAIL_CASE)
+    department, function = vocab.ERP_FUNCTIONS[person.job_title]
+    row: dict[str, object] = {
+        "MANDT": "100",
+        "NAMEV": first or None,
+        "NAME1": last,
+        "TELF1": phone,
+        "SMTP_ADDR": email,
+        "ABTNR": department,
+        "PAFKT": function if rng.random() < 0.7 else None,
+    }
+    return row, noise
+
+
+def _contact_people(party: Party, rng: random.Random) -> list[Person]:
+    """The people a debtor's record names: its buyers and accounts payable first, for most debtors 1-3."""
+    if rng.random() >= 0.6:
+        return []
+    wanted = rng.choice((1, 1, 1, 2, 2, 3))
+    ranked = rng.sample(party.persons, len(party.persons))
+    ranked.sort(key=lambda p: vocab.ERP_FUNCTIONS[p.job_title][0] not in vocab.ERP_CONTACT_DEPARTMENTS)
+    return ranked[:wanted]
+
+
+def project_erp(party: Party, seed: int, ids: Ids, sink: SqlSink, truth: TruthSink) -> list[Later]:
     rng = stream(seed, party.index, "erp")
-    kunnr = sap_number(next(counters.erp_customer))
+    opened = erp_opened(rng, party.since)  # first: a duplicate draws it again
+    kunnr = sap_number(ids.erp_customer())
     row, noise = _debtor(party, rng, duplicate=False)
-    opened = random_instant(rng, party.since, min(AS_OF, party.since + timedelta(days=60)))
-    xref = str(crm_company_id(party.index)) if party.in_crm and rng.random() < 0.2 else None
+    xref = str(ids.crm_company(party.index)) if party.in_crm and rng.random() < 0.2 else None
     sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": timefmt.sap_date(opened), "ZZCRMID": xref})
     truth.add(party.key, "", "erp", "KNA1", kunnr, noise, xref or "")
+    for person in _contact_people(party, rng):
+        parnr = sap_number(ids.erp_contact())
+        person_row, person_noise = _contact_person(person, rng)
+        added = timefmt.sap_date(random_instant(rng, opened))
+        sink.add(KNVK, person_row | {"PARNR": parnr, "KUNNR": kunnr, "ERDAT": added})
+        truth.add(party.key, person.key, "erp", "KNVK", parnr, person_noise)
     orders = rng.randint(400, 2000) if party.whale else skewed(rng, 11, 1500)
     for _ in range(orders):
-        _order(rng, counters, party, kunnr, opened, sink)
-    if "erp" in party.duplicated_in:
-        dup = sap_number(next(counters.erp_customer))
-        dup_row, dup_noise = _debtor(party, rng, duplicate=True)
-        dup_opened = random_instant(rng, opened)
-        sink.add(KNA1, dup_row | {"KUNNR": dup, "ERDAT": timefmt.sap_date(dup_opened), "ZZCRMID": None})
-        truth.add(party.key, "", "erp", "KNA1", dup, dup_noise)
-        for _ in range(rng.randint(0, 3)):
-            _order(rng, counters, party, dup, dup_opened, sink)
+        _order(rng, ids, party, kunnr, opened, sink)
+    return [Later(rng.random(), "KNA1")] if "erp" in party.duplicated_in else []
+
+
+def project_erp_later(party: Party, later: Later, seed: int, ids: Ids, sink: SqlSink, truth: TruthSink) -> None:
+    """A second debtor for the party, opened after the first, with a few orders of its own."""
+    opened = erp_opened(stream(seed, party.index, "erp"), party.since)
+    rng = stream(seed, party.index, "erp-duplicate")
+    kunnr = sap_number(ids.erp_customer())
+    row, noise = _debtor(party, rng, duplicate=True)
+    dup_opened = random_instant(rng, opened)
+    sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": timefmt.sap_date(dup_opened), "ZZCRMID": None})
+    truth.add(party.key, "", "erp", "KNA1", kunnr, noise)
+    for _ in range(rng.randint(0, 3)):
+        _order(rng, ids, party, kunnr, dup_opened, sink)
 
 
 def _money(value: float) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
 
-def _order(rng: random.Random, counters: Counters, party: Party, kunnr: str, since: datetime, sink: SqlSink) -> None:
-    vbeln = sap_number(next(counters.erp_order))
+def _order(rng: random.Random, ids: Ids, party: Party, kunnr: str, since: datetime, sink: SqlSink) -> None:
+    vbeln = sap_number(ids.erp_order())
     currency = party.place.currency
     placed = random_instant(rng, since)
     age = AS_OF - placed
@@ -125,12 +201,12 @@ def _order(rng: random.Random, counters: Counters, party: Party, kunnr: str, sin
          "ABSTK": rejected},
     )  # fmt: skip
     if status == "C" and not rejected:
-        _invoice(rng, counters, party, kunnr, vbeln, placed, net, sink)
+        _invoice(rng, ids, party, kunnr, vbeln, placed, net, sink)
 
 
 def _invoice(
     rng: random.Random,
-    counters: Counters,
+    ids: Ids,
     party: Party,
     kunnr: str,
     order: str,
@@ -138,7 +214,7 @@ def _invoice(
     net: Decimal,
     sink: SqlSink,
 ) -> None:
-    invoice = sap_number(next(counters.erp_invoice))
+    invoice = sap_number(ids.erp_invoice())
     billed = min(AS_OF, placed + timedelta(days=rng.randint(1, 20)))
     tax = (net * Decimal(TAX_RATES[party.place.country])).quantize(CENT)
     currency = party.place.currency
@@ -160,7 +236,7 @@ def _invoice(
         paid = min(AS_OF, billed + timedelta(days=rng.randint(5, 60)))
         sink.add(
             BSAD,
-            {"BELNR": sap_number(next(counters.erp_payment)), "GJAHR": paid.strftime("%Y"), "KUNNR": kunnr,
+            {"BELNR": sap_number(ids.erp_payment()), "GJAHR": str(paid.year), "KUNNR": kunnr,
              "VBELN": invoice, "BUDAT": timefmt.sap_date(paid), "WRBTR": amount, "WAERS": currency,
              "ZLSCH": rng.choice("TCU")},
         )  # fmt: skip

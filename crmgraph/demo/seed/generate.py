@@ -13,12 +13,13 @@ from sqlalchemy import Engine, create_engine, event
 
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed.crm_projection import owners, project_crm
-from crmgraph.demo.seed.erp_projection import project_erp
-from crmgraph.demo.seed.ids import Counters
+from crmgraph.demo.seed.erp_projection import project_erp, project_erp_later
+from crmgraph.demo.seed.ids import Ids
 from crmgraph.demo.seed.manifest import Manifest
-from crmgraph.demo.seed.party import AS_OF, make_party
+from crmgraph.demo.seed.party import AS_OF, Party, make_party
+from crmgraph.demo.seed.passes import run_pass
 from crmgraph.demo.seed.sink import CRM_INSERTS, TICKET_INSERTS, SqliteSink, SqlSink, TruthSink, open_truth
-from crmgraph.demo.seed.ticket_projection import agents, project_tickets
+from crmgraph.demo.seed.ticket_projection import agents, project_tickets, project_tickets_later
 from crmgraph.demo.stores import crm as crm_store
 from crmgraph.demo.stores import tickets as ticket_store
 from crmgraph.demo.stores.erp import metadata as erp_metadata
@@ -66,7 +67,7 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
     shutil.rmtree(scratch.root, ignore_errors=True)
     scratch.root.mkdir()
 
-    counters = Counters()
+    ids = Ids(seed)
     crm = SqliteSink(crm_store.connect(scratch.crm_db), CRM_INSERTS)
     tickets = SqliteSink(ticket_store.connect(scratch.tickets_db), TICKET_INSERTS)
     engine = erp_engine(scratch.erp_url, bulk_load=True)
@@ -76,20 +77,40 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
         truth = TruthSink(handle)
         for row in owners(OWNERS):
             crm.add("owners", row)
-        agent_rows = agents(counters)
+        agent_rows = agents(ids)
         for row in agent_rows:
             tickets.add("users", row)
         agent_ids = [int(str(row[0])) for row in agent_rows]
-        for index in range(customers):
-            party = make_party(seed, index, OWNERS)
-            if party.in_crm:
-                project_crm(party, seed, counters, crm, truth)
-            if party.in_tickets:
-                project_tickets(party, seed, counters, agent_ids, tickets, truth)
-            if party.in_erp:
-                project_erp(party, seed, counters, erp, truth)
-            if progress is not None and (index + 1) % PROGRESS_EVERY == 0:
-                progress(index + 1, customers)
+        # One pass per system, each in its own order of the parties (see ids.py and passes.py); a party is
+        # drawn anew in each pass, which costs less than keeping the whole estate in memory.
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done // 3, customers)
+
+        def draw(index: int) -> Party:
+            return make_party(seed, index, OWNERS)
+
+        run_pass(
+            "crm",
+            ids.visiting_order("crm", customers),
+            draw,
+            lambda party: project_crm(party, seed, ids, crm, truth),
+            lambda party, later: None,
+            tick,
+        )
+        run_pass(
+            "tickets",
+            ids.visiting_order("tickets", customers),
+            draw,
+            lambda party: project_tickets(party, seed, ids, agent_ids, tickets, truth),
+            lambda party, later: project_tickets_later(party, later, seed, ids, agent_ids, tickets, truth),
+            tick,
+        )
+        _erp_pass(seed, ids, customers, erp, truth, tick)
         crm.close()
         tickets.close()
         erp.close()
@@ -125,19 +146,34 @@ def load_erp(url: str, *, customers: int, seed: int, progress: Progress | None =
     engine = erp_engine(url, bulk_load=True)
     try:
         reset_erp_schema(engine)
-        counters = Counters()
+        ids = Ids(seed)
         sink = SqlSink(engine)
         truth = TruthSink(None)
-        for index in range(customers):
-            party = make_party(seed, index, OWNERS)
-            if party.in_erp:
-                project_erp(party, seed, counters, sink, truth)
-            if progress is not None and (index + 1) % PROGRESS_EVERY == 0:
-                progress(index + 1, customers)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done, customers)
+
+        _erp_pass(seed, ids, customers, sink, truth, tick)
         sink.close()
     finally:
         engine.dispose()
     return dict(sink.rows)
+
+
+def _erp_pass(seed: int, ids: Ids, customers: int, sink: SqlSink, truth: TruthSink, tick: Callable[[], None]) -> None:
+    """The ERP's pass: the same in a whole estate and in ``load_erp``, so both write the same rows."""
+    run_pass(
+        "erp",
+        ids.visiting_order("erp", customers),
+        lambda index: make_party(seed, index, OWNERS),
+        lambda party: project_erp(party, seed, ids, sink, truth),
+        lambda party, later: project_erp_later(party, later, seed, ids, sink, truth),
+        tick,
+    )
 
 
 def data_dir_is_current(root: Path, *, seed: int, customers: int) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crmgraph.demo.seed import vocabulary as vocab
+from crmgraph.demo.seed.address import Address, draw_address
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the estate's "today": fixed, so a seed always gives the same data
 HISTORY = timedelta(days=3 * 365)
@@ -42,6 +43,8 @@ class Person:
     key: str  # "<party>-<n>", the person's ground-truth id
     first_name: str
     last_name: str
+    first_latin: str  # the names in Latin script (pinyin for Chinese names; the same names otherwise)
+    last_latin: str
     chinese: bool
     email: str
     phone: Phone
@@ -52,6 +55,10 @@ class Person:
     @property
     def display_name(self) -> str:
         return f"{self.last_name}{self.first_name}" if self.chinese else f"{self.first_name} {self.last_name}"
+
+    @property
+    def latin_name(self) -> str:
+        return f"{self.first_latin} {self.last_latin}"
 
 
 @dataclass
@@ -65,8 +72,7 @@ class Party:
     phone: Phone
     tax_id: str
     place: vocab.Place
-    street: str
-    postal_code: str
+    address: Address
     industry: tuple[str, str]
     since: datetime
     employees: int
@@ -80,12 +86,19 @@ class Party:
     whale: bool
     persons: list[Person] = field(default_factory=list)
 
+    def known_to(self, system: str) -> bool:
+        return {"crm": self.in_crm, "erp": self.in_erp, "tickets": self.in_tickets}[system]
+
+
+def _digits(rng: random.Random, count: int) -> str:
+    return f"{rng.randrange(10**count):0{count}d}"
+
 
 def _tax_id(rng: random.Random, country: str) -> str:
-    digits = "".join(rng.choice("0123456789") for _ in range(12))
+    digits = _digits(rng, 12)
     match country:
         case "CN":  # unified social credit code: 18 characters
-            return "91" + digits[:6] + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
+            return "91" + digits[:6] + "".join(rng.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=10))
         case "US":
             return f"{digits[:2]}-{digits[2:9]}"
         case "GB" | "DE" | "FR":
@@ -116,24 +129,46 @@ def _company_name(rng: random.Random, chinese: bool, place: vocab.Place) -> tupl
 
 def _phone(rng: random.Random, place: vocab.Place) -> Phone:
     length = 8 if place.country in ("CN", "DE", "GB", "SG", "FR", "JP") else 7
-    return Phone(place.phone_prefix, place.area_code, "".join(rng.choice("0123456789") for _ in range(length)))
+    return Phone(place.phone_prefix, place.area_code, _digits(rng, length))
 
 
-def _person(rng: random.Random, party_key: str, n: int, chinese: bool, domain: str, place: vocab.Place) -> Person:
+def _mailbox(pattern: str, first: str, last: str, taken: set[str]) -> str:
+    """The local part of a work address by the company's convention, numbered when already taken."""
+    first, last = (name.lower().replace(" ", "").replace("'", "") for name in (first, last))
+    local = pattern.format(first=first, last=last, f=first[:1])
+    numbered, n = local, 1
+    while numbered in taken:
+        n += 1
+        numbered = f"{local}{n}"
+    taken.add(numbered)
+    return numbered
+
+
+def _person(
+    rng: random.Random,
+    party_key: str,
+    n: int,
+    chinese: bool,
+    domain: str,
+    place: vocab.Place,
+    email_pattern: str,
+    mailboxes: set[str],
+) -> Person:
     if chinese and rng.random() < 0.85:
         (last, last_py), (first, first_py) = rng.choice(vocab.ZH_SURNAMES), rng.choice(vocab.ZH_GIVEN_NAMES)
-        local = f"{first_py}.{last_py}".lower()
         person_chinese = True
     else:
         first, last = rng.choice(vocab.EN_FIRST_NAMES), rng.choice(vocab.EN_LAST_NAMES)
-        local = f"{first}.{last}".lower()
+        first_py, last_py = first, last
         person_chinese = False
     return Person(
         key=f"{party_key}-{n}",
         first_name=first,
         last_name=last,
+        first_latin=first_py,
+        last_latin=last_py,
         chinese=person_chinese,
-        email=f"{local}{n}@{domain}",
+        email=f"{_mailbox(email_pattern, first_py, last_py, mailboxes)}@{domain}",
         phone=_phone(rng, place),
         job_title=rng.choice(vocab.JOB_TITLES),
         in_crm=rng.random() < 0.9,
@@ -155,9 +190,9 @@ def make_party(seed: int, index: int, owners: int) -> Party:
     duplicated_in = frozenset(
         system
         for system, present, share in (
-            ("crm", in_crm, 0.03),
-            ("erp", in_erp, 0.015),
-            ("tickets", in_tickets, 0.02),
+            ("crm", in_crm, 0.05),
+            ("erp", in_erp, 0.03),
+            ("tickets", in_tickets, 0.04),
         )
         if present and rng.random() < share
     )
@@ -172,8 +207,7 @@ def make_party(seed: int, index: int, owners: int) -> Party:
         phone=_phone(rng, place),
         tax_id=_tax_id(rng, place.country),
         place=place,
-        street=f"{rng.randrange(1, 999)} {rng.choice(vocab.EN_COMPANY_WORDS)} Road",
-        postal_code=f"{rng.randrange(10000, 99999)}",
+        address=draw_address(rng, place),
         industry=rng.choice(vocab.INDUSTRIES),
         since=AS_OF - HISTORY * rng.random(),
         employees=int(rng.lognormvariate(4, 1.3)) + 1,
@@ -186,7 +220,9 @@ def make_party(seed: int, index: int, owners: int) -> Party:
         whale=whale,
     )
     people = rng.randint(12, 30) if whale else 1 + skewed(rng, 1.5, 10)
-    party.persons = [_person(rng, key, n, chinese, domain, place) for n in range(1, people + 1)]
+    pattern = vocab.EMAIL_PATTERNS[min(rng.randrange(len(vocab.EMAIL_PATTERNS)) for _ in range(2))]
+    mailboxes: set[str] = set()
+    party.persons = [_person(rng, key, n, chinese, domain, place, pattern, mailboxes) for n in range(1, people + 1)]
     return party
 
 

@@ -145,3 +145,136 @@ ENGAGEMENT_TOPICS = (
     "Quarterly business review", "Pricing discussion", "Renewal planning", "Product demo",
     "Onboarding check-in", "Contract negotiation", "Support escalation follow-up", "Intro call",
 )  # fmt: skip
+
+# --- addresses ---------------------------------------------------------------------------------------------
+# Street kinds as (full, abbreviation), commonest first (the generator favours the head of each list).
+EN_STREET_KINDS = {
+    "US": (("Street", "St"), ("Avenue", "Ave"), ("Road", "Rd"), ("Boulevard", "Blvd"), ("Drive", "Dr"),
+           ("Lane", "Ln"), ("Place", "Pl"), ("Court", "Ct"), ("Parkway", "Pkwy"), ("Way", "Way"),
+           ("Plaza", "Plz"), ("Highway", "Hwy"), ("Terrace", "Ter"), ("Circle", "Cir")),
+    "GB": (("Road", "Rd"), ("Street", "St"), ("Lane", "Ln"), ("Avenue", "Ave"), ("Close", "Cl"),
+           ("Crescent", "Cres"), ("Place", "Pl"), ("Gardens", "Gdns"), ("Square", "Sq"), ("Terrace", "Terr"),
+           ("Way", "Way"), ("Row", "Row"), ("Grove", "Gr"), ("Park", "Pk"), ("Wharf", "Wharf")),
+    "SG": (("Road", "Rd"), ("Street", "St"), ("Avenue", "Ave"), ("Drive", "Dr"), ("Crescent", "Cres"),
+           ("Place", "Pl"), ("Boulevard", "Blvd"), ("Link", "Link"), ("Way", "Way"), ("Walk", "Walk"),
+           ("Central", "Central"), ("Close", "Cl")),
+}  # fmt: skip
+EN_STREET_NAMES = {
+    "US": ("Main", "Oak", "Maple", "Park", "Washington", "Lincoln", "Jackson", "Franklin", "Madison", "Lake",
+           "Hill", "Elm", "Cedar", "Pine", "Walnut", "Cherry", "Willow", "Sunset", "River", "Spring", "Market",
+           "Broad", "Water", "Church", "Mill", "Lexington", "Hudson", "Fulton", "Wacker", "Michigan", "LaSalle",
+           "Mission", "Howard", "Folsom", "Montgomery", "Sansome", "Grand", "Harbor", "Commerce", "Industrial",
+           "Lake Shore", "Mount Vernon", "Martin Luther King Jr", "Cherry Hill", "Old Mill"),
+    "GB": ("High", "Station", "Church", "Victoria", "King", "Queen", "Albert", "Windsor", "York", "Cambridge",
+           "Mill", "Bridge", "Green", "Market", "Chapel", "Park", "Meadow", "Orchard", "Canal", "Fleet",
+           "Baker", "Oxford", "Regent", "Bishopsgate", "Liverpool", "Deansgate", "Portland", "Mosley",
+           "Princess", "Kingsbridge", "Wexford", "Clearwater", "Greenwich", "Mount Pleasant", "St John's",
+           "Old Kent", "Canary", "Whitechapel", "Shoreditch High", "London"),
+    "SG": ("Anson", "Cecil", "Robinson", "Shenton", "Tanjong Pagar", "Bukit Timah", "Jurong West", "Changi",
+           "Kallang", "Ubi", "Kaki Bukit", "Tai Seng", "Alexandra", "Orchard", "Scotts", "Serangoon",
+           "Toa Payoh", "Woodlands", "Ang Mo Kio", "Pasir Panjang", "Science Park", "Raffles", "Beach",
+           "Depot", "Loyang", "Tuas", "Kim Seng", "Havelock"),
+}  # fmt: skip
+US_DIRECTIONS = (("North", "N"), ("South", "S"), ("East", "E"), ("West", "W"))
+# (full, abbreviation) of the unit part of a US address; Singapore writes "#12-01", the UK "Unit 4, ...".
+US_UNITS = (("Suite", "Ste"), ("Floor", "Fl"), ("Suite", "#"))
+
+# German streets: a stem joined to its kind ("Hauptstraße") or an adjective before it ("Leipziger Straße").
+DE_STREET_STEMS = (
+    "Haupt", "Bahnhof", "Schiller", "Goethe", "Garten", "Berg", "Kirch", "Linden", "Industrie", "Wald",
+    "Schloss", "Markt", "Post", "Friedrich", "Mozart", "Beethoven", "Kaiser", "König", "Rosen", "Birken",
+    "Sonnen", "Wiesen", "Mühlen", "Brunnen", "Feld", "Schul", "Tal", "Gewerbe", "Hafen", "Müller",
+)  # fmt: skip
+DE_STREET_ADJECTIVES = (
+    "Leipziger", "Frankfurter", "Münchner", "Hamburger", "Berliner", "Potsdamer", "Kölner", "Dresdner",
+    "Nürnberger", "Augsburger", "Landsberger", "Rosenheimer",
+)  # fmt: skip
+DE_STREET_KINDS = (
+    ("straße", "str."), ("weg", "weg"), ("allee", "allee"), ("platz", "pl."), ("ring", "ring"),
+    ("damm", "damm"), ("ufer", "ufer"), ("gasse", "gasse"),
+)  # fmt: skip
+FR_STREET_KINDS = (
+    ("rue", "rue"), ("avenue", "av."), ("boulevard", "bd"), ("place", "pl."), ("quai", "quai"),
+    ("allée", "all."), ("impasse", "imp."), ("chemin", "ch."), ("cours", "crs"),
+)  # fmt: skip
+FR_STREET_NAMES = (
+    "de la Paix", "Victor Hugo", "Jean Jaurès", "de la République", "Pasteur", "du Général de Gaulle",
+    "Voltaire", "des Lilas", "de la Gare", "Saint-Honoré", "Gambetta", "de Rivoli", "Haussmann", "des Écoles",
+    "du Moulin", "de l'Église", "La Fayette", "de Provence", "Montmartre", "d'Alésia", "de Vaugirard",
+    "Émile Zola", "du Faubourg Saint-Antoine", "de Grenelle", "Daumesnil", "de Flandre", "Réaumur",
+)  # fmt: skip
+# Tokyo: (area in kanji, area in romaji, ward in kanji, ward in romaji, first three postcode digits)
+JP_AREAS = (
+    ("丸の内", "Marunouchi", "千代田区", "Chiyoda", "100"), ("大手町", "Otemachi", "千代田区", "Chiyoda", "100"),
+    ("西新宿", "Nishi-Shinjuku", "新宿区", "Shinjuku", "160"), ("渋谷", "Shibuya", "渋谷区", "Shibuya", "150"),
+    ("六本木", "Roppongi", "港区", "Minato", "106"), ("赤坂", "Akasaka", "港区", "Minato", "107"),
+    ("銀座", "Ginza", "中央区", "Chuo", "104"), ("日本橋", "Nihonbashi", "中央区", "Chuo", "103"),
+    ("豊洲", "Toyosu", "江東区", "Koto", "135"), ("上野", "Ueno", "台東区", "Taito", "110"),
+    ("恵比寿", "Ebisu", "渋谷区", "Shibuya", "150"), ("品川", "Shinagawa", "港区", "Minato", "108"),
+)  # fmt: skip
+# Chinese streets: (hanzi, pinyin); kinds: (hanzi, English, English abbreviation)
+CN_STREET_NAMES = (
+    ("张江", "Zhangjiang"), ("人民", "Renmin"), ("中山", "Zhongshan"), ("解放", "Jiefang"), ("建设", "Jianshe"),
+    ("和平", "Heping"), ("长江", "Changjiang"), ("黄河", "Huanghe"), ("科技", "Keji"), ("创业", "Chuangye"),
+    ("世纪", "Shiji"), ("南京", "Nanjing"), ("淮海", "Huaihai"), ("延安", "Yan'an"), ("东风", "Dongfeng"),
+    ("新华", "Xinhua"), ("文化", "Wenhua"), ("光明", "Guangming"), ("复兴", "Fuxing"), ("滨河", "Binhe"),
+    ("高新", "Gaoxin"), ("学院", "Xueyuan"), ("金融", "Jinrong"), ("天府", "Tianfu"), ("深南", "Shennan"),
+    ("科苑", "Keyuan"), ("文三", "Wensan"), ("体育", "Tiyu"), ("珠江", "Zhujiang"), ("银湖", "Yinhu"),
+)  # fmt: skip
+CN_STREET_KINDS = (
+    ("路", "Road", "Rd"), ("大道", "Avenue", "Ave"), ("街", "Street", "St"), ("东路", "East Road", "E. Rd"),
+    ("西路", "West Road", "W. Rd"), ("中路", "Middle Road", "Middle Rd"), ("南路", "South Road", "S. Rd"),
+    ("北路", "North Road", "N. Rd"), ("大街", "Street", "St"),
+)  # fmt: skip
+# City -> districts as (hanzi, English name, English kind)
+CN_DISTRICTS = {
+    "上海": (("浦东新区", "Pudong", "New Area"), ("徐汇区", "Xuhui", "District"), ("静安区", "Jing'an", "District"),
+           ("闵行区", "Minhang", "District"), ("长宁区", "Changning", "District")),
+    "北京": (("海淀区", "Haidian", "District"), ("朝阳区", "Chaoyang", "District"), ("东城区", "Dongcheng", "District"),
+           ("西城区", "Xicheng", "District"), ("丰台区", "Fengtai", "District")),
+    "深圳": (("南山区", "Nanshan", "District"), ("福田区", "Futian", "District"), ("宝安区", "Bao'an", "District"),
+           ("龙岗区", "Longgang", "District"), ("罗湖区", "Luohu", "District")),
+    "广州": (("天河区", "Tianhe", "District"), ("越秀区", "Yuexiu", "District"), ("海珠区", "Haizhu", "District"),
+           ("番禺区", "Panyu", "District"), ("白云区", "Baiyun", "District")),
+    "杭州": (("西湖区", "Xihu", "District"), ("滨江区", "Binjiang", "District"), ("余杭区", "Yuhang", "District"),
+           ("拱墅区", "Gongshu", "District"), ("上城区", "Shangcheng", "District")),
+    "成都": (("武侯区", "Wuhou", "District"), ("锦江区", "Jinjiang", "District"), ("青羊区", "Qingyang", "District"),
+           ("高新区", "Gaoxin", "Hi-tech Zone"), ("成华区", "Chenghua", "District")),
+}  # fmt: skip
+# City -> (the name in another script, other names people write for it)
+CITY_FORMS = {
+    "上海": ("Shanghai", ("上海市",)), "北京": ("Beijing", ("北京市",)), "深圳": ("Shenzhen", ("深圳市",)),
+    "广州": ("Guangzhou", ("广州市",)), "杭州": ("Hangzhou", ("杭州市",)), "成都": ("Chengdu", ("成都市",)),
+    "New York": ("", ("New York City", "NYC", "New York, NY")), "Chicago": ("", ("Chicago, IL",)),
+    "San Francisco": ("", ("SF", "San Francisco, CA")), "London": ("", ("City of London", "Greater London")),
+    "Manchester": ("", ("Greater Manchester",)), "Berlin": ("", ("Berlin-Mitte",)),
+    "Munich": ("", ("München", "Muenchen")), "Paris": ("", ("Paris Cedex",)),
+    "Singapore": ("", ("Singapore City",)), "Tokyo": ("東京都", ("Tokyo-to",)),
+}  # fmt: skip
+# City -> leading postcode digits (the rest is drawn); London and Manchester use outward codes instead.
+POSTCODE_PREFIXES = {
+    "上海": ("200", "201"), "北京": ("100",), "深圳": ("518",), "广州": ("510",), "杭州": ("310",), "成都": ("610",),
+    "New York": ("100", "101", "102"), "Chicago": ("606",), "San Francisco": ("941",),
+    "Berlin": ("10", "12", "13"), "Munich": ("80", "81"), "Paris": ("750",), "Singapore": ("0", "1", "2", "3", "4"),
+}  # fmt: skip
+GB_OUTWARD_CODES = {
+    "London": ("EC1A", "EC2A", "EC3M", "EC4M", "WC1E", "WC2N", "SW1A", "SE1", "E14", "N1", "W1D", "NW1"),
+    "Manchester": ("M1", "M2", "M3", "M4", "M15", "M50"),
+}
+
+# --- people ------------------------------------------------------------------------------------------------
+# How a company builds its people's e-mail addresses (one convention per company).
+EMAIL_PATTERNS = ("{first}.{last}", "{f}{last}", "{first}{last}", "{first}_{last}", "{last}.{first}", "{first}")
+FREE_MAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "gmx.de", "orange.fr")
+CN_FREE_MAIL_DOMAINS = ("163.com", "qq.com", "126.com", "sina.com")
+# Job title -> (ERP department key ABTNR, ERP function text PAFKT); departments 0002 purchasing, 0007 finance
+# are the ones an ERP keeps contact persons for.
+ERP_FUNCTIONS = {
+    "Purchasing Manager": ("0002", "Purchasing manager"), "CFO": ("0007", "Finance director"),
+    "Head of Operations": ("0004", "Operations"), "IT Director": ("0009", "IT"),
+    "Procurement Lead": ("0002", "Buyer"), "CEO": ("0001", "Managing director"),
+    "Accounts Payable": ("0007", "Accounts payable"), "Office Manager": ("0006", "Office"),
+    "Supply Chain Analyst": ("0002", "Supply chain"), "Plant Manager": ("0004", "Plant manager"),
+    "采购经理": ("0002", "采购"), "财务总监": ("0007", "财务"),
+}  # fmt: skip
+ERP_CONTACT_DEPARTMENTS = ("0002", "0007")

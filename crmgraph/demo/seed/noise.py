@@ -84,17 +84,10 @@ def case_spacing(rng: random.Random, text: str) -> str:
         case 2:
             return text.replace(" ", "  ", 1) + " "
         case _:
-            for form, variant in LEGAL_FORM_VARIANTS:
+            for form, variant in vocab.LEGAL_FORM_VARIANTS:
                 if text.endswith(f" {form}"):
                     return text[: -len(form)] + variant
             return text.upper()
-
-
-# The legal form written out or punctuated ("Pte Ltd" before "Ltd": the longer form is tried first).
-LEGAL_FORM_VARIANTS = (
-    ("Pte Ltd", "Pte. Ltd."), ("Ltd", "Limited"), ("Inc", "Inc."), ("LLC", "L.L.C."), ("GmbH", "G.m.b.H."),
-    ("Corp", "Corporation"), ("PLC", "plc"), ("Co", "Co."),
-)  # fmt: skip
 
 
 def email_case(rng: random.Random, email: str) -> str:

@@ -49,6 +49,11 @@ EN_COMPANY_NOUNS = (
     "Partners", "Industries", "Software", "Textiles", "Motors", "Pharma", "Analytics", "Supply", "Media",
 )  # fmt: skip
 EN_COMPANY_SUFFIXES = ("Ltd", "Inc", "LLC", "GmbH", "Corp", "PLC", "Pte Ltd", "Co")
+# The legal form written out or punctuated ("Pte Ltd" before "Ltd": the longer form is tried first).
+LEGAL_FORM_VARIANTS = (
+    ("Pte Ltd", "Pte. Ltd."), ("Ltd", "Limited"), ("Inc", "Inc."), ("LLC", "L.L.C."), ("GmbH", "G.m.b.H."),
+    ("Corp", "Corporation"), ("PLC", "plc"), ("Co", "Co."),
+)  # fmt: skip
 
 # (Chinese word, pinyin used in the web domain)
 ZH_COMPANY_WORDS = (

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from crmgraph.identity.matcher import MatchResult, match
+from crmgraph.identity.fellegi_sunter import Model
+from crmgraph.identity.matcher import Kept, MatchResult, match
 from crmgraph.identity.profiles import (
     Profile,
     SourceRecord,
@@ -74,8 +75,25 @@ def resolve(
     return resolve_profiles(company_profiles, person_profiles, config, decisions)
 
 
+@dataclass(frozen=True)
+class Increment:
+    """An incremental run's context: the stored models, the records it counts as changed, and where every
+    other record stays (golden id, rule, confidence)."""
+
+    company_model: Model
+    person_model: Model
+    changed_companies: set[SourceRecord]
+    changed_persons: set[SourceRecord]
+    kept_companies: Mapping[SourceRecord, Kept]
+    kept_persons: Mapping[SourceRecord, Kept]
+
+
 def resolve_profiles(
-    companies: Sequence[Profile], persons: Sequence[Profile], config: IdentityConfig, decisions: Decisions
+    companies: Sequence[Profile],
+    persons: Sequence[Profile],
+    config: IdentityConfig,
+    decisions: Decisions,
+    increment: Increment | None = None,
 ) -> Resolution:
     """Match company profiles (as the records say, before their people are added) and person profiles."""
     shared = shared_domains(persons, companies)
@@ -87,6 +105,9 @@ def resolve_profiles(
         SET_FIELDS,
         must_link=decisions.company_links,
         cannot_link=decisions.company_apart,
+        model=increment.company_model if increment else None,
+        changed=increment.changed_companies if increment else None,
+        kept=increment.kept_companies if increment else None,
     )
     assign_customers(persons, matched_companies)
     matched_persons = match(
@@ -95,6 +116,9 @@ def resolve_profiles(
         SET_FIELDS,
         must_link=decisions.person_links,
         cannot_link=decisions.person_apart,
+        model=increment.person_model if increment else None,
+        changed=increment.changed_persons if increment else None,
+        kept=increment.kept_persons if increment else None,
     )
     return Resolution(matched_companies, matched_persons, list(companies))
 

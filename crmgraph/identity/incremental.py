@@ -19,22 +19,16 @@ from typing import TYPE_CHECKING
 
 from crmgraph.identity import decisions as steward
 from crmgraph.identity import persist
-from crmgraph.identity.engine import Decisions, Resolution
+from crmgraph.identity.engine import Decisions, Increment, Resolution, resolve_profiles
 from crmgraph.identity.fellegi_sunter import Model
-from crmgraph.identity.matcher import Kept, match
+from crmgraph.identity.matcher import Kept
 from crmgraph.identity.profiles import (
     Profile,
     SourceRecord,
-    assign_customers,
     company_profile,
-    complete_cities,
-    forget_shared_mailboxes,
-    people_of,
     person_profile,
-    shared_domains,
-    with_people,
 )
-from crmgraph.identity.settings import SET_FIELDS, IdentityConfig
+from crmgraph.identity.settings import IdentityConfig
 from crmgraph.identity.store import IdentityStore
 from crmgraph.records import PartyRecord, PersonRecord
 
@@ -100,36 +94,18 @@ def resolve_changes(stored: Stored, changes: Changed, config: IdentityConfig, de
         # A person's e-mail and domain are evidence about their company: both companies are compared again.
         changed_companies.update(p for p in (old_parent, parent) if p is not None and p in companies)
 
-    shared = shared_domains(persons.values(), companies.values())
-    forget_shared_mailboxes(persons.values(), shared)
-    people = people_of(persons.values(), shared)
-    company_list = list(companies.values())
-    matched_companies = match(
-        [with_people(company, people) for company in complete_cities(company_list)],
-        config.companies,
-        SET_FIELDS,
-        must_link=decisions.company_links,
-        cannot_link=decisions.company_apart,
-        model=stored.company_model,
-        changed=changed_companies,
-        kept=_kept(stored.company_links, changed_companies),
+    # People filed under a changed company are compared again too.
+    changed_persons = set(changes.persons) | {p.key for p in persons.values() if p.parent in changed_companies}
+    increment = Increment(
+        company_model=stored.company_model,
+        person_model=stored.person_model,
+        changed_companies=changed_companies,
+        changed_persons=changed_persons,
+        kept_companies=_kept(stored.company_links, changed_companies),
+        kept_persons=_kept(stored.person_links, changed_persons),
     )
-    assign_customers(persons.values(), matched_companies)
-    changed_persons = set(changes.persons)
-    for person in persons.values():
-        if person.parent in changed_companies:
-            changed_persons.add(person.key)
-    matched_persons = match(
-        list(persons.values()),
-        config.persons,
-        SET_FIELDS,
-        must_link=decisions.person_links,
-        cannot_link=decisions.person_apart,
-        model=stored.person_model,
-        changed=changed_persons,
-        kept=_kept(stored.person_links, changed_persons),
-    )
-    return Resolution(matched_companies, matched_persons, company_list), changed_companies | changed_persons
+    resolution = resolve_profiles(list(companies.values()), list(persons.values()), config, decisions, increment)
+    return resolution, changed_companies | changed_persons
 
 
 def relink_changes(

@@ -9,9 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 from crmgraph.identity.fellegi_sunter import Model
 from crmgraph.identity.matcher import Kept, MatchResult, match
@@ -121,8 +120,3 @@ def resolve_profiles(
         kept=increment.kept_persons if increment else None,
     )
     return Resolution(matched_companies, matched_persons, list(companies))
-
-
-def pairs_in(keys: Iterable[SourceRecord]) -> list[Pair]:
-    """The pairs that tie a group of records together (a chain suffices)."""
-    return list(pairwise(sorted(keys)))

@@ -433,8 +433,9 @@ def test_companies_carry_their_street_address_and_postal_code(estate: Estate, db
     for record in results:
         assert isinstance(record, PartyRecord)
         props, _, _ = companies[record.source_id]
-        assert (record.address, record.postal_code) == (props["address"], props["zip"])
-        assert record.address and record.postal_code
+        assert (record.address, record.postal_code) == (text(props, "address"), text(props, "zip"))
+    # The seed leaves some out, as sales reps do (docs/demo-estate.md); most companies have both.
+    assert sum(bool(r.address and r.postal_code) for r in results if isinstance(r, PartyRecord)) >= 10
 
 
 # --- faults -----------------------------------------------------------------------------------------

@@ -542,9 +542,10 @@ def test_an_organization_export_that_does_not_move_is_a_bad_response_not_an_endl
         with_answers(answer, lambda adapter: scan_all(adapter, "party", 100))
 
 
-def test_a_scan_cursor_never_given_out_is_refused() -> None:
+@pytest.mark.parametrize("cursor", ["bm9wZQ", "NQ==", "WzEsIDJd", "WyJ4IiwgW11d"])  # nope, 5, [1, 2], ["x", []]
+def test_a_scan_cursor_never_given_out_is_refused(cursor: str) -> None:
     with pytest.raises(ClientError, match="not a cursor"):
-        with_answers(lambda request: {}, lambda adapter: adapter.scan("party", "bm9wZQ", 10))
+        with_answers(lambda request: {}, lambda adapter: adapter.scan("party", cursor, 10))
 
 
 # --- configuration --------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def _export_position(source: str, cursor: str | None) -> tuple[int, frozenset[st
         return 0, frozenset()
     try:
         start, given = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError:
+    except (ValueError, TypeError):  # not base64, not JSON, or not a pair
         start = given = None
     if type(start) is not int or not isinstance(given, list) or not all(isinstance(i, str) for i in given):
         raise ClientError(f"{cursor!r} is not a cursor {source} gave out")

@@ -86,19 +86,30 @@ def parties(running_estate: Estate) -> dict[SourceRecord, PartyRecord]:
     return asyncio.run(scan())
 
 
+def _copy_of(url: str, folder: Path) -> str:
+    """A copy of an SQLite identity store that a test may change; its URL."""
+    copy = folder / "identity.sqlite"
+    shutil.copy(_path(url), copy)
+    return f"sqlite:///{copy}"
+
+
+def _serving(estate: Estate, identity_url: str) -> Iterator[Facade]:
+    with serve_facade(
+        facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, identity_url)
+    ) as running:
+        yield running
+
+
 @pytest.fixture
 def own_store(linked_identity: str, tmp_path: Path) -> str:
     """A copy of the linked identity store that a test may change; its URL."""
-    copy = tmp_path / "identity.sqlite"
-    shutil.copy(_path(linked_identity), copy)
-    return f"sqlite:///{copy}"
+    return _copy_of(linked_identity, tmp_path)
 
 
 @pytest.fixture
 def steward(estate: Estate, own_store: str) -> Iterator[Facade]:
     """The facade on a store of the test's own."""
-    with serve_facade(facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, own_store)) as running:
-        yield running
+    yield from _serving(estate, own_store)
 
 
 # Thresholds that send every pair not certain either way to the review queue: the queue then holds company
@@ -132,25 +143,18 @@ def doubtful_identity(running_estate: Estate, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 def reviewer(estate: Estate, doubtful_identity: str) -> Iterator[Facade]:
     """The facade on the store linked with doubtful thresholds (read only)."""
-    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, doubtful_identity)
-    with serve_facade(config) as running:
-        yield running
+    yield from _serving(estate, doubtful_identity)
 
 
 @pytest.fixture
 def review_store(doubtful_identity: str, tmp_path: Path) -> str:
     """A copy of the doubtfully linked store that a test may change; its URL."""
-    copy = tmp_path / "identity.sqlite"
-    shutil.copy(_path(doubtful_identity), copy)
-    return f"sqlite:///{copy}"
+    return _copy_of(doubtful_identity, tmp_path)
 
 
 @pytest.fixture
 def review_steward(estate: Estate, review_store: str) -> Iterator[Facade]:
-    with serve_facade(
-        facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, review_store)
-    ) as running:
-        yield running
+    yield from _serving(estate, review_store)
 
 
 # --- the golden record ------------------------------------------------------------------------------

@@ -274,3 +274,16 @@ def test_a_re_link_of_changes_reads_the_sources_and_compares_nothing_when_nothin
         assert store.golden_of_records() == before
     finally:
         store.close()
+
+
+def test_customers_are_found_by_any_part_of_a_name_tax_id_or_domain_whatever_the_case(
+    store: IdentityStore, records: Records
+) -> None:
+    relink(store, records)
+    parties, _ = records
+    customers = _customers(store)
+    record = next(r for r in parties.values() if r.tax_id and r.domain)
+    customer = customers[(record.source, record.source_id)]
+    for term in (record.tax_id.lower(), record.tax_id.upper(), record.domain.upper(), record.name.split()[0].upper()):
+        found, _ = asyncio.run(store.page(after=customer - 1, first=1, search=term))
+        assert found == [customer], term

@@ -60,7 +60,7 @@ def match_keys_of(profile: Profile) -> set[tuple[str, str]]:
             keys.update((kind, value) for value in found)
     tax_id = values.get("tax_id")
     if isinstance(tax_id, str):
-        keys.add(("tax_id", tax_id))
+        keys.add(("tax_id", tax_id.lower()))  # searched folded to lower case, and PostgreSQL LIKE minds case
     return keys
 
 

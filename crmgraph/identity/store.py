@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, create_engine, func, literal, null, select, union_all
+from sqlalchemy import Engine, bindparam, create_engine, func, literal, null, or_, select, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
@@ -144,8 +144,10 @@ class IdentityStore:
 
     @staticmethod
     def _matching(search: str) -> Any:
-        term = f"%{norm.fold(search) or ''}%"
-        return select(match_keys.c.customer_id).where(match_keys.c.value.like(term))
+        # Keys are kept lower-case: names folded like the matcher folds them ("Co." is "co"), domains and
+        # e-mail addresses as written (with their dots). The term is tried both ways.
+        terms = ({normalize(search), norm.fold(search) or ""} - {""}) or {""}
+        return select(match_keys.c.customer_id).where(or_(*(match_keys.c.value.like(f"%{t}%") for t in terms)))
 
     def golden_of_records(self) -> tuple[dict[SourceRecord, int], dict[SourceRecord, int]]:
         """Every linked record's golden id: (party records -> customer, person records -> person)."""

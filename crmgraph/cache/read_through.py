@@ -23,7 +23,7 @@ from crmgraph.adapters.calls import current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.records import Record
 
-KEY_VERSION = 2  # bump when what is stored changes shape, so old entries are never read
+KEY_VERSION = 3  # bump when what is stored changes shape (3: parties gained address, postcode)
 Upstream = Callable[[list[str]], Awaitable[list[Any]]]
 
 

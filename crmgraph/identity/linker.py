@@ -27,7 +27,7 @@ from crmgraph.records import PartyRecord, PersonRecord, Record
 
 # (stage, done, total or None): "scan crm party", "match companies", "write", ...
 Progress = Callable[[str, int, int | None], None]
-PAGE_SIZE = 100
+PAGE_SIZE = 1000  # the most a page holds where an API allows it (Zendesk exports); others cap it themselves
 ENTITIES = ("party", "person")
 
 

@@ -86,8 +86,19 @@ def run_link(loaded: Config, *, changed: bool = False) -> None:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     if report.changed is not None:
-        out.print(f"Incremental run: {report.changed:,} records changed, or filed under a changed company.")
+        out.print(f"Incremental run: {_reads(report)}.")
+        out.print(f"{report.changed:,} records compared again: changed, or filed under a changed company.")
     _print_link_report(report)
+
+
+def _reads(report: LinkReport) -> str:
+    """What an incremental run read of each source: the changes its feed gave, or the whole of it."""
+    parts = []
+    for what in sorted(report.scanned.keys() | report.read_whole):
+        n = report.scanned.get(what, 0)
+        parts.append(f"{what} {n:,} records (read whole: no change feed or no watermark)"
+                     if what in report.read_whole else f"{what} {n:,} changed records (change feed)")  # fmt: skip
+    return "; ".join(parts) or "no source read"
 
 
 def _print_evaluation(evaluation: Evaluation) -> None:

@@ -98,6 +98,7 @@ class PersonRecord(Record):
     job_title: str | None = None
     party_id: str | None = None
     created_at: datetime | None = None
+    updated_at: datetime | None = None  # the last change the system recorded (what change feeds go by)
     xrefs: tuple[tuple[str, str], ...] = ()
 
 

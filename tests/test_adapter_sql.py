@@ -307,6 +307,7 @@ def expected_person(row: dict[str, Any]) -> PersonRecord:
     return PersonRecord(
         "erp", row["PARNR"].rstrip(), name=name, first_name=first, last_name=last, email=text("SMTP_ADDR"),
         phone=text("TELF1"), job_title=text("PAFKT"), party_id=row["KUNNR"].rstrip(), created_at=erdat,
+        updated_at=datetime.strptime(row["ZZAEDAT"] + row["ZZAEZET"], "%Y%m%d%H%M%S").replace(tzinfo=UTC),
     )  # fmt: skip
 
 

@@ -124,7 +124,8 @@ def expected_party(row: sqlite3.Row) -> PartyRecord:
 def expected_person(row: sqlite3.Row) -> PersonRecord:
     return PersonRecord(
         SOURCE, str(row["id"]), name=row["name"], email=row["email"], phone=row["phone"],
-        party_id=ref(row["organization_id"]), created_at=instant(row["created_at"]), xrefs=xrefs(row["external_id"]),
+        party_id=ref(row["organization_id"]), created_at=instant(row["created_at"]),
+        updated_at=instant(row["updated_at"]), xrefs=xrefs(row["external_id"]),
     )  # fmt: skip
 
 

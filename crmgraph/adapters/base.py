@@ -8,9 +8,14 @@ and **implements** the protected batch methods:
   system has no such record, or a :class:`~crmgraph.errors.SourceError` for that id alone;
 - :meth:`Adapter._fetch_related` ``(entity, by, keys)``: one list of records per key (orders of customers,
   comments of tickets), or a :class:`~crmgraph.errors.SourceError` for that key;
-- :meth:`Adapter._scan` ``(entity, cursor, size)``: one page of every record of an entity, stable order.
+- :meth:`Adapter._scan` ``(entity, cursor, size)``: one page of every record of an entity, stable order;
+- :meth:`Adapter._changes` ``(entity, since, cursor, size)`` (optional): one page of the records of an entity
+  changed or created at or after ``since``, read from the system's own change feed (a search on the
+  last-modified time, an incremental export, a change column). An adapter that can do it for an entity
+  names the entity in ``change_feeds``; one that cannot leaves it out, and a caller reads the entity whole
+  with :meth:`scan` instead (``crmgraph link --changed`` does, and says so in its report).
 
-crmgraph owns the public methods (:meth:`fetch`, :meth:`fetch_related`, :meth:`scan`): they remove
+crmgraph owns the public methods (:meth:`fetch`, :meth:`fetch_related`, :meth:`scan`, :meth:`changes`): they remove
 duplicate keys, cut the keys into batches of the declared size, run the batches with bounded concurrency
 (a path whose ``max_batch`` is 1 has no batch form upstream and is fanned out), check the answer's
 alignment, and turn an exception into a per-key error so one bad batch never fails the others. They
@@ -26,6 +31,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from crmgraph.adapters.breaker import CircuitBreaker
@@ -63,6 +69,8 @@ class Adapter(ABC):
     # Entities :meth:`scan` can page through: declared on the class; an adapter whose configuration decides
     # what it holds narrows it per instance (the ``sql`` adapter, to what its mapping maps).
     scannable: frozenset[str] = frozenset()
+    # Entities :meth:`changes` can read by change time (a subset of ``scannable``): declared like it.
+    change_feeds: frozenset[str] = frozenset()
     # Upstream calls in flight at once for this source: the adapter's default, which the source's
     # ``max_concurrency`` setting overrides. Enough for one level of a query to go out in one wave.
     max_concurrency: int = 8
@@ -124,6 +132,22 @@ class Adapter(ABC):
         with operation(f"scan {entity}", size):
             return await self.resilience.once(lambda: self._scan(entity, cursor, size), self._limit)
 
+    async def changes(self, entity: str, since: datetime, cursor: str | None = None, size: int = 100) -> Page:
+        """One page of the records of ``entity`` changed or created at or after ``since`` (an aware instant).
+
+        The feed is complete: no record changed at or after ``since`` is missing once the last page (the one
+        without a ``next_cursor``) has been read, whatever changes meanwhile. It may give more: a record
+        changed a little before ``since`` (a feed that counts in whole seconds or days) or a record twice
+        (it changed again while the feed was read); callers keep the last copy of each. Each record's
+        ``updated_at`` is the change time the feed went by, where the system says it.
+        """
+        if entity not in self.change_feeds:
+            raise ClientError(f"{self.source} cannot read the {entity} records changed since a moment")
+        if since.tzinfo is None:
+            raise ClientError(f"since must be an aware instant (with a time zone), not {since.isoformat()}")
+        with operation(f"changes {entity}", size):
+            return await self.resilience.once(lambda: self._changes(entity, since, cursor, size), self._limit)
+
     # --- the protected methods (the adapter's) -------------------------------------------------------
 
     @abstractmethod
@@ -136,6 +160,11 @@ class Adapter(ABC):
 
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
         raise AdapterContractError(f"{self.kind} declares {entity} scannable but does not implement it")
+
+    async def _changes(self, entity: str, since: datetime, cursor: str | None, size: int) -> Page:
+        """At most about ``size`` records changed at or after ``since``, oldest change first where the system
+        can sort so, and the cursor of the next page (None after the last). ``cursor`` is one this method gave."""
+        raise AdapterContractError(f"{self.kind} declares a change feed of {entity} but does not implement it")
 
     # --- machinery ---------------------------------------------------------------------------------
 

@@ -30,6 +30,10 @@ one company by party    (the customer-360 case) no associations read: the compan
 scan party, person      one list call per page of at most 100 (HubSpot's ceiling); contacts are listed with
                         their companies (``?associations=companies``), so a page costs no associations read
                         (only a contact with more companies than its answer lists adds one v4 read)
+changes party, person   one search call per page of at most 200, on ``hs_lastmodifieddate`` (contacts:
+                        ``lastmodifieddate``) from the moment asked, oldest change first (see
+                        :mod:`crmgraph.adapters.hubspot_changes`); a page of contacts adds one v4
+                        associations read for their companies (search answers carry no associations)
 ======================= =================================================================================
 
 ``party_id`` is filled on every path, at the price of the associations read by id, because a record is
@@ -45,6 +49,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -54,6 +59,7 @@ import httpx
 from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.calls import shared_in_request
 from crmgraph.adapters.http import DEFAULT_TIMEOUT, HttpSource, expect
+from crmgraph.adapters.hubspot_changes import FeedPosition, advance, epoch_ms, search_body
 from crmgraph.adapters.hubspot_mapping import (
     DEAL_PROPERTIES,
     ENGAGEMENT_TYPES,
@@ -130,6 +136,7 @@ class HubSpotAdapter(Adapter):
         AccessPath("interaction", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
     )
     scannable = frozenset({"party", "person"})
+    change_feeds = frozenset({"party", "person"})
     # One level of a customer-360 query needs ~8 CRM calls at once; HubSpot allows private apps bursts of
     # 100 requests per 10 s, so 10 in flight keeps a level in one wave without nearing the quota.
     max_concurrency = 10
@@ -203,6 +210,26 @@ class HubSpotAdapter(Adapter):
         companies: dict[str, list[Associated]] = {}
         if entity == "person":
             companies = await self._companies_listed(raws)
+        return Page(self._page_records(entity, raws, companies, "scan"), next_cursor)
+
+    async def _changes(self, entity: str, since: datetime, cursor: str | None, size: int) -> Page:
+        object_type, properties = SCANNED[entity]
+        position = FeedPosition.decode(self.source, cursor) if cursor else FeedPosition(epoch_ms(since))
+        body = search_body(position, object_type, properties, size)
+        answer = await self._post(f"/crm/v3/objects/{object_type}/search", body)
+        raws = _items(self.source, answer, "results")
+        more = _next_after(self.source, answer) is not None
+        fresh, following = advance(self.source, position, raws, object_type, more, body["limit"])
+        companies: dict[str, list[Associated]] = {}
+        if entity == "person" and fresh:
+            ids = [str(raw.get("id")) for raw in fresh if isinstance(raw.get("id"), str)]
+            companies = await self._associations("contacts", "companies", ids)
+        records = self._page_records(entity, fresh, companies, "changes")
+        return Page(records, None if following is None else following.encode())
+
+    def _page_records(
+        self, entity: str, raws: Sequence[Raw], companies: Mapping[str, list[Associated]], what: str
+    ) -> list[Record]:
         records: list[Record] = []
         for raw in raws:
             try:
@@ -213,8 +240,8 @@ class HubSpotAdapter(Adapter):
             except UpstreamBadResponse as error:
                 # A page has no slot for one record's error, and failing the page would stall every scan
                 # (identity linking) at this record for good: leave it out, loudly.
-                log.warning("%s: scan %s left out a record: %s", self.source, entity, error)
-        return Page(records, next_cursor)
+                log.warning("%s: %s %s left out a record: %s", self.source, what, entity, error)
+        return records
 
     async def _companies_listed(self, contacts: Sequence[Raw]) -> dict[str, list[Associated]]:
         """The companies of each contact as its answer lists them; the v4 API for a list cut short."""

@@ -247,6 +247,7 @@ class HubSpotMapping:
             job_title=contact.text("jobtitle"),
             party_id=party_id,
             created_at=contact.stamp("createdAt"),
+            updated_at=contact.stamp("updatedAt"),
         )
 
     def deal(self, raw: object, party_id: str | None) -> DealRecord:

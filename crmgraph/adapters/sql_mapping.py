@@ -13,6 +13,9 @@ Conventions a mapping relies on:
   kept as a date column and a time column (``placed_at: [ERDAT, ERZET]``);
 - dates and times held as text are read with ``date_format`` / ``time_format`` in ``timezone``; real
   ``DATE`` / ``TIMESTAMP`` columns are read as they are;
+- ``updated_at`` of ``party`` and ``person`` is the change column: when the system stamps a row on every
+  change (and on creation), the adapter reads the rows changed since a moment from it (its change feed);
+  kept as text, it must sort as it reads (``%Y%m%d``, ``%H%M%S``), and an index on it keeps the read cheap;
 - ``where`` keeps only rows whose columns hold the given values (``LOEVM: ""``: not marked for deletion);
   rows it excludes do not exist for crmgraph, not even by id;
 - ``number`` is the document number people quote; ``zero_padded: 10`` says it is stored padded to ten
@@ -175,6 +178,7 @@ class PersonFields(_Strict):
     phone: Column | None = None
     job_title: Column | None = None
     created_at: Moment | None = None
+    updated_at: Moment | None = None
 
 
 class PersonMapping(_Entity):
@@ -327,7 +331,7 @@ DEFAULT_MAPPING_DATA: dict[str, Any] = {
         "fields": {
             "name": "NAME1", "tax_id": "STCD1", "email": "SMTP_ADDR", "phone": "TELF1", "country": "LAND1",
             "city": "ORT01", "address": "STRAS", "postal_code": "PSTLZ", "industry": "BRSCH", "domain": "KNURL",
-            "created_at": "ERDAT",
+            "created_at": "ERDAT", "updated_at": ["ZZAEDAT", "ZZAEZET"],
         },
         "xrefs": {"crm": "ZZCRMID"},
     },
@@ -337,7 +341,7 @@ DEFAULT_MAPPING_DATA: dict[str, Any] = {
         "party": "KUNNR",
         "fields": {
             "first_name": "NAMEV", "last_name": "NAME1", "email": "SMTP_ADDR", "phone": "TELF1", "job_title": "PAFKT",
-            "created_at": "ERDAT",
+            "created_at": "ERDAT", "updated_at": ["ZZAEDAT", "ZZAEZET"],
         },
     },
     "order": {

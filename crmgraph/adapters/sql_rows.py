@@ -218,6 +218,7 @@ def _person(row: Row, spec: PersonMapping) -> PersonRecord:
         job_title=row.optional(fields.job_title),
         party_id=row.key(spec.party),
         created_at=row.moment(fields.created_at),
+        updated_at=row.moment(fields.updated_at),
     )
 
 

@@ -157,6 +157,7 @@ class ZendeskMapping:
             phone=user.optional_text("phone"),
             party_id=user.ref("organization_id"),
             created_at=user.time("created_at"),
+            updated_at=user.time("updated_at"),
             xrefs=self._xrefs(user),
         )
 

@@ -23,7 +23,7 @@ from crmgraph.adapters.calls import current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.records import Record
 
-KEY_VERSION = 3  # bump when what is stored changes shape (3: parties gained address, postcode)
+KEY_VERSION = 4  # bump when what is stored changes shape (3: parties gained address, postcode; 4: persons updated_at)
 Upstream = Callable[[list[str]], Awaitable[list[Any]]]
 
 

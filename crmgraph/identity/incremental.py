@@ -1,7 +1,10 @@
 """Incremental linking: compare only what changed since the last run.
 
 The last full run left each record's match fields (profiles), the estimated models and the golden ids
-in the store. A re-link reads only the records each source changed since its watermark, puts their new
+in the store. A re-link reads only the records each source changed since its watermark (its change feed;
+a source without one is read whole), and keeps those whose match fields differ from the stored profile
+(or that are new): a record changed in a field matching does not read (its industry), read again through
+a feed's overlap, or read with the rest of a source read whole, is not compared again. It puts their new
 profiles in place of the old, compares every pair that involves a changed record (blocking still runs
 over every profile: a numpy pass, not a comparison), scores them with the stored model, and leaves every
 other record in the golden record it is in. A person whose company record changed counts as changed,
@@ -25,6 +28,7 @@ from crmgraph.identity.matcher import Kept
 from crmgraph.identity.profiles import (
     Profile,
     SourceRecord,
+    Value,
     company_profile,
     person_profile,
 )
@@ -73,6 +77,21 @@ def load(store: IdentityStore) -> Stored:
         )
 
 
+# Fields a run derives (the golden customer) or may clear (a mailbox at a mail provider) after a profile
+# is made: not what the record says, so not compared to tell a change.
+_DERIVED = frozenset({"customer", "work_email"})
+
+
+def _says(profile: Profile) -> tuple[dict[str, Value], tuple[SourceRecord, ...], SourceRecord | None]:
+    values = {name: value for name, value in profile.values.items() if name not in _DERIVED}
+    return values, profile.xrefs, profile.parent
+
+
+def same_match_fields(stored: Profile | None, fresh: Profile) -> bool:
+    """Whether a record read again says what its stored profile says (nothing to compare again)."""
+    return stored is not None and _says(stored) == _says(fresh)
+
+
 def _kept(links: Mapping[SourceRecord, persist.LinkRow], changed: set[SourceRecord]) -> dict[SourceRecord, Kept]:
     return {key: (row.golden_id, row.rule, row.confidence) for key, row in links.items() if key not in changed}
 
@@ -83,19 +102,27 @@ def resolve_changes(stored: Stored, changes: Changed, config: IdentityConfig, de
     """Match with the changed records in place; returns the resolution and every record counted as changed."""
     companies = {profile.key: profile for profile in stored.companies}
     persons = {profile.key: profile for profile in stored.persons}
-    changed_companies = set(changes.parties)
+    changed_companies: set[SourceRecord] = set()
     for key, party in changes.parties.items():
-        companies[key] = company_profile(party)
+        fresh = company_profile(party)
+        if not same_match_fields(companies.get(key), fresh):
+            companies[key] = fresh
+            changed_companies.add(key)
+    changed_people: set[SourceRecord] = set()
     for key, changed_person in changes.persons.items():
         old_parent = persons[key].parent if key in persons else None
         parent = (changed_person.source, changed_person.party_id) if changed_person.party_id is not None else None
         country = companies[parent].values.get("country") if parent in companies else None
-        persons[key] = person_profile(changed_person, country if isinstance(country, str) else None)
+        fresh = person_profile(changed_person, country if isinstance(country, str) else None)
+        if same_match_fields(persons.get(key), fresh):
+            continue
+        persons[key] = fresh
+        changed_people.add(key)
         # A person's e-mail and domain are evidence about their company: both companies are compared again.
         changed_companies.update(p for p in (old_parent, parent) if p is not None and p in companies)
 
     # People filed under a changed company are compared again too.
-    changed_persons = set(changes.persons) | {p.key for p in persons.values() if p.parent in changed_companies}
+    changed_persons = changed_people | {p.key for p in persons.values() if p.parent in changed_companies}
     increment = Increment(
         company_model=stored.company_model,
         person_model=stored.person_model,

@@ -3,6 +3,10 @@
 Sources are read concurrently (each pages through its own records). Matching runs in a worker thread,
 and everything is written in one transaction at the end: a source that fails while being read, or any
 error before the commit, leaves the store as it was.
+
+Each run also keeps, per source and entity, a watermark: the moment the next incremental run reads changes
+from (less :data:`OVERLAP`). A source read whole leaves the moment its read began; a change feed, the
+newest change it gave (in the source's own clock; the mark stays where it was when the feed was empty).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timedelta
 
 from crmgraph.adapters.base import Adapter
 from crmgraph.identity import decisions as steward
@@ -29,11 +33,18 @@ from crmgraph.records import PartyRecord, PersonRecord, Record
 Progress = Callable[[str, int, int | None], None]
 PAGE_SIZE = 1000  # the most a page holds where an API allows it (Zendesk exports); others cap it themselves
 ENTITIES = ("party", "person")
+# How far before its watermark an incremental run reads a change feed again: a record stamped a little
+# before a later one but committed after it was read (a long save), or a source clock a little behind
+# crmgraph's, is still read. Records read twice are harmless: their profiles are the same.
+OVERLAP = timedelta(minutes=1)
 
 
 @dataclass
 class LinkReport:
-    scanned: Counter[str] = field(default_factory=Counter)  # "source entity" -> records
+    scanned: Counter[str] = field(default_factory=Counter)  # "source entity" -> records read
+    # An incremental run: the "source entity" read whole (no change feed, or no watermark yet); the others
+    # were read through their change feeds, and ``scanned`` counts the changed records they gave.
+    read_whole: set[str] = field(default_factory=set)
     companies: KindReport = field(default_factory=KindReport)
     persons: KindReport = field(default_factory=KindReport)
     dangling_xrefs: int = 0  # references to records that no source returned
@@ -171,18 +182,9 @@ def write_run(
         progress("write", 3, 3)
 
 
-def watermarks_of(
-    records: Mapping[SourceRecord, PartyRecord | PersonRecord], entity: str
-) -> dict[tuple[str, str], str]:
-    """Per source, the newest change time among its records: where the next incremental run reads from."""
-    newest: dict[tuple[str, str], str] = {}
-    for (source, _), record in records.items():
-        moment = getattr(record, "updated_at", None) or record.created_at
-        if moment is not None:
-            stamp = moment.isoformat()
-            if stamp > newest.get((source, entity), ""):
-                newest[(source, entity)] = stamp
-    return newest
+def _newest(record: Record) -> datetime | None:
+    moment = getattr(record, "updated_at", None) or getattr(record, "created_at", None)
+    return moment if isinstance(moment, datetime) else None
 
 
 async def link(
@@ -191,9 +193,16 @@ async def link(
     """The full run: read every source, match, write. Steward decisions are obeyed throughout."""
     report = LinkReport()
     clock = time.monotonic()
+    started = persist.utcnow()
     parties, persons = await scan_sources(adapters, report, progress)
     report.seconds["scan"] = time.monotonic() - clock
     report.dangling_xrefs = sum(1 for r in parties.values() for target in r.xrefs if target not in parties)
+    marks = {
+        (name, entity): started.isoformat()
+        for name, adapter in adapters.items()
+        for entity in ENTITIES
+        if entity in adapter.scannable
+    }
 
     def match_and_write() -> None:
         clock = time.monotonic()
@@ -202,7 +211,6 @@ async def link(
         resolution = resolve(parties, persons, config, steward.standing_from(store))
         report.seconds["match"] = time.monotonic() - clock
         clock = time.monotonic()
-        marks = watermarks_of(parties, "party") | watermarks_of(persons, "person")
         write_run(store, resolution, report, progress, watermarks=marks)
         report.seconds["write"] = time.monotonic() - clock
 
@@ -210,40 +218,98 @@ async def link(
     return report
 
 
-def changed_since(
-    records: Mapping[SourceRecord, PartyRecord] | Mapping[SourceRecord, PersonRecord],
-    entity: str,
-    watermarks: Mapping[tuple[str, str], str],
-) -> dict[SourceRecord, Any]:
-    """The records changed (or created) after their source's watermark; every record of a source that has
-    none (a source added since the last run)."""
-    changed: dict[SourceRecord, Any] = {}
-    for key, record in records.items():
-        mark = watermarks.get((key[0], entity))
-        moment = getattr(record, "updated_at", None) or record.created_at
-        if mark is None or moment is None or moment.isoformat() > mark:
-            changed[key] = record
-    return changed
+def _parse_mark(value: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None  # a mark this version cannot read: the source is read whole, and a new mark kept
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+async def _read_changes(
+    name: str, adapter: Adapter, entity: str, since: datetime, found: dict[SourceRecord, Record], report: LinkReport,
+    progress: Progress | None,
+) -> datetime | None:  # fmt: skip
+    """Every record the source's change feed gives from ``since``; the newest change among them."""
+    cursor: str | None = None
+    stage = f"changes {name} {entity}"
+    newest: datetime | None = None
+    while True:
+        page = await adapter.changes(entity, since, cursor, PAGE_SIZE)
+        for record in page.records:
+            found[(name, record.source_id)] = record  # a record given twice: its last copy is its newest
+            moment = _newest(record)
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+        report.scanned[f"{name} {entity}"] += len(page.records)
+        if progress is not None:
+            progress(stage, report.scanned[f"{name} {entity}"], None)
+        if page.next_cursor is None:
+            return newest
+        cursor = page.next_cursor
+
+
+async def read_changes(
+    adapters: Mapping[str, Adapter],
+    marks: Mapping[tuple[str, str], str],
+    report: LinkReport,
+    progress: Progress | None = None,
+    overlap: timedelta = OVERLAP,
+) -> tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord], dict[tuple[str, str], str]]:
+    """The records of every source changed since its watermarks (less ``overlap``), all sources at once, and
+    the watermarks to keep. A source without a change feed for an entity, or without a watermark (added
+    since the last run), is read whole: ``report.read_whole`` names it."""
+    started = persist.utcnow()
+    found: dict[str, dict[SourceRecord, Record]] = {entity: {} for entity in ENTITIES}
+    new_marks: dict[tuple[str, str], str] = {}
+
+    async def read(name: str, adapter: Adapter, entity: str) -> None:
+        mark = _parse_mark(marks.get((name, entity)))
+        if mark is None or entity not in adapter.change_feeds:
+            report.read_whole.add(f"{name} {entity}")
+            await _scan(name, adapter, entity, found[entity], report, progress)
+            new_marks[(name, entity)] = started.isoformat()
+            return
+        newest = await _read_changes(name, adapter, entity, mark - overlap, found[entity], report, progress)
+        new_marks[(name, entity)] = max(mark, newest).isoformat() if newest is not None else mark.isoformat()
+
+    await asyncio.gather(
+        *(read(name, adapter, entity) for name, adapter in adapters.items() for entity in ENTITIES
+          if entity in adapter.scannable)
+    )  # fmt: skip
+    order = {name: position for position, name in enumerate(adapters)}
+    parties = {
+        k: r for k, r in sorted(found["party"].items(), key=lambda i: order[i[0][0]]) if isinstance(r, PartyRecord)
+    }
+    persons = {
+        k: r for k, r in sorted(found["person"].items(), key=lambda i: order[i[0][0]]) if isinstance(r, PersonRecord)
+    }
+    return parties, persons, new_marks
 
 
 async def link_changes(
-    store: IdentityStore, adapters: Mapping[str, Adapter], config: IdentityConfig, progress: Progress | None = None
+    store: IdentityStore,
+    adapters: Mapping[str, Adapter],
+    config: IdentityConfig,
+    progress: Progress | None = None,
+    *,
+    overlap: timedelta = OVERLAP,
 ) -> LinkReport:
-    """The incremental run: only records changed since the last run are compared (see
-    :mod:`crmgraph.identity.incremental`). The sources are still read whole: until the adapters offer their
-    systems' change feeds, a change is told by each record's own modification time against the watermark
-    the last run kept (a record that carries none counts as changed)."""
-    from crmgraph.identity.incremental import Changed, relink_changes
+    """The incremental run: read what each source changed since its watermark (its change feed; the whole
+    source where it has none), and compare only the records whose match fields changed (see
+    :mod:`crmgraph.identity.incremental`). Raises :class:`~crmgraph.identity.incremental.NeedsFullRun`
+    before reading anything when the store holds no full run yet."""
+    from crmgraph.identity.incremental import Changed, NeedsFullRun, relink_changes
 
     with store.engine.connect() as conn:
+        if persist.read_model(conn, "company") is None or persist.read_model(conn, "person") is None:
+            raise NeedsFullRun("no match model is stored yet: run a full `crmgraph link` first")
         marks = persist.read_watermarks(conn)
-    scan_report = LinkReport()
+    read_report = LinkReport()
     clock = time.monotonic()
-    parties, persons = await scan_sources(adapters, scan_report, progress)
-    scan_seconds = time.monotonic() - clock
-    changes = Changed(changed_since(parties, "party", marks), changed_since(persons, "person", marks))
-    new_marks = watermarks_of(parties, "party") | watermarks_of(persons, "person")
-    report = await asyncio.to_thread(relink_changes, store, config, changes, new_marks)
-    report.scanned = scan_report.scanned
-    report.seconds["scan"] = scan_seconds
+    parties, persons, new_marks = await read_changes(adapters, marks, read_report, progress, overlap)
+    read_seconds = time.monotonic() - clock
+    report = await asyncio.to_thread(relink_changes, store, config, Changed(parties, persons), new_marks)
+    report.scanned, report.read_whole = read_report.scanned, read_report.read_whole
+    report.seconds["scan"] = read_seconds
     return report

@@ -123,6 +123,12 @@ def _contact_person(person: Person, rng: random.Random) -> tuple[dict[str, objec
     return row, noise
 
 
+def _never_changed(erdat: str) -> dict[str, str]:
+    """The change stamp of a master record never changed since it was created: its creation date (the seed
+    keeps no creation time for master data, so midnight). Derived from what was drawn, drawing nothing."""
+    return {"ZZAEDAT": erdat, "ZZAEZET": "000000"}
+
+
 def _contact_people(party: Party, rng: random.Random) -> list[Person]:
     """The people a debtor's record names: its buyers and accounts payable first, for most debtors 1-3."""
     if rng.random() >= 0.6:
@@ -139,13 +145,14 @@ def project_erp(party: Party, seed: int, ids: Ids, sink: SqlSink, truth: TruthSi
     kunnr = sap_number(ids.erp_customer())
     row, noise = _debtor(party, rng, duplicate=False)
     xref = str(ids.crm_company(party.index)) if party.in_crm and rng.random() < 0.2 else None
-    sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": timefmt.sap_date(opened), "ZZCRMID": xref})
+    erdat = timefmt.sap_date(opened)
+    sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": erdat, "ZZCRMID": xref} | _never_changed(erdat))
     truth.add(party.key, "", "erp", "KNA1", kunnr, noise, xref or "")
     for person in _contact_people(party, rng):
         parnr = sap_number(ids.erp_contact())
         person_row, person_noise = _contact_person(person, rng)
         added = timefmt.sap_date(random_instant(rng, opened))
-        sink.add(KNVK, person_row | {"PARNR": parnr, "KUNNR": kunnr, "ERDAT": added})
+        sink.add(KNVK, person_row | {"PARNR": parnr, "KUNNR": kunnr, "ERDAT": added} | _never_changed(added))
         truth.add(party.key, person.key, "erp", "KNVK", parnr, person_noise)
     orders = rng.randint(400, 2000) if party.whale else skewed(rng, 11, 1500)
     for _ in range(orders):
@@ -160,7 +167,8 @@ def project_erp_later(party: Party, later: Later, seed: int, ids: Ids, sink: Sql
     kunnr = sap_number(ids.erp_customer())
     row, noise = _debtor(party, rng, duplicate=True)
     dup_opened = random_instant(rng, opened)
-    sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": timefmt.sap_date(dup_opened), "ZZCRMID": None})
+    erdat = timefmt.sap_date(dup_opened)
+    sink.add(KNA1, row | {"KUNNR": kunnr, "ERDAT": erdat, "ZZCRMID": None} | _never_changed(erdat))
     truth.add(party.key, "", "erp", "KNA1", kunnr, noise)
     for _ in range(rng.randint(0, 3)):
         _order(rng, ids, party, kunnr, dup_opened, sink)

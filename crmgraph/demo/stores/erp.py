@@ -11,6 +11,9 @@ Tables and the SAP names they borrow:
 - ``VBRK``  billing documents (invoices), ZZAUBEL the order they bill;
 - ``BSAD``  cleared customer items: the payments against invoices.
 
+``KNA1`` and ``KNVK`` also carry a change stamp, ``ZZAEDAT`` (changed on) and ``ZZAEZET`` (at), in an
+append of custom fields: see :data:`CHANGE_STAMP` for why, and :func:`change_rows` for who writes it.
+
 Dates are ``CHAR(8)`` ``YYYYMMDD`` and times ``CHAR(6)`` ``HHMMSS``, as in SAP. Amounts are ``NUMERIC``
 with fixed scale. So that the same query returns the same rows on SQLite, PostgreSQL and MariaDB:
 ``CHAR`` is kept for values that always fill their width (PostgreSQL pads shorter ones with blanks),
@@ -19,10 +22,30 @@ and MariaDB tables use ``utf8mb4`` with a binary collation (its default collatio
 
 from __future__ import annotations
 
-from sqlalchemy import CHAR, Column, Index, MetaData, Numeric, String, Table
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import CHAR, Column, Connection, Index, MetaData, Numeric, String, Table
 from sqlalchemy.sql.schema import SchemaItem
 
 metadata = MetaData()
+
+# The change stamp of the master data tables. SAP keeps no changed-on field in KNA1 or KNVK (a change goes
+# to change documents, CDHDR/CDPOS, which no plain SQL reader can turn into "rows changed since" cheaply),
+# so installations that feed other systems add one: an append of custom ZZ fields that the save of the
+# master record sets (a user exit), with the same CHAR(8) date and CHAR(6) time as ERDAT/ERZET, in the
+# system's time zone. A date and a time rather than a date alone (as VBAK's AEDAT): a reader that knows
+# only the day would read every change of the day again on each run. A new row is stamped with its
+# creation: the stamp is "created or changed on".
+CHANGE_STAMP = ("ZZAEDAT", "ZZAEZET")
+
+
+def _change_stamp(table: str) -> list[SchemaItem]:
+    return [
+        Column("ZZAEDAT", CHAR(8), nullable=False),
+        Column("ZZAEZET", CHAR(6), nullable=False, server_default="000000"),
+        Index(f"{table}_ZZAEDAT", "ZZAEDAT", "ZZAEZET"),  # the change feed reads from a moment on
+    ]
 
 
 def legacy_table(name: str, *items: SchemaItem) -> Table:
@@ -50,6 +73,7 @@ KNA1 = legacy_table(
     Column("LOEVM", String(1), nullable=False, server_default=""),
     Column("ZZCRMID", String(20)),
     Index("KNA1_ZZCRMID", "ZZCRMID"),
+    *_change_stamp("KNA1"),
 )
 
 KNVK = legacy_table(
@@ -65,6 +89,7 @@ KNVK = legacy_table(
     Column("PAFKT", String(40)),
     Column("ERDAT", CHAR(8), nullable=False),
     Index("KNVK_KUNNR", "KUNNR"),
+    *_change_stamp("KNVK"),
 )
 
 VBAK = legacy_table(
@@ -128,3 +153,21 @@ BSAD = legacy_table(
 )
 
 ERP_TABLES = (KNA1, KNVK, VBAK, VBAP, VBRK, BSAD)
+
+
+def change_stamp(moment: datetime) -> dict[str, str]:
+    """The change stamp columns of a change at ``moment`` (the demo ERP writes UTC)."""
+    at = moment.astimezone(UTC)
+    return {"ZZAEDAT": f"{at:%Y%m%d}", "ZZAEZET": f"{at:%H%M%S}"}
+
+
+def change_rows(
+    conn: Connection, table: Table, keys: Mapping[str, str], values: Mapping[str, object], at: datetime | None = None
+) -> int:
+    """Change the rows of ``table`` (KNA1 or KNVK) whose columns hold ``keys``, as the ERP's own save does:
+    the new ``values`` and the change stamp (now, unless ``at`` says when). Returns the rows changed."""
+    if table not in (KNA1, KNVK):
+        raise ValueError(f"{table.name} has no change stamp; KNA1 and KNVK have")
+    stamp = change_stamp(at or datetime.now(UTC))
+    condition = [table.c[column] == value for column, value in keys.items()]
+    return conn.execute(table.update().where(*condition).values(**values, **stamp)).rowcount

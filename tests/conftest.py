@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from tests.facade import Facade
 
 ESTATE_CUSTOMERS = 150
-ESTATE_SEED = 78
+# A seed whose small estate holds every case the tests look for (a whale, duplicates in each system, ...);
+# CRMGRAPH_TEST_ESTATE_SEED tries another when the generator changes.
+ESTATE_SEED = int(os.environ.get("CRMGRAPH_TEST_ESTATE_SEED", "10"))
 
 
 @dataclass

@@ -189,7 +189,7 @@ def test_ids_zendesk_cannot_hold_cost_no_call(estate: Estate) -> None:
 
 
 def test_two_hundred_and_one_ids_cost_three_show_many_calls(estate: Estate, db: sqlite3.Connection) -> None:
-    known = ids(db, "SELECT id FROM tickets ORDER BY id")
+    known = ids(db, "SELECT id FROM tickets ORDER BY id LIMIT 150")
     asked = known + [str(900_000_000 + n) for n in range(201 - len(known))]
     estate.reset("tickets")
     results, log = run(estate, lambda adapter: adapter.fetch("ticket", asked))
@@ -216,12 +216,14 @@ def test_tickets_of_every_organization_match_the_store_at_one_call_each(estate: 
     organizations = ids(db, "SELECT id FROM organizations ORDER BY id")
     estate.reset("tickets")
     results, log = run(estate, lambda adapter: adapter.fetch_related("ticket", "party", organizations))
+    pages = 0
     for key, tickets in zip(organizations, results, strict=True):
         rows = db.execute("SELECT * FROM tickets WHERE organization_id = ? ORDER BY id", (int(key),)).fetchall()
         assert tickets == [expected_ticket(row) for row in rows]
-    # No organization of the 150-customer estate passes 100 tickets, so each is one page.
-    assert log.count(SOURCE) == len(organizations)
-    assert received(estate) == {ORG_TICKETS: len(organizations)}
+        pages += max(1, math.ceil(len(rows) / 100))  # a big account's tickets take a page per hundred
+    assert pages < len(organizations) + 5, "nearly every organization is one page"
+    assert log.count(SOURCE) == pages
+    assert received(estate) == {ORG_TICKETS: pages}
 
 
 def test_the_busiest_organizations_tickets_are_paged_to_the_end(estate: Estate, db: sqlite3.Connection) -> None:

@@ -14,7 +14,8 @@ from tests.facade import Facade
 
 
 def _active_everywhere(estate: Estate, identity_url: str) -> int:
-    """A customer with engagements in the CRM, orders in the ERP and tickets in the ticket system."""
+    """A customer with engagements in the CRM, orders and paid invoices in the ERP and tickets in the ticket
+    system."""
     store = IdentityStore(identity_url)
     with store.engine.connect() as conn:
         links = conn.exec_driver_sql(
@@ -36,6 +37,8 @@ def _active_everywhere(estate: Estate, identity_url: str) -> int:
                 (ids["crm"][0],),
             ).fetchone()[0]
             ordered = erp.execute("SELECT COUNT(*) FROM VBAK WHERE KUNNR=?", (ids["erp"][0],)).fetchone()[0]
+            # Paid invoices too: the tests of invoices and their payments read this customer's.
+            ordered *= erp.execute("SELECT COUNT(*) FROM BSAD WHERE KUNNR=?", (ids["erp"][0],)).fetchone()[0]
             asked = tickets.execute(
                 "SELECT COUNT(*) FROM tickets WHERE organization_id=?", (ids["tickets"][0],)
             ).fetchone()[0]

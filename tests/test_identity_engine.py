@@ -14,8 +14,8 @@ from crmgraph.identity.evaluate import evaluate
 from crmgraph.identity.fellegi_sunter import estimate, probability
 from crmgraph.identity.golden_ids import assign
 from crmgraph.identity.matcher import match
-from crmgraph.identity.profiles import Profile
-from crmgraph.identity.settings import SET_FIELDS, Comparison, MatchSettings
+from crmgraph.identity.profiles import Profile, SourceRecord
+from crmgraph.identity.settings import SET_FIELDS, Comparison, MatchSettings, Thresholds
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,9 @@ from crmgraph.identity.settings import SET_FIELDS, Comparison, MatchSettings
         ("华信科技（上海）有限公司", "上海华信科技", "有限公司"),
         ("上 海 华 信 科 技 有 限 公 司", "上海华信科技", "有限公司"),
         ("ＡＢＣ Trading GmbH", "abc trading", "gmbh"),
+        ("Quarry West Electronics In.", "quarry west electronics", "inc"),
+        ("新辰建材（成都）有限公司", "成都新辰建材", "有限公司"),
+        ("新辰建材（都）有限公司", "成都新辰建材", "有限公司"),
     ],
 )
 def test_company_names_written_differently_normalise_to_one_core(written: str, core: str, form: str) -> None:
@@ -49,6 +52,27 @@ def test_company_names_written_differently_normalise_to_one_core(written: str, c
 )
 def test_phones_in_every_habit_become_one_e164_number(written: str, region: str | None, e164: str | None) -> None:
     assert norm.phone(written, region) == e164
+
+
+@pytest.mark.parametrize(
+    ("written", "city"),
+    [("成都市", "chengdu"), ("成都", "chengdu"), ("Greater Manchester", "manchester"), ("Berlin-Mitte", "berlin"),
+     ("NEW YORK", "new york")],
+)  # fmt: skip
+def test_a_city_written_with_its_suffix_or_district_is_the_same_city(written: str, city: str) -> None:
+    assert norm.city_name(written) == city
+
+
+def test_a_name_within_one_typo_shares_a_blocking_key_and_two_typos_do_not() -> None:
+    names = ["redstone point pharma", "rredstone point pharma", "redstone poitn pharma", "redston point pharma",
+             "redstone pointe pharma", "restone piont pharma", "北京云康咨询", "北京云康询咨"]  # fmt: skip
+    table = Table([Profile("crm", str(n), {"name": name}) for n, name in enumerate(names)], SET_FIELDS)
+    pairs, _ = candidate_pairs(table, [("name~1",)], max_block=100)
+    found = {(names[i], names[j]) for i, j in pairs.tolist()}
+    for typo in names[1:5]:
+        assert ("redstone point pharma", typo) in found
+    assert not any("restone piont pharma" in pair for pair in found), "two typos away: not a candidate"
+    assert ("北京云康咨询", "北京云康询咨") in found
 
 
 def test_e_mails_fold_case_and_free_mail_domains_say_nothing_about_a_company() -> None:
@@ -155,6 +179,7 @@ def test_matching_links_the_same_company_across_systems_and_nothing_else() -> No
             Comparison.model_validate({"field": "name", "kind": "fuzzy", "levels": [0.9]}), Comparison(field="city"),
         ),
         distinct=("tax_id",),
+        thresholds=Thresholds(link=0.99, sole=None),
         max_block=100,
     )  # fmt: skip
     result = match(profiles, settings, SET_FIELDS)
@@ -171,6 +196,47 @@ def test_matching_links_the_same_company_across_systems_and_nothing_else() -> No
     evidence = {item.field: item for item in result.explain(pair)}
     assert evidence["tax_id"].grade == "missing" or evidence["tax_id"].grade == "exact"
     assert evidence["name"].grade == "exact" and evidence["name"].weight > 0
+
+    # Each weak record's one plausible match is its twin, and nothing speaks against it: with the
+    # sole-candidate rule on (the default) the twins are joined, and say so.
+    sole = match(profiles, settings.model_copy(update={"thresholds": Thresholds(link=0.99)}), SET_FIELDS)
+    sole_clusters = sorted(sorted(profiles[row].key for row in rows) for rows in sole.clusters().values())
+    assert sole_clusters == sorted([("crm", str(n)), ("erp", str(n))] for n in range(30))
+    rows = {profile.key: row for row, profile in enumerate(profiles)}
+    assert {sole.joined[rows[(system, str(n))]].rule for n in weak for system in ("crm", "erp")} == {"sole"}
+    assert not sole.review
+
+
+def test_a_record_with_plausible_matches_in_two_customers_is_left_alone() -> None:
+    """A sparse record named like two customers (namesakes) joins neither: the rule needs one customer."""
+
+    def company(system: str, key: str, name: str, tax_id: str | None, xrefs: tuple[SourceRecord, ...] = ()) -> Profile:
+        named = norm.company_name(name)
+        assert named is not None
+        return Profile(system, key, {"name": named[0], "legal_form": named[1], "tax_id": tax_id}, xrefs)
+
+    profiles = [
+        company("crm", "1", "Corvanta Media GmbH", "T1"),
+        company("erp", "1", "CORVANTA MEDIA GMBH", "T1", xrefs=(("crm", "1"),)),
+        company("crm", "2", "Corvanta Media GmbH", "T2"),  # a namesake: its own tax id
+        company("tickets", "9", "Corvanta  Media GmbH ", None),  # typed in a hurry: whose is it?
+        *(company("crm", f"x{n}", f"Other{n} Foods Ltd", f"X{n}") for n in range(40)),
+    ]
+    settings = MatchSettings(
+        blocking=(("tax_id",), ("name~1",)),
+        comparisons=(Comparison(field="tax_id"), Comparison.model_validate(
+            {"field": "name", "kind": "fuzzy", "levels": [0.96]}), Comparison(field="legal_form")),
+        distinct=("tax_id",),
+        thresholds=Thresholds(link=0.99, review=0.05, sole=0.1),
+    )  # fmt: skip
+    result = match(profiles, settings, SET_FIELDS)
+    rows = {profile.key: row for row, profile in enumerate(profiles)}
+    sparse = [c.probability for c in result.review if rows[("tickets", "9")] in (c.left, c.right)]
+    assert len(sparse) == 3 and min(sparse) >= settings.thresholds.sole, "plausible with every Corvanta record"
+    labels = {profile.key: int(result.labels[row]) for row, profile in enumerate(profiles)}
+    assert labels[("crm", "1")] == labels[("erp", "1")] != labels[("crm", "2")]
+    assert labels[("tickets", "9")] not in {labels[("crm", "1")], labels[("crm", "2")]}
+    assert result.joined[3].rule == "self"
 
 
 def test_golden_ids_stay_with_the_cluster_holding_most_of_their_records() -> None:

@@ -19,6 +19,8 @@ def _problems(identity: str) -> list[tuple[str, str]]:
 def test_a_partial_section_keeps_the_default_rules() -> None:
     config = parse_config(SOURCES + "identity: {companies: {thresholds: {link: 0.995, review: 0.7}}}", environ={})
     assert config.identity.companies.thresholds.link == 0.995
+    low = parse_config(SOURCES + "identity: {companies: {thresholds: {link: 0.75}}}", environ={})
+    assert low.identity.companies.thresholds.sole == 0.75, "the default sole threshold follows a lower link one"
     assert config.identity.companies.blocking == DEFAULT_COMPANIES.blocking
     assert config.identity.companies.comparisons == DEFAULT_COMPANIES.comparisons
 
@@ -36,6 +38,9 @@ def test_a_partial_section_keeps_the_default_rules() -> None:
         ),
         ("{companies: {thresholds: {link: 0.5, review: 0.9}}}", "identity.companies.thresholds", "must not be above"),
         ("{companies: {thresholds: {link: 1.5}}}", "identity.companies.thresholds.link", "less than 1"),
+        ("{companies: {thresholds: {sole: 0.3}}}", "identity.companies.thresholds", "sole (0.3) must lie between"),
+        ("{companies: {blocking: [[domains~1]]}}", "identity.companies.blocking.0.0", "~1 applies to single"),
+        ("{companies: {blocking: [[nam~1]]}}", "identity.companies.blocking.0.0", "unknown field 'nam'"),
         (
             "{persons: {comparisons: [{field: name, kind: fuzzy}]}}",
             "identity.persons.comparisons.0",

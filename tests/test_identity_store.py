@@ -77,7 +77,9 @@ def relink(store: IdentityStore, records: Records, config: IdentityConfig | None
 
 
 # Thresholds that send many pairs to review, so that there are candidates to decide on whatever the seed.
-DOUBTFUL = IdentityConfig.model_validate({"companies": {"thresholds": {"link": 0.999999999, "review": 0.01}}})
+DOUBTFUL = IdentityConfig.model_validate(
+    {"companies": {"thresholds": {"link": 0.999999999, "review": 0.01, "sole": None}}}
+)
 
 
 def _customers(store: IdentityStore) -> dict[SourceRecord, int]:

@@ -76,11 +76,12 @@ def test_down_resets_open_and_new_connections_until_it_is_up_again(front: Runnin
 
 
 def test_the_sql_adapter_reports_a_down_erp_per_key_as_unavailable(front: RunningFront) -> None:
-    load_erp(front.url, customers=5, seed=3)
+    load_erp(front.url, customers=12, seed=3)
     engine = create_engine(front.url)
     with engine.connect() as conn:
         known = list(conn.execute(select(KNA1.c.KUNNR).order_by(KNA1.c.KUNNR)).scalars())
     engine.dispose()
+    assert len(known) >= 3, "the estate must hold three debtors"
 
     async def scenario() -> list[object]:
         token = current_call_log.set(CallLog())

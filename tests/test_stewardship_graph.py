@@ -114,7 +114,7 @@ def steward(estate: Estate, own_store: str) -> Iterator[Facade]:
 
 # Thresholds that send every pair not certain either way to the review queue: the queue then holds company
 # and person candidates whatever the seed (the session's store, linked as shipped, may hold none).
-DOUBTFUL = {"link": 0.999999999999, "review": 0.001}
+DOUBTFUL = {"link": 0.999999999999, "review": 0.001, "sole": None}
 
 
 @pytest.fixture(scope="module")

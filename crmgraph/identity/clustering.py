@@ -22,7 +22,9 @@ from crmgraph.identity.columns import MISSING, Table
 class Joined:
     """How a record came into its cluster: the rule and the confidence of the join that brought it."""
 
-    rule: str  # "self" | "xref" | "steward" | "model" | "keep" (an incremental run left it where it was)
+    # "self" | "xref" | "steward" | "model" | "sole" (see SoleCandidates) | "keep" (an incremental run left it
+    # where it was)
+    rule: str
     confidence: float
 
 
@@ -100,9 +102,11 @@ def cluster(
     pairs: Pairs,
     probabilities: npt.NDArray[np.float64],
     link_at: float,
+    sole: SoleCandidates | None = None,
 ) -> ClusterResult:
     """Join ``forced`` pairs (steward links, cross-references: (i, j, rule)), then scored pairs at or above
-    ``link_at``, strongest first."""
+    ``link_at``, strongest first, then the records left alone that have one plausible golden record
+    (``sole``, see :class:`SoleCandidates`)."""
     clusters = ConstrainedClusters(table, distinct, cannot)
     joined = [Joined("self", 1.0) for _ in range(len(table))]
     refused: list[tuple[int, int, str]] = []
@@ -128,4 +132,52 @@ def cluster(
     strong = np.flatnonzero(probabilities >= link_at)
     for index in strong[np.argsort(-probabilities[strong], kind="stable")]:
         join(int(pairs[index, 0]), int(pairs[index, 1]), "model", float(probabilities[index]))
+    if sole is not None:
+        for i, j, confidence in sole.joins(clusters, pairs, probabilities):
+            join(i, j, "sole", confidence)
     return ClusterResult(clusters.labels(), joined, refused)
+
+
+@dataclass(frozen=True)
+class SoleCandidates:
+    """A record the model left alone, whose every plausible pair (at or above ``review_at``) points into one
+    golden record, joins it when its best pair there scores at least ``join_at`` and ``uncontested`` (no
+    comparison of the pair speaks against it).
+
+    The pairwise model cannot see that a duplicate typed in a hurry offers nothing but its name, nor that
+    no other customer is called anything like it; both are what makes such a record one with the customer
+    it resembles. A namesake's sparse record is not joined: its own company's records are candidates too.
+    """
+
+    review_at: float
+    join_at: float
+    uncontested: npt.NDArray[np.bool_]  # per scored pair
+
+    def joins(
+        self, clusters: ConstrainedClusters, pairs: Pairs, probabilities: npt.NDArray[np.float64]
+    ) -> list[tuple[int, int, float]]:
+        plausible = np.flatnonzero(probabilities >= self.review_at)
+        roots = {int(row): clusters.find(int(row)) for row in np.unique(pairs[plausible])}
+        # Per record alone in its cluster: the clusters its plausible pairs reach, and its best pair.
+        reached: dict[int, set[int]] = {}
+        best: dict[int, tuple[float, int, bool]] = {}
+        for index in plausible:
+            i, j = int(pairs[index, 0]), int(pairs[index, 1])
+            probability, fair = float(probabilities[index]), bool(self.uncontested[index])
+            for alone, other in ((i, j), (j, i)):
+                if clusters.size[roots[alone]] != 1 or roots[alone] == roots[other]:
+                    continue
+                reached.setdefault(alone, set()).add(roots[other])
+                if probability > best.get(alone, (-1.0, -1, False))[0]:
+                    best[alone] = (probability, other, fair)
+        found = []
+        for alone, targets in reached.items():
+            probability, other, fair = best[alone]
+            if len(targets) != 1 or not fair or probability < self.join_at:
+                continue
+            # Two records alone: each must be the other's one plausible match (a namesake's full record
+            # and a sparse one that resembles two customers are not a pair).
+            if other in reached and reached[other] != {roots[alone]}:
+                continue
+            found.append((alone, other, probability))
+        return found

@@ -69,12 +69,15 @@ def _fuzzy(column: Column, pairs: Pairs, comparison: Comparison) -> npt.NDArray[
     todo = np.flatnonzero(~missing & ~equal)
     if len(todo):
         # Similarity is computed once per distinct pair of values, not once per pair of records.
-        value_pairs = np.unique(np.stack((left[todo], right[todo]), axis=1), axis=0, return_inverse=True)
-        distinct, inverse = value_pairs[0], value_pairs[1].ravel()
+        # (One int64 per pair of codes: np.unique over rows is many times slower.)
+        width = len(column.texts) + 1
+        keyed = left[todo].astype(np.int64) * width + right[todo]
+        distinct, inverse = np.unique(keyed, return_inverse=True)
+        inverse = inverse.ravel()
         texts = column.texts
         scores = process.cpdist(
-            [texts[i] for i in distinct[:, 0]],
-            [texts[j] for j in distinct[:, 1]],
+            [texts[i] for i in distinct // width],
+            [texts[j] for j in distinct % width],
             scorer=SCORERS[comparison.similarity],
             workers=1,
         )

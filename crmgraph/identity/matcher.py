@@ -16,12 +16,18 @@ import numpy as np
 import numpy.typing as npt
 
 from crmgraph.identity.blocking import BlockingReport, Pairs, candidate_pairs, rule_mask
-from crmgraph.identity.clustering import Joined, cluster
+from crmgraph.identity.clustering import Joined, SoleCandidates, cluster
 from crmgraph.identity.columns import Table
 from crmgraph.identity.comparisons import Grades, grade, grade_names
-from crmgraph.identity.fellegi_sunter import Model, estimate_by_rules, probability, u_from_random_pairs
+from crmgraph.identity.fellegi_sunter import (
+    Model,
+    estimate_by_rules,
+    grade_patterns,
+    probability,
+    u_from_random_pairs,
+)
 from crmgraph.identity.profiles import Profile, SourceRecord
-from crmgraph.identity.settings import Comparison, MatchSettings
+from crmgraph.identity.settings import WITHIN_ONE_EDIT, Comparison, MatchSettings
 
 Kept = tuple[int, str, float]  # (golden id, rule, confidence) of a record an incremental run leaves alone
 
@@ -128,9 +134,22 @@ def _estimate(table: Table, pairs: Pairs, grades: Grades, settings: MatchSetting
     return model
 
 
+def _sole_candidates(settings: MatchSettings, model: Model, grades: Grades) -> SoleCandidates | None:
+    join_at = settings.thresholds.sole
+    if join_at is None:
+        return None
+    against = np.zeros(len(grades), dtype=bool)
+    for index, level_weights in enumerate(model.weights()):
+        column = grades[:, index]
+        negative = np.asarray(level_weights) < 0
+        against |= (column >= 0) & negative[np.maximum(column, 0)]
+    return SoleCandidates(settings.thresholds.review, join_at, ~against)
+
+
 def _fixed_by(comparison: Comparison, rule: Sequence[str]) -> bool:
-    """Whether a blocking rule's pairs all agree on what ``comparison`` grades (then it says nothing there)."""
-    return comparison.field in rule
+    """Whether a blocking rule's pairs all agree on what ``comparison`` grades (then it says nothing there);
+    ``name~1`` fixes ``name`` too: its pairs are chosen for names (nearly) alike."""
+    return any(name.removesuffix(WITHIN_ONE_EDIT) == comparison.field for name in rule)
 
 
 def random_pair_prior(share_among_candidates: float, candidates: int, records: int) -> float:
@@ -204,7 +223,7 @@ def match(
 
     clock = time.monotonic()
     grades = grade(table, pairs, settings.comparisons)
-    report.patterns = len(np.unique(grades, axis=0)) if len(grades) else 0
+    report.patterns = len(grade_patterns(grades)[0])
     report.seconds["compare"] = time.monotonic() - clock
 
     clock = time.monotonic()
@@ -225,6 +244,7 @@ def match(
         pairs=pairs,
         probabilities=probabilities,
         link_at=settings.thresholds.link,
+        sole=_sole_candidates(settings, model, grades),
     )
     for key, (_, rule, confidence) in (kept or {}).items():
         kept_row = index.get(key)

@@ -103,19 +103,25 @@ def company_name(value: str | None) -> tuple[str, str] | None:
         return None
     words = folded.split()
     form: list[str] = []
-    while len(words) > 1 and (found := _legal_form(words[-1])) is not None:
+    dotted = raw.endswith(".")  # an abbreviation's dot: the last word is a legal form, perhaps clipped
+    while len(words) > 1 and (found := _legal_form(words[-1], dotted and not form)) is not None:
         form.insert(0, found)
         words.pop()
     return " ".join(words), " ".join(form)
 
 
-def _legal_form(word: str) -> str | None:
-    """The legal form a word is, allowing one slip in a long one ("Coporation", "Limted")."""
+def _legal_form(word: str, dotted: bool = False) -> str | None:
+    """The legal form a word is, allowing one slip in a long one ("Coporation", "Limted") and one letter
+    dropped from a dotted abbreviation ("In." for "Inc.", "Lt." for "Ltd.")."""
     if word in LEGAL_FORMS:
         return LEGAL_FORMS[word]
     if len(word) >= 6:
         for written, form in LEGAL_FORMS.items():
             if len(written) >= 6 and Levenshtein.distance(word, written, score_cutoff=1) <= 1:
+                return form
+    if dotted and len(word) >= 2:
+        for written, form in LEGAL_FORMS.items():
+            if len(written) == len(word) + 1 and Levenshtein.distance(word, written, score_cutoff=1) <= 1:
                 return form
     return None
 
@@ -124,8 +130,7 @@ def _cjk_company(raw: str) -> tuple[str, str] | None:
     compact = "".join(raw.split())
     city = ""
     for match in _BRACKETED.finditer(compact):
-        if match.group(1) in CJK_CITY_PREFIXES:
-            city = match.group(1)
+        city = _bracketed_city(match.group(1)) or city
     compact = _BRACKETED.sub("", compact)
     # The legal form is the trailing run of its characters, in whatever order a slip left them
     # (有限公司, 有限司公, 限有): the run is taken off, and named by the characters it holds.
@@ -144,6 +149,15 @@ def _cjk_company(raw: str) -> tuple[str, str] | None:
                 break
     core = (fold(city + compact) or "").replace(" ", "")
     return (core, form) if core else None
+
+
+def _bracketed_city(text: str) -> str | None:
+    """The city a bracket names: a known one, or the one known city whose characters a clipped bracket
+    ("（都）" for 成都) still holds."""
+    if text in CJK_CITY_PREFIXES:
+        return text
+    holding = [city for city in CJK_CITY_PREFIXES if text and set(text) <= set(city)]
+    return holding[0] if len(holding) == 1 else None
 
 
 # Two-character Chinese family names; every other family name is the name's first character.
@@ -392,9 +406,21 @@ def address(line: str | None, postal_code: str | None = None, city: str | None =
 
 @lru_cache(maxsize=65536)
 def city_name(value: str | None) -> str | None:
-    """A city's name romanised and folded: 广州, Guangzhou and GUANGZHOU are one city."""
-    folded = fold(value)
-    return romanize(folded).replace(" ", "") if folded and has_cjk(folded) else folded
+    """A city's name romanised and folded: 广州, 广州市, Guangzhou and GUANGZHOU are one city; so are
+    Berlin and Berlin-Mitte (a district after the hyphen), Manchester and Greater Manchester."""
+    if value is None:
+        return None
+    written = unicodedata.normalize("NFKC", value).strip()
+    if has_cjk(written):
+        written = written.removesuffix("市") or written
+        folded = fold(written)
+        return romanize(folded).replace(" ", "") if folded else None
+    head = written.split("-", 1)[0].strip()
+    written = head if len(head) >= 3 else written
+    folded = fold(written)
+    if folded is not None and folded.startswith("greater ") and len(folded) > len("greater "):
+        folded = folded[len("greater ") :]
+    return folded
 
 
 def city_out_of_street(street_line: str, cities: Sequence[tuple[str, str]]) -> tuple[str, str | None]:

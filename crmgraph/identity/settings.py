@@ -32,6 +32,7 @@ COMPANY_FIELDS = (
 PERSON_FIELDS = (
     "name", "first_name", "last_name", "email", "email_user", "work_email", "phone", "customer", "job_title",
 )  # fmt: skip
+WITHIN_ONE_EDIT = "~1"  # a blocking field suffix: the values may differ by one typo (see identity.columns)
 SET_FIELDS = frozenset({"domains", "emails", "phones", "people"})
 NORMALIZERS = (
     "text", "company_name", "person_name", "email", "domain", "phone", "tax_id", "postcode", "street",
@@ -86,13 +87,26 @@ class Comparison(_Strict):
 
 
 class Thresholds(_Strict):
-    link: float = Field(0.99, gt=0, lt=1, description="Match probability from which a pair is linked.")
+    link: float = Field(0.97, gt=0, lt=1, description="Match probability from which a pair is linked.")
     review: float = Field(0.5, gt=0, lt=1, description="Match probability from which a pair goes to review.")
+    sole: float | None = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="A record still alone after linking joins the one golden record it has candidates in when "
+        "its best pair there scores at least this and no comparison of that pair speaks against it (a sparse "
+        "duplicate that offers only its name); null turns this off.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
         if self.review > self.link:
             raise ValueError(f"review ({self.review}) must not be above link ({self.link})")
+        if self.sole is not None and not self.review <= self.sole <= self.link:
+            if "sole" in self.model_fields_set:
+                raise ValueError(f"sole ({self.sole}) must lie between review ({self.review}) and link ({self.link})")
+            # The default follows thresholds set without it, rather than fail a file that never named it.
+            object.__setattr__(self, "sole", min(max(self.sole, self.review), self.link))
         return self
 
 
@@ -100,7 +114,8 @@ class MatchSettings(_Strict):
     """Matching of one kind of record (companies, persons, or the rows of a CSV file)."""
 
     blocking: tuple[tuple[str, ...], ...] = Field(
-        description="Rules: lists of fields; pairs agreeing exactly on all fields of any rule are compared.",
+        description="Rules: lists of fields; pairs agreeing exactly on all fields of any rule are compared. "
+        "A field written ``name~1`` agrees when the two values are at most one typo apart.",
         min_length=1,
     )
     comparisons: tuple[Comparison, ...] = Field(min_length=1)
@@ -133,9 +148,14 @@ class MatchSettings(_Strict):
         hint = ", ".join(known)
         for number, rule in enumerate(self.blocking):
             for position, name in enumerate(rule):
-                if name not in known:
-                    problems.append((f"blocking.{number}.{position}", f"unknown field {name!r}; fields: {hint}"))
-            if sum(name in set_fields for name in rule) > 1:
+                base = name.removesuffix(WITHIN_ONE_EDIT)
+                if base not in known:
+                    problems.append((f"blocking.{number}.{position}", f"unknown field {base!r}; fields: {hint}"))
+                elif base != name and base in set_fields:
+                    problems.append(
+                        (f"blocking.{number}.{position}", f"{base} holds several values; ~1 applies to single ones")
+                    )
+            if sum(name in set_fields or name.endswith(WITHIN_ONE_EDIT) for name in rule) > 1:
                 problems.append((f"blocking.{number}", "a rule may name at most one field with several values"))
         for number, comparison in enumerate(self.comparisons):
             if comparison.field not in known:
@@ -159,15 +179,14 @@ def _fuzzy(name: str, *levels: float, similarity: str = "jaro_winkler") -> Compa
 
 
 DEFAULT_COMPANIES = MatchSettings(
-    # Not the name alone: distinct companies share names often enough (the demo estate's 100,000 hold ten
-    # "Northwind Logistics Ltd" each) that a name block is mostly non-matches, and a record that offers
-    # nothing but its name cannot be linked by its name anyway.
+    # The name within one typo: a duplicate typed in a hurry often carries nothing else. Namesakes are
+    # rare enough that a name block is mostly matches; the rest of the comparisons tell them apart.
     blocking=(
         ("tax_id",),
         ("domains",),
         ("phones",),
         ("people",),
-        ("name", "postcode"),
+        ("name~1",),
         ("postcode", "house_number"),
         ("city", "street"),
     ),
@@ -198,12 +217,13 @@ DEFAULT_PERSONS = MatchSettings(
         Comparison(field="phone"),
         _fuzzy("name", 0.96, 0.88),
         Comparison(field="customer"),
+        Comparison(field="job_title"),
     ),
     distinct=("work_email",),
     # Two records at one customer with one name are one person far more often than the pairwise model
     # can know (it scores each pair alone); measured on the demo estate, every pair between 0.95 and 0.99
     # was one person.
-    thresholds=Thresholds(link=0.95, review=0.5),
+    thresholds=Thresholds(link=0.95, review=0.5, sole=0.8),
 )
 
 

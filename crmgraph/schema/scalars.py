@@ -38,6 +38,11 @@ class LinkRule(Enum):
     MODEL = strawberry.enum_value(
         "model", description="The match model scored the records alike above the link threshold (see `confidence`)."
     )
+    SOLE_CANDIDATE = strawberry.enum_value(
+        "sole",
+        description="The record was alone after scoring and every plausible match it had lay in this customer, "
+        "with nothing against its best one (identity thresholds.sole; `confidence` is that pair's score).",
+    )
     STEWARD = strawberry.enum_value(
         "steward", description="A data steward linked it by hand (customerLink, customerMerge, reviewCandidateAccept)."
     )

@@ -109,22 +109,54 @@ def _tax_id(rng: random.Random, country: str) -> str:
             return digits + "0"
 
 
-def _company_name(rng: random.Random, chinese: bool, place: vocab.Place) -> tuple[str, str]:
-    """(legal name, web domain)."""
+NAMESAKE_SHARE = 0.01  # parties named exactly like another, earlier party: a branch, a namesake abroad
+
+
+@dataclass(frozen=True)
+class Naming:
+    chinese: bool
+    place: vocab.Place
+    name: str  # the legal name
+    domain: str
+
+
+def _brand(rng: random.Random) -> str:
+    """An English brand: two words ("Atlas Ridge") or an invented one ("Corvanta")."""
+    if rng.random() < 0.5:
+        return f"{rng.choice(vocab.EN_COMPANY_WORDS)} {rng.choice(vocab.EN_COMPANY_SECOND_WORDS)}"
+    parts = (vocab.EN_BRAND_ONSETS, vocab.EN_BRAND_MIDDLES, vocab.EN_BRAND_ENDINGS)
+    return "".join(rng.choice(part) for part in parts)
+
+
+def _drawn_naming(seed: int, index: int) -> Naming:
+    """Where a party is and what it is called, from a stream of its own so that a namesake can look it up."""
+    rng = stream(seed, index, "name")
+    chinese = rng.random() < 0.4
+    place = rng.choice(vocab.PLACES_CN if chinese else vocab.PLACES_INTL)
+    serial = rng.randrange(100, 999)
     if chinese:
-        word, word_py = rng.choice(vocab.ZH_COMPANY_WORDS)
+        (first, first_py), (second, second_py) = rng.sample(vocab.ZH_TRADE_NAME_CHARACTERS, 2)
         trade, trade_py = rng.choice(vocab.ZH_COMPANY_TRADES)
-        serial = rng.randrange(100, 999)
-        return (
-            f"{place.city}{word}{trade}{vocab.ZH_COMPANY_SUFFIX}",
-            f"{word_py}{trade_py}{serial}.{place.tld}",
-        )
-    word = rng.choice(vocab.EN_COMPANY_WORDS)
+        name = f"{place.city}{first}{second}{trade}{vocab.ZH_COMPANY_SUFFIX}"
+        return Naming(True, place, name, f"{first_py}{second_py}{trade_py}{serial}.{place.tld}")
+    brand = _brand(rng)
     noun = rng.choice(vocab.EN_COMPANY_NOUNS)
     suffix = rng.choice(vocab.EN_COMPANY_SUFFIXES)
-    serial = rng.randrange(100, 999)
-    slug = word.lower().replace(" ", "")
-    return f"{word} {noun} {suffix}", f"{slug}-{noun.lower()}{serial}.{place.tld}"
+    slug = brand.lower().replace(" ", "")
+    return Naming(False, place, f"{brand} {noun} {suffix}", f"{slug}-{noun.lower()}{serial}.{place.tld}")
+
+
+def naming(seed: int, index: int) -> Naming:
+    """A party's naming. Most names are the party's own; now and then one repeats an earlier party's (in the
+    same city: a Chinese name carries its city), which only its other data tells apart."""
+    own = _drawn_naming(seed, index)
+    rng = stream(seed, index, "namesake")
+    if index == 0 or rng.random() >= NAMESAKE_SHARE:
+        return own
+    model = _drawn_naming(seed, rng.randrange(index))
+    # Its own web site, named after the same brand (one digit more than the model's: never the same).
+    domain = f"{model.domain.rpartition('.')[0]}{rng.randrange(10)}.{model.place.tld}"
+    return Naming(model.chinese, model.place, model.name, domain)
 
 
 def _phone(rng: random.Random, place: vocab.Place) -> Phone:
@@ -178,9 +210,8 @@ def _person(
 
 def make_party(seed: int, index: int, owners: int) -> Party:
     rng = stream(seed, index, "party")
-    chinese = rng.random() < 0.4
-    place = rng.choice(vocab.PLACES_CN if chinese else vocab.PLACES_INTL)
-    name, domain = _company_name(rng, chinese, place)
+    named = naming(seed, index)
+    chinese, place, name, domain = named.chinese, named.place, named.name, named.domain
     whale = rng.random() < 0.004
     in_crm = rng.random() < 0.92
     in_erp = rng.random() < (0.7 if in_crm else 0.85)

@@ -44,9 +44,28 @@ EN_COMPANY_WORDS = (
     "Falcon", "Beacon", "Atlas", "Cobalt", "Juniper", "Sterling", "Vantage", "Orchard", "Tidewater",
     "Kingsbridge", "Larkspur", "Maple", "Nimbus", "Quarry", "Sequoia", "Trident", "Union", "Wexford",
 )  # fmt: skip
+# A brand is often two words ("Atlas Ridge"); the second of them from here.
+EN_COMPANY_SECOND_WORDS = (
+    "Ridge", "Bay", "Point", "Field", "Stone", "Brook", "Gate", "Peak", "Creek", "Crest", "Haven", "Park",
+    "Mill", "Lane", "Rock", "Wood", "Vale", "Bridge", "Hill", "Port", "Star", "Line", "Grove", "Forge",
+    "Springs", "Harbor", "Valley", "Cross", "Shore", "Meadow", "North", "West", "Square", "Works", "Arc",
+)  # fmt: skip
+# Invented brands ("Corvanta"), put together from syllables.
+EN_BRAND_ONSETS = (
+    "Al", "Bel", "Cor", "Dar", "El", "Fen", "Gal", "Hal", "Is", "Jor", "Kel", "Lum", "Mar", "Nor", "Or",
+    "Pel", "Quin", "Ros", "Sol", "Tal", "Ul", "Ven", "Wil", "Xan", "Zel",
+)  # fmt: skip
+EN_BRAND_MIDDLES = (
+    "a", "e", "i", "o", "u", "an", "en", "in", "on", "ar", "er", "or", "al", "el", "ov", "ir", "ex", "av",
+)  # fmt: skip
+EN_BRAND_ENDINGS = (
+    "ta", "ra", "ix", "is", "on", "ia", "ex", "ara", "ent", "ios", "ant", "yn", "um", "o", "ica", "eon",
+)  # fmt: skip
 EN_COMPANY_NOUNS = (
     "Logistics", "Systems", "Foods", "Manufacturing", "Health", "Energy", "Labs", "Retail", "Trading",
     "Partners", "Industries", "Software", "Textiles", "Motors", "Pharma", "Analytics", "Supply", "Media",
+    "Consulting", "Engineering", "Solutions", "Materials", "Electronics", "Chemicals", "Packaging", "Freight",
+    "Medical", "Robotics", "Instruments", "Apparel",
 )  # fmt: skip
 EN_COMPANY_SUFFIXES = ("Ltd", "Inc", "LLC", "GmbH", "Corp", "PLC", "Pte Ltd", "Co")
 # The legal form written out or punctuated ("Pte Ltd" before "Ltd": the longer form is tried first).
@@ -55,17 +74,25 @@ LEGAL_FORM_VARIANTS = (
     ("Corp", "Corporation"), ("PLC", "plc"), ("Co", "Co."),
 )  # fmt: skip
 
-# (Chinese word, pinyin used in the web domain)
-ZH_COMPANY_WORDS = (
-    ("华信", "huaxin"), ("中科", "zhongke"), ("东方", "dongfang"), ("瑞丰", "ruifeng"), ("天成", "tiancheng"),
-    ("金桥", "jinqiao"), ("海川", "haichuan"), ("宏达", "hongda"), ("新源", "xinyuan"), ("恒泰", "hengtai"),
-    ("博远", "boyuan"), ("联创", "lianchuang"), ("嘉禾", "jiahe"), ("明德", "mingde"), ("长城", "changcheng"),
-    ("盛世", "shengshi"), ("永安", "yongan"), ("兴业", "xingye"), ("鼎盛", "dingsheng"), ("安捷", "anjie"),
-    ("汇通", "huitong"), ("云帆", "yunfan"), ("凯德", "kaide"), ("信达", "xinda"), ("卓越", "zhuoyue"),
+# A Chinese trade name (字号) is two characters drawn from these, with the pinyin used in the web domain.
+ZH_TRADE_NAME_CHARACTERS = (
+    ("华", "hua"), ("信", "xin"), ("中", "zhong"), ("科", "ke"), ("东", "dong"), ("方", "fang"), ("瑞", "rui"),
+    ("丰", "feng"), ("天", "tian"), ("成", "cheng"), ("金", "jin"), ("桥", "qiao"), ("海", "hai"), ("川", "chuan"),
+    ("宏", "hong"), ("达", "da"), ("新", "xin"), ("源", "yuan"), ("恒", "heng"), ("泰", "tai"), ("博", "bo"),
+    ("远", "yuan"), ("联", "lian"), ("创", "chuang"), ("嘉", "jia"), ("禾", "he"), ("明", "ming"), ("德", "de"),
+    ("长", "chang"), ("城", "cheng"), ("盛", "sheng"), ("世", "shi"), ("永", "yong"), ("安", "an"), ("兴", "xing"),
+    ("业", "ye"), ("鼎", "ding"), ("捷", "jie"), ("汇", "hui"), ("通", "tong"), ("云", "yun"), ("帆", "fan"),
+    ("凯", "kai"), ("卓", "zhuo"), ("越", "yue"), ("鑫", "xin"), ("隆", "long"), ("晨", "chen"), ("光", "guang"),
+    ("佳", "jia"), ("和", "he"), ("润", "run"), ("启", "qi"), ("辰", "chen"), ("万", "wan"), ("邦", "bang"),
+    ("思", "si"), ("腾", "teng"), ("飞", "fei"), ("星", "xing"), ("辉", "hui"), ("聚", "ju"), ("宝", "bao"),
+    ("森", "sen"), ("昌", "chang"), ("富", "fu"), ("祥", "xiang"), ("立", "li"), ("益", "yi"), ("康", "kang"),
+    ("正", "zheng"), ("弘", "hong"), ("振", "zhen"), ("广", "guang"), ("亿", "yi"), ("合", "he"), ("美", "mei"),
 )  # fmt: skip
 ZH_COMPANY_TRADES = (
     ("科技", "tech"), ("贸易", "trading"), ("物流", "logistics"), ("制造", "mfg"), ("医药", "pharma"),
     ("电子", "electronics"), ("食品", "foods"), ("能源", "energy"), ("软件", "soft"), ("纺织", "textile"),
+    ("建材", "jiancai"), ("咨询", "consulting"), ("网络", "network"), ("环保", "enviro"), ("机械", "machinery"),
+    ("化工", "chemical"), ("服饰", "apparel"), ("信息", "info"), ("材料", "materials"), ("包装", "packaging"),
 )  # fmt: skip
 ZH_COMPANY_SUFFIX = "有限公司"
 

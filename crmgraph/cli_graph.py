@@ -22,7 +22,7 @@ console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
 FIRST_QUERY = """{
-  customers(first: 3) {
+  customers(first: 3, search: "Energy") {
     totalCount
     nodes {
       name country sources { system recordId }

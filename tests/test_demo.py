@@ -21,7 +21,8 @@ def _free_port() -> int:
 
 def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) -> None:
     port = _free_port()
-    command = [sys.executable, "-m", "crmgraph", "demo", "--customers", "60", "--port", str(port),
+    # The estate of `make demo` (300 customers, seed 42): the README's first query is run on it.
+    command = [sys.executable, "-m", "crmgraph", "demo", "--customers", "300", "--seed", "42", "--port", str(port),
                "--port-base", "0", "--data-dir", str(tmp_path / "demo")]  # fmt: skip
     log = (tmp_path / "demo.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -37,13 +38,17 @@ def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) 
             assert time.monotonic() < deadline, "the demo did not come up"
             time.sleep(0.2)
         printed = (tmp_path / "demo.log").read_text()
-        assert f"http://127.0.0.1:{port}/graphql" in printed and "customers(first: 3)" in printed
+        assert f"http://127.0.0.1:{port}/graphql" in printed and FIRST_QUERY in printed
+        assert FIRST_QUERY in (Path(__file__).parent.parent / "README.md").read_text(), "the README shows it too"
         assert "Linked" in printed
         result = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": FIRST_QUERY}, timeout=30).json()
         assert "errors" not in result, result
         customers = result["data"]["customers"]
         assert customers["totalCount"] > 0 and len(customers["nodes"]) == 3
         assert all(node["name"] for node in customers["nodes"])
+        # One customer across the systems: each shown with its orders (ERP) and its tickets (Zendesk).
+        assert all(node["orders"]["nodes"] and node["tickets"]["nodes"] for node in customers["nodes"])
+        assert all({"crm", "erp", "tickets"} <= {s["system"] for s in node["sources"]} for node in customers["nodes"])
         graphiql = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10)
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
     finally:

@@ -20,7 +20,8 @@ last update::
     scan person  GET /api/v2/incremental/users/cursor?start_time=0, then ?cursor=   cursor-based
 
 A record updated while a scan runs may come again later in the same scan, with its new values; none is
-missed. The same exports from a later ``start_time`` are the change feeds of ``party`` and ``person``
+missed. A scan of people gives end users only: agents and admins are the support team, nobody's
+contacts. The same exports from a later ``start_time`` are the change feeds of ``party`` and ``person``
 (:meth:`~crmgraph.adapters.base.Adapter.changes`): the records updated at or after that second, oldest
 first.
 
@@ -94,6 +95,10 @@ class _Related:
         if self.query is None:
             return (self.path.format(key=key), {}) if zendesk_id(key) else None
         return (self.path, {"query": self.query.format(key=key)}) if plausible_email(key) else None
+
+
+def _is_staff(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and raw.get("role") in ("agent", "admin")
 
 
 _COLLECTIONS = {"party": "organizations", "person": "users", "ticket": "tickets"}
@@ -299,7 +304,9 @@ class ZendeskAdapter(Adapter):
         position = {"cursor": cursor} if cursor else {"start_time": str(start_time)}
         body = await self.http.get_json(f"{API}/incremental/users/cursor", params=position | {"per_page": per_page})
         # Unlike a related list, a scan page has no per-key slot for a bad record: the page fails as a whole.
-        records: list[Record] = [self.mapping.person(raw) for raw in self._records(body, "users")]
+        # Agents and admins are the support team, not anyone's customer: a scan of people leaves them out.
+        users = [raw for raw in self._records(body, "users") if not _is_staff(raw)]
+        records: list[Record] = [self.mapping.person(raw) for raw in users]
         if body.get("end_of_stream") is True:
             return Page(records, None)
         after = body.get("after_cursor")

@@ -69,10 +69,18 @@ def _next_id(conn: Connection, table: Table) -> int:
 
 
 def _labels(result: MatchResult) -> dict[int, list[SourceRecord]]:
+    """Cluster label -> its records, the clusters most systems know first (then the larger, then by their
+    first record): new golden ids are handed out in this order, so that the default listing of customers
+    opens with the ones every system has a record of."""
     clusters: dict[int, list[SourceRecord]] = {}
     for row, profile in enumerate(result.profiles):
         clusters.setdefault(int(result.labels[row]), []).append(profile.key)
-    return clusters
+
+    def connected_first(item: tuple[int, list[SourceRecord]]) -> tuple[int, int, SourceRecord]:
+        members = item[1]
+        return (-len({source for source, _ in members}), -len(members), min(members))
+
+    return dict(sorted(clusters.items(), key=connected_first))
 
 
 def write_links(

@@ -154,7 +154,8 @@ def project_erp(party: Party, seed: int, ids: Ids, sink: SqlSink, truth: TruthSi
         added = timefmt.sap_date(random_instant(rng, opened))
         sink.add(KNVK, person_row | {"PARNR": parnr, "KUNNR": kunnr, "ERDAT": added} | _never_changed(added))
         truth.add(party.key, person.key, "erp", "KNVK", parnr, person_noise)
-    orders = rng.randint(400, 2000) if party.whale else skewed(rng, 11, 1500)
+    # A debtor is opened for a customer who buys: at least one order.
+    orders = rng.randint(400, 2000) if party.whale else 1 + skewed(rng, 11, 1500)
     for _ in range(orders):
         _order(rng, ids, party, kunnr, opened, sink)
     return [Later(rng.random(), "KNA1")] if "erp" in party.duplicated_in else []

@@ -143,7 +143,8 @@ def project_tickets(
         truth.add(party.key, person.key, "tickets", "users", user_id, person_noise, user_external or "")
         if rng.random() < 0.04:
             later.append(Later(rng.random(), "user", number, org_id))
-    count = (rng.randint(60, 250) if party.whale else skewed(rng, 3, 60)) if users else 0
+    # People land in the ticket system by asking for help: at least one ticket.
+    count = (rng.randint(60, 250) if party.whale else 1 + skewed(rng, 3, 60)) if users else 0
     for _ in range(count):
         _ticket(rng, ids, agent_ids, users, created, sink)
     return later

@@ -17,20 +17,11 @@ from rich.console import Console
 from crmgraph.config import Config, ConfigErrors, SourceConfig, load_config, parse_config
 from crmgraph.demo.process import estate_process
 from crmgraph.errors import ConfigError
+from crmgraph.graphiql.examples import FIRST_QUERY
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
-FIRST_QUERY = """{
-  customers(first: 3, search: "Energy") {
-    totalCount
-    nodes {
-      name country sources { system recordId }
-      orders(first: 2) { nodes { number placedAt total { amount currencyCode } } }
-      tickets(first: 2) { nodes { subject status } }
-    }
-  }
-}"""
 
 
 def _fail_with(problems: list[ConfigError], origin: str) -> typer.Exit:

@@ -13,8 +13,11 @@
         ├── UpstreamBadResponse      UPSTREAM_BAD_RESPONSE  an answer that cannot be understood
         └── UpstreamRejected         UPSTREAM_REJECTED      4xx: credentials or configuration
 
-A ``SourceError`` is shown to GraphQL clients with ``extensions {code, source, retryable}``; it nulls
-only the fields that source backs. Anything not in this tree is unexpected and is masked.
+A ``SourceError`` is shown to GraphQL clients with ``extensions {code, source, retryable}`` and its
+``public_message`` (the source and what happened, never the upstream's own words: a 500's text or a proxy's
+HTML page may hold its internals); its ``message`` (what the upstream said, what was asked) goes to the log
+with the request id. It nulls only the fields that source backs. Anything not in this tree is unexpected
+and is masked.
 """
 
 from __future__ import annotations
@@ -48,11 +51,17 @@ class AdapterContractError(CrmgraphError):
 class SourceError(CrmgraphError):
     code = "UPSTREAM_ERROR"
     retryable = True
+    happened = "failed"  # what a client reads after the source's name
 
     def __init__(self, source: str, message: str) -> None:
         super().__init__(f"{source}: {message}")
         self.source = source
-        self.message = message
+        self.message = message  # for the log: may quote the upstream, which a client must not read
+
+    @property
+    def public_message(self) -> str:
+        """What a GraphQL client reads: which source, and what happened to it, in crmgraph's words only."""
+        return f"{self.source} {self.happened}"
 
     @property
     def extensions(self) -> dict[str, object]:
@@ -62,14 +71,17 @@ class SourceError(CrmgraphError):
 
 class UpstreamUnavailable(SourceError):
     code = "UPSTREAM_UNAVAILABLE"
+    happened = "is unavailable"
 
 
 class UpstreamTimeout(SourceError):
     code = "UPSTREAM_TIMEOUT"
+    happened = "did not answer in time"
 
 
 class UpstreamRateLimited(SourceError):
     code = "UPSTREAM_RATE_LIMITED"
+    happened = "is limiting the rate of requests"
 
     def __init__(self, source: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(source, message)
@@ -82,8 +94,10 @@ class UpstreamRateLimited(SourceError):
 
 class UpstreamBadResponse(SourceError):
     code = "UPSTREAM_BAD_RESPONSE"
+    happened = "gave an answer that cannot be read"
 
 
 class UpstreamRejected(SourceError):
     code = "UPSTREAM_REJECTED"
     retryable = False
+    happened = "refused the request (its credentials or the source's configuration)"

@@ -2,58 +2,50 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 
-from crmgraph.errors import ClientError, SourceError
 from crmgraph.observability.operations import OperationMetrics
 from crmgraph.observability.tracing import OperationTracing
+from crmgraph.policy import QueryLimiter, QueryLimits
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
+from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.query import Query
 from crmgraph.schema.review import ReviewCandidate
 from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
 
-log = logging.getLogger("crmgraph.errors")
-
-
-def _should_mask(error: GraphQLError) -> bool:
-    """Show client mistakes and upstream faults as they are; mask everything unexpected (and log it)."""
-    original = error.original_error
-    if original is None or isinstance(original, SourceError | ClientError | GraphQLError):
-        return False
-    log.error("unexpected error at %s", error.path, exc_info=original)
-    return True
-
 
 class _Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Strawberry logs every error with a traceback. Upstream faults and client mistakes are expected
-        # and reach the client typed; unexpected ones are logged once, by _should_mask.
+        # and reach the client typed; unexpected ones are logged once, by masking.should_mask.
         return None
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
+    """The schema; ``limits`` (the config's ``limits:`` section, else the defaults) bound what a document may
+    cost, checked before it is validated or run."""
     return _Schema(
         query=Query,
         mutation=Mutation,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         extensions=[
-            # Frontends send the same few documents over and over: parse and validate each once.
-            lambda: ParserCache(maxsize=512),
+            # First: parse within the token limit and refuse a document past a query limit before anything
+            # else reads it. Frontends send the same few documents over and over: parse and validate each once.
+            lambda: QueryLimiter(limits),
             lambda: ValidationCache(maxsize=512),
             RequestDeadline,
             OperationTracing,  # before the others: the span covers their work
             UpstreamExplain,
             OperationMetrics,
             StaleMarker,
-            lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
+            ClientFacingErrors,  # client mistakes as they are, upstream faults by code and source, the rest masked
         ],
     )

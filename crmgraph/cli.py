@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crmgraph import cli_graph
+from crmgraph.cli_auth import apikey_app, token
 from crmgraph.cli_identity import identity_app
 from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayout
 from crmgraph.demo.seed import Manifest, data_dir_is_current, generate_estate, load_erp
@@ -25,6 +26,8 @@ app = typer.Typer(help="crmgraph: one GraphQL customer graph over the systems a 
 demo_app = typer.Typer(help="The demo legacy estate: a CRM, a ticket system and an ERP to federate.")
 app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
+app.add_typer(apikey_app, name="apikey")
+app.command("token")(token)
 app.command("serve")(cli_graph.serve)
 app.command("check-config")(cli_graph.check_config)
 app.command("schema")(cli_graph.schema)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crmgraph.errors import ConfigError
 from crmgraph.identity.settings import IdentityConfig
+from crmgraph.policy.limit_settings import QueryLimits
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -136,6 +137,9 @@ class Config(Strict):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    limits: QueryLimits = Field(
+        default_factory=QueryLimits, description="What one GraphQL document may cost (docs/security.md)."
+    )
 
     @field_validator("sources")
     @classmethod

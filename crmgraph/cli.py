@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crmgraph import cli_graph
+from crmgraph.cli_audit import audit_app
 from crmgraph.cli_auth import apikey_app, token
 from crmgraph.cli_identity import identity_app
 from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayout
@@ -27,6 +28,7 @@ demo_app = typer.Typer(help="The demo legacy estate: a CRM, a ticket system and 
 app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
 app.command("token")(token)
 app.command("serve")(cli_graph.serve)
 app.command("check-config")(cli_graph.check_config)

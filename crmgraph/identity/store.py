@@ -145,9 +145,13 @@ class IdentityStore:
     @staticmethod
     def _matching(search: str) -> Any:
         # Keys are kept lower-case: names folded like the matcher folds them ("Co." is "co"), domains and
-        # e-mail addresses as written (with their dots). The term is tried both ways.
+        # e-mail addresses as written (with their dots). The term is tried both ways. It is matched as
+        # written: LIKE's wildcards (% and _) and the escape character in it are escaped, so that "%" finds
+        # the keys holding a "%", not every key, on SQLite and PostgreSQL alike.
         terms = ({normalize(search), norm.fold(search) or ""} - {""}) or {""}
-        return select(match_keys.c.customer_id).where(or_(*(match_keys.c.value.like(f"%{t}%") for t in terms)))
+        return select(match_keys.c.customer_id).where(
+            or_(*(match_keys.c.value.contains(t, autoescape=True) for t in terms))
+        )
 
     def golden_of_records(self) -> tuple[dict[SourceRecord, int], dict[SourceRecord, int]]:
         """Every linked record's golden id: (party records -> customer, person records -> person)."""

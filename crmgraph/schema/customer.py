@@ -21,7 +21,7 @@ from crmgraph.schema.lookahead import asks_for, selected_names
 from crmgraph.schema.nodes import Contact, Deal, Info, Invoice, Order, Owner, Ticket, _owner, invoice_payments
 from crmgraph.schema.pagination import Connection, paginate
 from crmgraph.schema.provenance import FieldProvenance
-from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus
+from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus, instant
 from crmgraph.schema.timeline import TimelineEvent, customer_events
 
 if TYPE_CHECKING:
@@ -192,7 +192,10 @@ class Customer(Node):
         return paginate(deals, lambda d: (newest_first(d.created_at), d.source, d.source_id), first=first,
                         after=after, cap=info.context.max_page_size, wrap=Deal.of)  # type: ignore[return-value]  # fmt: skip
 
-    @strawberry.field(description="Orders, newest first, optionally by status and by when they were placed.")
+    @strawberry.field(
+        description="Orders, newest first, optionally by status and by when they were placed (`placedAfter` "
+        "included, `placedBefore` not; a date-time without an offset is read as UTC)."
+    )
     async def orders(
         self,
         info: Info,
@@ -202,8 +205,10 @@ class Customer(Node):
         placed_after: datetime | None = None,
         placed_before: datetime | None = None,
     ) -> Connection[Order] | None:
+        placed_after = instant(placed_after, "placedAfter") if placed_after else None
+        placed_before = instant(placed_before, "placedBefore") if placed_before else None
         if placed_after and placed_before and placed_after > placed_before:
-            raise ClientError("placedAfter must not be later than placedBefore")
+            raise ClientError("placedAfter: must not be later than placedBefore")
         orders = [
             o for o in await self._related(info, "order", records.OrderRecord)
             if (status is None or o.status == status)

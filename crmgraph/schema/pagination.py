@@ -3,6 +3,11 @@
 Items are sorted by a key that is unique and stable (for example newest first, then source and id); a
 cursor is that key, encoded. ``after`` resumes strictly after the key, so a page boundary stays correct
 when several sources are merged, and when records are added between two requests.
+
+A cursor comes back from the client, so it is checked before it is used: undecodable text, JSON that is
+not a flat list, and a key whose shape is not this list's (another connection's cursor, a string where a
+number goes, an integer past the stores' range) are :class:`ClientError` naming ``after``. A forged key of
+the right shape is just a position in the list, as good as any other.
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ import orjson
 import strawberry
 
 from crmgraph.errors import ClientError
+from crmgraph.schema.ids import MAX_NUMBER, shown
 
 T = TypeVar("T")
 SortKey = tuple[str | int | float, ...]
+MAX_CURSOR_LENGTH = 1024  # far above any cursor issued (a few source ids, base64)
+
+# What one element of a sort key may be.
+WHOLE = "a whole number"  # an int in the stores' range (a golden id)
+NUMBER = "a number"
+TEXT = "a string"
 
 
 @strawberry.type(description="Where a page sits in the whole list (Relay).")
@@ -51,13 +63,44 @@ def encode_cursor(key: SortKey) -> str:
 
 
 def decode_cursor(cursor: str) -> SortKey:
+    """The key a cursor encodes: a flat list of numbers and strings, or a :class:`ClientError`."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise ClientError(f"after: {shown(cursor)} is not a cursor this API issued")
     try:
         key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
-        raise ClientError(f"after: {cursor!r} is not a cursor this API issued") from None
-    if not isinstance(key, list):
-        raise ClientError(f"after: {cursor!r} is not a cursor this API issued")
+        raise ClientError(f"after: {shown(cursor)} is not a cursor this API issued") from None
+    if not isinstance(key, list) or not key or any(_kind(part) is None for part in key):
+        raise ClientError(f"after: {shown(cursor)} is not a cursor this API issued")
     return tuple(key)
+
+
+def _kind(value: object) -> str | None:
+    if isinstance(value, bool):  # JSON true is not a number, though Python's bool is an int
+        return None
+    if isinstance(value, int):
+        return WHOLE if -MAX_NUMBER <= value <= MAX_NUMBER else NUMBER
+    if isinstance(value, float):
+        return NUMBER
+    return TEXT if isinstance(value, str) else None
+
+
+def _fits(value: object, kind: str) -> bool:
+    found = _kind(value)
+    return found == kind or (kind == NUMBER and found == WHOLE)
+
+
+def decode_position(cursor: str, *kinds: str) -> SortKey:
+    """The key of a cursor of a list sorted by keys of ``kinds``; a :class:`ClientError` for any other."""
+    key = decode_cursor(cursor)
+    if len(key) != len(kinds) or not all(_fits(part, kind) for part, kind in zip(key, kinds, strict=True)):
+        expected = ", ".join(kinds)
+        raise ClientError(f"after: {shown(cursor)} is not a cursor of this list (its key is {expected})")
+    return key
+
+
+def _kinds_of(key: SortKey) -> tuple[str, ...]:
+    return tuple(NUMBER if isinstance(part, int | float) else TEXT for part in key)
 
 
 def check_first(first: int, cap: int) -> None:
@@ -79,7 +122,8 @@ def paginate(
     keyed = sorted(((sort_key(item), item) for item in items), key=lambda pair: pair[0])
     start = 0
     if after is not None:
-        position = decode_cursor(after)
+        # Compared with every key below: a key of another shape would raise a TypeError there.
+        position = decode_position(after, *_kinds_of(keyed[0][0])) if keyed else decode_cursor(after)
         start = next((i for i, (key, _) in enumerate(keyed) if key > position), len(keyed))
     window = keyed[start : start + first]
     edges = [Edge(node=wrap(item) if wrap else item, cursor=encode_cursor(key)) for key, item in window]

@@ -9,12 +9,12 @@ from typing import Any
 import strawberry
 
 from crmgraph import records
-from crmgraph.errors import ClientError
+from crmgraph.errors import ClientError, SourceError
 from crmgraph.resolvers import records as read
 from crmgraph.schema.customer import Customer, prefetch_for
-from crmgraph.schema.ids import decode_id
+from crmgraph.schema.ids import decode_id, decode_number, not_issued, number_of
 from crmgraph.schema.nodes import Contact, Deal, Info, Interaction, Invoice, Order, Owner, Ticket
-from crmgraph.schema.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, PageInfo, check_first, decode_position, encode_cursor
 from crmgraph.schema.review import MatchKind, ReviewCandidate, review_candidate, review_queue
 from crmgraph.schema.scalars import Node
 
@@ -30,6 +30,20 @@ _RECORD_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
 }
 
 
+MAX_SEARCH_LENGTH = 200  # longer than any name, domain, tax id or e-mail address a customer is found by
+
+
+def search_term(search: str | None) -> str | None:
+    """The search as the identity store takes it; a :class:`ClientError` for one it cannot run."""
+    if search is None:
+        return None
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise ClientError(f"search: at most {MAX_SEARCH_LENGTH} characters, got {len(search)}")
+    if "\x00" in search:
+        raise ClientError("search: must not contain the NUL character (U+0000)")
+    return search
+
+
 async def _customer(info: Info, customer_id: int) -> Customer | None:
     """The customer, or the one that absorbed it in a merge; None for an id no customer has."""
     loaders = info.context.loaders
@@ -42,22 +56,18 @@ async def _customer(info: Info, customer_id: int) -> Customer | None:
     return Customer.of(survivor)
 
 
-def _number(global_id: str, parts: list[str]) -> int:
-    if len(parts) != 1 or not parts[0].isdigit():
-        raise ClientError(f"{global_id!r} is not an id this API issued")
-    return int(parts[0])
-
-
-async def resolve_node(info: Info, global_id: str) -> Node | None:
-    type_name, parts = decode_id(global_id)
+async def resolve_node(info: Info, global_id: str, argument: str = "id") -> Node | None:
+    type_name, parts = decode_id(global_id, argument=argument)
     if type_name == "Customer":
-        return await _customer(info, _number(global_id, parts))
+        return await _customer(info, number_of(global_id, parts, argument=argument))
     if type_name == "ReviewCandidate":
-        return await review_candidate(info, _number(global_id, parts))
-    if type_name not in _RECORD_NODES or len(parts) != 2:
-        raise ClientError(f"{global_id!r} is not an id this API issued")
+        return await review_candidate(info, number_of(global_id, parts, argument=argument))
+    if type_name not in _RECORD_NODES or len(parts) < 2 or not parts[0]:
+        raise not_issued(argument, global_id)
     entity, build = _RECORD_NODES[type_name]
-    source, source_id = parts
+    source, source_id = parts[0], ":".join(parts[1:])  # a source's own id may hold a colon
+    if not source_id.strip():
+        raise not_issued(argument, global_id)
     found = await read.record(info.context.loaders, source, entity, source_id)
     return build(found) if found is not None else None
 
@@ -81,8 +91,7 @@ class Query:
         "it (whose `id` differs from the one asked for)."
     )
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        _, parts = decode_id(id, "Customer")
-        customer = await _customer(info, _number(id, parts))
+        customer = await _customer(info, decode_number(id, "Customer"))
         if customer is not None:
             await prefetch_for(info, [customer.customer_id])
         return customer
@@ -92,9 +101,8 @@ class Query:
         self, info: Info, search: str | None = None, first: int = 20, after: str | None = None
     ) -> Connection[Customer]:
         check_first(first, info.context.max_page_size)
-        position = decode_cursor(after) if after else None
-        if position is not None and (len(position) != 1 or not isinstance(position[0], int)):
-            raise ClientError(f"after: {after!r} is not a cursor of this list")
+        position = decode_position(after, WHOLE) if after else None
+        search = search_term(search)
         identity = info.context.loaders.identity
         (ids, has_next), total = await asyncio.gather(
             identity.page(after=int(position[0]) if position else None, first=first, search=search),
@@ -130,7 +138,15 @@ class Query:
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > info.context.max_page_size:
             raise ClientError(f"ids: at most {info.context.max_page_size} at once, got {len(ids)}")
-        return list(await asyncio.gather(*(resolve_node(info, i) for i in ids)))
+        found = await asyncio.gather(
+            *(resolve_node(info, i, f"ids[{n}]") for n, i in enumerate(ids)), return_exceptions=True
+        )
+        for result in found:
+            if isinstance(result, BaseException) and not isinstance(result, ClientError | SourceError):
+                raise result
+        # A bad id or a failing system in an item's place nulls that item alone, with the error at its path
+        # (graphql-core raises an exception it finds as a list item when it completes that item).
+        return found  # type: ignore[return-value]
 
     @strawberry.field(description="The contact with this e-mail address, from the first system that knows it.")
     async def contact_by_email(self, info: Info, email: str) -> Contact | None:

@@ -9,7 +9,6 @@ from enum import Enum
 import strawberry
 
 from crmgraph import records
-from crmgraph.errors import ClientError
 from crmgraph.identity import stewardship
 from crmgraph.identity.store import SourceRecord
 from crmgraph.resolvers import identity_reads
@@ -17,7 +16,16 @@ from crmgraph.resolvers import records as read
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.nodes import Contact, Info
-from crmgraph.schema.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
+from crmgraph.schema.pagination import (
+    NUMBER,
+    WHOLE,
+    Connection,
+    Edge,
+    PageInfo,
+    check_first,
+    decode_position,
+    encode_cursor,
+)
 from crmgraph.schema.scalars import Node, SourceLink
 
 
@@ -190,11 +198,7 @@ async def review_queue(
 ) -> Connection[ReviewCandidate]:
     """A page of the open candidates, strongest first."""
     check_first(first, info.context.max_page_size)
-    position = decode_cursor(after) if after else None
-    if position is not None and (
-        len(position) != 2 or not isinstance(position[0], int | float) or not isinstance(position[1], int)
-    ):
-        raise ClientError(f"after: {after!r} is not a cursor of this list")
+    position = decode_position(after, NUMBER, WHOLE) if after else None
     store = info.context.loaders.identity
     wanted = None if kind is None else "company" if kind is MatchKind.COMPANY else "person"
     (found, has_next), total = await asyncio.gather(

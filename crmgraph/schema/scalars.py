@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 
 import strawberry
 
 from crmgraph import records
+from crmgraph.errors import ClientError
 from crmgraph.identity.store import Link
 
 
 @strawberry.interface(description="An object with a stable, opaque global id (Relay): fetch it again with `node(id:)`.")
 class Node:
     id: strawberry.ID
+
+
+def instant(value: datetime, argument: str) -> datetime:
+    """A ``DateTime`` argument as an instant in UTC, comparable with every record's (records carry a zone).
+
+    A date-time with an offset means that instant; one without is read as UTC, the same way everywhere.
+    One that leaves the calendar when moved to UTC (year 9999 at -14:00) is a :class:`ClientError`.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ClientError(f"{argument}: {value.isoformat()} lies outside the years 1 to 9999 in UTC") from None
 
 
 @strawberry.type(description="An amount of money in one currency.")

@@ -20,11 +20,13 @@ from crmgraph.identity.stewardship import StewardError, Stewardship
 from crmgraph.identity.store import SourceRecord
 from crmgraph.resolvers import identity_reads
 from crmgraph.schema.customer import Customer
-from crmgraph.schema.ids import decode_id, encode_id
+from crmgraph.schema.ids import decode_number, encode_id
 from crmgraph.schema.nodes import Info
 
 T = TypeVar("T")
 ACTOR_LIMIT = 255  # the store's column
+RECORD_ID_LIMIT = 128  # the store's column
+REASON_LIMIT = 10_000  # a paragraph or a few: enough to say why, not a place for documents
 WHO = (
     ' Recorded with who (until authentication lands: the request\'s `X-Crmgraph-Actor` header, "anonymous" '
     "without it), when and why; every later `crmgraph link` obeys it."
@@ -165,14 +167,10 @@ class _Input:
 
     def global_id(self, value: str, type_name: str, *path: str) -> int | None:
         try:
-            _, parts = decode_id(value, type_name)
+            return decode_number(value, type_name, argument=".".join(("input", *path)))
         except ClientError as error:
             self.error(path, str(error), UserErrorCode.INVALID_ID)
             return None
-        if len(parts) != 1 or not parts[0].isdigit():
-            self.error(path, f"{value!r} is not an id this API issued", UserErrorCode.INVALID_ID)
-            return None
-        return int(parts[0])
 
     def customer(self, value: str, *path: str) -> int | None:
         return self.global_id(value, "Customer", *path)
@@ -188,6 +186,10 @@ class _Input:
         if not value.record_id.strip():
             self.error([*path, "recordId"], "name the record's id in its system", UserErrorCode.BLANK)
             ok = False
+        elif len(value.record_id.strip()) > RECORD_ID_LIMIT or "\x00" in value.record_id:
+            self.error([*path, "recordId"], f"a record id has at most {RECORD_ID_LIMIT} characters and no NUL "
+                       "character", UserErrorCode.INVALID)  # fmt: skip
+            ok = False
         return (value.system, value.record_id.strip()) if ok else None
 
     def records(self, values: list[SourceRecordInput], *path: str) -> list[SourceRecord]:
@@ -197,6 +199,9 @@ class _Input:
     def reason(self, value: str) -> str:
         if not value.strip():
             self.error(["reason"], "say why: the reason is kept with the decision", UserErrorCode.BLANK)
+        elif len(value) > REASON_LIMIT or "\x00" in value:
+            self.error(["reason"], f"a reason has at most {REASON_LIMIT} characters and no NUL character",
+                       UserErrorCode.INVALID)  # fmt: skip
         return value.strip()
 
     def actor(self) -> str:

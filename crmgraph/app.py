@@ -13,20 +13,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from opentelemetry.context import Context
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from strawberry.asgi import GraphQL
 
 from crmgraph import graphiql
 from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.calls import trace_context_of
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config
@@ -36,11 +32,9 @@ from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
 from crmgraph.observability.tracing import start_tracing, stop_tracing
 from crmgraph.resolvers.loaders import Loaders
-from crmgraph.schema import build_schema
 from crmgraph.sources import OpenSources
-
-# Who makes a steward decision, until authentication lands: recorded with the decision, not checked.
-ACTOR_HEADER = "x-crmgraph-actor"
+from crmgraph.web.body import BodyLimitMiddleware
+from crmgraph.web.graphql_view import GraphQLApp
 
 
 @dataclass
@@ -62,43 +56,6 @@ class Runtime:
             trace_context=trace_context,
             identity=self.config.identity,
             actor=actor,
-        )
-
-
-async def _wants_explain(request: Request) -> bool:
-    """``"extensions": {"explain": true}`` in a POST body, or ``extensions={"explain":true}`` on a GET."""
-    try:
-        if request.method == "GET":
-            raw = request.query_params.get("extensions")
-            extensions = orjson.loads(raw) if raw else {}
-        else:
-            body = orjson.loads(await request.body() or b"{}")
-            extensions = body.get("extensions") if isinstance(body, dict) else None
-    except orjson.JSONDecodeError:
-        return False  # strawberry answers the malformed request itself
-    return isinstance(extensions, dict) and extensions.get("explain") is True
-
-
-class GraphQLApp(GraphQL[RequestContext, None]):
-    def __init__(self, runtime_getter: Any, **kwargs: Any) -> None:
-        super().__init__(build_schema(), **kwargs)
-        self.runtime_getter = runtime_getter
-
-    @property
-    def graphql_ide_html(self) -> str:
-        # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
-        return graphiql.page("/graphql", EXAMPLES)
-
-    def encode_json(self, data: object) -> bytes:
-        # A customer-360 answer is tens of kilobytes: orjson writes it in a fraction of json.dumps's time.
-        return orjson.dumps(data)
-
-    async def get_context(self, request: Any, response: Any) -> RequestContext:
-        runtime: Runtime = self.runtime_getter()
-        return runtime.context(
-            explain=await _wants_explain(request),
-            trace_context=trace_context_of(request.headers),
-            actor=request.headers.get(ACTOR_HEADER, "").strip() or ANONYMOUS,
         )
 
 
@@ -131,7 +88,14 @@ def build_app(config: Config) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    graphql = GraphQLApp(lambda: state["runtime"], graphql_ide="graphiql" if config.server.graphiql else None)
+    limits = config.server.http
+    graphql = GraphQLApp(
+        lambda: state["runtime"],
+        max_json_depth=limits.max_json_depth,
+        graphql_ide="graphiql" if config.server.graphiql else None,
+        # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
+        ide_html=graphiql.page("/graphql", EXAMPLES),
+    )
     routes: list[Route | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -139,8 +103,13 @@ def build_app(config: Config) -> Starlette:
         *observability.routes(),
     ]
     paths = frozenset(route.path for route in routes)
-    return Starlette(
+    app = Starlette(
         routes=routes,
-        middleware=[Middleware(ObservabilityMiddleware, metrics=observability.metrics, routes=paths)],
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=observability.metrics, routes=paths),
+            Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s),
+        ],
         lifespan=lifespan,
     )
+    app.state.http_limits = limits  # read by crmgraph.runner: the connection's limits are uvicorn's to apply
+    return app

@@ -19,10 +19,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
 from crmgraph.errors import ConfigError
 from crmgraph.identity.settings import IdentityConfig
@@ -103,6 +103,40 @@ class CacheConfig(Strict):
         return self.stale_s.get(entity, self.stale_s["default"])
 
 
+class HttpLimitsConfig(Strict):
+    """What the HTTP server accepts before a request reaches the GraphQL engine (``server.http``).
+
+    Sizes take a number of bytes or a unit (``64KiB``, ``1MiB``). A request past a limit is refused with
+    a 4xx answer whose JSON body names the part of the request and the limit (docs/security.md).
+    """
+
+    max_body_bytes: Annotated[ByteSize, Field(ge=1024, le=1024**3)] = Field(
+        ByteSize(1024**2),
+        description="The largest request body (413 beyond it, refused from Content-Length before reading).",
+    )
+    max_head_bytes: Annotated[ByteSize, Field(ge=1024, le=16 * 1024**2)] = Field(
+        ByteSize(64 * 1024),
+        description="The largest request head: request line (with a GET query) and headers together (431).",
+    )
+    max_headers: int = Field(100, ge=1, le=10_000, description="The most header fields in one request (431).")
+    head_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a connection may take to deliver a request's line and headers, counted from "
+        "the connection's opening or the request's first byte: slow or silent connections are closed (408).",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a client may take to deliver a request's whole body (408)."
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, le=3600, description="Seconds an idle keep-alive connection stays open between requests."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, le=512, description="The deepest nesting of objects and lists in `variables` and `extensions`."
+    )
+
+
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -110,6 +144,9 @@ class ServerConfig(Strict):
     max_page_size: int = Field(100, ge=1, le=1000, description="The cap on `first` for every connection.")
     deadline_s: float = Field(
         10.0, gt=0, le=600, description="A request's whole time budget: no upstream call waits beyond it."
+    )
+    http: HttpLimitsConfig = Field(
+        default_factory=HttpLimitsConfig, description="Limits on requests and connections (docs/security.md)."
     )
 
 

@@ -1,5 +1,10 @@
 """Running the facade: as the server process (``run_server``), or on a loopback port from synchronous code
-(``serving``: tests, benchmarks, notebooks)."""
+(``serving``: tests, benchmarks, notebooks).
+
+Both serve with the limits of the app's ``server.http`` section (``build_app`` leaves them on
+``app.state.http_limits``): the guarded HTTP/1.1 protocol of :mod:`crmgraph.web.protocol` (request head size,
+field count, time to send it) and uvicorn's keep-alive timeout.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+from crmgraph.config import HttpLimitsConfig
+from crmgraph.web.protocol import guarded_protocol
 
 
 def tune_gc_for_serving() -> None:
@@ -27,11 +35,18 @@ def tune_gc_for_serving() -> None:
     gc.freeze()
 
 
+def server_settings(app: Any) -> dict[str, Any]:
+    """uvicorn's settings for the connection limits of ``app`` (the defaults for an app not built by crmgraph)."""
+    state = getattr(app, "state", None)
+    limits = getattr(state, "http_limits", None) or HttpLimitsConfig()
+    return {"http": guarded_protocol(limits), "timeout_keep_alive": limits.keep_alive_timeout_s}
+
+
 def run_server(app: Any, host: str, port: int, *, log_level: str = "info") -> None:
     """Serve ``app`` in this process until stopped (``crmgraph serve``, ``crmgraph demo``)."""
     tune_gc_for_serving()
     # crmgraph writes its own JSON access line, with the request id: uvicorn's would repeat it.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **server_settings(app))
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -51,7 +66,8 @@ def serving(app: Any, host: str = "127.0.0.1", port: int = 0, *, as_server: bool
     """
     if as_server:
         tune_gc_for_serving()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", **server_settings(app))
+    server = uvicorn.Server(config)
     loop = _new_loop()
     thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
     thread.start()

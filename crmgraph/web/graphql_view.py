@@ -1,0 +1,203 @@
+"""GraphQL over HTTP: strawberry's ASGI view, with the request checked and the answer negotiated here.
+
+Before strawberry runs, the request is read into :class:`GraphQLRequestData` or refused with a precise
+4xx (:mod:`crmgraph.web.problems`): the ``Accept`` header must allow a GraphQL media type (406), a POST
+must be ``application/json`` in UTF-8 (415), its body one JSON object (400: not UTF-8, not JSON, an array,
+nested past ``max_json_depth``), ``query`` a string and ``operationName``, ``variables``, ``extensions`` of
+their types (400). A GET carrying a mutation answers 405 with ``Allow: POST``: "GET requests MUST NOT be
+used for executing mutation operations" (GraphQL over HTTP, 6.1.1), and 405 is HTTP's word for a method
+the resource does not allow for this request.
+
+Answers follow https://graphql.github.io/graphql-over-http/draft/#sec-Response: under
+``application/graphql-response+json``, a request error (a document that does not parse or validate, a
+variable that does not coerce: no execution, so no ``data`` entry) is answered 400 without ``data``, and
+every executed operation 200; under ``application/json``, every GraphQL answer is 200, as legacy clients
+expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+
+from crmgraph.adapters.calls import trace_context_of
+from crmgraph.context import ANONYMOUS, RequestContext
+from crmgraph.schema import build_schema
+from crmgraph.web.media import GRAPHQL_RESPONSE, JSON, SUPPORTED, negotiate
+from crmgraph.web.problems import HttpRefusal
+from crmgraph.web.request_body import read_graphql_request
+
+# Who makes a steward decision, until authentication lands: recorded with the decision, not checked.
+ACTOR_HEADER = "x-crmgraph-actor"
+
+
+class ContextFactory(Protocol):
+    def context(self, explain: bool, trace_context: Any = None, actor: str = ANONYMOUS) -> RequestContext: ...
+
+
+class _Exchange:
+    """One request's negotiated media type and, once GraphQL answered, the status to send."""
+
+    def __init__(self, media_type: str, data: GraphQLRequestData) -> None:
+        self.media_type = media_type
+        self.data = data
+        self.status = 200
+
+
+class _SubResponse(Response):
+    exchange: _Exchange
+
+
+class _RequestAdapter(StarletteRequestAdapter):
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.request = request
+
+
+def _exchange(request: Request) -> _Exchange:
+    exchange: _Exchange = request.state.graphql_exchange
+    return exchange
+
+
+class GraphQLApp(GraphQL[RequestContext, None]):
+    request_adapter_class = _RequestAdapter
+
+    def __init__(
+        self,
+        runtime_getter: Callable[[], ContextFactory],
+        *,
+        max_json_depth: int,
+        ide_html: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(build_schema(), **kwargs)
+        self.runtime_getter = runtime_getter
+        self.max_json_depth = max_json_depth
+        self.ide_html = ide_html
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self.ide_html if self.ide_html is not None else super().graphql_ide_html
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        media_type = negotiate(request.headers.get("accept"))
+        try:
+            response = await self._answer(request, media_type)
+        except HttpRefusal as refusal:
+            response = refusal.response(media_type or JSON)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, media_type: str | None) -> Response:
+        adapter = self.request_adapter_class(request)
+        if self.should_render_graphql_ide(adapter):
+            if self.graphql_ide is None:
+                raise HttpRefusal(
+                    404,
+                    "NOT_FOUND",
+                    "GraphiQL is off (server.graphiql); send a query with POST or as ?query=.",
+                    part="query",
+                    expected="a `query` parameter",
+                )
+            return await self.render_graphql_ide(request)
+        if media_type is None:
+            raise HttpRefusal(
+                406,
+                "NOT_ACCEPTABLE",
+                f"The Accept header allows neither GraphQL media type: {request.headers.get('accept', '')[:200]!r}.",
+                part="headers.accept",
+                expected=SUPPORTED,
+            )
+        data = await read_graphql_request(request, self.max_json_depth)
+        request.state.graphql_exchange = _Exchange(media_type, data)
+        try:
+            response: Response = await self.run(request)
+        except HTTPException as exc:
+            raise _refusal_of(exc, request.method) from exc
+        return response
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        assert isinstance(request, _RequestAdapter)
+        return _exchange(request.request).data
+
+    def encode_json(self, data: object) -> bytes:
+        # A customer-360 answer is tens of kilobytes: orjson writes it in a fraction of json.dumps's time.
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        extensions = _exchange(request).data.extensions or {}
+        return self.runtime_getter().context(
+            explain=extensions.get("explain") is True,
+            trace_context=trace_context_of(request.headers),
+            actor=request.headers.get(ACTOR_HEADER, "").strip() or ANONYMOUS,
+        )
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = _SubResponse()
+        sub_response.status_code = None  # type: ignore[assignment]
+        del sub_response.headers["content-length"]
+        sub_response.exchange = _exchange(request)
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        answer = await super().process_result(request, result)
+        exchange = _exchange(request)
+        if exchange.media_type == GRAPHQL_RESPONSE and _is_request_error(result):
+            # "If the GraphQL response does not contain the data entry then the server MUST reply with a 4xx
+            # or 5xx status code"; a request error has none: execution never started.
+            answer.pop("data", None)
+            exchange.status = 400
+        return answer
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        assert isinstance(sub_response, _SubResponse)
+        exchange = sub_response.exchange
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or exchange.status,
+            media_type=exchange.media_type,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """No data and no error at a field path: the document did not parse or validate, or a variable did not
+    coerce (field errors always carry a path)."""
+    return result.data is None and bool(result.errors) and all(not error.path for error in result.errors or ())
+
+
+def _refusal_of(exc: HTTPException, method: str) -> HttpRefusal:
+    """strawberry's own refusals (raised while executing) as precise ones."""
+    if isinstance(exc.__cause__, InvalidOperationTypeError) and method == "GET":
+        kind = exc.__cause__.operation_type.value
+        return HttpRefusal(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"A {kind} cannot be sent with GET; send it with POST.",
+            part="method",
+            expected="POST",
+            headers={"Allow": "POST"},
+        )
+    part = "operationName" if isinstance(exc.__cause__, CannotGetOperationTypeError) else "query"
+    return HttpRefusal(exc.status_code, "BAD_REQUEST", exc.reason, part=part)

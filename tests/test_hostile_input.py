@@ -252,6 +252,34 @@ def test_a_date_that_leaves_the_calendar_in_utc_is_a_client_error(facade: Facade
     assert result["data"]["customer"]["name"]
 
 
+# --- arguments graphql-core refuses before any resolver runs ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code", "mentions"),
+    [
+        ("query($f: Int!) { customers(first: $f) { totalCount } }", {"f": 2**40}, "BAD_USER_INPUT", "$f"),
+        ("query($f: Int!) { customers(first: $f) { totalCount } }", {"f": "ten"}, "BAD_USER_INPUT", "$f"),
+        ("query($n: ID!) { node(id: $n) { id } }", {"n": {"a": 1}}, "BAD_USER_INPUT", "$n"),
+        ("query($n: ID!) { node(id: $n) { id } }", {"n": True}, "BAD_USER_INPUT", "$n"),
+        ("query($d: DateTime) { customers(first: 1) { nodes { orders(placedAfter: $d) { totalCount } } } }",
+         {"d": "yesterday"}, "BAD_USER_INPUT", "DateTime"),
+        ("{ customers(first: 99999999999) { totalCount } }", {}, "GRAPHQL_VALIDATION_FAILED", "32-bit"),
+        ('{ customers(first: 1) { nodes { orders(placedAfter: "nope") { totalCount } } } }', {},
+         "GRAPHQL_VALIDATION_FAILED", "DateTime"),
+    ],
+    ids=["int-past-32-bits", "int-as-text", "id-as-object", "id-as-boolean", "datetime-variable", "int-literal",
+         "datetime-literal"],
+)  # fmt: skip
+def test_an_argument_of_the_wrong_type_is_refused_with_a_code(
+    facade: Facade, query: str, variables: dict[str, Any], code: str, mentions: str
+) -> None:
+    result = facade.query(query, variables)
+    assert result["data"] is None
+    (error,) = result["errors"]
+    assert error["extensions"]["code"] == code and mentions in error["message"], error
+
+
 # --- 5. upstream error texts -----------------------------------------------------------------------------
 
 

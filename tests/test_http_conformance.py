@@ -90,6 +90,12 @@ def test_get_with_a_mutation_answers_405_with_allow_post(facade: Facade) -> None
     }
 
 
+def test_a_method_other_than_get_and_post_answers_405_with_allow(facade: Facade) -> None:
+    response = httpx.head(f"{facade.url}/graphql", params={"query": "{ __typename }"}, timeout=30)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+
+
 def test_get_with_a_query_is_served(facade: Facade) -> None:
     response = httpx.get(f"{facade.url}/graphql", params={"query": "{ __typename }"}, timeout=30)
     assert response.status_code == 200

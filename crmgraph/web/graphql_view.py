@@ -102,6 +102,15 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         await response(scope, receive, send)
 
     async def _answer(self, request: Request, media_type: str | None) -> Response:
+        if request.method not in ("GET", "POST"):  # HEAD reaches here: Starlette routes it with GET
+            raise HttpRefusal(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"GraphQL is served with GET (queries) and POST, not {request.method}.",
+                part="method",
+                expected="GET or POST",
+                headers={"Allow": "GET, POST"},
+            )
         adapter = self.request_adapter_class(request)
         if self.should_render_graphql_ide(adapter):
             if self.graphql_ide is None:
@@ -141,7 +150,8 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         return orjson.loads(data)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
-        extensions = _exchange(request).data.extensions or {}
+        exchange: _Exchange | None = getattr(request.state, "graphql_exchange", None)
+        extensions = (exchange.data.extensions if exchange is not None else None) or {}
         return self.runtime_getter().context(
             explain=extensions.get("explain") is True,
             trace_context=trace_context_of(request.headers),

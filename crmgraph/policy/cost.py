@@ -33,9 +33,13 @@ from graphql import (
     GraphQLNonNull,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     get_named_type,
     is_composite_type,
 )
@@ -96,14 +100,28 @@ def measure_operation(
 ) -> int:
     """The estimated cost of the operation that will run (of every operation, when that is not clear yet);
     raise :class:`LimitExceeded` at the first limit passed."""
+    return measure(schema, document, operation_name, variables, limits, max_page_size)[0]
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: QueryLimits,
+    max_page_size: int,
+) -> tuple[int, bool]:
+    """:func:`measure_operation`, and whether the figure depends on the variables (a page size, a list or
+    a @skip condition given by one): when not, it holds for every request with the same document."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     named = [op for op in operations if operation_name and op.name and op.name.value == operation_name]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    cost = 0
+    cost, read_variables = 0, False
     for operation in named or operations:
         walk = _Walk(schema, fragments, _variables(operation, variables), limits, max_page_size)
         cost = max(cost, walk.operation(operation))
-    return cost
+        read_variables = read_variables or walk.read_variables
+    return cost, read_variables
 
 
 def _variables(operation: OperationDefinitionNode, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -131,6 +149,7 @@ class _Walk:
         self.max_page_size = max_page_size
         self.measured: dict[tuple[str, int | None, bool], Measure] = {}
         self.open: list[str] = []
+        self.read_variables = False
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(OperationType(operation.operation))
@@ -226,12 +245,16 @@ class _Walk:
             self._check_depth(base + level + measure.depth)
         return replace(measure, directives=measure.directives + directives)
 
+    def _value(self, node: ValueNode) -> Any:
+        self.read_variables = self.read_variables or _has_variable(node)
+        return value_from_ast_untyped(node, self.variables)
+
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> int | None:
         given = {argument.name.value: argument.value for argument in node.arguments or ()}
         for name in PAGE_ARGUMENTS:
             if name not in definition.args and name not in given:
                 continue
-            value = value_from_ast_untyped(given[name], self.variables) if name in given else None
+            value = self._value(given[name]) if name in given else None
             if value is None and name in definition.args:
                 value = definition.args[name].default_value
             if isinstance(value, int) and not isinstance(value, bool):
@@ -243,7 +266,7 @@ class _Walk:
 
     def _list_argument_size(self, node: FieldNode) -> int | None:
         """The length of a list argument, such as ``nodes(ids: [...])``: one object per id asked for."""
-        values = (value_from_ast_untyped(argument.value, self.variables) for argument in node.arguments or ())
+        values = (self._value(argument.value) for argument in node.arguments or ())
         sizes = [len(value) for value in values if isinstance(value, list)]
         return max(sizes, default=0) or None
 
@@ -253,7 +276,7 @@ class _Walk:
             name = directive.name.value
             if name in ("skip", "include"):
                 condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
-                value = value_from_ast_untyped(condition, self.variables) if condition is not None else None
+                value = self._value(condition) if condition is not None else None
                 if value is (name == "skip"):
                     return False
         return True
@@ -272,6 +295,16 @@ class _Walk:
             )
         if limits.max_cost is not None and measure.cost > limits.max_cost:
             raise LimitExceeded("QUERY_TOO_COSTLY", "max_cost", limits.max_cost, measure.cost, "Estimated cost")
+
+
+def _has_variable(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_has_variable(value) for value in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_has_variable(field.value) for field in node.fields)
+    return False
 
 
 def _nullable(kind: Any) -> Any:

@@ -15,6 +15,7 @@ the limit it was held against.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -22,11 +23,13 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
-from crmgraph.policy.cost import LimitExceeded, measure_operation
+from crmgraph.policy.cost import LimitExceeded, measure
 from crmgraph.policy.limit_settings import QueryLimits
 
 PARSED_DOCUMENTS = 512  # frontends send the same few documents over and over: parse each once
 DEFAULT_PAGE_CAP = 100
+# Costs of documents that passed, by (text, operation, limits, page cap), when no variable changes them.
+_MEASURED: OrderedDict[tuple[str | None, str | None, QueryLimits, int], int] = OrderedDict()
 
 
 # GraphQL's lexical tokens (spec, section 2.1), and the comments it ignores. Counted with one compiled
@@ -83,17 +86,29 @@ class QueryLimiter(SchemaExtension):
             if context.graphql_document is None and context.query:
                 context.graphql_document = parse_within(context.query, self.limits.max_tokens)
             if context.graphql_document is not None:
-                self.cost = measure_operation(
-                    context.schema._schema,
-                    context.graphql_document,
-                    context.operation_name,
-                    context.variables,
-                    self.limits,
-                    getattr(context.context, "max_page_size", DEFAULT_PAGE_CAP),
-                )
+                self.cost = self._measure()
         except LimitExceeded as refused:
             raise refused.as_graphql_error() from None
         yield
+
+    def _measure(self) -> int:
+        """The document's cost; kept for documents whose figure no variable changes (most of them)."""
+        context = self.execution_context
+        page_cap: int = getattr(context.context, "max_page_size", DEFAULT_PAGE_CAP)
+        key = (context.query, context.operation_name, self.limits, page_cap)
+        if context.query is not None and (cost := _MEASURED.get(key)) is not None:
+            _MEASURED.move_to_end(key)
+            return cost
+        assert context.graphql_document is not None
+        cost, read_variables = measure(
+            context.schema._schema, context.graphql_document, context.operation_name, context.variables,
+            self.limits, page_cap,
+        )  # fmt: skip
+        if context.query is not None and not read_variables:
+            _MEASURED[key] = cost
+            if len(_MEASURED) > PARSED_DOCUMENTS:
+                _MEASURED.popitem(last=False)
+        return cost
 
     def get_results(self) -> dict[str, Any]:
         if self.cost is None or not getattr(self.execution_context.context, "explain", False):

@@ -117,6 +117,25 @@ def test_a_steward_mutation_with_an_id_past_the_range_gets_a_user_error_and_writ
     assert errors[0]["field"] == ["input", *field] and errors[0]["code"] == "INVALID_ID", errors
 
 
+@pytest.mark.parametrize(
+    ("record_id", "reason", "field"),
+    [("9" * 500, "r", ["input", "record", "recordId"]), ("1\x00", "r", ["input", "record", "recordId"]),
+     ("1", "why\x00", ["input", "reason"]), ("1", "w" * 10_001, ["input", "reason"])],
+    ids=["record-id-past-the-column", "record-id-with-nul", "reason-with-nul", "reason-of-a-book"],
+)  # fmt: skip
+def test_a_steward_input_the_store_cannot_hold_is_a_user_error(
+    facade: Facade, record_id: str, reason: str, field: list[str]
+) -> None:
+    result = facade.query(
+        """mutation($id: String!, $why: String!) { customerUnlink(input: {record: {system: "crm", recordId: $id},
+             reason: $why}) { customer { id } userErrors { field message code } } }""",
+        {"id": record_id, "why": reason},
+    )
+    assert "errors" not in result, result["errors"]
+    (error,) = result["data"]["customerUnlink"]["userErrors"]
+    assert error["field"] == field and error["code"] == "INVALID", error
+
+
 # --- 2. forged cursors -----------------------------------------------------------------------------------
 
 FORGED = {

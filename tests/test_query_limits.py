@@ -242,3 +242,11 @@ def test_the_limits_section_of_the_config_is_validated_with_the_path_at_fault() 
         parse_config(base + "limits: {max_depth: 0, max_cost: lots, max_dept: 3}")
     paths = sorted(problem.path for problem in refused.value.problems)
     assert paths == ["limits.max_cost", "limits.max_dept", "limits.max_depth"]
+
+
+def test_a_get_request_meets_the_same_limits(facade: Facade, estate: Estate) -> None:
+    response = httpx.get(f"{facade.url}/graphql", params={"query": _nested(31, 2)}, timeout=60)
+    assert response.status_code < 500, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "QUERY_TOO_DEEP", "limit": 15, "actual": 16}
+    assert estate.stats("crm")["total"] == 0 and estate.stats("tickets")["total"] == 0

@@ -92,6 +92,7 @@ def build_app(config: Config) -> Starlette:
     graphql = GraphQLApp(
         lambda: state["runtime"],
         max_json_depth=limits.max_json_depth,
+        limits=config.limits,
         graphql_ide="graphiql" if config.server.graphiql else None,
         # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
         ide_html=graphiql.page("/graphql", EXAMPLES),

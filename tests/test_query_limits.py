@@ -252,11 +252,6 @@ def test_a_get_request_meets_the_same_limits(facade: Facade, estate: Estate) -> 
     assert estate.stats("crm")["total"] == 0 and estate.stats("tickets")["total"] == 0
 
 
-@pytest.mark.xfail(
-    reason="crmgraph/web/graphql_view.py builds the schema without config.limits: GraphQLApp must pass "
-    "them to build_schema(limits) (the HTTP layer's change); remove this mark when it does",
-    strict=True,
-)
 def test_the_served_facade_applies_the_limits_of_its_config(estate: Estate, linked_identity: str) -> None:
     config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity)
     with serve_facade(config.model_copy(update={"limits": QueryLimits(max_depth=2)})) as facade:

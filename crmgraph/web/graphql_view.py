@@ -32,6 +32,7 @@ from strawberry.types import ExecutionResult
 
 from crmgraph.adapters.calls import trace_context_of
 from crmgraph.context import ANONYMOUS, RequestContext
+from crmgraph.policy import QueryLimits
 from crmgraph.schema import build_schema
 from crmgraph.web.media import GRAPHQL_RESPONSE, JSON, SUPPORTED, negotiate
 from crmgraph.web.problems import HttpRefusal
@@ -78,9 +79,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         *,
         max_json_depth: int,
         ide_html: str | None = None,
+        limits: QueryLimits | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(build_schema(), **kwargs)
+        super().__init__(build_schema(limits), **kwargs)
         self.runtime_getter = runtime_getter
         self.max_json_depth = max_json_depth
         self.ide_html = ide_html

@@ -24,11 +24,15 @@ def global_id(type_name: str, *parts: object) -> str:
 
 
 def active_customers(store: IdentityStore, limit: int) -> list[int]:
-    """Customers with records in all three systems: the ones whose 360 view touches every source."""
+    """Customers with records in all three systems: the ones whose 360 view touches every source.
+
+    Taken in the order of their CRM record's id, not of their golden id: golden ids go to the customers
+    with the most records first, and a sample of those would be the heaviest 360 views, not typical ones.
+    """
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT customer_id FROM crmgraph_links GROUP BY customer_id HAVING COUNT(DISTINCT source) = 3 "
-            "ORDER BY customer_id LIMIT ?",
+            "ORDER BY MIN(CASE WHEN source = 'crm' THEN source_id END), customer_id LIMIT ?",
             (limit,),
         ).fetchall()
     return [int(row[0]) for row in rows]

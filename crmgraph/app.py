@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 
 from crmgraph import graphiql
 from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.calls import CallLog
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config
@@ -53,6 +54,7 @@ class Runtime:
             max_page_size=self.config.server.max_page_size,
             explain=explain,
             deadline_s=self.config.server.deadline_s,
+            call_log=CallLog(budget=self.config.server.max_upstream_calls),
             trace_context=trace_context,
             identity=self.config.identity,
             actor=actor,

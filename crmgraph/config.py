@@ -145,6 +145,13 @@ class ServerConfig(Strict):
     deadline_s: float = Field(
         10.0, gt=0, le=600, description="A request's whole time budget: no upstream call waits beyond it."
     )
+    max_upstream_calls: int | None = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Upstream round trips one request may make; past it a source answers "
+        "UPSTREAM_BUDGET_EXCEEDED for the rest (null: no limit).",
+    )
     http: HttpLimitsConfig = Field(
         default_factory=HttpLimitsConfig, description="Limits on requests and connections (docs/security.md)."
     )

@@ -97,6 +97,14 @@ class UpstreamBadResponse(SourceError):
     happened = "gave an answer that cannot be read"
 
 
+class UpstreamBudgetExceeded(SourceError):
+    """The request had spent its budget of upstream calls (``server.max_upstream_calls``): not asked."""
+
+    code = "UPSTREAM_BUDGET_EXCEEDED"
+    retryable = False
+    happened = "was not asked: the request spent its budget of upstream calls"
+
+
 class UpstreamRejected(SourceError):
     code = "UPSTREAM_REJECTED"
     retryable = False

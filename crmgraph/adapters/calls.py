@@ -24,6 +24,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from crmgraph.errors import UpstreamBudgetExceeded
+
 T = TypeVar("T")
 
 
@@ -47,6 +49,9 @@ class CallLog:
     shared: dict[Hashable, SharedCall] = field(default_factory=dict)  # see shared_in_request()
     # Reads started ahead for the request that no resolver may end up awaiting: finished before it answers.
     started_ahead: set[asyncio.Future[Any]] = field(default_factory=set)
+    # Round trips the request may make at most (None: no limit), and those begun so far.
+    budget: int | None = None
+    begun: int = 0
 
     def count(self, source: str | None = None) -> int:
         return sum(1 for call in self.calls if source is None or call.source == source)
@@ -74,10 +79,15 @@ def operation(name: str, keys: int) -> Iterator[None]:
 def upstream_call(source: str, request: str) -> Iterator[UpstreamCall]:
     """Time one round trip and add it to the current request's log (if any); with tracing, in a span."""
     name, keys = current_operation.get()
+    log = current_call_log.get()
+    if log is not None and log.budget is not None:
+        if log.begun >= log.budget:
+            # One request must not amplify into unbounded upstream work, however it was written.
+            raise UpstreamBudgetExceeded(source, f"{request}: the request's {log.budget} upstream calls are spent")
+        log.begun += 1
     call = UpstreamCall(source, name, request, keys)
     span = _start_span(call)
     started = time.perf_counter()
-    log = current_call_log.get()
     if log is not None:
         call.at_ms = round((started - log.started) * 1000, 2)
     try:

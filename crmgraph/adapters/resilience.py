@@ -34,6 +34,7 @@ from crmgraph.adapters.throttle import RetryBudget, TokenBucket
 from crmgraph.errors import (
     SourceError,
     UpstreamBadResponse,
+    UpstreamBudgetExceeded,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamTimeout,
@@ -124,7 +125,9 @@ class TransientBadResponse(UpstreamBadResponse):
 def counts_as_failure(error: BaseException) -> bool:
     """Whether an error says the system is unwell. A 4xx or a 429 is an answer: the system is up, and
     opening the breaker over a wrong token would hide the message that says how to fix it."""
-    return isinstance(error, SourceError) and not isinstance(error, UpstreamRejected | UpstreamRateLimited)
+    return isinstance(error, SourceError) and not isinstance(
+        error, UpstreamRejected | UpstreamRateLimited | UpstreamBudgetExceeded
+    )
 
 
 def _never(_: Any) -> bool:

@@ -69,6 +69,8 @@ def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
         cache: {{url: "memory://", ttl_s: {{default: {ttl}}}}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
+        auth: {{anonymous_role: admin}}
+        policy: {{roles: {{admin: {{explain: true}}}}}}
     """)
 
 

@@ -72,6 +72,8 @@ sources:
   erp: {{adapter: sql, url: "{urls["erp"]}"}}
   tickets: {{adapter: zendesk, url: "{urls["tickets"]}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
 identity: {{url: "{identity_url}"}}
+auth: {{anonymous_role: admin}}
+policy: {{roles: {{admin: {{explain: true}}}}}}
 """
 
 

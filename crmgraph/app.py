@@ -11,7 +11,7 @@ middleware assigns a request id and writes one JSON access line; ``/metrics`` (P
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from opentelemetry.context import Context
@@ -32,6 +32,10 @@ from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
 from crmgraph.observability.tracing import start_tracing, stop_tracing
+from crmgraph.policy.api_keys import ApiKeyStore
+from crmgraph.policy.authenticate import Authenticator
+from crmgraph.policy.principal import Principal
+from crmgraph.policy.roles import decide
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.sources import OpenSources
 from crmgraph.web.body import BodyLimitMiddleware
@@ -47,7 +51,13 @@ class Runtime:
     cache: ReadThrough
     identity: IdentityStore
 
-    def context(self, explain: bool, trace_context: Context | None = None, actor: str = ANONYMOUS) -> RequestContext:
+    def context(
+        self,
+        explain: bool,
+        trace_context: Context | None = None,
+        actor: str = ANONYMOUS,
+        principal: Principal | None = None,
+    ) -> RequestContext:
         loaders = Loaders(self.adapters, self.cache, self.identity, self.config.identity.survivorship)
         return RequestContext(
             loaders=loaders,
@@ -58,10 +68,13 @@ class Runtime:
             trace_context=trace_context,
             identity=self.config.identity,
             actor=actor,
+            principal=principal,
+            access=decide(principal, self.config.policy) if principal is not None else None,
         )
 
 
-def build_app(config: Config) -> Starlette:
+def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None) -> Starlette:
+    """The app serving ``config``; ``graphiql_headers`` are filled into GraphiQL's tabs (the demo's token)."""
     state: dict[str, Runtime] = {}
     configure_logging()
     observability = Observability(lambda: state["runtime"].adapters if "runtime" in state else {})
@@ -86,18 +99,23 @@ def build_app(config: Config) -> Starlette:
             stop_tracing(tracing)
             await close_backend(backend)
             identity.close()
+            if api_keys is not None:
+                api_keys.close()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     limits = config.server.http
+    # API keys live in the facade's own store (the identity store's database).
+    api_keys = ApiKeyStore(config.identity.url) if config.auth.api_keys else None
     graphql = GraphQLApp(
         lambda: state["runtime"],
         max_json_depth=limits.max_json_depth,
         limits=config.limits,
+        authenticator=Authenticator(config.auth, api_keys),
         graphql_ide="graphiql" if config.server.graphiql else None,
         # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
-        ide_html=graphiql.page("/graphql", EXAMPLES),
+        ide_html=graphiql.page("/graphql", EXAMPLES, headers=graphiql_headers),
     )
     routes: list[Route | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

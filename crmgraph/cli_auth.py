@@ -11,12 +11,11 @@ from rich.table import Table
 
 from crmgraph.demo.layout import DEFAULT_DATA_DIR
 from crmgraph.policy.api_keys import ApiKeyStore
-from crmgraph.policy.tokens import issue_development_token
+from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, issue_development_token
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 apikey_app = typer.Typer(help="API keys for services: made here, kept hashed in the store.", no_args_is_help=True)
-DEMO_ISSUER, DEMO_AUDIENCE = "crmgraph-demo", "crmgraph"
 
 
 def _pairs(values: list[str], option: str) -> dict[str, object]:

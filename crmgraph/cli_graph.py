@@ -18,6 +18,7 @@ from crmgraph.config import Config, ConfigErrors, SourceConfig, load_config, par
 from crmgraph.demo.process import estate_process
 from crmgraph.errors import ConfigError
 from crmgraph.graphiql.examples import FIRST_QUERY
+from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key, issue_development_token
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -138,7 +139,9 @@ def demo_group(
         if latency_ms:
             for system in ("crm", "tickets"):
                 httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": latency_ms}).raise_for_status()
+        _, jwks = ensure_development_key(data_dir)
         os.environ |= {
+            "CRMGRAPH_DEMO_JWKS": str(jwks.resolve()),
             "CRMGRAPH_DEMO_CRM_URL": urls["crm"],
             "CRMGRAPH_DEMO_TICKETS_URL": urls["tickets"],
             "CRMGRAPH_DEMO_ERP_URL": urls["erp"],
@@ -155,8 +158,14 @@ def demo_group(
 
         # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets the estate be stopped.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser)\nA first query to paste:\n")
+        admin = issue_development_token(data_dir, subject="demo-admin", roles=["admin"], issuer=DEMO_ISSUER,
+                                        audience=DEMO_AUDIENCE)  # fmt: skip
+        out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser: its tabs carry an admin "
+                  "token in Headers)\nA first query to paste:\n")  # fmt: skip
         out.print(FIRST_QUERY, markup=False, highlight=False)
-        out.print(f"\nor: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
+        out.print(f"\nAn admin token (8 hours; `crmgraph token --subject S --role R` makes others):\n{admin}\n")
+        out.print(f"or: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
+                  f"-H 'Authorization: Bearer {admin}' "
                   f"-d '{{\"query\": \"{{ customers(first: 2) {{ nodes {{ name }} }} }}\"}}'\n")  # fmt: skip
-        run_server(build_app(loaded), "127.0.0.1", port, log_level="warning")
+        app = build_app(loaded, graphiql_headers={"Authorization": f"Bearer {admin}"})
+        run_server(app, "127.0.0.1", port, log_level="warning")

@@ -26,7 +26,9 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from crmgraph.errors import ConfigError
 from crmgraph.identity.settings import IdentityConfig
+from crmgraph.policy.auth_settings import AuthConfig
 from crmgraph.policy.limit_settings import QueryLimits
+from crmgraph.policy.roles import PolicyConfig
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -184,6 +186,10 @@ class Config(Strict):
     limits: QueryLimits = Field(
         default_factory=QueryLimits, description="What one GraphQL document may cost (docs/security.md)."
     )
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="How a request proves who it is: JWTs, API keys (docs/security.md)."
+    )
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What each role may see and do.")
 
     @field_validator("sources")
     @classmethod

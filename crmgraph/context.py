@@ -8,6 +8,8 @@ from opentelemetry.context import Context
 
 from crmgraph.adapters.calls import CallLog
 from crmgraph.identity.settings import IdentityConfig
+from crmgraph.policy.principal import Principal
+from crmgraph.policy.roles import Access
 from crmgraph.resolvers.loaders import Loaders
 
 ANONYMOUS = "anonymous"
@@ -22,5 +24,8 @@ class RequestContext:
     call_log: CallLog = field(default_factory=CallLog)
     trace_context: Context | None = None  # the caller's trace, when tracing is on and it sent one
     identity: IdentityConfig = field(default_factory=IdentityConfig)  # how records are matched and survive
-    # Who a steward decision is recorded as. Until authentication lands, the X-Crmgraph-Actor header says so.
+    # Who a steward decision is recorded as: the principal's subject (for the anonymous role, the
+    # X-Crmgraph-Actor header may name someone, as in development).
     actor: str = ANONYMOUS
+    principal: Principal | None = None  # who asks (None only outside a served request)
+    access: Access | None = None  # what the principal's roles allow, decided once for the request

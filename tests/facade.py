@@ -14,6 +14,10 @@ from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.runner import serving
 
+# Tests of what the graph answers ask as an anonymous admin; tests of authentication configure their own.
+TEST_AUTH = """auth: {anonymous_role: admin}
+        policy: {roles: {admin: {mutations: ["*"], explain: true}}}"""
+
 
 def facade_config(
     crm_url: str,
@@ -42,6 +46,7 @@ def facade_config(
         identity: {{url: "{identity_url}", survivorship: {survivorship_section}}}
         server: {{max_page_size: 200, deadline_s: {deadline_s}}}
         tracing: {tracing_section}
+        {TEST_AUTH}
         """
     )
 

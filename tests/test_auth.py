@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +26,7 @@ from crmgraph.policy.authenticate import Authenticator
 from crmgraph.policy.principal import Unauthenticated
 from crmgraph.policy.tokens import JWKS_FILE, TokenVerifier, ensure_development_key, issue_development_token
 from tests.conftest import Estate
+from tests.facade import facade_config, serve_facade
 
 ISSUER, AUDIENCE = "https://idp.test/", "crmgraph"
 
@@ -223,3 +225,35 @@ identity: {{url: "{store_url}"}}
     settings = JwtSettings(jwks_file=str(tmp_path / "demo" / JWKS_FILE), issuer="crmgraph-demo", audience="crmgraph")
     principal = TokenVerifier(settings).verify(printed.stdout.strip())
     assert principal.subject == "ana" and principal.attributes == {"countries": ["DE", "FR"]}
+
+
+def test_the_served_graph_lets_in_tokens_and_keys_and_answers_401_to_everyone_else(
+    estate: Estate, linked_identity: str, key_folder: Path
+) -> None:
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity)
+    jwt_settings = JwtSettings(jwks_file=str(key_folder / JWKS_FILE), issuer=ISSUER, audience=AUDIENCE)
+    required = config.model_copy(update={"auth": AuthConfig(jwt=jwt_settings)})
+    store = ApiKeyStore(linked_identity)
+    record, key = store.create("nightly-sync", ["admin"])
+    query = {"query": "{ customers(first: 1) { totalCount } }"}
+    try:
+        with serve_facade(required) as facade:
+            url = f"{facade.url}/graphql"
+
+            def post(headers: dict[str, str]) -> httpx.Response:
+                return httpx.post(url, json=query, headers=headers, timeout=30)
+
+            nobody = post({})
+            assert nobody.status_code == 401 and nobody.headers["www-authenticate"] == (
+                'Bearer realm="crmgraph", ApiKey realm="crmgraph"'
+            )
+            expired = post({"Authorization": f"Bearer {_token(key_folder, ttl_seconds=-3600)}"})
+            assert expired.status_code == 401 and "expired" in expired.json()["errors"][0]["message"]
+            assert 'error="invalid_token"' in expired.headers["www-authenticate"]
+            assert post({"Authorization": f"Bearer {_token(key_folder)}"}).json()["data"]["customers"]["totalCount"] > 0
+            assert post({"X-Api-Key": key}).status_code == 200
+            store.revoke(record.key_id)
+            assert post({"X-Api-Key": key}).status_code == 401
+            assert httpx.get(url, headers={"Accept": "text/html"}, timeout=10).status_code == 200, "GraphiQL loads"
+    finally:
+        store.close()

@@ -41,7 +41,17 @@ def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) 
         assert f"http://127.0.0.1:{port}/graphql" in printed and FIRST_QUERY in printed
         assert FIRST_QUERY in (Path(__file__).parent.parent / "README.md").read_text(), "the README shows it too"
         assert "Linked" in printed
-        result = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": FIRST_QUERY}, timeout=30).json()
+        url = f"http://127.0.0.1:{port}/graphql"
+        # Nobody is let in without credentials; the demo prints an admin token and puts it into GraphiQL.
+        refused = httpx.post(url, json={"query": FIRST_QUERY}, timeout=30)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        token = printed.split("An admin token", 1)[1].splitlines()[1].strip()
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        bad = httpx.post(url, json={"query": FIRST_QUERY}, headers={"Authorization": f"Bearer {forged}"}, timeout=30)
+        assert bad.status_code == 401 and "signature" in bad.json()["errors"][0]["message"]
+        admin = {"Authorization": f"Bearer {token}"}
+        result = httpx.post(url, json={"query": FIRST_QUERY}, headers=admin, timeout=30).json()
         assert "errors" not in result, result
         customers = result["data"]["customers"]
         assert customers["totalCount"] > 0 and len(customers["nodes"]) == 3
@@ -49,8 +59,9 @@ def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) 
         # One customer across the systems: each shown with its orders (ERP) and its tickets (Zendesk).
         assert all(node["orders"]["nodes"] and node["tickets"]["nodes"] for node in customers["nodes"])
         assert all({"crm", "erp", "tickets"} <= {s["system"] for s in node["sources"]} for node in customers["nodes"])
-        graphiql = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10)
+        graphiql = httpx.get(url, headers={"Accept": "text/html"}, timeout=10)
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+        assert f"Bearer {token}" in graphiql.text, "GraphiQL's tabs carry the admin token"
     finally:
         process.terminate()
         process.wait(timeout=20)

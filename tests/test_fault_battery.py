@@ -74,6 +74,8 @@ def _config(
                 "cache": {"url": "memory://", "ttl_s": {"default": ttl_s}, "namespace": "faults"},
                 "identity": {"url": identity_url},
                 "server": {"max_page_size": 200},
+                "auth": {"anonymous_role": "admin"},
+                "policy": {"roles": {"admin": {"mutations": ["*"], "explain": True}}},
             }
         )
     )

@@ -8,7 +8,7 @@ facade. Example queries open as tabs, so a first visit has something to run.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +35,13 @@ def assets_route() -> Mount:
     return Mount(ASSET_PATH, app=StaticFiles(directory=STATIC_DIR), name="graphiql-assets")
 
 
-def page(endpoint: str, examples: Sequence[Example] = (), title: str = "crmgraph") -> str:
-    """The GraphiQL page for ``endpoint``, with ``examples`` open as tabs (the first one shown)."""
-    tabs = [{"query": f"# {example.title}\n{example.query}\n"} for example in examples]
+def page(
+    endpoint: str, examples: Sequence[Example] = (), title: str = "crmgraph", headers: Mapping[str, str] | None = None
+) -> str:
+    """The GraphiQL page for ``endpoint``, with ``examples`` open as tabs (the first one shown), each with
+    ``headers`` filled in (the demo's token)."""
+    shown = orjson.dumps(dict(headers), option=orjson.OPT_INDENT_2).decode() if headers else ""
+    tabs = [{"query": f"# {example.title}\n{example.query}\n", "headers": shown} for example in examples]
     # orjson escapes nothing HTML cares about; "</" inside a query would end the script element early.
     settings = orjson.dumps({"endpoint": endpoint, "tabs": tabs}).decode().replace("</", "<\\/")
     styles = "\n".join(f'  <link rel="stylesheet" href="{ASSET_PATH}/{name}" />' for name in STYLES)

@@ -117,6 +117,7 @@ class TokenVerifier:
 # --- a development signing key (the demo's), and tokens signed with it -------------------------------------
 
 PRIVATE_KEY_FILE = "jwt-signing-key.pem"
+DEMO_ISSUER, DEMO_AUDIENCE = "crmgraph-demo", "crmgraph"  # what the demo's configuration expects
 JWKS_FILE = "jwks.json"
 
 

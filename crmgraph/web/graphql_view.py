@@ -33,6 +33,8 @@ from strawberry.types import ExecutionResult
 from crmgraph.adapters.calls import trace_context_of
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.policy import QueryLimits
+from crmgraph.policy.authenticate import Authenticator
+from crmgraph.policy.principal import Principal, Unauthenticated
 from crmgraph.schema import build_schema
 from crmgraph.web.media import GRAPHQL_RESPONSE, JSON, SUPPORTED, negotiate
 from crmgraph.web.problems import HttpRefusal
@@ -43,7 +45,9 @@ ACTOR_HEADER = "x-crmgraph-actor"
 
 
 class ContextFactory(Protocol):
-    def context(self, explain: bool, trace_context: Any = None, actor: str = ANONYMOUS) -> RequestContext: ...
+    def context(
+        self, explain: bool, trace_context: Any = None, actor: str = ANONYMOUS, principal: Principal | None = None
+    ) -> RequestContext: ...
 
 
 class _Exchange:
@@ -80,10 +84,13 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         max_json_depth: int,
         ide_html: str | None = None,
         limits: QueryLimits | None = None,
+        authenticator: Authenticator | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(build_schema(limits), **kwargs)
         self.runtime_getter = runtime_getter
+        # None only where a test serves the schema without the app: every app built by build_app has one.
+        self.authenticator = authenticator
         self.max_json_depth = max_json_depth
         self.ide_html = ide_html
 
@@ -132,6 +139,8 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                 part="headers.accept",
                 expected=SUPPORTED,
             )
+        # Who asks, before the body is read: an unauthenticated client costs no more than its headers.
+        request.state.principal = self._principal(request)
         data = await read_graphql_request(request, self.max_json_depth)
         request.state.graphql_exchange = _Exchange(media_type, data)
         try:
@@ -139,6 +148,21 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         except HTTPException as exc:
             raise _refusal_of(exc, request.method) from exc
         return response
+
+    def _principal(self, request: Request) -> Principal | None:
+        if self.authenticator is None:
+            return None
+        try:
+            return self.authenticator.principal(request.headers)
+        except Unauthenticated as refused:
+            raise HttpRefusal(
+                401,
+                "UNAUTHENTICATED",
+                f"Authentication failed: {refused.reason}.",
+                part="headers.authorization",
+                expected="Authorization: Bearer <JWT>, or an API key (Authorization: ApiKey cg_..., X-Api-Key)",
+                headers={"WWW-Authenticate": refused.challenge()},
+            ) from None
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         assert isinstance(request, _RequestAdapter)
@@ -154,10 +178,16 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         exchange: _Exchange | None = getattr(request.state, "graphql_exchange", None)
         extensions = (exchange.data.extensions if exchange is not None else None) or {}
+        principal: Principal | None = getattr(request.state, "principal", None)
+        actor = principal.subject if principal is not None else ANONYMOUS
+        if principal is None or principal.via == "anonymous":
+            # Development only: with no principal to name, the header may say who makes a decision.
+            actor = request.headers.get(ACTOR_HEADER, "").strip() or actor
         return self.runtime_getter().context(
             explain=extensions.get("explain") is True,
             trace_context=trace_context_of(request.headers),
-            actor=request.headers.get(ACTOR_HEADER, "").strip() or ANONYMOUS,
+            actor=actor,
+            principal=principal,
         )
 
     async def get_sub_response(self, request: Any) -> Response:

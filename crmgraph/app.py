@@ -59,6 +59,9 @@ class Runtime:
         principal: Principal | None = None,
     ) -> RequestContext:
         loaders = Loaders(self.adapters, self.cache, self.identity, self.config.identity.survivorship)
+        access = decide(principal, self.config.policy) if principal is not None else None
+        if access is not None and not access.explain:
+            explain = False  # what a query cost upstream names the systems and their paths: for some roles only
         return RequestContext(
             loaders=loaders,
             max_page_size=self.config.server.max_page_size,
@@ -69,7 +72,7 @@ class Runtime:
             identity=self.config.identity,
             actor=actor,
             principal=principal,
-            access=decide(principal, self.config.policy) if principal is not None else None,
+            access=access,
         )
 
 

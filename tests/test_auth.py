@@ -24,6 +24,7 @@ from crmgraph.policy.api_keys import ApiKeyStore
 from crmgraph.policy.auth_settings import AuthConfig, JwtSettings
 from crmgraph.policy.authenticate import Authenticator
 from crmgraph.policy.principal import Unauthenticated
+from crmgraph.policy.roles import PolicyConfig
 from crmgraph.policy.tokens import JWKS_FILE, TokenVerifier, ensure_development_key, issue_development_token
 from tests.conftest import Estate
 from tests.facade import facade_config, serve_facade
@@ -257,3 +258,33 @@ def test_the_served_graph_lets_in_tokens_and_keys_and_answers_401_to_everyone_el
             assert httpx.get(url, headers={"Accept": "text/html"}, timeout=10).status_code == 200, "GraphiQL loads"
     finally:
         store.close()
+
+
+def test_a_mutation_no_role_of_the_principal_names_is_refused_whole_and_explain_is_for_some_roles(
+    estate: Estate, linked_identity: str, key_folder: Path
+) -> None:
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity)
+    jwt_settings = JwtSettings(jwks_file=str(key_folder / JWKS_FILE), issuer=ISSUER, audience=AUDIENCE)
+    policy = PolicyConfig.model_validate(
+        {"roles": {"steward": {"mutations": ["customerMerge"]}, "analyst": {"explain": True}, "viewer": {}}}
+    )
+    served = config.model_copy(update={"auth": AuthConfig(jwt=jwt_settings), "policy": policy})
+    merge = """mutation { customerMerge(input: {survivorId: "Q3VzdG9tZXI6MQ", absorbedIds: ["Q3VzdG9tZXI6MQ"],
+                 reason: "test"}) { userErrors { code } } }"""
+    with serve_facade(served) as facade:
+
+        def ask(role: str, body: dict[str, Any]) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {_token(key_folder, roles=[role])}"}
+            answer: dict[str, Any] = httpx.post(f"{facade.url}/graphql", json=body, headers=headers, timeout=30).json()
+            return answer
+
+        refused = ask("viewer", {"query": merge})
+        assert refused["data"] is None and refused["errors"][0]["extensions"] == {
+            "code": "FORBIDDEN", "mutations": ["customerMerge"]
+        }  # fmt: skip
+        allowed = ask("steward", {"query": merge})
+        assert "errors" not in allowed, "the steward's mutation runs (and answers its own input errors)"
+        assert allowed["data"]["customerMerge"]["userErrors"], "merging a customer into itself is an input error"
+        query = {"query": "{ customers(first: 1) { totalCount } }", "extensions": {"explain": True}}
+        assert "upstream" in ask("analyst", query).get("extensions", {})
+        assert "upstream" not in ask("viewer", query).get("extensions", {})

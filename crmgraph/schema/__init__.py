@@ -11,6 +11,7 @@ from strawberry.extensions import ValidationCache
 from crmgraph.observability.operations import OperationMetrics
 from crmgraph.observability.tracing import OperationTracing
 from crmgraph.policy import QueryLimiter, QueryLimits
+from crmgraph.schema.authorization import MutationPermissions
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
@@ -41,6 +42,7 @@ def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
             # else reads it. Frontends send the same few documents over and over: parse and validate each once.
             lambda: QueryLimiter(limits),
             lambda: ValidationCache(maxsize=512),
+            MutationPermissions,  # before anything runs: a mutation a role may not run does not half-run
             RequestDeadline,
             OperationTracing,  # before the others: the span covers their work
             UpstreamExplain,

@@ -120,25 +120,41 @@ def _line(name: str, kind: str, evaluation: Evaluation) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def run(customers: int, seed: int, baselines: bool, data_root: Path) -> None:
+def seeded_estate(customers: int, seed: int, data_root: Path) -> EstateLayout:
+    """The estate under ``data_root``, seeded first when it is missing or from another generator version."""
     layout = EstateLayout(data_root / f"{customers}-{seed}")
     if not data_dir_is_current(layout.root, seed=seed, customers=customers):
         started = time.monotonic()
         generate_estate(layout, customers=customers, seed=seed)
         print(f"seeded {customers:,} customers (seed {seed}) in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return layout
+
+
+def config_text(urls: Mapping[str, str]) -> str:
+    """The configuration of a served estate, with an identity store of its own in a fresh folder."""
+    identity = f"sqlite:///{tempfile.mkdtemp()}/identity.sqlite"
+    return CONFIG.format(crm=urls["crm"], tickets=urls["tickets"], erp=urls["erp"], identity=identity)
+
+
+def scan_estate(text: str) -> tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord], float]:
+    """Every party and person record, read through the adapters as `crmgraph link` reads them, and the time."""
+    config = parse_config(text, environ={})
+
+    async def scan() -> tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord]]:
+        async with OpenSources(config) as adapters:
+            return await scan_sources(adapters, LinkReport())
+
+    started = time.monotonic()
+    parties, persons = asyncio.run(scan())
+    return parties, persons, time.monotonic() - started
+
+
+def run(customers: int, seed: int, baselines: bool, data_root: Path) -> None:
+    layout = seeded_estate(customers, seed, data_root)
     truth = read_truth(layout.ground_truth)
     with estate_process(layout.root, customers=customers, seed=seed) as urls:
-        identity = f"sqlite:///{tempfile.mkdtemp()}/identity.sqlite"
-        text = CONFIG.format(crm=urls["crm"], tickets=urls["tickets"], erp=urls["erp"], identity=identity)
-        config = parse_config(text, environ={})
-
-        async def scan() -> tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord]]:
-            async with OpenSources(config) as adapters:
-                return await scan_sources(adapters, LinkReport())
-
-        started = time.monotonic()
-        parties, persons = asyncio.run(scan())
-        read_s = time.monotonic() - started
+        text = config_text(urls)
+        parties, persons, read_s = scan_estate(text)
         started = time.monotonic()
         resolution = resolve(parties, persons, IdentityConfig())
         match_s = time.monotonic() - started

@@ -26,9 +26,7 @@ DuckDB uses every core.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import resource
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -39,21 +37,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from identity import CONFIG, _line  # bench/identity.py
+from identity import _line, config_text, scan_estate, seeded_estate  # bench/identity.py
 
-from crmgraph.config import parse_config
-from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.columns import one_deletion_variants, within_one_edit
 from crmgraph.identity.engine import resolve
 from crmgraph.identity.evaluate import evaluate, read_truth
-from crmgraph.identity.linker import LinkReport, scan_sources
 from crmgraph.identity.matcher import match
 from crmgraph.identity.profiles import Profile, SourceRecord
 from crmgraph.identity.settings import SET_FIELDS, Comparison, IdentityConfig, MatchSettings
 from crmgraph.records import PartyRecord, PersonRecord
-from crmgraph.sources import OpenSources
 
 THRESHOLDS = (0.97, 0.99)
 U_MAX_PAIRS = 1e7  # Splink's advice: 1e7 "often adequate", 1e8-1e9 best
@@ -447,24 +440,11 @@ def mistakes(
 def read_estate(customers: int, seed: int, data_root: Path) -> tuple[
     dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord], dict[str, dict[SourceRecord, str]], float
 ]:  # fmt: skip
-    layout = EstateLayout(data_root / f"{customers}-{seed}")
-    if not data_dir_is_current(layout.root, seed=seed, customers=customers):
-        started = time.monotonic()
-        generate_estate(layout, customers=customers, seed=seed)
-        print(f"seeded {customers:,} customers (seed {seed}) in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    layout = seeded_estate(customers, seed, data_root)
     truth = read_truth(layout.ground_truth)
     with estate_process(layout.root, customers=customers, seed=seed) as urls:
-        identity = f"sqlite:///{tempfile.mkdtemp()}/identity.sqlite"
-        text = CONFIG.format(crm=urls["crm"], tickets=urls["tickets"], erp=urls["erp"], identity=identity)
-        config = parse_config(text, environ={})
-
-        async def scan() -> tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord]]:
-            async with OpenSources(config) as adapters:
-                return await scan_sources(adapters, LinkReport())
-
-        started = time.monotonic()
-        parties, persons = asyncio.run(scan())
-        return parties, persons, truth, time.monotonic() - started
+        parties, persons, seconds = scan_estate(config_text(urls))
+        return parties, persons, truth, seconds
 
 
 def run(customers: int, seed: int, with_persons: bool, data_root: Path) -> None:

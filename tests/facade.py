@@ -6,13 +6,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.runner import serving
+
+if TYPE_CHECKING:
+    from tests.conftest import Estate
 
 # Tests of what the graph answers ask as an anonymous admin; tests of authentication configure their own.
 TEST_AUTH = """auth: {anonymous_role: admin}
@@ -70,6 +74,19 @@ class Facade:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+
+def estate_config_file(estate: Estate, path: Path, store_url: str) -> Path:
+    """A configuration file for the running estate with ``store_url`` as the facade's store, for the CLI."""
+    path.write_text(
+        f"""sources:
+  crm: {{adapter: hubspot, url: "{estate.crm_url}", token: demo-crm-token}}
+  erp: {{adapter: sql, url: "{estate.layout.erp_url}"}}
+  tickets: {{adapter: zendesk, url: "{estate.tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
+identity: {{url: "{store_url}"}}
+"""
+    )
+    return path
 
 
 @contextmanager

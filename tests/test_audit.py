@@ -16,6 +16,7 @@ from sqlalchemy import update
 from crmgraph.audit import AuditEvent, AuditStore, AuditWriter, verify
 from crmgraph.audit.store import audit_customers, audit_events
 from tests.conftest import Estate
+from tests.facade import estate_config_file
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -95,15 +96,7 @@ def test_the_audit_commands_list_a_customers_events_and_verify_finds_an_edited_r
     estate: Estate, tmp_path: Path
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    config = tmp_path / "crmgraph.yaml"
-    config.write_text(
-        f"""sources:
-  crm: {{adapter: hubspot, url: "{estate.crm_url}", token: demo-crm-token}}
-  erp: {{adapter: sql, url: "{estate.layout.erp_url}"}}
-  tickets: {{adapter: zendesk, url: "{estate.tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
-identity: {{url: "{store_url}"}}
-"""
-    )
+    config = estate_config_file(estate, tmp_path / "crmgraph.yaml", store_url)
     store = AuditStore(store_url)
     store.append("A", [_read(n, customer=n % 2 + 10) for n in range(4)], store.head("A"))
 

@@ -27,7 +27,7 @@ from crmgraph.policy.principal import Unauthenticated
 from crmgraph.policy.roles import PolicyConfig
 from crmgraph.policy.tokens import JWKS_FILE, TokenVerifier, ensure_development_key, issue_development_token
 from tests.conftest import Estate
-from tests.facade import facade_config, serve_facade
+from tests.facade import estate_config_file, facade_config, serve_facade
 
 ISSUER, AUDIENCE = "https://idp.test/", "crmgraph"
 
@@ -190,15 +190,7 @@ def test_the_apikey_commands_make_list_and_revoke_keys_and_the_token_command_sig
     estate: Estate, tmp_path: Path
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    config = tmp_path / "crmgraph.yaml"
-    config.write_text(
-        f"""sources:
-  crm: {{adapter: hubspot, url: "{estate.crm_url}", token: demo-crm-token}}
-  erp: {{adapter: sql, url: "{estate.layout.erp_url}"}}
-  tickets: {{adapter: zendesk, url: "{estate.tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
-identity: {{url: "{store_url}"}}
-"""
-    )
+    config = estate_config_file(estate, tmp_path / "crmgraph.yaml", store_url)
 
     def crmgraph(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "crmgraph", *args], capture_output=True, text=True, timeout=60,

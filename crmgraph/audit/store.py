@@ -160,17 +160,21 @@ def verify(store: AuditStore) -> list[Problem]:
                 problems.append(Problem(row["chain"], expected_position, f"missing (next found: {row['n']})"))
             elif row["prev_hash"] != previous:
                 problems.append(Problem(row["chain"], row["n"], "broken link"))
-            content = {
-                "at": _aware(row["at"]).isoformat(timespec="microseconds"), "action": row["action"],
-                "subject": row["subject"], "roles": orjson.loads(row["roles"]), "request_id": row["request_id"],
-                "operation": row["operation"], "operation_hash": row["operation_hash"], "client": row["client"],
-                "customers": orjson.loads(row["customers"]), "fields": orjson.loads(row["fields"]),
-                "masked": bool(row["masked"]), "outcome": row["outcome"],
-            }  # fmt: skip
+            content = _event_of(row).content()  # the stored row read back into the form its hash covers
             if chained_hash(row["chain"], row["n"], row["prev_hash"], content) != row["hash"]:
                 problems.append(Problem(row["chain"], row["n"], "edited"))
             expected_position, previous = row["n"] + 1, row["hash"]
     return problems
+
+
+def _event_of(row: Any) -> AuditEvent:
+    return AuditEvent(
+        action=row["action"], subject=row["subject"], roles=tuple(orjson.loads(row["roles"])),
+        request_id=row["request_id"], operation=row["operation"], operation_hash=row["operation_hash"],
+        client=row["client"], customers=tuple(orjson.loads(row["customers"])),
+        fields=tuple(orjson.loads(row["fields"])), masked=bool(row["masked"]), outcome=row["outcome"],
+        at=_aware(row["at"]),
+    )  # fmt: skip
 
 
 def _aware(moment: datetime) -> datetime:

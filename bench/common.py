@@ -46,12 +46,13 @@ class LeanClient:
     counted as the facade's.
     """
 
-    def __init__(self, base_url: str, timeout_s: float = 60) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 60, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(base_url)
         self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-        self.connection.request("POST", path, orjson.dumps(body), {"Content-Type": "application/json"})
+        self.connection.request("POST", path, orjson.dumps(body), self.headers)
         answer = self.connection.getresponse()
         return answer.status, answer.read()
 

@@ -59,7 +59,12 @@ QUERY = """query($id: ID!) { customer(id: $id) {
 DEPENDENT_LEVELS = 2
 
 
-def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
+OPEN_ADMIN = """auth: {anonymous_role: admin}
+        policy: {roles: {admin: {explain: true}}}"""
+
+
+def config_for(urls: dict[str, str], identity_url: str, ttl: float, governance: str = OPEN_ADMIN) -> Config:
+    """The benchmarks' facade; ``governance`` holds its ``auth:`` and ``policy:`` sections."""
     return parse_config(f"""
         sources:
           crm: {{adapter: hubspot, url: "{urls["crm"]}", token: demo-crm-token}}
@@ -69,8 +74,7 @@ def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
         cache: {{url: "memory://", ttl_s: {{default: {ttl}}}}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
-        auth: {{anonymous_role: admin}}
-        policy: {{roles: {{admin: {{explain: true}}}}}}
+        {governance}
     """)
 
 

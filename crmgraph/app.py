@@ -24,6 +24,8 @@ from starlette.routing import Mount, Route
 from crmgraph import graphiql
 from crmgraph.adapters.base import Adapter
 from crmgraph.adapters.calls import CallLog
+from crmgraph.audit import AuditEvent, AuditWriter
+from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config
@@ -50,6 +52,7 @@ class Runtime:
     adapters: dict[str, Adapter]
     cache: ReadThrough
     identity: IdentityStore
+    audit: AuditWriter | None = None  # None: audit.enabled is false
 
     def context(
         self,
@@ -57,6 +60,7 @@ class Runtime:
         trace_context: Context | None = None,
         actor: str = ANONYMOUS,
         principal: Principal | None = None,
+        client: str = "",
     ) -> RequestContext:
         loaders = Loaders(self.adapters, self.cache, self.identity, self.config.identity.survivorship)
         access = decide(principal, self.config.policy) if principal is not None else None
@@ -73,7 +77,15 @@ class Runtime:
             actor=actor,
             principal=principal,
             access=access,
+            client=client,
+            audit_writer=self.audit,
         )
+
+    def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED") -> None:
+        """Record a request refused before it ran (no valid credentials) in the audit trail."""
+        if self.audit is not None:
+            self.audit.record(AuditEvent(action="denied", subject="", client=client, outcome=outcome,
+                                         fields=(reason[:200],)))  # fmt: skip
 
 
 def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None) -> Starlette:
@@ -88,16 +100,20 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         identity.create()
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
+        audit = AuditTrailRuntime.open(config.audit, config.identity.url)
         try:
             async with OpenSources(config) as adapters:
                 state["runtime"] = Runtime(
-                    config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity
-                )
+                    config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity,
+                    audit.writer,
+                )  # fmt: skip
                 observability.start()
+                await audit.start()
                 try:
                     yield
                 finally:
                     observability.stop()
+                    await audit.close()  # every event still queued is written: none lost on a clean shutdown
         finally:
             stop_tracing(tracing)
             await close_backend(backend)
@@ -115,6 +131,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         lambda: state["runtime"],
         max_json_depth=limits.max_json_depth,
         limits=config.limits,
+        policy=config.policy,
+        audited=config.audit.personal_data if config.audit.enabled else (),
         authenticator=Authenticator(config.auth, api_keys),
         graphql_ide="graphiql" if config.server.graphiql else None,
         # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -43,6 +45,7 @@ def audit_list(
     customer: Annotated[int | None, typer.Option(help="Only events naming this golden customer id.")] = None,
     since: Annotated[str | None, typer.Option(help="Only events from this ISO date or time on.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="Events shown at most.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
 ) -> None:
     """List audit events, oldest first."""
     if context.invoked_subcommand is not None:
@@ -54,6 +57,11 @@ def audit_list(
         events = store.events(customer=customer, since=_moment(since, "--since"), limit=limit)
     finally:
         store.close()
+    if as_json:
+        for event in events:
+            sys.stdout.write(orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+        console.print(f"{len(events)} event(s)")
+        return
     table = Table("at", "action", "subject", "roles", "operation", "customers", "fields", "masked", "outcome")
     for event in events:
         table.add_row(str(event["at"])[:23], event["action"], event["subject"], ", ".join(event["roles"]),

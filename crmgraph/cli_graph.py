@@ -16,9 +16,10 @@ from rich.console import Console
 
 from crmgraph.config import Config, ConfigErrors, SourceConfig, load_config, parse_config
 from crmgraph.demo.process import estate_process
+from crmgraph.demo.role_tokens import WHAT_EACH_SEES, role_tokens
 from crmgraph.errors import ConfigError
 from crmgraph.graphiql.examples import FIRST_QUERY
-from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key, issue_development_token
+from crmgraph.policy.tokens import ensure_development_key
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -158,12 +159,21 @@ def demo_group(
 
         # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets the estate be stopped.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        admin = issue_development_token(data_dir, subject="demo-admin", roles=["admin"], issuer=DEMO_ISSUER,
-                                        audience=DEMO_AUDIENCE)  # fmt: skip
-        out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser: its tabs carry an admin "
+        tokens = role_tokens(data_dir, os.environ["CRMGRAPH_IDENTITY_URL"])
+        admin = next(found.token for found in tokens if found.role == "admin")
+        out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser: its tabs carry the admin "
                   "token in Headers)\nA first query to paste:\n")  # fmt: skip
         out.print(FIRST_QUERY, markup=False, highlight=False)
-        out.print(f"\nAn admin token (8 hours; `crmgraph token --subject S --role R` makes others):\n{admin}\n")
+        out.print("\nA token per role (8 hours; `crmgraph token --subject S --role R [--claim k=v]` makes others).")
+        out.print('To see the graph as one of them, paste into GraphiQL\'s Headers pane (bottom left):\n'
+                  '  {"Authorization": "Bearer <token>"}\n')  # fmt: skip
+        for found in tokens:
+            claims = "".join(f", {key} {value}" for key, value in found.claims.items())
+            out.print(f"{found.role} ({WHAT_EACH_SEES[found.role]}{claims}):", markup=False, highlight=False)
+            out.print(found.token + "\n", markup=False, highlight=False, soft_wrap=True)
+        where = "" if data_dir == Path("var/demo") else f"CRMGRAPH_IDENTITY_URL={os.environ['CRMGRAPH_IDENTITY_URL']} "
+        out.print(f"The audit trail of what they read: {where}crmgraph audit -c crmgraph/demo/config.yaml "
+                  "(and `crmgraph audit verify -c ...`)\n", markup=False, highlight=False)  # fmt: skip
         out.print(f"or: curl -s http://127.0.0.1:{port}/graphql -H 'content-type: application/json' "
                   f"-H 'Authorization: Bearer {admin}' "
                   f"-d '{{\"query\": \"{{ customers(first: 2) {{ nodes {{ name }} }} }}\"}}'\n")  # fmt: skip

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
+from crmgraph.audit.settings import AuditConfig
 from crmgraph.errors import ConfigError
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.auth_settings import AuthConfig
@@ -190,6 +191,9 @@ class Config(Strict):
         default_factory=AuthConfig, description="How a request proves who it is: JWTs, API keys (docs/security.md)."
     )
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What each role may see and do.")
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig, description="The audit trail: personal-data reads, mutations, denials."
+    )
 
     @field_validator("sources")
     @classmethod

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from opentelemetry.context import Context
 
 from crmgraph.adapters.calls import CallLog
+from crmgraph.audit.request_log import RequestAudit
+from crmgraph.audit.writer import AuditWriter
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.principal import Principal
 from crmgraph.policy.roles import Access
@@ -29,3 +31,6 @@ class RequestContext:
     actor: str = ANONYMOUS
     principal: Principal | None = None  # who asks (None only outside a served request)
     access: Access | None = None  # what the principal's roles allow, decided once for the request
+    client: str = ""  # the client's address, for the audit trail
+    audit: RequestAudit | None = field(default_factory=RequestAudit)  # what the audit trail records of it
+    audit_writer: AuditWriter | None = None  # None: nothing is recorded (audit.enabled false, or no app)

@@ -5,6 +5,8 @@
     CrmgraphError                    base of everything crmgraph raises on purpose
     ├── ConfigError                  the configuration is wrong: ``path`` names the offending key
     ├── ClientError                  the caller's mistake (bad id, bad cursor, unsupported filter): shown as is
+    │   ├── Forbidden                FORBIDDEN: the principal's roles do not allow it
+    │   └── DeadlineExceeded         DEADLINE_EXCEEDED: the request's deadline passed while building the answer
     ├── AdapterContractError         an adapter broke the SDK contract (a bug in the adapter): masked
     └── SourceError                  a legacy system failed; ``source`` and ``code`` say which and how
         ├── UpstreamUnavailable      UPSTREAM_UNAVAILABLE   refused, reset, 5xx
@@ -42,6 +44,22 @@ class ClientError(CrmgraphError):
     @property
     def extensions(self) -> dict[str, object]:
         return {"code": self.code}
+
+
+class Forbidden(ClientError):
+    """The principal's roles do not allow what was asked (a field a role may not read, a mutation, ...)."""
+
+    code = "FORBIDDEN"
+
+
+class DeadlineExceeded(ClientError):
+    """The request's deadline (``server.deadline_s``) passed before this part of the answer was built."""
+
+    code = "DEADLINE_EXCEEDED"
+
+    def __init__(self) -> None:
+        super().__init__("the request's deadline (server.deadline_s) passed before this part of the answer was "
+                         "built; ask for less (smaller pages, fewer nested lists)")  # fmt: skip
 
 
 class AdapterContractError(CrmgraphError):

@@ -35,7 +35,10 @@ def facade_config(
     tickets_resilience: dict[str, Any] | None = None,
     tracing: dict[str, Any] | None = None,
     survivorship: dict[str, Any] | None = None,
+    governance: str = TEST_AUTH,
 ) -> Config:
+    """The facade in front of the test estate; ``governance`` holds its ``auth:`` and ``policy:`` sections (and
+    any other top-level section a test adds, such as ``audit:``), indented as TEST_AUTH's second line is."""
     tickets_policy = json.dumps(tickets_resilience or {})  # JSON is YAML
     tracing_section = json.dumps(tracing or {})
     survivorship_section = json.dumps(survivorship or {})
@@ -50,7 +53,7 @@ def facade_config(
         identity: {{url: "{identity_url}", survivorship: {survivorship_section}}}
         server: {{max_page_size: 200, deadline_s: {deadline_s}}}
         tracing: {tracing_section}
-        {TEST_AUTH}
+        {governance}
         """
     )
 

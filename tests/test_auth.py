@@ -243,8 +243,13 @@ def test_the_served_graph_lets_in_tokens_and_keys_and_answers_401_to_everyone_el
             expired = post({"Authorization": f"Bearer {_token(key_folder, ttl_seconds=-3600)}"})
             assert expired.status_code == 401 and "expired" in expired.json()["errors"][0]["message"]
             assert 'error="invalid_token"' in expired.headers["www-authenticate"]
-            assert post({"Authorization": f"Bearer {_token(key_folder)}"}).json()["data"]["customers"]["totalCount"] > 0
-            assert post({"X-Api-Key": key}).status_code == 200
+            admin = post({"Authorization": f"Bearer {_token(key_folder, roles=['admin'])}"})
+            assert admin.json()["data"]["customers"]["totalCount"] > 0
+            # A role the policy does not name grants nothing: let in, it sees no customer.
+            assert (
+                post({"Authorization": f"Bearer {_token(key_folder)}"}).json()["data"]["customers"]["totalCount"] == 0
+            )
+            assert post({"X-Api-Key": key}).json()["data"]["customers"]["totalCount"] > 0
             store.revoke(record.key_id)
             assert post({"X-Api-Key": key}).status_code == 401
             assert httpx.get(url, headers={"Accept": "text/html"}, timeout=10).status_code == 200, "GraphiQL loads"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import Estate
 from tests.facade import facade_config, serve_facade
 
@@ -31,3 +33,20 @@ def test_a_slow_system_times_out_at_the_request_deadline_and_the_rest_still_answ
     # Customers with an organization in the ticket system lost their tickets; the others never needed it.
     assert any(n["tickets"] is None for n in nodes)
     assert all(n["tickets"] is None or n["tickets"]["totalCount"] == 0 for n in nodes)
+
+
+def test_a_page_is_not_built_once_the_deadline_has_passed() -> None:
+    """CPU work on the event loop does not stop by itself at the deadline: each page checks the clock."""
+    from crmgraph.adapters.resilience import deadline_in
+    from crmgraph.errors import DeadlineExceeded
+    from crmgraph.schema.pagination import paginate
+
+    with deadline_in(5):
+        page = paginate([3, 1, 2], lambda n: (n,), first=2, after=None, cap=10)
+        assert [edge.node for edge in page.edges] == [1, 2]
+    with deadline_in(0.001):
+        time.sleep(0.002)
+        with pytest.raises(DeadlineExceeded) as raised:
+            paginate([3, 1, 2], lambda n: (n,), first=2, after=None, cap=10)
+    assert raised.value.extensions == {"code": "DEADLINE_EXCEEDED"}
+    assert "server.deadline_s" in str(raised.value)

@@ -15,14 +15,18 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     create_engine,
     delete,
+    func,
     select,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
 from crmgraph.audit.events import AuditEvent, chained_hash
 
@@ -73,7 +77,12 @@ class Problem:
 
 class AuditStore:
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+            # One in-memory database for every thread the writer uses (SQLite's default is one per thread).
+            self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            self.engine = create_engine(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -114,17 +123,29 @@ class AuditStore:
         return position, previous
 
     def events(
-        self, *, customer: int | None = None, since: datetime | None = None, limit: int = 1000
+        self,
+        *,
+        customer: int | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+        after_id: int | None = None,
     ) -> list[dict[str, Any]]:
+        """Events oldest first (by time, then id); ``after_id`` resumes after the event with that id."""
         query = select(audit_events).order_by(audit_events.c.at, audit_events.c.id).limit(limit)
-        if since is not None:
-            query = query.where(audit_events.c.at >= since)
-        if customer is not None:
-            naming = select(audit_customers.c.event_id).where(audit_customers.c.customer_id == customer)
-            query = query.where(audit_events.c.id.in_(naming))
+        if after_id is not None:
+            resume = select(audit_events.c.at).where(audit_events.c.id == after_id).scalar_subquery()
+            query = query.where(
+                (audit_events.c.at > resume) | ((audit_events.c.at == resume) & (audit_events.c.id > after_id))
+            )
+        query = _matching(query, customer, since)
         with self.engine.connect() as conn:
             rows = [dict(row) for row in conn.execute(query).mappings()]
         return [row | {k: orjson.loads(row[k]) for k in ("roles", "customers", "fields")} for row in rows]
+
+    def count(self, *, customer: int | None = None, since: datetime | None = None) -> int:
+        query = _matching(select(func.count()).select_from(audit_events), customer, since)
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def prune(self, before: datetime) -> int:
         """Delete the events older than ``before`` (the retention rule); the number deleted."""
@@ -132,6 +153,16 @@ class AuditStore:
         with self.engine.begin() as conn:
             conn.execute(delete(audit_customers).where(audit_customers.c.event_id.in_(old)))
             return int(conn.execute(delete(audit_events).where(audit_events.c.at < before)).rowcount)
+
+
+def _matching(query: Select[Any], customer: int | None, since: datetime | None) -> Select[Any]:
+    """``query`` kept to the events naming ``customer`` and from ``since`` on (either may be None)."""
+    if since is not None:
+        query = query.where(audit_events.c.at >= since)
+    if customer is not None:
+        naming = select(audit_customers.c.event_id).where(audit_customers.c.customer_id == customer)
+        query = query.where(audit_events.c.id.in_(naming))
+    return query
 
 
 def _row(

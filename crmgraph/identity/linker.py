@@ -26,7 +26,7 @@ from crmgraph.identity.engine import Resolution, resolve
 from crmgraph.identity.persist import KindReport
 from crmgraph.identity.profiles import Profile, SourceRecord
 from crmgraph.identity.settings import IdentityConfig
-from crmgraph.identity.store import IdentityStore
+from crmgraph.identity.store import SCOPE_KINDS, IdentityStore
 from crmgraph.records import PartyRecord, PersonRecord, Record
 
 # (stage, done, total or None): "scan crm party", "match companies", "write", ...
@@ -57,7 +57,8 @@ class LinkReport:
 
 
 def match_keys_of(profile: Profile) -> set[tuple[str, str]]:
-    """Normalised values a customer can be searched by (``customers(search:)``)."""
+    """Normalised values a customer can be searched by (``customers(search:)``), and the values a row scope
+    tests (``SCOPE_KINDS``)."""
     values = profile.values
     keys: set[tuple[str, str]] = set()
     name, form = values.get("name"), values.get("legal_form")
@@ -72,6 +73,11 @@ def match_keys_of(profile: Profile) -> set[tuple[str, str]]:
     tax_id = values.get("tax_id")
     if isinstance(tax_id, str):
         keys.add(("tax_id", tax_id.lower()))  # searched folded to lower case, and PostgreSQL LIKE minds case
+    # What a row scope tests (policy.roles.*.scope): every owner and country the customer's records name.
+    for kind in SCOPE_KINDS:
+        value = values.get(kind)
+        if isinstance(value, str):
+            keys.add((kind, value))
     return keys
 
 

@@ -84,6 +84,8 @@ def company_profile(record: PartyRecord) -> Profile:
         "postcode": place.postcode,
         "city": place.city,
         "country": (record.country or "").upper() or None,
+        # Not compared: kept so that a row scope (policy.roles.*.scope) can name the customers an owner holds.
+        "owner_id": record.owner_id or None,
     }
     return Profile(record.source, record.source_id, values, tuple(record.xrefs))
 

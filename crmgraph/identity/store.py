@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, create_engine, func, literal, null, or_, select, union_all
+from sqlalchemy import Engine, and_, bindparam, create_engine, false, func, literal, null, or_, select, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
@@ -26,6 +26,16 @@ from crmgraph.sqlite_memory import limit_page_cache
 T = TypeVar("T")
 
 SourceRecord = tuple[str, str]  # (source, source_id)
+
+# Match keys of these kinds are what ``customers(search:)`` looks through; the scope kinds are what a row
+# scope tests (every owner and country a customer's records name, kept at link time).
+SEARCH_KINDS = ("name", "domain", "tax_id", "email")
+SCOPE_KINDS = ("owner_id", "country")
+# A row scope as the store applies it: customers that satisfy any one of the clauses, each clause naming,
+# per field, the values one of which the customer must have ("customer_id" tests the golden id itself).
+# None: every customer; an empty sequence: none.
+ScopeClause = Mapping[str, frozenset[str]]
+Scope = Sequence[ScopeClause]
 
 # Every GraphQL request starts with this read: built once, compiled once (the ids are an expanding parameter).
 # A customer's own records and the records of the people who work for it, in one statement.
@@ -118,29 +128,67 @@ class IdentityStore:
         with upstream_call(self.SOURCE, "SELECT customers"), self.engine.connect() as conn:
             return set(conn.scalars(select(customers.c.id).where(customers.c.id.in_(customer_ids))))
 
-    async def page(self, *, after: int | None, first: int, search: str | None) -> tuple[list[int], bool]:
-        """Customer ids in id order after ``after``; ``search`` matches names, domains, tax ids, e-mails."""
-        return await asyncio.to_thread(self._page, after, first, search)
+    async def page(
+        self, *, after: int | None, first: int, search: str | None, scope: Scope | None = None
+    ) -> tuple[list[int], bool]:
+        """Customer ids in id order after ``after``; ``search`` matches names, domains, tax ids, e-mails;
+        ``scope`` keeps the customers a row scope admits."""
+        return await asyncio.to_thread(self._page, after, first, search, scope)
 
-    def _page(self, after: int | None, first: int, search: str | None) -> tuple[list[int], bool]:
+    def _page(self, after: int | None, first: int, search: str | None, scope: Scope | None) -> tuple[list[int], bool]:
         query = select(customers.c.id).order_by(customers.c.id).limit(first + 1)
         if after is not None:
             query = query.where(customers.c.id > after)
         if search:
             query = query.where(customers.c.id.in_(self._matching(search)))
+        if scope is not None:
+            query = query.where(self._admitted(scope))
         with upstream_call(self.SOURCE, "SELECT customer page"), self.engine.connect() as conn:
             ids = list(conn.scalars(query))
         return ids[:first], len(ids) > first
 
-    async def count(self, search: str | None = None) -> int:
-        return await asyncio.to_thread(self._count, search)
+    async def count(self, search: str | None = None, scope: Scope | None = None) -> int:
+        return await asyncio.to_thread(self._count, search, scope)
 
-    def _count(self, search: str | None) -> int:
+    def _count(self, search: str | None, scope: Scope | None) -> int:
         query = select(func.count()).select_from(customers)
         if search:
             query = query.where(customers.c.id.in_(self._matching(search)))
+        if scope is not None:
+            query = query.where(self._admitted(scope))
         with upstream_call(self.SOURCE, "SELECT customer count"), self.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
+
+    @staticmethod
+    def _admitted(scope: Scope) -> Any:
+        """The customers a row scope admits, as a condition on ``customers.id``."""
+        clauses = []
+        for clause in scope:
+            tests = []
+            for field, values in sorted(clause.items()):
+                if field == "customer_id":
+                    tests.append(customers.c.id.in_(sorted(int(v) for v in values if v.isdigit())))
+                else:
+                    holding = select(match_keys.c.customer_id).where(
+                        match_keys.c.kind == field, match_keys.c.value.in_(sorted(values))
+                    )
+                    tests.append(customers.c.id.in_(holding))
+            clauses.append(and_(*tests) if tests else customers.c.id.isnot(None))
+        return or_(*clauses) if clauses else false()
+
+    async def scope_keys(self, customer_ids: Sequence[int]) -> dict[int, dict[str, frozenset[str]]]:
+        """For each customer: the values a row scope tests (owners, countries), by kind."""
+        return await asyncio.to_thread(self._scope_keys, list(customer_ids))
+
+    def _scope_keys(self, customer_ids: list[int]) -> dict[int, dict[str, frozenset[str]]]:
+        query = select(match_keys.c.customer_id, match_keys.c.kind, match_keys.c.value).where(
+            match_keys.c.customer_id.in_(customer_ids), match_keys.c.kind.in_(SCOPE_KINDS)
+        )
+        found: defaultdict[int, defaultdict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        with upstream_call(self.SOURCE, "SELECT scope keys"), self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found[row.customer_id][row.kind].add(row.value)
+        return {cid: {kind: frozenset(values) for kind, values in kinds.items()} for cid, kinds in found.items()}
 
     @staticmethod
     def _matching(search: str) -> Any:
@@ -150,7 +198,7 @@ class IdentityStore:
         # the keys holding a "%", not every key, on SQLite and PostgreSQL alike.
         terms = ({normalize(search), norm.fold(search) or ""} - {""}) or {""}
         return select(match_keys.c.customer_id).where(
-            or_(*(match_keys.c.value.contains(t, autoescape=True) for t in terms))
+            match_keys.c.kind.in_(SEARCH_KINDS), or_(*(match_keys.c.value.contains(t, autoescape=True) for t in terms))
         )
 
     def golden_of_records(self) -> tuple[dict[SourceRecord, int], dict[SourceRecord, int]]:

@@ -57,7 +57,7 @@ match_keys = Table(
     "crmgraph_match_keys",
     metadata,
     Column("customer_id", Integer, ForeignKey("crmgraph_customers.id"), nullable=False),
-    Column("kind", String(16), nullable=False),  # name | domain | tax_id | email
+    Column("kind", String(16), nullable=False),  # search: name | domain | tax_id | email; scope: owner_id | country
     Column("value", String(255), nullable=False),
     Index("crmgraph_match_keys_value", "kind", "value"),
     Index("crmgraph_match_keys_customer", "customer_id"),

@@ -2,7 +2,7 @@
 
     policy:
       roles:
-        admin: {mutations: ["*"], explain: true}
+        admin: {mutations: ["*"], explain: true, audit: true}
         data_steward: {mutations: [customerLink, customerUnlink, customerMerge, customerSplit,
                                    reviewCandidateAccept, reviewCandidateReject]}
         sales_rep:
@@ -52,15 +52,21 @@ class RolePolicy(_Strict):
     scope: tuple[ScopeRule, ...] = Field((), description="All must hold for a customer to be visible.")
     mutations: tuple[str, ...] = Field((), description="Mutations this role may run; '*' for all.")
     explain: bool = Field(False, description="May ask for the upstream explanation of a query.")
+    audit: bool = Field(False, description="May read the audit trail (the auditEvents query).")
 
     @field_validator("deny", "mask")
     @classmethod
     def _type_fields(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            type_name, dot, field_name = value.partition(".")
-            if not dot or not type_name or not field_name or not type_name[0].isupper():
-                raise ValueError(f"{value!r}: expected Type.field, e.g. Contact.email")
-        return values
+        return type_fields(values)
+
+
+def type_fields(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``values`` if each is a ``Type.field`` name (checked against the schema when it is built)."""
+    for value in values:
+        type_name, dot, field_name = value.partition(".")
+        if not dot or not type_name or not field_name or not type_name[0].isupper():
+            raise ValueError(f"{value!r}: expected Type.field, e.g. Contact.email")
+    return values
 
 
 class PolicyConfig(_Strict):
@@ -83,6 +89,7 @@ class Access:
     mutations: frozenset[str]
     explain: bool
     known_role: bool = field(default=True)
+    audit: bool = field(default=False)
 
     def visibility(self, type_name: str, field_name: str) -> Visibility:
         return self.fields.get(f"{type_name}.{field_name}", Visibility.CLEAR)
@@ -90,20 +97,48 @@ class Access:
     def may_run(self, mutation: str) -> bool:
         return ALL in self.mutations or mutation in self.mutations
 
+    @property
+    def scoped(self) -> bool:
+        return self.scopes is not None
+
     def admits(self, customer: Mapping[str, object]) -> bool:
-        """Whether the golden customer (its ``owner_id``, ``country``, ``customer_id``) is in scope."""
+        """Whether a golden customer is in scope. ``customer`` maps each scope field to its value or to the set
+        of its values (every owner and country its records name): one of them must be the principal's."""
         if self.scopes is None:
             return True
         return any(all(self._holds(rule, customer) for rule in rules) for rules in self.scopes)
 
     def _holds(self, rule: ScopeRule, customer: Mapping[str, object]) -> bool:
         value = customer.get(rule.field)
-        wanted = self.principal.attributes.get(rule.attribute)
-        if value is None or wanted is None:
+        wanted = self._wanted(rule)
+        if value is None or not wanted:
             return False  # a principal without the attribute sees nothing through this rule
-        if isinstance(wanted, list | tuple | set | frozenset):
-            return str(value) in {str(item) for item in wanted}
-        return str(value) == str(wanted)
+        values = value if isinstance(value, frozenset | set | list | tuple) else (value,)
+        return any(str(item) in wanted for item in values)
+
+    def _wanted(self, rule: ScopeRule) -> frozenset[str]:
+        wanted = self.principal.attributes.get(rule.attribute)
+        if wanted is None:
+            return frozenset()
+        items = wanted if isinstance(wanted, list | tuple | set | frozenset) else (wanted,)
+        if rule.field == "country":
+            return frozenset(str(item).upper() for item in items)  # the store keeps ISO codes upper-case
+        return frozenset(str(item) for item in items)
+
+    def scope_clauses(self) -> list[dict[str, frozenset[str]]] | None:
+        """The scope as the identity store filters by it (None: every customer). A rule whose attribute the
+        principal lacks admits nothing, so its clause is left out."""
+        if self.scopes is None:
+            return None
+        clauses: list[dict[str, frozenset[str]]] = []
+        for rules in self.scopes:
+            clause: dict[str, frozenset[str]] = {}
+            for rule in rules:
+                wanted = self._wanted(rule)
+                clause[rule.field] = clause[rule.field] & wanted if rule.field in clause else wanted
+            if all(clause.values()):
+                clauses.append(clause)
+        return clauses
 
 
 def decide(principal: Principal, policy: PolicyConfig) -> Access:
@@ -121,7 +156,8 @@ def decide(principal: Principal, policy: PolicyConfig) -> Access:
             fields[name] = best
     scopes = None if any(not role.scope for role in roles) else tuple(role.scope for role in roles)
     mutations = frozenset(mutation for role in roles for mutation in role.mutations)
-    return Access(principal, fields, scopes, mutations, explain=any(role.explain for role in roles))
+    return Access(principal, fields, scopes, mutations, explain=any(role.explain for role in roles),
+                  audit=any(role.audit for role in roles))  # fmt: skip
 
 
 def _named(groups: Iterable[tuple[str, ...]]) -> set[str]:

@@ -43,6 +43,8 @@ class Loaders:
         self.survivor_of_customer = BatchLoader[int, int | None](self._load_survivors)
         self.person_links = BatchLoader[SourceRecord, list[Link]](self._load_person_links)
         self.review_candidate = BatchLoader[int, ReviewCandidate | None](self._load_review_candidates)
+        # Asked only for a principal with a row scope: what the scope tests of each customer.
+        self.scope_keys = BatchLoader[int, dict[str, frozenset[str]]](self._load_scope_keys)
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
         self._covering: dict[tuple[str, str, str], list[_Cover]] = {}
@@ -115,6 +117,10 @@ class Loaders:
     async def _load_customers(self, records: list[SourceRecord]) -> list[int | None]:
         found = await self.identity.customers_of("party", records)
         return [found.get(record) for record in records]
+
+    async def _load_scope_keys(self, customer_ids: list[int]) -> list[dict[str, frozenset[str]]]:
+        found = await self.identity.scope_keys(customer_ids)
+        return [found.get(customer_id, {}) for customer_id in customer_ids]
 
     async def _load_survivors(self, customer_ids: list[int]) -> list[int | None]:
         found = await self.identity.survivors("customer", customer_ids)

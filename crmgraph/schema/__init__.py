@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -11,10 +12,13 @@ from strawberry.extensions import ValidationCache
 from crmgraph.observability.operations import OperationMetrics
 from crmgraph.observability.tracing import OperationTracing
 from crmgraph.policy import QueryLimiter, QueryLimits
+from crmgraph.policy.roles import PolicyConfig
+from crmgraph.schema.audit_trail import AuditTrail
 from crmgraph.schema.authorization import MutationPermissions
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
+from crmgraph.schema.field_policy import guard_fields
 from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.query import Query
@@ -30,10 +34,13 @@ class _Schema(strawberry.Schema):
         return None
 
 
-def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
+def build_schema(
+    limits: QueryLimits | None = None, policy: PolicyConfig | None = None, audited: Iterable[str] = ()
+) -> strawberry.Schema:
     """The schema; ``limits`` (the config's ``limits:`` section, else the defaults) bound what a document may
-    cost, checked before it is validated or run."""
-    return _Schema(
+    cost, checked before it is validated or run; the fields ``policy`` denies or masks, and the ``audited``
+    ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
+    schema = _Schema(
         query=Query,
         mutation=Mutation,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
@@ -48,6 +55,9 @@ def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
             UpstreamExplain,
             OperationMetrics,
             StaleMarker,
+            AuditTrail,
             ClientFacingErrors,  # client mistakes as they are, upstream faults by code and source, the rest masked
         ],
     )
+    guard_fields(schema._schema, policy or PolicyConfig(), audited)
+    return schema

@@ -8,6 +8,7 @@ one refused whole).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, OperationType
 from strawberry.extensions import SchemaExtension
@@ -22,7 +23,7 @@ class MutationPermissions(SchemaExtension):
         access = context.access if isinstance(context, RequestContext) else None
         operation = self.execution_context.operation_type
         if access is not None and operation is StrawberryOperationType.MUTATION:
-            refused = [name for name in self._root_fields() if not access.may_run(name)]
+            refused = [name for name in mutation_root_fields(self.execution_context) if not access.may_run(name)]
             if refused:
                 message = (f"{', '.join(refused)}: not allowed for the roles "
                            f"{', '.join(sorted(access.principal.roles)) or '(none)'}")  # fmt: skip
@@ -32,15 +33,16 @@ class MutationPermissions(SchemaExtension):
                 )
         yield
 
-    def _root_fields(self) -> list[str]:
-        document = self.execution_context.graphql_document
-        name = self.execution_context.operation_name
-        names: list[str] = []
-        for definition in getattr(document, "definitions", ()):
-            if getattr(definition, "operation", None) is not OperationType.MUTATION:
-                continue
-            if name is not None and (definition.name is None or definition.name.value != name):
-                continue
-            names += [selection.name.value for selection in definition.selection_set.selections
-                      if hasattr(selection, "name")]  # fmt: skip
-        return names
+
+def mutation_root_fields(execution: Any) -> list[str]:
+    """The root fields of the mutation the execution context runs (its named operation, else every one)."""
+    document, name = execution.graphql_document, execution.operation_name
+    names: list[str] = []
+    for definition in getattr(document, "definitions", ()):
+        if getattr(definition, "operation", None) is not OperationType.MUTATION:
+            continue
+        if name is not None and (definition.name is None or definition.name.value != name):
+            continue
+        names += [selection.name.value for selection in definition.selection_set.selections
+                  if hasattr(selection, "name")]  # fmt: skip
+    return names

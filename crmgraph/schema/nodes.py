@@ -16,6 +16,7 @@ from crmgraph import records
 from crmgraph.identity.store import Link
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.people import GoldenPerson
+from crmgraph.resolvers.scope import customer_in_scope
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.scalars import (
     DealStage,
@@ -46,7 +47,9 @@ async def customer_of(info: Info, source: str, party_id: str | None) -> Customer
     if party_id is None:
         return None
     customer_id = await info.context.loaders.customer_of_party.load((source, party_id))
-    return None if customer_id is None else Customer.of(customer_id)
+    if customer_id is None or not await customer_in_scope(info.context.loaders, info.context.access, customer_id):
+        return None
+    return Customer.of(customer_id)
 
 
 def _source(record: records.Record) -> SourceLink:
@@ -197,7 +200,7 @@ class Order(Node):
     number: str = strawberry.field(description="The order number people quote.")
     placed_at: datetime
     status: OrderStatus
-    total: Money
+    total: Money | None = strawberry.field(description="Null, with FORBIDDEN, for a role that may not read it.")
     customer_reference: str | None
     requested_delivery: date | None
     source: SourceLink
@@ -235,9 +238,10 @@ class Invoice(Node):
     id: strawberry.ID
     number: str
     issued_at: datetime
-    net: Money
-    tax: Money
-    gross: Money
+    # Null, with FORBIDDEN, for a role that may not read amounts (policy.roles.*.deny).
+    net: Money | None
+    tax: Money | None
+    gross: Money | None
     payment_terms: str | None
     source: SourceLink
 

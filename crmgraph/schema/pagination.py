@@ -20,7 +20,8 @@ from typing import Generic, TypeVar
 import orjson
 import strawberry
 
-from crmgraph.errors import ClientError
+from crmgraph.adapters.resilience import remaining
+from crmgraph.errors import ClientError, DeadlineExceeded
 from crmgraph.schema.ids import MAX_NUMBER, shown
 
 T = TypeVar("T")
@@ -103,6 +104,18 @@ def _kinds_of(key: SortKey) -> tuple[str, ...]:
     return tuple(NUMBER if isinstance(part, int | float) else TEXT for part in key)
 
 
+def check_deadline() -> None:
+    """Refuse to build one more page once the request's deadline has passed.
+
+    Upstream calls stop at the deadline by themselves; work done here, on the event loop, would not: a page
+    is where a query's CPU work multiplies (each of its items is resolved in turn), so each checks the clock
+    once, which bounds what a request spends past its deadline to one page's worth.
+    """
+    left = remaining()
+    if left is not None and left <= 0:
+        raise DeadlineExceeded()
+
+
 def check_first(first: int, cap: int) -> None:
     if first < 0 or first > cap:
         raise ClientError(f"first: must be between 0 and {cap}, got {first}")
@@ -119,6 +132,7 @@ def paginate(
 ) -> Connection[object]:
     """One page of ``items`` ordered by ``sort_key`` (ascending; negate what should come newest first)."""
     check_first(first, cap)
+    check_deadline()
     keyed = sorted(((sort_key(item), item) for item in items), key=lambda pair: pair[0])
     start = 0
     if after is not None:

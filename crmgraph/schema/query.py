@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -11,10 +12,21 @@ import strawberry
 from crmgraph import records
 from crmgraph.errors import ClientError, SourceError
 from crmgraph.resolvers import records as read
+from crmgraph.resolvers.scope import customer_in_scope, party_in_scope
+from crmgraph.schema.audit_events import AuditEvent, audit_events
 from crmgraph.schema.customer import Customer, prefetch_for
 from crmgraph.schema.ids import decode_id, decode_number, not_issued, number_of
 from crmgraph.schema.nodes import Contact, Deal, Info, Interaction, Invoice, Order, Owner, Ticket
-from crmgraph.schema.pagination import WHOLE, Connection, Edge, PageInfo, check_first, decode_position, encode_cursor
+from crmgraph.schema.pagination import (
+    WHOLE,
+    Connection,
+    Edge,
+    PageInfo,
+    check_deadline,
+    check_first,
+    decode_position,
+    encode_cursor,
+)
 from crmgraph.schema.review import MatchKind, ReviewCandidate, review_candidate, review_queue
 from crmgraph.schema.scalars import Node
 
@@ -45,15 +57,31 @@ def search_term(search: str | None) -> str | None:
 
 
 async def _customer(info: Info, customer_id: int) -> Customer | None:
-    """The customer, or the one that absorbed it in a merge; None for an id no customer has."""
+    """The customer, or the one that absorbed it in a merge; None for an id no customer has, or one outside
+    the principal's row scope (the two are answered alike)."""
     loaders = info.context.loaders
-    if await loaders.links.load(customer_id):
-        return Customer.of(customer_id)
-    # Only an id without links can be a merged one: the aliases are not read for the customers that exist.
-    survivor = await loaders.survivor_of_customer.load(customer_id)
-    if survivor is None or not await loaders.links.load(survivor):
+    if not await loaders.links.load(customer_id):
+        # Only an id without links can be a merged one: the aliases are not read for the customers that exist.
+        survivor = await loaders.survivor_of_customer.load(customer_id)
+        if survivor is None or not await loaders.links.load(survivor):
+            return None
+        customer_id = survivor
+    if not await customer_in_scope(loaders, info.context.access, customer_id):
         return None
-    return Customer.of(survivor)
+    return Customer.of(customer_id)
+
+
+async def _visible(info: Info, record: records.Record | None) -> records.Record | None:
+    """The record, unless the principal's row scope hides the customer it belongs to."""
+    if record is None or info.context.access is None or not info.context.access.scoped:
+        return record
+    if isinstance(record, records.OwnerRecord):
+        return record  # an owner (a CRM user) is nobody's customer data
+    party: str | None = getattr(record, "party_id", None)
+    in_scope = party is not None and await party_in_scope(
+        info.context.loaders, info.context.access, (record.source, party)
+    )
+    return record if in_scope else None
 
 
 async def resolve_node(info: Info, global_id: str, argument: str = "id") -> Node | None:
@@ -68,7 +96,7 @@ async def resolve_node(info: Info, global_id: str, argument: str = "id") -> Node
     source, source_id = parts[0], ":".join(parts[1:])  # a source's own id may hold a colon
     if not source_id.strip():
         raise not_issued(argument, global_id)
-    found = await read.record(info.context.loaders, source, entity, source_id)
+    found = await _visible(info, await read.record(info.context.loaders, source, entity, source_id))
     return build(found) if found is not None else None
 
 
@@ -80,7 +108,7 @@ async def _first_found(info: Info, entity: str, by: str, key: str) -> records.Re
         else:
             found = next(iter(await read.related(loaders, source, entity, by, key)), None)
         if found is not None:
-            return found
+            return await _visible(info, found)
     return None
 
 
@@ -101,12 +129,16 @@ class Query:
         self, info: Info, search: str | None = None, first: int = 20, after: str | None = None
     ) -> Connection[Customer]:
         check_first(first, info.context.max_page_size)
+        check_deadline()
         position = decode_position(after, WHOLE) if after else None
         search = search_term(search)
         identity = info.context.loaders.identity
+        access = info.context.access
+        # The row scope is a condition of the same statements: the page and its count agree.
+        scope = access.scope_clauses() if access is not None else None
         (ids, has_next), total = await asyncio.gather(
-            identity.page(after=int(position[0]) if position else None, first=first, search=search),
-            identity.count(search=search),
+            identity.page(after=int(position[0]) if position else None, first=first, search=search, scope=scope),
+            identity.count(search=search, scope=scope),
         )
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
         await asyncio.gather(prefetch_for(info, ids, "nodes"), prefetch_for(info, ids, "edges", "node"))
@@ -129,6 +161,20 @@ class Query:
         self, info: Info, kind: MatchKind | None = None, first: int = 20, after: str | None = None
     ) -> Connection[ReviewCandidate]:
         return await review_queue(info, kind, first, after)
+
+    @strawberry.field(
+        description="The audit trail, oldest first: reads of personal data, mutations and denied requests. Only for "
+        "roles with `audit: true` (FORBIDDEN otherwise)."
+    )
+    async def audit_events(
+        self,
+        info: Info,
+        customer_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[AuditEvent]:
+        return await audit_events(info, customer_id, since, first, after)
 
     @strawberry.field(description="Any object by its global id (a merged customer's id answers its survivor).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -188,7 +188,15 @@ def distinct_fields(info: Info, kind: str) -> tuple[str, ...]:
     return (identity.companies if kind == "company" else identity.persons).distinct
 
 
+def _reviews(info: Info) -> bool:
+    """Whether the principal sees the review queue: a pair may span customers, so a row scope hides it all."""
+    access = info.context.access
+    return access is None or not access.scoped
+
+
 async def review_candidate(info: Info, number: int) -> ReviewCandidate | None:
+    if not _reviews(info):
+        return None
     found = await info.context.loaders.review_candidate.load(number)
     return None if found is None else ReviewCandidate.of(found, distinct_fields(info, found.kind))
 
@@ -201,6 +209,9 @@ async def review_queue(
     position = decode_position(after, NUMBER, WHOLE) if after else None
     store = info.context.loaders.identity
     wanted = None if kind is None else "company" if kind is MatchKind.COMPANY else "person"
+    if not _reviews(info):
+        return Connection(edges=[], page_info=PageInfo(has_next_page=False, has_previous_page=position is not None,
+                          start_cursor=None, end_cursor=None), total_count=0)  # fmt: skip
     (found, has_next), total = await asyncio.gather(
         identity_reads.review_page(
             store, wanted, first, (float(position[0]), int(position[1])) if position is not None else None

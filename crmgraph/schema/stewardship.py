@@ -19,6 +19,7 @@ from crmgraph.errors import ClientError
 from crmgraph.identity.stewardship import StewardError, Stewardship
 from crmgraph.identity.store import SourceRecord
 from crmgraph.resolvers import identity_reads
+from crmgraph.resolvers.scope import customer_in_scope, party_in_scope
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.ids import decode_number, encode_id
 from crmgraph.schema.nodes import Info
@@ -173,7 +174,11 @@ class _Input:
             return None
 
     def customer(self, value: str, *path: str) -> int | None:
-        return self.global_id(value, "Customer", *path)
+        customer_id = self.global_id(value, "Customer", *path)
+        audit = self.info.context.audit
+        if customer_id is not None and audit is not None:
+            audit.touched.customers.add(customer_id)  # the audit trail names the customers a mutation named
+        return customer_id
 
     def record(self, value: SourceRecordInput, *path: str) -> SourceRecord | None:
         sources = self.info.context.loaders.adapters
@@ -190,7 +195,12 @@ class _Input:
             self.error([*path, "recordId"], f"a record id has at most {RECORD_ID_LIMIT} characters and no NUL "
                        "character", UserErrorCode.INVALID)  # fmt: skip
             ok = False
-        return (value.system, value.record_id.strip()) if ok else None
+        if not ok:
+            return None
+        record = (value.system, value.record_id.strip())
+        if self.info.context.audit is not None:
+            self.info.context.audit.touched.parties.add(record)
+        return record
 
     def records(self, values: list[SourceRecordInput], *path: str) -> list[SourceRecord]:
         found = [self.record(value, *path, str(position)) for position, value in enumerate(values)]
@@ -222,8 +232,39 @@ async def _act(action: Callable[..., T], *args: object) -> T | UserError:
         return UserError(field=path, message=error.message, code=code)
 
 
+async def _hidden(
+    info: Info,
+    customers: Sequence[tuple[int, str]],
+    records: Sequence[tuple[SourceRecord, str]],
+    candidate: tuple[int, str] | None = None,
+) -> UserError | None:
+    """A principal's row scope hides customers and records as if they did not exist: the steward's own
+    ``NOT_FOUND`` for the first one outside it (``customers`` and ``records`` name each with its input path)."""
+    access, loaders = info.context.access, info.context.loaders
+    if access is None or not access.scoped:
+        return None
+    if candidate is not None:  # a pair may span customers: the review queue is not shown to a scoped role
+        number, path = candidate
+        return UserError(field=["input", path], message=f"no open review candidate {number}; it was decided or "
+                         "replaced", code=UserErrorCode.NOT_FOUND)  # fmt: skip
+    for customer_id, path in customers:
+        survivor = await loaders.survivor_of_customer.load(customer_id) or customer_id
+        if not await customer_in_scope(loaders, access, survivor):
+            return UserError(field=["input", *path.split(".")], message=f"no customer has the id {customer_id}",
+                             code=UserErrorCode.NOT_FOUND)  # fmt: skip
+    for record, path in records:
+        if not await party_in_scope(loaders, access, record):
+            return UserError(field=["input", *path.split(".")], message=f"no linked record {record[0]}/{record[1]}; "
+                             "run `crmgraph link` if it is new", code=UserErrorCode.NOT_FOUND)  # fmt: skip
+    return None
+
+
 def _steward(info: Info) -> Stewardship:
     return Stewardship(info.context.loaders.identity)
+
+
+def _paths(records: Sequence[SourceRecord], path: str) -> list[tuple[SourceRecord, str]]:
+    return [(record, f"{path}.{n}") for n, record in enumerate(records)]
 
 
 def _customer_ids(ids: Sequence[int]) -> list[strawberry.ID]:
@@ -243,6 +284,9 @@ class Mutation:
         reason, actor = given.reason(input.reason), given.actor()
         if given.errors or customer_id is None:
             return CustomerLinkPayload(customer=None, user_errors=given.errors)
+        hidden = await _hidden(info, [(customer_id, "customerId")], _paths(records, "records"))
+        if hidden is not None:
+            return CustomerLinkPayload(customer=None, user_errors=[hidden])
         done = await _act(_steward(info).link, customer_id, records, actor, reason)
         if isinstance(done, UserError):
             return CustomerLinkPayload(customer=None, user_errors=[done])
@@ -255,6 +299,9 @@ class Mutation:
         reason, actor = given.reason(input.reason), given.actor()
         if given.errors or record is None:
             return CustomerUnlinkPayload(customer=None, previous_customer=None, user_errors=given.errors)
+        hidden = await _hidden(info, [], [(record, "record")])
+        if hidden is not None:
+            return CustomerUnlinkPayload(customer=None, previous_customer=None, user_errors=[hidden])
         previous = await info.context.loaders.customer_of_party.load(record)
         done = await _act(_steward(info).unlink, record, actor, reason)
         if isinstance(done, UserError):
@@ -277,6 +324,10 @@ class Mutation:
         if given.errors or survivor is None:
             return CustomerMergePayload(customer=None, absorbed_ids=[], user_errors=given.errors)
         ids = [customer_id for customer_id in absorbed if customer_id is not None]
+        named = [(survivor, "survivorId"), *((cid, f"absorbedIds.{n}") for n, cid in enumerate(absorbed) if cid)]
+        hidden = await _hidden(info, named, [])
+        if hidden is not None:
+            return CustomerMergePayload(customer=None, absorbed_ids=[], user_errors=[hidden])
         done = await _act(_steward(info).merge, survivor, ids, actor, reason)
         if isinstance(done, UserError):
             return CustomerMergePayload(customer=None, absorbed_ids=[], user_errors=[done])
@@ -294,6 +345,9 @@ class Mutation:
         reason, actor = given.reason(input.reason), given.actor()
         if given.errors or customer_id is None:
             return CustomerSplitPayload(customer=None, new_customer=None, user_errors=given.errors)
+        hidden = await _hidden(info, [(customer_id, "customerId")], _paths(records, "records"))
+        if hidden is not None:
+            return CustomerSplitPayload(customer=None, new_customer=None, user_errors=[hidden])
         done = await _act(_steward(info).split, customer_id, records, actor, reason)
         if isinstance(done, UserError):
             return CustomerSplitPayload(customer=None, new_customer=None, user_errors=[done])
@@ -314,6 +368,9 @@ class Mutation:
         reason, actor = given.reason(input.reason), given.actor()
         if given.errors or number is None:
             return ReviewCandidateAcceptPayload(accepted_candidate_id=None, customer=None, user_errors=given.errors)
+        hidden = await _hidden(info, [], [], (number, "id"))
+        if hidden is not None:
+            return ReviewCandidateAcceptPayload(accepted_candidate_id=None, customer=None, user_errors=[hidden])
         candidate = await info.context.loaders.review_candidate.load(number)
         done = await _act(_steward(info).accept, number, actor, reason)
         if isinstance(done, UserError):
@@ -341,6 +398,9 @@ class Mutation:
         reason, actor = given.reason(input.reason), given.actor()
         if given.errors or number is None:
             return ReviewCandidateRejectPayload(rejected_candidate_id=None, user_errors=given.errors)
+        hidden = await _hidden(info, [], [], (number, "id"))
+        if hidden is not None:
+            return ReviewCandidateRejectPayload(rejected_candidate_id=None, user_errors=[hidden])
         done = await _act(_steward(info).reject, number, actor, reason)
         if isinstance(done, UserError):
             return ReviewCandidateRejectPayload(rejected_candidate_id=None, user_errors=[done])

@@ -17,7 +17,7 @@ expect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
@@ -35,6 +35,7 @@ from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.policy import QueryLimits
 from crmgraph.policy.authenticate import Authenticator
 from crmgraph.policy.principal import Principal, Unauthenticated
+from crmgraph.policy.roles import PolicyConfig
 from crmgraph.schema import build_schema
 from crmgraph.web.media import GRAPHQL_RESPONSE, JSON, SUPPORTED, negotiate
 from crmgraph.web.problems import HttpRefusal
@@ -46,8 +47,15 @@ ACTOR_HEADER = "x-crmgraph-actor"
 
 class ContextFactory(Protocol):
     def context(
-        self, explain: bool, trace_context: Any = None, actor: str = ANONYMOUS, principal: Principal | None = None
+        self,
+        explain: bool,
+        trace_context: Any = None,
+        actor: str = ANONYMOUS,
+        principal: Principal | None = None,
+        client: str = "",
     ) -> RequestContext: ...
+
+    def denied(self, reason: str, client: str, outcome: str = ...) -> None: ...
 
 
 class _Exchange:
@@ -84,10 +92,12 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         max_json_depth: int,
         ide_html: str | None = None,
         limits: QueryLimits | None = None,
+        policy: PolicyConfig | None = None,
+        audited: Iterable[str] = (),
         authenticator: Authenticator | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(build_schema(limits), **kwargs)
+        super().__init__(build_schema(limits, policy, audited), **kwargs)
         self.runtime_getter = runtime_getter
         # None only where a test serves the schema without the app: every app built by build_app has one.
         self.authenticator = authenticator
@@ -155,6 +165,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         try:
             return self.authenticator.principal(request.headers)
         except Unauthenticated as refused:
+            self.runtime_getter().denied(refused.reason, _client(request))
             raise HttpRefusal(
                 401,
                 "UNAUTHENTICATED",
@@ -188,6 +199,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             trace_context=trace_context_of(request.headers),
             actor=actor,
             principal=principal,
+            client=_client(request),
         )
 
     async def get_sub_response(self, request: Any) -> Response:
@@ -221,6 +233,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         if sub_response.background:
             response.background = sub_response.background
         return response
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

@@ -225,6 +225,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             headers={"Retry-After": str(retry_after)},
         )
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a trusted document carries no `query` either: it asks for an answer, not the page.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and not (params.get("extensions") or params.get("documentId"))
+
     async def render_graphql_ide(self, request: Request) -> Response:
         response = await super().render_graphql_ide(request)
         if self.ide_csp is not None:

@@ -46,9 +46,11 @@ async def asgi_client(config: Config, address: str = "127.0.0.1") -> AsyncIterat
     """A client of the app built from ``config``, its requests coming from ``address``."""
     app = build_app(config)
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://facade.test") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://facade.test") as client,
+    ):
+        yield client
 
 
 def graphql_body(query: str, **extra: Any) -> dict[str, Any]:

@@ -136,3 +136,20 @@ def test_production_runs_only_trusted_documents_except_for_roles_that_may_explor
             assert explorer.status_code == 200 and explorer.json()["data"] == {"__typename": "Query"}
 
     asyncio.run(scenario())
+
+
+def test_the_cli_builds_a_manifest_from_graphql_files_and_refuses_invalid_ones(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from crmgraph.cli import app
+
+    folder = tmp_path / "operations"
+    folder.mkdir()
+    (folder / "card.graphql").write_text(CARD)
+    output = tmp_path / "documents.json"
+    result = CliRunner().invoke(app, ["documents", "build", str(folder), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert TrustedDocuments.load(output).get(sha256_hex(CARD)) == CARD
+    (folder / "typo.graphql").write_text("{ customerz { totalCount } }")
+    result = CliRunner().invoke(app, ["documents", "build", str(folder), "-o", str(tmp_path / "other.json")])
+    assert result.exit_code == 1 and "customerz" in result.output

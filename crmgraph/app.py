@@ -4,8 +4,12 @@ The lifespan opens every adapter, the cache and the identity store once; each re
 :class:`~crmgraph.context.RequestContext` (its own loaders and call log). GraphQL is served at
 ``/graphql``: POST, GET for queries only, GraphiQL for browsers. Around every request, the observability
 middleware assigns a request id and writes one JSON access line; ``/metrics`` (Prometheus), ``/healthz``
-(process alive) and ``/readyz`` (every source usable) are for operators. A request's
-``X-Crmgraph-Actor`` header names who makes the steward decisions it carries ("anonymous" without it).
+(process alive) and ``/readyz`` (every source usable) are for operators (their details for the addresses
+and roles of ``server.operators``). A request's ``X-Crmgraph-Actor`` header names who makes the steward
+decisions it carries ("anonymous" without it).
+
+The perimeter (docs/security.md): security headers on every answer, CORS from ``server.cors_origins``,
+per-principal rate limits, trusted documents, and production mode's switches (``server.production``).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from opentelemetry.context import Context
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -28,8 +34,9 @@ from crmgraph.audit import AuditEvent, AuditWriter
 from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
-from crmgraph.config import Config
+from crmgraph.config import Config, ConfigErrors
 from crmgraph.context import ANONYMOUS, RequestContext
+from crmgraph.errors import ConfigError
 from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
@@ -37,11 +44,16 @@ from crmgraph.observability.tracing import start_tracing, stop_tracing
 from crmgraph.policy.api_keys import ApiKeyStore
 from crmgraph.policy.authenticate import Authenticator
 from crmgraph.policy.principal import Principal
+from crmgraph.policy.rate_limit import RateLimiter
 from crmgraph.policy.roles import decide
+from crmgraph.policy.trusted_documents import ManifestError, TrustedDocuments
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.sources import OpenSources
 from crmgraph.web.body import BodyLimitMiddleware
+from crmgraph.web.csrf import PREFLIGHT_HEADERS
 from crmgraph.web.graphql_view import GraphQLApp
+from crmgraph.web.operators import OperatorAccess
+from crmgraph.web.security_headers import SecurityHeadersMiddleware
 
 
 @dataclass
@@ -81,10 +93,10 @@ class Runtime:
             audit_writer=self.audit,
         )
 
-    def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED") -> None:
-        """Record a request refused before it ran (no valid credentials) in the audit trail."""
+    def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
+        """Record a request refused before it ran (no valid credentials, an untrusted document) in the trail."""
         if self.audit is not None:
-            self.audit.record(AuditEvent(action="denied", subject="", client=client, outcome=outcome,
+            self.audit.record(AuditEvent(action="denied", subject=subject, client=client, outcome=outcome,
                                          fields=(reason[:200],)))  # fmt: skip
 
 
@@ -116,6 +128,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                     await audit.close()  # every event still queued is written: none lost on a clean shutdown
         finally:
             stop_tracing(tracing)
+            if rate_limiter is not None:
+                await rate_limiter.close()
             await close_backend(backend)
             identity.close()
             if api_keys is not None:
@@ -127,31 +141,60 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
     limits = config.server.http
     # API keys live in the facade's own store (the identity store's database).
     api_keys = ApiKeyStore(config.identity.url) if config.auth.api_keys else None
+    authenticator = Authenticator(config.auth, api_keys)
+    server = config.server
+    rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit.enabled else None
+    manifest = config.trusted_documents.manifest
     graphql = GraphQLApp(
         lambda: state["runtime"],
         max_json_depth=limits.max_json_depth,
         limits=config.limits,
         policy=config.policy,
         audited=config.audit.personal_data if config.audit.enabled else (),
-        authenticator=Authenticator(config.auth, api_keys),
-        graphql_ide="graphiql" if config.server.graphiql else None,
+        authenticator=authenticator,
+        rate_limiter=rate_limiter,
+        documents=_trusted_documents(manifest),
+        production=server.production,
+        csrf=server.csrf if server.csrf is not None else server.production,
+        explorers=frozenset(name for name, role in config.policy.roles.items() if role.explore),
+        graphql_ide="graphiql" if server.graphiql and not server.production else None,
         # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
         ide_html=graphiql.page("/graphql", EXAMPLES, headers=graphiql_headers),
     )
+    operators = OperatorAccess(server.operators.addresses, server.operators.roles, authenticator)
     routes: list[Route | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         graphiql.assets_route(),
-        *observability.routes(),
+        *observability.routes(operators.allowed),
     ]
     paths = frozenset(route.path for route in routes)
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(ObservabilityMiddleware, metrics=observability.metrics, routes=paths),
-            Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s),
-        ],
-        lifespan=lifespan,
-    )
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(ObservabilityMiddleware, metrics=observability.metrics, routes=paths),
+    ]
+    if server.cors_origins:
+        # Outside the body limit, so that a browser can read a refusal's reason too.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=server.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-api-key", "traceparent", *PREFLIGHT_HEADERS],
+                expose_headers=["x-request-id", "retry-after"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s))
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.http_limits = limits  # read by crmgraph.runner: the connection's limits are uvicorn's to apply
     return app
+
+
+def _trusted_documents(manifest: Path | None) -> TrustedDocuments | None:
+    if manifest is None:
+        return None
+    try:
+        return TrustedDocuments.load(manifest)
+    except ManifestError as exc:
+        raise ConfigErrors([ConfigError("trusted_documents.manifest", str(exc))]) from None

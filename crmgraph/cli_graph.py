@@ -44,6 +44,14 @@ def _load(path: Path) -> Config:
         _check_adapters(config)
     except ConfigErrors as exc:
         raise _fail_with(exc.problems, str(path)) from exc
+    manifest = config.trusted_documents.manifest
+    if manifest is not None:
+        from crmgraph.policy.trusted_documents import ManifestError, TrustedDocuments
+
+        try:
+            TrustedDocuments.load(manifest)
+        except ManifestError as exc:
+            raise _fail_with([ConfigError("trusted_documents.manifest", str(exc))], str(path)) from exc
     return config
 
 

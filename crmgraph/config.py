@@ -16,6 +16,7 @@ its value or the fallback. Every mistake is reported with the dotted path of the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -29,7 +30,9 @@ from crmgraph.errors import ConfigError
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.auth_settings import AuthConfig
 from crmgraph.policy.limit_settings import QueryLimits
+from crmgraph.policy.rate_limit import RateLimitConfig
 from crmgraph.policy.roles import PolicyConfig
+from crmgraph.policy.trusted_documents import TrustedDocumentsConfig
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -140,10 +143,48 @@ class HttpLimitsConfig(Strict):
     )
 
 
+class OperatorsConfig(Strict):
+    """Who may read ``/metrics`` and ``/readyz``'s details (``server.operators``); others get ``/readyz``'s
+    status alone and a 403 from ``/metrics``."""
+
+    addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Client addresses (CIDR blocks) of scrapers and probes; loopback by default.",
+    )
+    roles: list[str] = Field(default_factory=list, description="Roles whose principals may read them from any address.")
+
+    @field_validator("addresses")
+    @classmethod
+    def _cidr(cls, blocks: list[str]) -> list[str]:
+        for block in blocks:
+            try:
+                ipaddress.ip_network(block, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{block!r} is not an address or CIDR block ({exc})") from None
+        return blocks
+
+
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql.")
+    production: bool = Field(
+        False,
+        description="Production mode: introspection, GraphiQL and field suggestions off, only trusted "
+        "documents (except for roles that may explore), CSRF protection on (docs/security.md).",
+    )
+    graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql (always off in production).")
+    csrf: bool | None = Field(
+        None,
+        description="Refuse simple requests (GET, form and text/plain POSTs) without a preflight header; "
+        "null: on in production mode, off otherwise.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose pages may call the facade from a browser; none by default.",
+    )
+    operators: OperatorsConfig = Field(
+        default_factory=OperatorsConfig, description="Who may read /metrics and /readyz's details."
+    )
     max_page_size: int = Field(100, ge=1, le=1000, description="The cap on `first` for every connection.")
     deadline_s: float = Field(
         10.0, gt=0, le=600, description="A request's whole time budget: no upstream call waits beyond it."
@@ -193,6 +234,12 @@ class Config(Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What each role may see and do.")
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="The audit trail: personal-data reads, mutations, denials."
+    )
+    rate_limit: RateLimitConfig = Field(
+        default_factory=RateLimitConfig, description="A token bucket per principal (docs/security.md)."
+    )
+    trusted_documents: TrustedDocumentsConfig = Field(
+        default_factory=TrustedDocumentsConfig, description="The manifest of persisted documents."
     )
 
     @field_validator("sources")

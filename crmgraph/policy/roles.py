@@ -53,6 +53,11 @@ class RolePolicy(_Strict):
     mutations: tuple[str, ...] = Field((), description="Mutations this role may run; '*' for all.")
     explain: bool = Field(False, description="May ask for the upstream explanation of a query.")
     audit: bool = Field(False, description="May read the audit trail (the auditEvents query).")
+    explore: bool = Field(
+        False,
+        description="In production mode, may send documents outside the trusted-document manifest and "
+        "introspect the schema.",
+    )
 
     @field_validator("deny", "mask")
     @classmethod
@@ -90,6 +95,7 @@ class Access:
     explain: bool
     known_role: bool = field(default=True)
     audit: bool = field(default=False)
+    explore: bool = field(default=False)  # production mode: ad-hoc documents and introspection allowed
 
     def visibility(self, type_name: str, field_name: str) -> Visibility:
         return self.fields.get(f"{type_name}.{field_name}", Visibility.CLEAR)
@@ -156,8 +162,15 @@ def decide(principal: Principal, policy: PolicyConfig) -> Access:
             fields[name] = best
     scopes = None if any(not role.scope for role in roles) else tuple(role.scope for role in roles)
     mutations = frozenset(mutation for role in roles for mutation in role.mutations)
-    return Access(principal, fields, scopes, mutations, explain=any(role.explain for role in roles),
-                  audit=any(role.audit for role in roles))  # fmt: skip
+    return Access(
+        principal,
+        fields,
+        scopes,
+        mutations,
+        explain=any(role.explain for role in roles),
+        explore=any(role.explore for role in roles),
+        audit=any(role.audit for role in roles),
+    )
 
 
 def _named(groups: Iterable[tuple[str, ...]]) -> set[str]:

@@ -8,6 +8,12 @@ their types (400). A GET carrying a mutation answers 405 with ``Allow: POST``: "
 used for executing mutation operations" (GraphQL over HTTP, 6.1.1), and 405 is HTTP's word for a method
 the resource does not allow for this request.
 
+The request's perimeter, in order, before strawberry parses anything: CSRF (:mod:`crmgraph.web.csrf`,
+when on), the principal (401), its rate limit (429 with ``Retry-After``,
+:mod:`crmgraph.policy.rate_limit`), the body, and the document it runs (:mod:`crmgraph.web.persisted`:
+trusted documents by hash; in production mode only those, unless a role may explore). In production mode
+the schema also refuses introspection and drops field suggestions (:mod:`crmgraph.web.production`).
+
 Answers follow https://graphql.github.io/graphql-over-http/draft/#sec-Response: under
 ``application/graphql-response+json``, a request error (a document that does not parse or validate, a
 variable that does not coerce: no execution, so no ``data`` entry) is answered 400 without ``data``, and
@@ -35,11 +41,17 @@ from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.policy import QueryLimits
 from crmgraph.policy.authenticate import Authenticator
 from crmgraph.policy.principal import Principal, Unauthenticated
+from crmgraph.policy.rate_limit import RateLimiter
 from crmgraph.policy.roles import PolicyConfig
+from crmgraph.policy.trusted_documents import TrustedDocuments
 from crmgraph.schema import build_schema
+from crmgraph.web.csrf import check_preflight
 from crmgraph.web.media import GRAPHQL_RESPONSE, JSON, SUPPORTED, negotiate
+from crmgraph.web.persisted import document_to_run, requested_hash
 from crmgraph.web.problems import HttpRefusal
+from crmgraph.web.production import ProductionMode
 from crmgraph.web.request_body import read_graphql_request
+from crmgraph.web.security_headers import page_csp
 
 # Who makes a steward decision, until authentication lands: recorded with the decision, not checked.
 ACTOR_HEADER = "x-crmgraph-actor"
@@ -55,7 +67,7 @@ class ContextFactory(Protocol):
         client: str = "",
     ) -> RequestContext: ...
 
-    def denied(self, reason: str, client: str, outcome: str = ...) -> None: ...
+    def denied(self, reason: str, client: str, outcome: str = ..., subject: str = ...) -> None: ...
 
 
 class _Exchange:
@@ -95,14 +107,28 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         policy: PolicyConfig | None = None,
         audited: Iterable[str] = (),
         authenticator: Authenticator | None = None,
+        rate_limiter: RateLimiter | None = None,
+        documents: TrustedDocuments | None = None,
+        production: bool = False,
+        csrf: bool = False,
+        explorers: frozenset[str] = frozenset(),
         **kwargs: Any,
     ) -> None:
-        super().__init__(build_schema(limits, policy, audited), **kwargs)
+        schema = build_schema(limits, policy, audited)
+        if production:
+            schema.extensions = (*schema.extensions, ProductionMode)
+        super().__init__(schema, **kwargs)
         self.runtime_getter = runtime_getter
         # None only where a test serves the schema without the app: every app built by build_app has one.
         self.authenticator = authenticator
+        self.rate_limiter = rate_limiter
+        self.documents = documents or TrustedDocuments()
+        self.production = production
+        self.csrf = csrf
+        self.explorers = explorers  # roles with `explore: true`: decided once, a set test per request
         self.max_json_depth = max_json_depth
         self.ide_html = ide_html
+        self.ide_csp = page_csp(ide_html) if ide_html is not None else None
 
     @property
     def graphql_ide_html(self) -> str:
@@ -141,6 +167,8 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                     expected="a `query` parameter",
                 )
             return await self.render_graphql_ide(request)
+        if self.csrf:
+            check_preflight(request)
         if media_type is None:
             raise HttpRefusal(
                 406,
@@ -150,8 +178,24 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                 expected=SUPPORTED,
             )
         # Who asks, before the body is read: an unauthenticated client costs no more than its headers.
-        request.state.principal = self._principal(request)
-        data = await read_graphql_request(request, self.max_json_depth)
+        principal = request.state.principal = self._principal(request)
+        if self.rate_limiter is not None:
+            await self._take_token(request, principal)
+        data, document_id = await read_graphql_request(request, self.max_json_depth)
+        may_explore = principal is not None and not principal.roles.isdisjoint(self.explorers)
+        try:
+            data.query = document_to_run(
+                data.query,
+                requested_hash(data.extensions, document_id),
+                self.documents,
+                required=self.production,
+                may_explore=may_explore,
+            )
+        except HttpRefusal as refusal:
+            if refusal.status == 403:  # a document this principal may not send: a denial, for the audit trail
+                subject = principal.subject if principal is not None else ""
+                self.runtime_getter().denied(refusal.code, _client(request), refusal.code, subject)
+            raise
         request.state.graphql_exchange = _Exchange(media_type, data)
         try:
             response: Response = await self.run(request)
@@ -174,6 +218,40 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                 expected="Authorization: Bearer <JWT>, or an API key (Authorization: ApiKey cg_..., X-Api-Key)",
                 headers={"WWW-Authenticate": refused.challenge()},
             ) from None
+
+    async def _take_token(self, request: Request, principal: Principal | None) -> None:
+        assert self.rate_limiter is not None
+        if principal is None or principal.via == "anonymous":
+            # Requests without credentials share no subject: each client address gets its own bucket.
+            key = f"addr:{request.client.host if request.client else 'unknown'}"
+        else:
+            key = f"sub:{principal.subject}"
+        decision = await self.rate_limiter.take(key)
+        if decision.allowed:
+            return
+        config = self.rate_limiter.config
+        retry_after = self.rate_limiter.retry_after(decision)
+        raise HttpRefusal(
+            429,
+            "RATE_LIMITED",
+            f"Rate limit of {config.rate_per_s:g} requests per second (bursts of {config.burst}) exceeded for "
+            f"this principal (rate_limit.rate_per_s); retry after {retry_after} s.",
+            part="principal",
+            expected=f"at most {config.rate_per_s:g} requests per second, {config.burst} at once",
+            limit=config.rate_per_s,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a trusted document carries no `query` either: it asks for an answer, not the page.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and not (params.get("extensions") or params.get("documentId"))
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        response = await super().render_graphql_ide(request)
+        if self.ide_csp is not None:
+            response.headers["Content-Security-Policy"] = self.ide_csp
+        return response
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         assert isinstance(request, _RequestAdapter)

@@ -120,12 +120,13 @@ async def _parameters(request: Request) -> dict[str, Any]:
     return parsed
 
 
-async def read_graphql_request(request: Request, max_json_depth: int) -> GraphQLRequestData:
+async def read_graphql_request(request: Request, max_json_depth: int) -> tuple[GraphQLRequestData, object]:
+    """The request's parameters, and its ``documentId`` (None when absent). ``query`` may be missing here:
+    a request may name a trusted document instead (:mod:`crmgraph.web.persisted` decides)."""
     params = await _parameters(request)
     query = params.get("query")
-    if not isinstance(query, str):
-        found = "missing" if query is None else _json_type(query)
-        raise _bad(f"`query` is {found}.", part="query", expected="a GraphQL document as a string")
+    if not isinstance(query, str | None):
+        raise _bad(f"`query` is {_json_type(query)}.", part="query", expected="a GraphQL document as a string")
     operation_name = params.get("operationName")
     if not isinstance(operation_name, str | None):
         raise _bad(
@@ -147,9 +148,10 @@ async def read_graphql_request(request: Request, max_json_depth: int) -> GraphQL
                 limit=max_json_depth,
             )
         checked[name] = value
-    return GraphQLRequestData(
+    data = GraphQLRequestData(
         query=query,
         variables=checked["variables"],
         operation_name=operation_name,
         extensions=checked["extensions"],
     )
+    return data, params.get("documentId")

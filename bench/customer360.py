@@ -74,6 +74,7 @@ def config_for(urls: dict[str, str], identity_url: str, ttl: float, governance: 
         cache: {{url: "memory://", ttl_s: {{default: {ttl}}}}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
+        rate_limit: {{enabled: false}}  # one load generator, as fast as answered: a latency benchmark, not a limit
         {governance}
     """)
 

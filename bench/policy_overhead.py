@@ -41,15 +41,18 @@ DENIED = "[Invoice.gross, Invoice.outstanding, Customer.lifetimeRevenue, Custome
 MASKED = "[Customer.taxId, Contact.email, Contact.phone]"
 
 
-GOVERNANCE = f"""auth: {{jwt: {{hs256_secret: "{SECRET}", issuer: bench, audience: crmgraph}}, api_keys: false}}
-        policy:
-          roles:
-            open: {{}}
-            governed: {{scope: [{{field: owner_id, attribute: owner_id}}], mask: {MASKED}, deny: {DENIED}}}"""
+POLICIES = {
+    "scope": "scope: [{field: owner_id, attribute: owner_id}]",
+    "mask": f"mask: {MASKED}",
+    "deny": f"deny: {DENIED}",
+}
 
 
-def config_for(urls: dict[str, str], identity_url: str, ttl: float) -> Config:
-    return shared_config(urls, identity_url, ttl, GOVERNANCE)
+def config_for(urls: dict[str, str], identity_url: str, ttl: float, policies: list[str]) -> Config:
+    governed = ", ".join(POLICIES[name] for name in policies)
+    governance = f"""auth: {{jwt: {{hs256_secret: "{SECRET}", issuer: bench, audience: crmgraph}}, api_keys: false}}
+        policy: {{roles: {{open: {{}}, governed: {{{governed}}}}}}}"""
+    return shared_config(urls, identity_url, ttl, governance)
 
 
 def bearer(role: str, owner: str) -> dict[str, str]:
@@ -89,7 +92,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--data-dir", type=Path, default=Path("var/bench-360"))
+    parser.add_argument("--policies", default="scope,mask,deny", help="what the governed role has (comma-separated)")
     args = parser.parse_args()
+    policies = [name for name in args.policies.split(",") if name]
 
     layout = EstateLayout(args.data_dir)
     if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
@@ -104,7 +109,7 @@ def main() -> None:
         store.create()
 
         async def link() -> None:
-            config = config_for(urls, identity_url, 0)
+            config = config_for(urls, identity_url, 0, policies)
             async with OpenSources(config) as adapters:
                 await link_records(store, adapters, config.identity)
 
@@ -114,7 +119,7 @@ def main() -> None:
             raise SystemExit("no customer has an owner")
         ids = [global_id("Customer", c) for c in owned_and_active(store, owner, args.sample)]
         store.close()
-        with serving(build_app(config_for(urls, identity_url, 600)), as_server=True) as url:
+        with serving(build_app(config_for(urls, identity_url, 600, policies)), as_server=True) as url:
             clients = {role: LeanClient(url, headers=bearer(role, owner)) for role in ("open", "governed")}
             for customer in ids:  # warm the cache (the same entries serve both)
                 ask(clients["open"], customer, False)
@@ -129,7 +134,7 @@ def main() -> None:
                 client.close()
 
     print(f"customer-360 query, warm, {len(ids)} customers of owner {owner} (active in all three systems), "
-          f"{args.rounds} rounds, the two principals interleaved")  # fmt: skip
+          f"{args.rounds} rounds, the two principals interleaved; governed: {', '.join(policies)}")  # fmt: skip
     for role, values in times.items():
         print(f"{role:9} n={len(values):4}  p50 {percentile(values, .5):6.2f} ms  p95 {percentile(values, .95):6.2f} ms"
               f"  p99 {percentile(values, .99):6.2f} ms  mean {statistics.fmean(values):6.2f} ms")  # fmt: skip

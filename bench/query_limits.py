@@ -72,6 +72,8 @@ sources:
   erp: {{adapter: sql, url: "{urls["erp"]}"}}
   tickets: {{adapter: zendesk, url: "{urls["tickets"]}", email: api@demo.crmgraph.test, token: demo-zendesk-token}}
 identity: {{url: "{identity_url}"}}
+# One client measures, four attack: the per-principal rate limit would answer most with 429 first.
+rate_limit: {{enabled: false}}
 auth: {{anonymous_role: admin}}
 policy: {{roles: {{admin: {{explain: true}}}}}}
 """

@@ -88,6 +88,7 @@ def config_for(urls: dict[str, str], identity_url: str) -> Config:
         cache: {{url: "memory://", ttl_s: {{default: 2}}, stale_s: {{default: 10}}}}
         identity: {{url: "{identity_url}"}}
         server: {{max_page_size: 200}}
+        rate_limit: {{enabled: false}}  # the load generator is one client: measure the facade, not its limit
         auth: {{anonymous_role: admin}}
         policy: {{roles: {{admin: {{explain: true}}}}}}
     """)

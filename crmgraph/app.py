@@ -74,8 +74,9 @@ class Runtime:
         principal: Principal | None = None,
         client: str = "",
     ) -> RequestContext:
-        loaders = Loaders(self.adapters, self.cache, self.identity, self.config.identity.survivorship)
         access = decide(principal, self.config.policy) if principal is not None else None
+        loaders = Loaders(self.adapters, self.cache, self.identity, self.config.identity.survivorship,
+                          with_scope=access is not None and access.scoped)  # fmt: skip
         if access is not None and not access.explain:
             explain = False  # what a query cost upstream names the systems and their paths: for some roles only
         return RequestContext(

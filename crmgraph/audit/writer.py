@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Iterable
+from dataclasses import replace
 
 from crmgraph.audit.events import AuditEvent
 from crmgraph.audit.store import AuditStore
@@ -25,18 +27,39 @@ class AuditWriter:
         self._queue: list[AuditEvent] = []
         self._head = store.head(self.chain)
         self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()  # events being completed (record_later)
+        self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
 
     def record(self, event: AuditEvent) -> None:
         self._queue.append(event)
 
+    def record_later(self, event: AuditEvent, customers: Awaitable[Iterable[int]]) -> None:
+        """Queue ``event`` once ``customers`` (the customers of the records it names, being looked up) are
+        known, without the request waiting for them; :meth:`close` waits for it. Should the look-up fail,
+        the event is recorded with the customers it already names: never dropped."""
+
+        async def complete() -> None:
+            try:
+                found = set(await customers)
+            except Exception:
+                log.exception("the customers of an audit event could not be looked up; recorded without them")
+                found = set()
+            self.record(replace(event, customers=tuple(sorted(set(event.customers) | found))))
+
+        task = asyncio.get_running_loop().create_task(complete(), name="audit-event")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
 
     async def flush(self) -> None:
-        """Write every queued event now."""
+        """Write every queued event now (the ones being completed too)."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
         async with self._lock:
             while self._queue:
                 chunk, self._queue = self._queue[: self.batch], self._queue[self.batch :]
@@ -50,15 +73,17 @@ class AuditWriter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Not cancelled: a write already in its thread would commit rows the chain's head would not know
+            # of (the next append would then reuse their positions). The loop stops after its current write.
+            self._stopping.set()
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_s)
             try:
                 await self.flush()
             except Exception:

@@ -103,6 +103,14 @@ class IdentityStore:
                 found[row.customer_id].append(Link(**row._mapping))
         return dict(found)
 
+    async def links_and_scope_of(
+        self, customer_ids: Sequence[int]
+    ) -> tuple[dict[int, list[Link]], dict[int, dict[str, frozenset[str]]]]:
+        """:meth:`links_of` and :meth:`scope_keys` in one trip to a worker thread (a scoped principal needs
+        both for every customer it reaches)."""
+        ids = list(customer_ids)
+        return await asyncio.to_thread(lambda: (self._links_of(ids), self._scope_keys(ids)))
+
     async def customers_of(self, entity: str, records: Sequence[SourceRecord]) -> dict[SourceRecord, int]:
         """The customer of each source record (``entity`` is ``party``), one statement per source."""
         return await asyncio.to_thread(self._customers_of, entity, list(records))

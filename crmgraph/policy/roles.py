@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -112,15 +113,12 @@ class Access:
         of its values (every owner and country its records name): one of them must be the principal's."""
         if self.scopes is None:
             return True
-        return any(all(self._holds(rule, customer) for rule in rules) for rules in self.scopes)
+        return any(all(_overlaps(customer.get(name), wanted) for name, wanted in clause.items())
+                   for clause in self._clauses)  # fmt: skip
 
-    def _holds(self, rule: ScopeRule, customer: Mapping[str, object]) -> bool:
-        value = customer.get(rule.field)
-        wanted = self._wanted(rule)
-        if value is None or not wanted:
-            return False  # a principal without the attribute sees nothing through this rule
-        values = value if isinstance(value, frozenset | set | list | tuple) else (value,)
-        return any(str(item) in wanted for item in values)
+    @cached_property
+    def _clauses(self) -> list[dict[str, frozenset[str]]]:
+        return self.scope_clauses() or []
 
     def _wanted(self, rule: ScopeRule) -> frozenset[str]:
         wanted = self.principal.attributes.get(rule.attribute)
@@ -145,6 +143,14 @@ class Access:
             if all(clause.values()):
                 clauses.append(clause)
         return clauses
+
+
+def _overlaps(value: object, wanted: frozenset[str]) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, frozenset | set | list | tuple):
+        return any(str(item) in wanted for item in value)
+    return str(value) in wanted
 
 
 def decide(principal: Principal, policy: PolicyConfig) -> Access:

@@ -43,6 +43,14 @@ class BatchLoader(Generic[K, T]):
         self._waiting.append(key)
         return future
 
+    def prime(self, key: K, value: T) -> None:
+        """Take ``value`` for ``key`` without asking (read by another statement); a key asked already keeps
+        its answer."""
+        if key not in self._futures:
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            future.set_result(value)
+            self._futures[key] = future
+
     def on_arrival(self, key: K, then: Callable[[Any], None]) -> None:
         """Call ``then`` with ``key``'s value (not with an error) the moment its batch answers.
 

@@ -30,6 +30,7 @@ class Loaders:
         cache: ReadThrough,
         identity: IdentityStore,
         survivorship: Survivorship | None = None,
+        with_scope: bool = False,
     ) -> None:
         self.adapters = adapters
         self.cache = cache
@@ -45,6 +46,9 @@ class Loaders:
         self.review_candidate = BatchLoader[int, ReviewCandidate | None](self._load_review_candidates)
         # Asked only for a principal with a row scope: what the scope tests of each customer.
         self.scope_keys = BatchLoader[int, dict[str, frozenset[str]]](self._load_scope_keys)
+        # For a principal with a row scope, a customer's scope keys come with its links (one statement more in
+        # the same worker thread, not a trip of their own).
+        self.with_scope = with_scope
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
         self._covering: dict[tuple[str, str, str], list[_Cover]] = {}
@@ -111,7 +115,12 @@ class Loaders:
         return found
 
     async def _load_links(self, customer_ids: list[int]) -> list[list[Link]]:
-        found = await self.identity.links_of(customer_ids)
+        if self.with_scope:
+            found, scopes = await self.identity.links_and_scope_of(customer_ids)
+            for customer_id in customer_ids:
+                self.scope_keys.prime(customer_id, scopes.get(customer_id, {}))
+        else:
+            found = await self.identity.links_of(customer_ids)
         return [found.get(customer_id, []) for customer_id in customer_ids]
 
     async def _load_customers(self, records: list[SourceRecord]) -> list[int | None]:

@@ -17,6 +17,7 @@ from strawberry.types.graphql import OperationType
 from crmgraph.audit.events import Action, AuditEvent, document_hash
 from crmgraph.audit.request_log import FieldReads
 from crmgraph.context import RequestContext
+from crmgraph.identity.store import SourceRecord
 from crmgraph.observability.request import request_id
 from crmgraph.schema.authorization import mutation_root_fields
 
@@ -35,44 +36,36 @@ class AuditTrail(SchemaExtension):
             fields = {f"Mutation.{name}" for name in mutation_root_fields(execution)}
             audit.touched.fields |= fields
             outcome = "FORBIDDEN" if refused else next((code for code in codes if code), "ok")
-            await self._record(context, "denied" if refused else "mutation", audit.touched, outcome=outcome)
-        await self._record(context, "read", audit.clear)
-        await self._record(context, "read", audit.masked, masked=True)
-        await self._record(context, "denied", audit.denied, outcome="FORBIDDEN")
+            self._record(context, "denied" if refused else "mutation", audit.touched, outcome=outcome)
+        self._record(context, "read", audit.clear)
+        self._record(context, "read", audit.masked, masked=True)
+        self._record(context, "denied", audit.denied, outcome="FORBIDDEN")
 
-    async def _record(
+    def _record(
         self, context: RequestContext, action: Action, reads: FieldReads, *, masked: bool = False, outcome: str = "ok"
     ) -> None:
         if not reads or context.audit_writer is None:
             return
-        customers = set(reads.customers)
-        if reads.parties:
-            parties = sorted(reads.parties)
-            found = [context.loaders.customer_of_party.load(party) for party in parties]
-            for future in found:
-                try:
-                    customer = await future
-                except Exception:  # the identity store failed: the event still names the fields
-                    continue
-                if customer is not None:
-                    customers.add(customer)
         principal = context.principal
         query = self.execution_context.query or ""
-        context.audit_writer.record(
-            AuditEvent(
-                action=action,
-                subject=principal.subject if principal is not None else context.actor,
-                roles=tuple(sorted(principal.roles)) if principal is not None else (),
-                request_id=request_id() or "",
-                operation=(self.execution_context.operation_name or "")[:200],
-                operation_hash=document_hash(query) if query else "",
-                client=context.client,
-                customers=tuple(sorted(customers)),
-                fields=tuple(sorted(reads.fields)),
-                masked=masked,
-                outcome=outcome,
-            )
+        event = AuditEvent(
+            action=action,
+            subject=principal.subject if principal is not None else context.actor,
+            roles=tuple(sorted(principal.roles)) if principal is not None else (),
+            request_id=request_id() or "",
+            operation=(self.execution_context.operation_name or "")[:200],
+            operation_hash=document_hash(query) if query else "",
+            client=context.client,
+            customers=tuple(sorted(reads.customers)),
+            fields=tuple(sorted(reads.fields)),
+            masked=masked,
+            outcome=outcome,
         )
+        if not reads.parties:
+            context.audit_writer.record(event)
+            return
+        # Records noted by party: their customers are looked up after the answer has gone, not before.
+        context.audit_writer.record_later(event, _customers_of(context, sorted(reads.parties)))
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
@@ -81,3 +74,8 @@ class AuditTrail(SchemaExtension):
             return {}
         # Where the answer holds masked values, so a frontend need not guess from the values themselves.
         return {"masked": audit.masked_paths}
+
+
+async def _customers_of(context: RequestContext, parties: list[SourceRecord]) -> set[int]:
+    found = await context.loaders.identity.customers_of("party", parties)
+    return {customer for customer in found.values() if customer is not None}

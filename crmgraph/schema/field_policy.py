@@ -87,6 +87,9 @@ def _owner(source: object) -> tuple[int | None, tuple[str, str] | None]:
     customer_id = getattr(source, "customer_id", None)
     if isinstance(customer_id, int):
         return customer_id, None
+    links = getattr(source, "links", None)  # a contact read as a golden person knows its customer already
+    if links and links[0].customer_id:
+        return links[0].customer_id, None
     record = getattr(source, "record", None)
     party = getattr(record, "party_id", None)
     return None, (record.source, party) if record is not None and party else None

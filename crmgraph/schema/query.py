@@ -66,6 +66,7 @@ async def _customer(info: Info, customer_id: int) -> Customer | None:
         if survivor is None or not await loaders.links.load(survivor):
             return None
         customer_id = survivor
+    # For a scoped principal the links brought the customer's scope keys along: no read of their own.
     if not await customer_in_scope(loaders, info.context.access, customer_id):
         return None
     return Customer.of(customer_id)

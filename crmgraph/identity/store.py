@@ -53,6 +53,11 @@ _LINKS_OF_CUSTOMERS = union_all(
     .where(persons.c.customer_id.in_(_CUSTOMER_IDS)),
 )  # fmt: skip
 
+# Built once like the links' statement: a scoped principal reads it beside them on every request.
+_SCOPE_KEYS_OF_CUSTOMERS = select(match_keys.c.customer_id, match_keys.c.kind, match_keys.c.value).where(
+    match_keys.c.customer_id.in_(_CUSTOMER_IDS), match_keys.c.kind.in_(SCOPE_KINDS)
+)
+
 
 @dataclass(frozen=True)
 class Link:
@@ -189,13 +194,10 @@ class IdentityStore:
         return await asyncio.to_thread(self._scope_keys, list(customer_ids))
 
     def _scope_keys(self, customer_ids: list[int]) -> dict[int, dict[str, frozenset[str]]]:
-        query = select(match_keys.c.customer_id, match_keys.c.kind, match_keys.c.value).where(
-            match_keys.c.customer_id.in_(customer_ids), match_keys.c.kind.in_(SCOPE_KINDS)
-        )
-        found: defaultdict[int, defaultdict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        found: dict[int, dict[str, set[str]]] = {}
         with upstream_call(self.SOURCE, "SELECT scope keys"), self.engine.connect() as conn:
-            for row in conn.execute(query):
-                found[row.customer_id][row.kind].add(row.value)
+            for customer_id, kind, value in conn.execute(_SCOPE_KEYS_OF_CUSTOMERS, {"customer_ids": customer_ids}):
+                found.setdefault(customer_id, {}).setdefault(kind, set()).add(value)
         return {cid: {kind: frozenset(values) for kind, values in kinds.items()} for cid, kinds in found.items()}
 
     @staticmethod

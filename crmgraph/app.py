@@ -54,6 +54,7 @@ from crmgraph.web.csrf import PREFLIGHT_HEADERS
 from crmgraph.web.graphql_view import GraphQLApp
 from crmgraph.web.operators import OperatorAccess
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
+from crmgraph.writes.idempotency import IdempotencyStore
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Runtime:
     cache: ReadThrough
     identity: IdentityStore
     audit: AuditWriter | None = None  # None: audit.enabled is false
+    idempotency: IdempotencyStore | None = None  # the writes' idempotency records (the facade's own store)
 
     def context(
         self,
@@ -92,6 +94,7 @@ class Runtime:
             access=access,
             client=client,
             audit_writer=self.audit,
+            idempotency=self.idempotency,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -110,6 +113,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         identity = IdentityStore(config.identity.url)
+        idempotency = IdempotencyStore(config.identity.url)
         identity.create()
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
@@ -118,7 +122,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
             async with OpenSources(config) as adapters:
                 state["runtime"] = Runtime(
                     config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity,
-                    audit.writer,
+                    audit.writer, idempotency,
                 )  # fmt: skip
                 observability.start()
                 await audit.start()
@@ -133,6 +137,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 await rate_limiter.close()
             await close_backend(backend)
             identity.close()
+            idempotency.close()
             if api_keys is not None:
                 api_keys.close()
 

@@ -13,6 +13,7 @@ from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.principal import Principal
 from crmgraph.policy.roles import Access
 from crmgraph.resolvers.loaders import Loaders
+from crmgraph.writes.idempotency import IdempotencyStore
 
 ANONYMOUS = "anonymous"
 
@@ -34,3 +35,4 @@ class RequestContext:
     client: str = ""  # the client's address, for the audit trail
     audit: RequestAudit | None = field(default_factory=RequestAudit)  # what the audit trail records of it
     audit_writer: AuditWriter | None = None  # None: nothing is recorded (audit.enabled false, or no app)
+    idempotency: IdempotencyStore | None = None  # where writes keep their idempotency records

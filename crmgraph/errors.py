@@ -13,6 +13,7 @@
         ├── UpstreamTimeout          UPSTREAM_TIMEOUT       no answer in time
         ├── UpstreamRateLimited      UPSTREAM_RATE_LIMITED  429; ``retry_after`` seconds if it said
         ├── UpstreamBadResponse      UPSTREAM_BAD_RESPONSE  an answer that cannot be understood
+        ├── UpstreamOutcomeUnknown   UPSTREAM_OUTCOME_UNKNOWN  a write sent, its outcome not known
         └── UpstreamRejected         UPSTREAM_REJECTED      4xx: credentials or configuration
 
 A ``SourceError`` is shown to GraphQL clients with ``extensions {code, source, retryable}`` and its
@@ -92,6 +93,10 @@ class UpstreamUnavailable(SourceError):
     happened = "is unavailable"
 
 
+class UpstreamUnreachable(UpstreamUnavailable):
+    """No connection could be made: nothing was sent (a write can be tried again safely)."""
+
+
 class UpstreamTimeout(SourceError):
     code = "UPSTREAM_TIMEOUT"
     happened = "did not answer in time"
@@ -121,6 +126,14 @@ class UpstreamBudgetExceeded(SourceError):
     code = "UPSTREAM_BUDGET_EXCEEDED"
     retryable = False
     happened = "was not asked: the request spent its budget of upstream calls"
+
+
+class UpstreamOutcomeUnknown(SourceError):
+    """A write was sent and no answer says whether the system applied it (a timeout, a dropped connection,
+    a 5xx): it is not sent again blindly; the idempotency record reconciles it."""
+
+    code = "UPSTREAM_OUTCOME_UNKNOWN"
+    retryable = False
 
 
 class UpstreamRejected(SourceError):

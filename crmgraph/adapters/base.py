@@ -36,8 +36,27 @@ from typing import Any, ClassVar, TypeVar
 
 from crmgraph.adapters.breaker import CircuitBreaker
 from crmgraph.adapters.calls import operation
-from crmgraph.adapters.resilience import Resilience, ResiliencePolicy, counts_as_failure
-from crmgraph.errors import AdapterContractError, ClientError, ConfigError, SourceError, UpstreamBadResponse
+from crmgraph.adapters.resilience import (
+    CircuitOpen,
+    DeadlineExceeded,
+    Resilience,
+    ResiliencePolicy,
+    SourcePaused,
+    counts_as_failure,
+)
+from crmgraph.adapters.writes import WriteOp
+from crmgraph.errors import (
+    AdapterContractError,
+    ClientError,
+    ConfigError,
+    SourceError,
+    UpstreamBadResponse,
+    UpstreamOutcomeUnknown,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
 from crmgraph.records import Page, Record
 
 T = TypeVar("T")
@@ -71,6 +90,8 @@ class Adapter(ABC):
     scannable: frozenset[str] = frozenset()
     # Entities :meth:`changes` can read by change time (a subset of ``scannable``): declared like it.
     change_feeds: frozenset[str] = frozenset()
+    # (entity, "create" | "update") pairs :meth:`write` accepts; an adapter without writes leaves it empty.
+    writable: frozenset[tuple[str, str]] = frozenset()
     # Upstream calls in flight at once for this source: the adapter's default, which the source's
     # ``max_concurrency`` setting overrides. Enough for one level of a query to go out in one wave.
     max_concurrency: int = 8
@@ -148,6 +169,32 @@ class Adapter(ABC):
         with operation(f"changes {entity}", size):
             return await self.resilience.once(lambda: self._changes(entity, since, cursor, size), self._limit)
 
+    async def write(self, op: WriteOp) -> Record:
+        """Create or update one record in the system of record; the record as the system now holds it.
+
+        Raises :class:`~crmgraph.adapters.writes.WriteRefused` when the system refused it as asked. A write is
+        sent once: after a timeout, a dropped connection or a 5xx the system may have applied it, so the error
+        is :class:`~crmgraph.errors.UpstreamOutcomeUnknown` (a caller reconciles with :meth:`find_written`),
+        while a refusal decided before anything was sent (circuit open, paused, no connection) keeps its code.
+        """
+        if (op.entity, op.action) not in self.writable:
+            raise ClientError(f"{self.source} cannot {op.action} a {op.entity}")
+        with operation(f"{op.action} {op.entity}", 1):
+            try:
+                return await self.resilience.protect(lambda: self._write(op), self._limit)
+            except (CircuitOpen, SourcePaused, DeadlineExceeded, UpstreamUnreachable, UpstreamRateLimited):
+                raise  # nothing reached the system (a 429 is answered before the write is applied)
+            except (UpstreamTimeout, UpstreamUnavailable, UpstreamBadResponse) as error:
+                raise UpstreamOutcomeUnknown(
+                    self.source,
+                    f"{op.action} {op.entity}: sent, but no answer says whether it was applied ({error.code})",
+                ) from error
+
+    async def find_written(self, entity: str, idempotency_key: str) -> Record | None:
+        """The record a write with ``idempotency_key`` made, if the system keeps the key; None if it has none
+        (or cannot say). Used to settle a write whose outcome was unknown."""
+        return None
+
     # --- the protected methods (the adapter's) -------------------------------------------------------
 
     @abstractmethod
@@ -160,6 +207,10 @@ class Adapter(ABC):
 
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
         raise AdapterContractError(f"{self.kind} declares {entity} scannable but does not implement it")
+
+    async def _write(self, op: WriteOp) -> Record:
+        """Send one write; the record the system answers with, or :class:`WriteRefused`."""
+        raise AdapterContractError(f"{self.kind} declares {op.action} {op.entity} but does not implement it")
 
     async def _changes(self, entity: str, since: datetime, cursor: str | None, size: int) -> Page:
         """At most about ``size`` records changed at or after ``since``, oldest change first where the system

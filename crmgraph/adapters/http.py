@@ -25,6 +25,7 @@ from crmgraph.errors import (
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+    UpstreamUnreachable,
 )
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -106,6 +107,20 @@ class HttpSource:
     async def post_json(self, path: str, body: Any, *, allow_missing: bool = False) -> Any:
         return await self._request("POST", path, params=None, body=body, allow_missing=allow_missing)
 
+    async def send_json(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """A write: the status and the decoded JSON body of a 2xx or a 4xx other than 429 (a refusal the adapter
+        reads, such as a 422 naming the fields); a 429 or a 5xx raises as for a read."""
+        await round_trip_permit(self.source)
+        with upstream_call(self.source, f"{method} {path}") as call:
+            response = await self._send(method, path, None, body)
+            call.outcome = str(response.status_code)
+            if response.status_code == 429 or response.status_code >= 500 or response.status_code < 400:
+                return response.status_code, self._decode(response, allow_missing=False)
+            try:
+                return response.status_code, orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                return response.status_code, {"message": _upstream_message(response)}
+
     async def _request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, allow_missing: bool
     ) -> Any:
@@ -141,6 +156,8 @@ class HttpSource:
             if "without sending a response" in str(exc):
                 raise UpstreamUnavailable(self.source, f"connection closed: {method} {path}") from exc
             raise TransientBadResponse(self.source, f"incomplete answer to {method} {path}") from exc
+        except httpx.ConnectError as exc:  # not connected: nothing was sent
+            raise UpstreamUnreachable(self.source, f"cannot reach it ({exc.__class__.__name__})") from exc
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(self.source, f"cannot reach it ({exc.__class__.__name__})") from exc
 

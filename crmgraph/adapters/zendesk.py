@@ -8,6 +8,8 @@ Access paths (source ids are Zendesk's integer ids, as strings)::
     ticket  by party   GET /api/v2/organizations/{id}/tickets        one organization a call (paged)
     ticket  by person  GET /api/v2/users/{id}/tickets/requested      one requester a call (paged)
     comment by ticket  GET /api/v2/tickets/{id}/comments             one ticket a call (paged)
+
+Tickets are writable (opened, changed, commented on): see :mod:`crmgraph.adapters.zendesk_writes`.
     person  by email   GET /api/v2/users/search?query=email:{email}  one address a call (paged)
 
 ``party`` (organizations) and ``person`` (users) are scannable through Zendesk's incremental exports
@@ -59,7 +61,9 @@ import httpx
 
 from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.http import HttpSource, expect
+from crmgraph.adapters.writes import WriteOp
 from crmgraph.adapters.zendesk_mapping import ZendeskMapping
+from crmgraph.adapters.zendesk_writes import find_by_key, send_ticket
 from crmgraph.errors import AdapterContractError, ClientError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import Page, Record
 
@@ -158,6 +162,7 @@ class ZendeskAdapter(Adapter):
     )
     scannable = frozenset({"party", "person"})
     change_feeds = frozenset({"party", "person"})
+    writable = frozenset({("ticket", "create"), ("ticket", "update")})  # comments come with an update
     max_concurrency = 8
 
     def __init__(
@@ -233,6 +238,17 @@ class ZendeskAdapter(Adapter):
             failure = UpstreamBadResponse(self.source, f"{collection}/show_many returned a record without an id")
             return [found.get(key, failure if zendesk_id(key) else None) for key in ids]
         return [found.get(key) for key in ids]
+
+    # --- writes (crmgraph/adapters/zendesk_writes.py) ----------------------------------------------
+
+    async def _write(self, op: WriteOp) -> Record:
+        return self.mapping.ticket(await send_ticket(self.http, self.source, op))
+
+    async def find_written(self, entity: str, idempotency_key: str) -> Record | None:
+        if entity != "ticket":
+            return None
+        found = await find_by_key(self.http, idempotency_key)
+        return self.mapping.ticket(found) if found is not None else None
 
     # --- related ----------------------------------------------------------------------------------
 

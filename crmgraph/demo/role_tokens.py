@@ -21,7 +21,7 @@ WHAT_EACH_SEES = {
     "admin": "everything, explain and the audit trail; may run every mutation",
     "data_steward": "every customer; may link, merge, split and review",
     "sales_rep": "only the customers the owner in the token holds",
-    "service_agent": "every customer, no invoice amounts",
+    "service_agent": "every customer, no invoice amounts; may open, change and answer tickets",
     "marketing": "every customer, e-mail, phone and tax id masked",
 }
 

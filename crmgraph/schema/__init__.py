@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ValidationCache
+from strawberry.tools import merge_types
 
 from crmgraph.observability.operations import OperationMetrics
 from crmgraph.observability.tracing import OperationTracing
@@ -25,6 +26,7 @@ from crmgraph.schema.query import Query
 from crmgraph.schema.review import ReviewCandidate
 from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
+from crmgraph.schema.ticket_mutations import TicketMutation
 
 
 class _Schema(strawberry.Schema):
@@ -42,7 +44,7 @@ def build_schema(
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
         query=Query,
-        mutation=Mutation,
+        mutation=merge_types("Mutation", (Mutation, TicketMutation)),
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         extensions=[
             # First: parse within the token limit and refuse a document past a query limit before anything

@@ -6,7 +6,7 @@ for as long as the system of record keeps that id.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
@@ -315,6 +315,13 @@ class Ticket(Node):
             subject=r.subject, description=r.description, status=r.status, priority=r.priority, channel=r.channel,
             tags=list(r.tags), created_at=r.created_at, updated_at=r.updated_at, source=_source(r),
         )  # fmt: skip
+
+    @strawberry.field(
+        description="What a change names to be refused if the ticket changed since (ticketUpdate, ticketCommentAdd)."
+    )
+    def version(self) -> str | None:
+        stamp = self.record.updated_at
+        return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if stamp is not None else None
 
     @strawberry.field(description="The conversation, oldest first.")
     async def comments(self, info: Info) -> list[Comment] | None:

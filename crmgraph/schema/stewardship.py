@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from enum import Enum
 from typing import TypeVar
 
 import strawberry
@@ -23,38 +22,16 @@ from crmgraph.resolvers.scope import customer_in_scope, party_in_scope
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.ids import decode_number, encode_id
 from crmgraph.schema.nodes import Info
+from crmgraph.schema.user_errors import UserError, UserErrorCode
 
 T = TypeVar("T")
 ACTOR_LIMIT = 255  # the store's column
 RECORD_ID_LIMIT = 128  # the store's column
 REASON_LIMIT = 10_000  # a paragraph or a few: enough to say why, not a place for documents
 WHO = (
-    ' Recorded with who (until authentication lands: the request\'s `X-Crmgraph-Actor` header, "anonymous" '
-    "without it), when and why; every later `crmgraph link` obeys it."
+    " Recorded with who (the principal's subject; under the anonymous role, the request's `X-Crmgraph-Actor` "
+    "header), when and why; every later `crmgraph link` obeys it."
 )
-
-
-@strawberry.enum(description="What is wrong with a mutation's input.")
-class UserErrorCode(Enum):
-    INVALID = strawberry.enum_value("INVALID", description="The input cannot be carried out as it is (see message).")
-    NOT_FOUND = strawberry.enum_value(
-        "NOT_FOUND", description="It names a customer, record or review candidate that does not exist (any more)."
-    )
-    BLANK = strawberry.enum_value("BLANK", description="A required text is empty.")
-    INVALID_ID = strawberry.enum_value(
-        "INVALID_ID", description="Not an id this API issued, or the id of another type of object."
-    )
-    UNKNOWN_SYSTEM = strawberry.enum_value("UNKNOWN_SYSTEM", description="No configured source has this name.")
-
-
-@strawberry.type(description="A mistake in a mutation's input: where, what to fix, and a code to act on.")
-class UserError:
-    field: list[str] | None = strawberry.field(
-        description='The path to the input field at fault, from the argument: ["input", "records", "1", "system"]. '
-        "Null when no input field is (the X-Crmgraph-Actor header)."
-    )
-    message: str
-    code: UserErrorCode
 
 
 @strawberry.input(description="A record in one system: the source's configured name and the record's id there.")

@@ -13,7 +13,7 @@ Every route needs ``Authorization: Bearer <private app token>``. The reads:
   associated ids each per answer (send the input again with its ``after`` for the rest);
 - ``GET  /crm/v3/owners`` and ``GET /crm/v3/owners/{ownerId}``.
 
-The writes (create, update, batches, associations) are in :mod:`crmgraph.demo.crm_writes`.
+The writes are in :mod:`crmgraph.demo.crm_writes` (objects) and :mod:`crmgraph.demo.crm_association_writes`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from crmgraph.demo.crm_association_writes import CrmAssociationWrites
+from crmgraph.demo.crm_changes import CrmStore
 from crmgraph.demo.crm_records import (
     USER_ID_OFFSET,
     CrmError,
@@ -55,7 +57,7 @@ from crmgraph.demo.crm_records import (
     validation_error,
 )
 from crmgraph.demo.crm_search import SearchRequest, run_search
-from crmgraph.demo.crm_writes import CrmWrites
+from crmgraph.demo.crm_writes import CrmObjectWrites
 from crmgraph.demo.instruments import json_response
 from crmgraph.demo.stores.crm import connect
 from crmgraph.demo.webhook_wires import HUBSPOT_WIRE
@@ -404,7 +406,8 @@ def build_crm_api(db_path: Path, token: str, webhooks: WebhookHub | None = None)
     changes are announced through ``webhooks`` (a hub of its own when none is given)."""
     api = CrmApi(connect(db_path))
     hub = webhooks or WebhookHub(HUBSPOT_WIRE)
-    writes = CrmWrites(api.conn, hub)
+    store = CrmStore(api.conn, hub)
+    writes, links = CrmObjectWrites(store), CrmAssociationWrites(store)
 
     def route(path: str, handler: Handler, method: str) -> Route:
         return Route(path, _authenticated(token, handler), methods=[method])
@@ -417,10 +420,10 @@ def build_crm_api(db_path: Path, token: str, webhooks: WebhookHub | None = None)
         route(f"{objects}/batch/create", writes.batch_create, "POST"),
         route(f"{objects}/batch/update", writes.batch_update, "POST"),
         route(f"{objects}/{{objectId}}", writes.update, "PATCH"),
-        route(f"{pair}/default/{{toObjectType}}/{{toObjectId}}", writes.associate_default, "PUT"),
-        route(f"{pair}/{{toObjectType}}/{{toObjectId}}", writes.associate_labelled, "PUT"),
-        route(f"{pair}/{{toObjectType}}/{{toObjectId}}", writes.dissociate, "DELETE"),
-        route(f"{associations}/batch/create", writes.associate_batch, "POST"),
+        route(f"{pair}/default/{{toObjectType}}/{{toObjectId}}", links.associate_default, "PUT"),
+        route(f"{pair}/{{toObjectType}}/{{toObjectId}}", links.associate_labelled, "PUT"),
+        route(f"{pair}/{{toObjectType}}/{{toObjectId}}", links.dissociate, "DELETE"),
+        route(f"{associations}/batch/create", links.associate_batch, "POST"),
     ]
     app = Starlette(
         routes=[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +69,33 @@ def estate_layout(tmp_path_factory: pytest.TempPathFactory) -> EstateLayout:
 
 @pytest.fixture(scope="session")
 def running_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
+    yield from _serve_estate(estate_layout)
+
+
+@pytest.fixture(scope="session")
+def writable_running_estate(estate_layout: EstateLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    """A second estate over a copy of the seeded files, for tests that write: the shared one stays as seeded."""
+    copy = EstateLayout(tmp_path_factory.mktemp("writable-estate"))
+    for path in (estate_layout.crm_db, estate_layout.tickets_db, estate_layout.erp_db, estate_layout.ground_truth):
+        shutil.copyfile(path, copy.root / path.name)
+    shutil.copyfile(estate_layout.manifest, copy.manifest)  # last: the copy is complete, nothing is re-seeded
+    yield from _serve_estate(copy)
+
+
+@pytest.fixture
+def writable_estate(writable_running_estate: Estate) -> Iterator[Estate]:
+    """The writable estate with no faults, no webhook subscriptions and zeroed stats, restored after the test."""
+    for system in ("crm", "tickets"):
+        writable_running_estate.faults(system)
+        writable_running_estate.reset(system)
+        httpx.delete(f"{writable_running_estate.base(system)}/_control/webhooks", timeout=10).raise_for_status()
+    yield writable_running_estate
+    for system in ("crm", "tickets"):
+        writable_running_estate.faults(system)
+        httpx.delete(f"{writable_running_estate.base(system)}/_control/webhooks", timeout=10).raise_for_status()
+
+
+def _serve_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
     ready = estate_layout.root / "ready.json"
     command = [
         sys.executable, "-m", "crmgraph", "demo", "estate",

@@ -53,8 +53,11 @@ def test_control_requests_are_not_counted_and_reset_zeroes_the_stats(estate: Est
         estate.stats(system)
     assert estate.stats(system)["total"] == 1
     estate.reset(system)
+    zero_hooks = {"events": 0, "attempts": 0, "ok": 0, "failed_attempts": 0, "delivered": 0, "given_up": 0,
+                  "pending": 0, "subscriptions": 0}  # fmt: skip
     assert estate.stats(system) | {"since": None} == {
-        "system": system, "since": None, "total": 0, "by_endpoint": {}
+        "system": system, "since": None, "total": 0, "by_endpoint": {},
+        "writes": {"committed": 0, "records": 0, "by_endpoint": {}}, "webhooks": zero_hooks,
     }  # fmt: skip
 
 

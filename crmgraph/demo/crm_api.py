@@ -1,6 +1,6 @@
 """The simulated CRM's HTTP API: a faithful subset of HubSpot's CRM v3 objects, v4 associations and owners.
 
-Every route needs ``Authorization: Bearer <private app token>`` and reads the CRM store read-only:
+Every route needs ``Authorization: Bearer <private app token>``. The reads:
 
 - ``GET  /crm/v3/objects/{objectType}``: a page of records in id order, with a cursor to the next; with
   ``?associations=companies`` each record lists the ids associated with it, as its own GET does;
@@ -12,6 +12,8 @@ Every route needs ``Authorization: Bearer <private app token>`` and reads the CR
 - ``POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read``: up to 1,000 inputs, 500
   associated ids each per answer (send the input again with its ``after`` for the rest);
 - ``GET  /crm/v3/owners`` and ``GET /crm/v3/owners/{ownerId}``.
+
+The writes are in :mod:`crmgraph.demo.crm_writes` (objects) and :mod:`crmgraph.demo.crm_association_writes`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from crmgraph.demo.crm_association_writes import CrmAssociationWrites
+from crmgraph.demo.crm_changes import CrmStore
 from crmgraph.demo.crm_records import (
     USER_ID_OFFSET,
     CrmError,
@@ -53,8 +57,11 @@ from crmgraph.demo.crm_records import (
     validation_error,
 )
 from crmgraph.demo.crm_search import SearchRequest, run_search
+from crmgraph.demo.crm_writes import CrmObjectWrites
 from crmgraph.demo.instruments import json_response
 from crmgraph.demo.stores.crm import connect
+from crmgraph.demo.webhook_wires import HUBSPOT_WIRE
+from crmgraph.demo.webhooks import WebhookHub
 
 LIST_LIMIT = (10, 100)  # (default, maximum) of ?limit=
 OWNERS_LIMIT = (100, 500)
@@ -205,7 +212,7 @@ def _page(request: Request, results: list[dict[str, object]], next_id: int | Non
 
 
 class CrmApi:
-    """The route handlers, over one read-only connection (requests run one at a time on the event loop)."""
+    """The read handlers, over the store's connection (requests run one at a time on the event loop)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -394,15 +401,30 @@ class CrmApi:
         return json_response(owner_json(row))
 
 
-def build_crm_api(db_path: Path, token: str) -> Starlette:
-    """The CRM's product API over the store at ``db_path``, accepting ``token`` as its private app token."""
-    api = CrmApi(connect(db_path, readonly=True))
+def build_crm_api(db_path: Path, token: str, webhooks: WebhookHub | None = None) -> Starlette:
+    """The CRM's product API over the store at ``db_path``, accepting ``token`` as its private app token;
+    changes are announced through ``webhooks`` (a hub of its own when none is given)."""
+    api = CrmApi(connect(db_path))
+    hub = webhooks or WebhookHub(HUBSPOT_WIRE)
+    store = CrmStore(api.conn, hub)
+    writes, links = CrmObjectWrites(store), CrmAssociationWrites(store)
 
     def route(path: str, handler: Handler, method: str) -> Route:
         return Route(path, _authenticated(token, handler), methods=[method])
 
     objects = "/crm/v3/objects/{objectType}"
     associations = "/crm/v4/associations/{fromObjectType}/{toObjectType}"
+    pair = "/crm/v4/objects/{fromObjectType}/{fromObjectId}/associations"
+    write_routes = [
+        route(objects, writes.create, "POST"),
+        route(f"{objects}/batch/create", writes.batch_create, "POST"),
+        route(f"{objects}/batch/update", writes.batch_update, "POST"),
+        route(f"{objects}/{{objectId}}", writes.update, "PATCH"),
+        route(f"{pair}/default/{{toObjectType}}/{{toObjectId}}", links.associate_default, "PUT"),
+        route(f"{pair}/{{toObjectType}}/{{toObjectId}}", links.associate_labelled, "PUT"),
+        route(f"{pair}/{{toObjectType}}/{{toObjectId}}", links.dissociate, "DELETE"),
+        route(f"{associations}/batch/create", links.associate_batch, "POST"),
+    ]
     app = Starlette(
         routes=[
             route(objects, api.list_objects, "GET"),
@@ -412,8 +434,11 @@ def build_crm_api(db_path: Path, token: str) -> Starlette:
             route(f"{associations}/batch/read", api.associations, "POST"),
             route("/crm/v3/owners", api.list_owners, "GET"),
             route("/crm/v3/owners/{ownerId}", api.get_owner, "GET"),
+            *write_routes,
         ],
         exception_handlers={CrmError: error_response, HTTPException: http_error_response},
     )
     app.state.store = api.conn  # for whoever stops serving the app to close
+    app.state.webhooks = hub
+    app.state.write_routes = frozenset(f"{next(iter(r.methods or ()))} {r.path}" for r in write_routes)
     return app

@@ -17,6 +17,8 @@ from crmgraph.demo.crm_api import build_crm_api, crm_error
 from crmgraph.demo.instruments import instrument
 from crmgraph.demo.layout import EstateCredentials, EstateLayout
 from crmgraph.demo.ticket_api import build_ticket_api, ticket_error
+from crmgraph.demo.webhook_wires import HUBSPOT_WIRE, ZENDESK_WIRE
+from crmgraph.demo.webhooks import WebhookHub
 from crmgraph.demo.wire import Server
 
 
@@ -45,16 +47,18 @@ async def serve_estate(
 ) -> None:
     """Serve until SIGINT/SIGTERM (or cancellation)."""
     credentials = credentials or EstateCredentials()
+    crm_hooks, ticket_hooks = WebhookHub(HUBSPOT_WIRE), WebhookHub(ZENDESK_WIRE)
     crm = Server(
-        instrument(build_crm_api(layout.crm_db, credentials.crm_token), "crm", crm_error),
+        instrument(build_crm_api(layout.crm_db, credentials.crm_token, crm_hooks), "crm", crm_error, crm_hooks),
         host,
         _port(port_base, 1),
     )
     tickets = Server(
         instrument(
-            build_ticket_api(layout.tickets_db, credentials.zendesk_email, credentials.zendesk_token),
+            build_ticket_api(layout.tickets_db, credentials.zendesk_email, credentials.zendesk_token, ticket_hooks),
             "tickets",
             ticket_error,
+            ticket_hooks,
         ),
         host,
         _port(port_base, 2),
@@ -77,3 +81,5 @@ async def serve_estate(
     finally:
         await crm.close()
         await tickets.close()
+        await crm_hooks.close()
+        await ticket_hooks.close()

@@ -6,6 +6,7 @@ import math
 import random
 import time
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +37,21 @@ class FaultPlan(BaseModel):
     malformed_rate: float = Field(0.0, ge=0, le=1, description="Share of answers that are malformed.")
     malformed_kinds: list[MalformedKind] = Field(
         default_factory=lambda: list(MalformedKind), min_length=1, description="Which malformations to use."
+    )
+    applies_to: Literal["all", "reads", "writes"] = Field(
+        "all", description="Which requests the faults above disturb: every one, reads only or writes only."
+    )
+    write_drop_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of writes carried out and committed whose answer never reaches the client.",
+    )
+    write_drop_mode: Literal["reset", "hang"] = Field(
+        "reset", description="How a dropped answer is lost: the connection is reset, or held silent until it is."
+    )
+    write_hang_s: float = Field(
+        60.0, gt=0, le=600, description="How long a 'hang' drop holds the connection before resetting it."
     )
     seed: int = Field(0, description="Seed of the dice, so that a fault run can be repeated exactly.")
 
@@ -87,6 +103,15 @@ class FaultInjector:
 
     def fails(self) -> bool:
         return self.plan.error_rate > 0 and self.random.random() < self.plan.error_rate
+
+    def applies(self, is_write: bool) -> bool:
+        """Whether the plan's faults (all but the write drop) disturb this request."""
+        applies_to = self.plan.applies_to
+        return applies_to == "all" or (applies_to == "writes") == is_write
+
+    def drops_write(self) -> bool:
+        # Rolled for writes only, so that adding the field left the dice of a read-only run as they were.
+        return self.plan.write_drop_rate > 0 and self.random.random() < self.plan.write_drop_rate
 
     def malformation(self) -> MalformedKind | None:
         if self.plan.malformed_rate > 0 and self.random.random() < self.plan.malformed_rate:

@@ -1,4 +1,4 @@
-"""The simulated ticket system: a read-only subset of the Zendesk Support v2 API over the ticket store.
+"""The simulated ticket system: a subset of the Zendesk Support v2 API over the ticket store.
 
 Endpoints (each also answers with a ``.json`` suffix, as Zendesk does):
 
@@ -11,6 +11,8 @@ Endpoints (each also answers with a ``.json`` suffix, as Zendesk does):
 - ``GET /api/v2/users/search?query=`` or ``?external_id=``      ``email:``, ``name:`` or free text;
 - ``GET /api/v2/incremental/{tickets|users}/cursor?start_time=``  cursor-based exports, by ``(updated_at, id)``;
 - ``GET /api/v2/incremental/organizations?start_time=``         the time-based export of organizations.
+
+Writes (ticket create and update, comments) are in :mod:`crmgraph.demo.ticket_writes`.
 
 Lists use Zendesk's cursor pagination (:mod:`crmgraph.demo.ticket_paging`); the exports, up to 1,000
 records a page, are in :mod:`crmgraph.demo.ticket_exports`. Every request needs basic
@@ -64,6 +66,9 @@ from crmgraph.demo.ticket_records import (
     ticket_record,
     user_record,
 )
+from crmgraph.demo.ticket_writes import TicketWrites
+from crmgraph.demo.webhook_wires import ZENDESK_WIRE
+from crmgraph.demo.webhooks import WebhookHub
 
 __all__ = ["build_ticket_api", "ticket_error"]
 
@@ -183,23 +188,31 @@ def _users_found(request: Request) -> Listing:
     return Listing("users", BY_ID, where, params)
 
 
-def _routes(path: str, endpoint: Endpoint) -> list[Route]:
+def _routes(path: str, endpoint: Endpoint, method: str = "GET") -> list[Route]:
     """The route and its ``.json`` twin: Zendesk clients use both spellings."""
-    return [Route(path, endpoint, methods=["GET"]), Route(f"{path}.json", endpoint, methods=["GET"])]
+    return [Route(path, endpoint, methods=[method]), Route(f"{path}.json", endpoint, methods=[method])]
 
 
 async def _unknown_endpoint(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return json_response(error_body("MethodNotAllowed", "This endpoint is read-only here"), 405)
+        return json_response(error_body("MethodNotAllowed", "This endpoint does not take that method"), 405)
     return json_response(error_body("InvalidEndpoint", "Not found"), exc.status_code)
 
 
-def build_ticket_api(db_path: Path, email: str, api_token: str) -> Starlette:
-    """The product app (without ``/_control``, which :func:`crmgraph.demo.instruments.instrument` adds)."""
-    api = TicketApi(connect(db_path, readonly=True))
+def build_ticket_api(db_path: Path, email: str, api_token: str, webhooks: WebhookHub | None = None) -> Starlette:
+    """The product app (without ``/_control``, which :func:`crmgraph.demo.instruments.instrument` adds);
+    changes are announced through ``webhooks`` (a hub of its own when none is given)."""
+    api = TicketApi(connect(db_path))
+    hub = webhooks or WebhookHub(ZENDESK_WIRE)
+    writes = TicketWrites(api.conn, hub, email)
     v2 = "/api/v2"
+    write_routes = [
+        *_routes(f"{v2}/tickets", writes.create, "POST"),
+        *_routes(f"{v2}/tickets/{{id:int}}", writes.update, "PUT"),
+    ]
     routes = [
+        *write_routes,
         *_routes(f"{v2}/incremental/tickets/cursor", cursor_export(api.conn, "tickets", ticket_record)),
         *_routes(f"{v2}/incremental/users/cursor", cursor_export(api.conn, "users", user_record)),
         *_routes(f"{v2}/incremental/organizations", time_export(api.conn, "organizations", organization_record)),
@@ -226,8 +239,12 @@ def build_ticket_api(db_path: Path, email: str, api_token: str) -> Starlette:
             api.listing(COMMENTS, _by_parent("comments", "ticket_id", BY_CREATED), parent="tickets"),
         ),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(RequireApiToken, email=email, api_token=api_token)],
         exception_handlers={ApiError: api_error_response, HTTPException: _unknown_endpoint},
     )
+    app.state.store = api.conn
+    app.state.webhooks = hub
+    app.state.write_routes = frozenset(f"{next(iter(r.methods or ()))} {r.path}" for r in write_routes)
+    return app

@@ -11,16 +11,32 @@ from crmgraph.demo.instruments import json_response
 class ApiError(Exception):
     """An answer other than 200, raised anywhere below a route and rendered by :func:`api_error_response`."""
 
-    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        headers: dict[str, str] | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(f"{status} {error}: {description}")
         self.status = status
         self.error = error
         self.description = description
         self.headers = headers
+        self.details = details
 
 
 def not_found() -> ApiError:
     return ApiError(404, "RecordNotFound", "Not found")
+
+
+def record_invalid(problems: dict[str, list[str]]) -> ApiError:
+    """Zendesk's 422 for a write it refuses: ``details`` names each field with what is wrong with it."""
+    details: dict[str, object] = {
+        field: [{"description": text, "error": "InvalidValue"} for text in texts] for field, texts in problems.items()
+    }
+    return ApiError(422, "RecordInvalid", "Record validation errors", details=details)
 
 
 def invalid_value(description: str) -> ApiError:
@@ -46,7 +62,10 @@ def error_body(error: str, description: str) -> dict[str, str]:
 
 
 def render_error(exc: ApiError) -> Response:
-    return json_response(error_body(exc.error, exc.description), exc.status, exc.headers)
+    body: dict[str, object] = {**error_body(exc.error, exc.description)}
+    if exc.details is not None:
+        body["details"] = exc.details
+    return json_response(body, exc.status, exc.headers)
 
 
 async def api_error_response(request: Request, exc: Exception) -> Response:

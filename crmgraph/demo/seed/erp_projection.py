@@ -207,7 +207,7 @@ def _order(rng: random.Random, ids: Ids, party: Party, kunnr: str, since: dateti
         {"VBELN": vbeln, "ERDAT": timefmt.sap_date(placed), "ERZET": timefmt.sap_time(placed), "AUART": "TA",
          "KUNNR": kunnr, "NETWR": net, "WAERK": currency, "BSTNK": f"PO-{rng.randrange(10**5, 10**6)}",
          "VDATU": timefmt.sap_date(placed + timedelta(days=rng.randint(3, 30))), "GBSTK": status,
-         "ABSTK": rejected},
+         "ABSTK": rejected, "ZZAEDAT": timefmt.sap_date(placed), "ZZAEZET": timefmt.sap_time(placed)},
     )  # fmt: skip
     if status == "C" and not rejected:
         _invoice(rng, ids, party, kunnr, vbeln, placed, net, sink)

@@ -11,8 +11,9 @@ Tables and the SAP names they borrow:
 - ``VBRK``  billing documents (invoices), ZZAUBEL the order they bill;
 - ``BSAD``  cleared customer items: the payments against invoices.
 
-``KNA1`` and ``KNVK`` also carry a change stamp, ``ZZAEDAT`` (changed on) and ``ZZAEZET`` (at), in an
-append of custom fields: see :data:`CHANGE_STAMP` for why, and :func:`change_rows` for who writes it.
+``KNA1``, ``KNVK`` and ``VBAK`` also carry a change stamp, ``ZZAEDAT`` (changed on) and ``ZZAEZET`` (at), in
+an append of custom fields: see :data:`CHANGE_STAMP` for why. Triggers set it on every insert and update that
+does not set it itself (:mod:`crmgraph.demo.stores.erp_triggers`), so a poller sees any writer's change.
 
 Dates are ``CHAR(8)`` ``YYYYMMDD`` and times ``CHAR(6)`` ``HHMMSS``, as in SAP. Amounts are ``NUMERIC``
 with fixed scale. So that the same query returns the same rows on SQLite, PostgreSQL and MariaDB:
@@ -28,6 +29,8 @@ from datetime import UTC, datetime
 from sqlalchemy import CHAR, Column, Connection, Index, MetaData, Numeric, String, Table
 from sqlalchemy.sql.schema import SchemaItem
 
+from crmgraph.demo.stores.erp_triggers import stamp_on_write
+
 metadata = MetaData()
 
 # The change stamp of the master data tables. SAP keeps no changed-on field in KNA1 or KNVK (a change goes
@@ -41,8 +44,9 @@ CHANGE_STAMP = ("ZZAEDAT", "ZZAEZET")
 
 
 def _change_stamp(table: str) -> list[SchemaItem]:
+    # An empty ZZAEDAT means "not stamped by the writer": the database's triggers stamp it (erp_triggers).
     return [
-        Column("ZZAEDAT", CHAR(8), nullable=False),
+        Column("ZZAEDAT", CHAR(8), nullable=False, server_default=""),
         Column("ZZAEZET", CHAR(6), nullable=False, server_default="000000"),
         Index(f"{table}_ZZAEDAT", "ZZAEDAT", "ZZAEZET"),  # the change feed reads from a moment on
     ]
@@ -107,6 +111,9 @@ VBAK = legacy_table(
     Column("GBSTK", CHAR(1), nullable=False),
     Column("ABSTK", String(1), nullable=False, server_default=""),
     Index("VBAK_KUNNR", "KUNNR", "ERDAT"),
+    # Not in SAP's VBAK (its AEDAT is a date only): the same append as the master data, so that orders
+    # placed or changed by any writer can be polled. Lines (VBAP) are written with their header.
+    *_change_stamp("VBAK"),
 )
 
 VBAP = legacy_table(
@@ -153,6 +160,9 @@ BSAD = legacy_table(
 )
 
 ERP_TABLES = (KNA1, KNVK, VBAK, VBAP, VBRK, BSAD)
+STAMPED_TABLES = (KNA1, KNVK, VBAK)
+for _table in STAMPED_TABLES:
+    stamp_on_write(_table)
 
 
 def change_stamp(moment: datetime) -> dict[str, str]:
@@ -166,8 +176,8 @@ def change_rows(
 ) -> int:
     """Change the rows of ``table`` (KNA1 or KNVK) whose columns hold ``keys``, as the ERP's own save does:
     the new ``values`` and the change stamp (now, unless ``at`` says when). Returns the rows changed."""
-    if table not in (KNA1, KNVK):
-        raise ValueError(f"{table.name} has no change stamp; KNA1 and KNVK have")
+    if table not in STAMPED_TABLES:
+        raise ValueError(f"{table.name} has no change stamp; {', '.join(t.name for t in STAMPED_TABLES)} have")
     stamp = change_stamp(at or datetime.now(UTC))
     condition = [table.c[column] == value for column, value in keys.items()]
     return conn.execute(table.update().where(*condition).values(**values, **stamp)).rowcount

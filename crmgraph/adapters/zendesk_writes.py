@@ -26,7 +26,8 @@ from crmgraph.errors import UpstreamRejected
 
 API = "/api/v2"
 # Zendesk's field names where they differ from the canonical ones (in 422 details, too).
-_FIELDS = {"organization_id": "party", "description": "description", "comment": "comment"}
+_FIELDS = {"organization_id": "party", "organization": "party", "assignee": "assignee_id",
+           "requester": "requester_id"}  # fmt: skip
 _PLAIN = ("subject", "status", "priority", "tags", "assignee_id", "requester_id", "type")
 
 

@@ -183,6 +183,15 @@ def _everything(table: str) -> Callable[[Request], Listing]:
     return lambda request: Listing(table, BY_ID)
 
 
+def _tickets_listed(request: Request) -> Listing:
+    """``GET /tickets``: every ticket, or those whose ``external_id`` is the one given (Zendesk's List Tickets
+    filter, which an integration uses to find the ticket it made)."""
+    external_id = request.query_params.get("external_id")
+    if external_id is None:
+        return Listing("tickets", BY_ID)
+    return Listing("tickets", BY_ID, "external_id = ?", (external_id,))
+
+
 def _users_found(request: Request) -> Listing:
     where, params = user_search(request.query_params)
     return Listing("users", BY_ID, where, params)
@@ -220,10 +229,11 @@ def build_ticket_api(db_path: Path, email: str, api_token: str, webhooks: Webhoo
     ]
     for collection in (TICKETS, USERS, ORGANIZATIONS):
         base = f"{v2}/{collection.table}"
+        listed = _tickets_listed if collection is TICKETS else _everything(collection.table)
         routes += [
             *_routes(f"{base}/show_many", api.show_many(collection)),
             *_routes(f"{base}/{{id:int}}", api.show(collection)),
-            *_routes(base, api.listing(collection, _everything(collection.table))),
+            *_routes(base, api.listing(collection, listed)),
         ]
     routes += [
         *_routes(

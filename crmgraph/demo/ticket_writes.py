@@ -1,7 +1,8 @@
 """The simulated ticket system's writes, in Zendesk Support v2's shapes, and the webhooks they cause.
 
 - ``POST /api/v2/tickets(.json)``       ``{"ticket": {...}}`` with a first ``comment``; 201 ``{"ticket", "audit"}``;
-  the requester by ``requester_id`` or ``requester: {name, email}`` (found by e-mail, else created);
+  the requester by ``requester_id`` or ``requester: {name, email}`` (found by e-mail, else created; neither:
+  the API user, as in Zendesk);
 - ``PUT  /api/v2/tickets/{id}(.json)``  ``{"ticket": {...}}``: status, priority, type, subject, assignee_id,
   group_id, tags, external_id, due_at, and a ``comment`` (``public: false`` for an internal note); with
   ``safe_update: true`` and ``updated_stamp`` (the ``updated_at`` the client read) a ticket changed since is
@@ -173,8 +174,7 @@ class TicketWrites:
                 details.setdefault("requester", []).append(f"Requester: {item.requester_id} does not exist")
             return item.requester_id, 0
         if item.requester is None:
-            details.setdefault("requester", []).append("Requester: requester_id or requester {name, email} is required")
-            return None, 0
+            return self._api_user(), 0  # as Zendesk does: the ticket is the authenticated user's own
         found = self.conn.execute(
             "SELECT id FROM users WHERE email = ? COLLATE NOCASE ORDER BY id LIMIT 1", (item.requester.email,)
         ).fetchone()

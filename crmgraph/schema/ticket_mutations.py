@@ -150,6 +150,9 @@ def _payload(written: Written) -> TicketPayload:
 
 
 def _input_name(field: str) -> str:
+    """The input field a canonical field arrives in."""
+    if field in ("party", "comment"):
+        return {"party": "customerId", "comment": "body"}[field]
     head, *rest = field.split("_")
     return head + "".join(part.title() for part in rest)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from opentelemetry.context import Context
@@ -25,7 +26,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from crmgraph import graphiql
 from crmgraph.adapters.base import Adapter
@@ -37,6 +38,7 @@ from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config, ConfigErrors
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
+from crmgraph.events import EventHub
 from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
@@ -65,6 +67,7 @@ class Runtime:
     cache: ReadThrough
     identity: IdentityStore
     audit: AuditWriter | None = None  # None: audit.enabled is false
+    events: EventHub | None = None  # None only before the lifespan started it
 
     def context(
         self,
@@ -91,6 +94,7 @@ class Runtime:
             access=access,
             client=client,
             audit_writer=self.audit,
+            events=self.events,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -115,16 +119,18 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         audit = AuditTrailRuntime.open(config.audit, config.identity.url)
         try:
             async with OpenSources(config) as adapters:
-                state["runtime"] = Runtime(
-                    config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity,
-                    audit.writer,
-                )  # fmt: skip
+                cache = ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for)
+                events = EventHub(config.events, cache, identity, adapters)
+                state["runtime"] = Runtime(config, adapters, cache, identity, audit.writer, events)
+                await events.start()
+                app.state.events = events  # publish() for tests and in-process producers
                 observability.start()
                 await audit.start()
                 try:
                     yield
                 finally:
                     observability.stop()
+                    await events.close()
                     await audit.close()  # every event still queued is written: none lost on a clean shutdown
         finally:
             stop_tracing(tracing)
@@ -160,10 +166,13 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         graphql_ide="graphiql" if server.graphiql and not server.production else None,
         # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
         ide_html=graphiql.page("/graphql", EXAMPLES, headers=graphiql_headers),
+        connection_init_wait_timeout=timedelta(seconds=config.events.connection_init_timeout_s),
+        max_subscriptions_per_connection=config.events.max_subscriptions_per_connection,
     )
     operators = OperatorAccess(server.operators.addresses, server.operators.roles, authenticator)
-    routes: list[Route | Mount] = [
+    routes: list[Route | WebSocketRoute | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions over graphql-transport-ws (docs/realtime.md)
         Route("/healthz", healthz, methods=["GET"]),
         graphiql.assets_route(),
         *observability.routes(operators.allowed),

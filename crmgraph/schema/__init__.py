@@ -25,6 +25,7 @@ from crmgraph.schema.query import Query
 from crmgraph.schema.review import ReviewCandidate
 from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
+from crmgraph.schema.subscription import Subscription
 
 
 class _Schema(strawberry.Schema):
@@ -43,6 +44,7 @@ def build_schema(
     schema = _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         extensions=[
             # First: parse within the token limit and refuse a document past a query limit before anything

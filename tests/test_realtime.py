@@ -43,7 +43,7 @@ TICKETS = """subscription($customerId: ID) { ticketChanged(customerId: $customer
 CUSTOMER = """subscription($id: ID!) { customerChanged(id: $id) {
   event { entity kind } customer { id } node { id ... on Order { number status } } } }"""
 SAMPLE = """{ customers(first: 60) { nodes { id sources { system recordId }
-  tickets(first: 1) { nodes { number } } orders(first: 1) { nodes { number status } } } } }"""
+  tickets(first: 1) { nodes { number } } orders(first: 1) { nodes { id number status } } } } }"""
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Sample:
     organization: str  # the ticket system's id of its organization
     ticket: str
     debtor: str  # the ERP's customer number
-    order: str
+    order: str  # the order's id in the ERP
     order_status: str
 
 
@@ -64,16 +64,21 @@ def _sample(facade: Instance) -> Sample:
         sources = {link["system"]: link["recordId"] for link in node["sources"]}
         if {"tickets", "erp"} <= sources.keys() and node["tickets"]["nodes"] and node["orders"]["nodes"]:
             order = node["orders"]["nodes"][0]
-            number = int(base64.urlsafe_b64decode(node["id"] + "=" * (-len(node["id"]) % 4)).decode().split(":")[1])
-            return Sample(node["id"], number, sources["tickets"], node["tickets"]["nodes"][0]["number"],
-                          sources["erp"], order["number"], order["status"])  # fmt: skip
+            return Sample(node["id"], int(_decoded(node["id"])[1]), sources["tickets"],
+                          node["tickets"]["nodes"][0]["number"], sources["erp"], _decoded(order["id"])[2],
+                          order["status"])  # fmt: skip
     pytest.fail("no customer with a ticket and an order in the first page")
+
+
+def _decoded(global_id: str) -> list[str]:
+    return base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode().split(":")
 
 
 def _config(estate: Estate, identity: str, events: str, *, erp_url: str | None = None, cache_url: str = "memory://",
             namespace: str = "realtime", governance: str = TEST_AUTH) -> Config:  # fmt: skip
+    sections = f"{governance}\n        {events}"
     return facade_config(estate.crm_url, estate.tickets_url, erp_url or estate.layout.erp_url, identity,
-                         cache_url=cache_url, namespace=namespace, governance=f"{governance}\n        {events}")  # fmt: skip
+                         cache_url=cache_url, namespace=namespace, governance=sections)  # fmt: skip
 
 
 def _channel() -> str:
@@ -98,7 +103,10 @@ def sample(running_estate: Estate, store_url: str) -> Sample:
 def pair(running_estate: Estate, store_url: str, redis_url: str) -> Iterator[tuple[Instance, Instance]]:
     """Two instances sharing one bus (Redis), each with its own memory cache."""
     events = events_section(redis_url, _channel())
-    with instance(_config(running_estate, store_url, events)) as a, instance(_config(running_estate, store_url, events)) as b:
+    with (
+        instance(_config(running_estate, store_url, events)) as a,
+        instance(_config(running_estate, store_url, events)) as b,
+    ):
         yield a, b
 
 
@@ -134,3 +142,175 @@ def test_a_subscriber_on_instance_b_hears_a_change_published_at_instance_a(
     assert change["ticket"] == {"id": encode_id("Ticket", "tickets", sample.ticket), "number": sample.ticket}
     assert on_a == on_b  # one event, the same answer on both instances
     b.wait_for_subscribers(0)  # a closed connection leaves nothing behind
+
+
+# --- who hears what ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def owned(store_url: str) -> Estate360:
+    return Estate360(store_url)
+
+
+@pytest.fixture
+def governed(running_estate: Estate, store_url: str, redis_url: str) -> Iterator[tuple[Instance, Instance]]:
+    """Two instances verifying HS256 tokens with the demo's roles, sharing one bus."""
+    events = events_section(redis_url, _channel())
+    config = _config(running_estate, store_url, events, namespace="realtime-governed", governance=GOVERNANCE)
+    with instance(config) as a, instance(config) as b:
+        yield a, b
+
+
+def test_a_sales_rep_hears_only_of_the_customers_they_own(
+    governed: tuple[Instance, Instance], owned: Estate360
+) -> None:
+    a, b = governed
+    mine, theirs = min(owned.owned), owned.outside[0]
+    rep = token("sales_rep", "rita.rep", owner_id=owned.owner)
+
+    def event(customer_id: int, record: str) -> ChangeEvent:
+        return ChangeEvent("tickets", Entity.TICKET, record, ChangeKind.CREATED, customer_ids=(customer_id,))
+
+    async def scenario() -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+        as_rep, as_admin = await acknowledged(b, rep), await acknowledged(b, token("admin"))
+        await subscribe(as_rep, "rep", TICKETS)
+        await subscribe(as_admin, "admin", TICKETS)
+        await asyncio.to_thread(b.wait_for_subscribers, 2)
+        # Published in this order on one bus: had the rep been told of the first, it would come first.
+        await asyncio.to_thread(a.publish, event(theirs, "900001"), event(mine, "900002"))
+        heard = await next_payload(as_rep, "rep"), await next_payload(as_admin, "admin")
+        admin_second = await next_payload(as_admin, "admin")
+        for ws in (as_rep, as_admin):
+            await ws.close()
+        return heard[0], heard[1], admin_second
+
+    rep_first, admin_first, admin_second = asyncio.run(scenario())
+    assert rep_first["data"]["ticketChanged"]["customer"] == {"id": encode_id("Customer", str(mine))}  # type: ignore[index]
+    assert admin_first["data"]["ticketChanged"]["customer"] == {"id": encode_id("Customer", str(theirs))}  # type: ignore[index]
+    assert admin_second["data"]["ticketChanged"]["customer"] == {"id": encode_id("Customer", str(mine))}  # type: ignore[index]
+
+
+def test_subscribing_to_a_customer_outside_the_scope_answers_as_for_a_missing_one(
+    governed: tuple[Instance, Instance], owned: Estate360
+) -> None:
+    _, b = governed
+    rep = token("sales_rep", "rita.rep", owner_id=owned.owner)
+    outside, missing = encode_id("Customer", str(owned.outside[0])), encode_id("Customer", "999999999")
+
+    async def scenario() -> list[dict[str, object]]:
+        ws = await acknowledged(b, rep)
+        await subscribe(ws, "outside", CUSTOMER, id=outside)
+        await subscribe(ws, "missing", CUSTOMER, id=missing)
+        answers = [await next_payload(ws, "outside"), await next_payload(ws, "missing")]
+        await ws.close()
+        return answers
+
+    outside_answer, missing_answer = asyncio.run(scenario())
+    assert outside_answer["errors"][0]["message"].replace(outside, "X") == (  # type: ignore[index]
+        missing_answer["errors"][0]["message"].replace(missing, "X")  # type: ignore[index]
+    )
+    assert "no customer" in outside_answer["errors"][0]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("init", "headers"),
+    [({}, {}), ({"Authorization": "Bearer not-a-token"}, {}), ({}, {"Authorization": "Bearer not-a-token"})],
+    ids=["no credentials", "bad token in connection_init", "bad token on the upgrade request"],
+)
+def test_a_connection_without_valid_credentials_is_refused_at_connection_init(
+    governed: tuple[Instance, Instance], init: dict[str, str], headers: dict[str, str]
+) -> None:
+    _, b = governed
+
+    async def scenario() -> int | None:
+        ws = await open_connection(b, init, headers)
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(ws)
+        return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+    assert asyncio.run(scenario()) == 4403
+
+
+def test_credentials_may_come_in_connection_init_or_on_the_upgrade_request(governed: tuple[Instance, Instance]) -> None:
+    _, b = governed
+
+    async def scenario() -> None:
+        for ws in (await acknowledged(b, token("admin")), await acknowledged(b, headers=token("admin"))):
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+# --- back-pressure ----------------------------------------------------------------------------------------
+
+
+def test_a_subscriber_that_falls_behind_is_disconnected_with_4429_and_its_queue_stays_bounded(
+    running_estate: Estate, store_url: str, redis_url: str, sample: Sample
+) -> None:
+    config = _config(running_estate, store_url, events_section(redis_url, _channel(), queue_size=4))
+    with instance(config) as facade:
+
+        async def scenario() -> int | None:
+            ws = await acknowledged(facade)
+            await subscribe(ws, "slow", TICKETS, customerId=sample.customer)
+            await asyncio.to_thread(facade.wait_for_subscribers, 1)
+            subscriber = next(iter(facade.hub.fanout.subscribers))
+            # One burst: all of it arrives while the subscriber is still answering the first event.
+            burst = [ticket_event(sample, customer_ids=(sample.customer_id,)) for _ in range(50)]
+            await asyncio.to_thread(facade.publish, *burst)
+            delivered = 0
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await next_payload(ws, "slow")
+                    delivered += 1
+            assert delivered < len(burst)
+            assert subscriber.overflowed and subscriber.high_water <= 4
+            return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+        assert asyncio.run(scenario()) == 4429
+        facade.wait_for_subscribers(0)
+        assert facade.hub.fanout.dropped == 1
+
+
+# --- the cache forgets what changed ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def erp_copy(running_estate: Estate, tmp_path: Path) -> str:
+    """A scratch copy of the ERP, changed directly as another system would."""
+    target = tmp_path / "erp.sqlite"
+    shutil.copy(running_estate.layout.erp_url.removeprefix("sqlite:///"), target)
+    return f"sqlite:///{target}"
+
+
+ORDERS = """query($id: ID!) { customer(id: $id) { orders(first: 50) { nodes { id status } } } }"""
+GBSTK = {"OPEN": "A", "COMPLETED": "C"}
+
+
+def _status(facade: Instance, sample: Sample) -> str:
+    orders = facade.query(ORDERS, {"id": sample.customer})["data"]["customer"]["orders"]["nodes"]
+    return next(order["status"] for order in orders if _decoded(order["id"])[2] == sample.order)
+
+
+@pytest.mark.parametrize("cache", ["redis", "memory"])
+def test_an_event_makes_every_instance_forget_the_cached_record_so_the_next_query_sees_the_change(
+    running_estate: Estate, store_url: str, redis_url: str, sample: Sample, erp_copy: str, cache: str
+) -> None:
+    events = events_section(redis_url, _channel())
+    cache_url = redis_url if cache == "redis" else "memory://"
+    config = _config(running_estate, store_url, events, erp_url=erp_copy, cache_url=cache_url,
+                     namespace=f"realtime-{uuid.uuid4().hex}")  # fmt: skip
+    new = "COMPLETED" if sample.order_status != "COMPLETED" else "OPEN"
+    with instance(config) as a, instance(config) as b:
+        before = _status(b, sample)  # now cached (60 s)
+        engine = create_engine(erp_copy)
+        with engine.begin() as conn:
+            conn.execute(update(VBAK).where(sample.order == VBAK.c.VBELN).values(GBSTK=GBSTK[new]))
+        engine.dispose()
+        assert _status(b, sample) == before  # the cache does not know yet
+        a.publish(
+            ChangeEvent("erp", Entity.ORDER, sample.order, changed=("status",), parents=(("party", sample.debtor),))
+        )
+        b.wait_for_received(1)  # with a memory cache, B forgets on hearing the event
+        assert _status(b, sample) == new
+        assert _status(a, sample) == new

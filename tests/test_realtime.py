@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from crmgraph.demo.stores.erp import VBAK
 from crmgraph.events import ChangeEvent, ChangeKind, Entity
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
-from tests.facade import TEST_AUTH, facade_config
+from tests.facade import TEST_AUTH, estate_config_file, facade_config
 from tests.realtime import (
     Instance,
     acknowledged,
@@ -142,6 +146,46 @@ def test_a_subscriber_on_instance_b_hears_a_change_published_at_instance_a(
     assert change["ticket"] == {"id": encode_id("Ticket", "tickets", sample.ticket), "number": sample.ticket}
     assert on_a == on_b  # one event, the same answer on both instances
     b.wait_for_subscribers(0)  # a closed connection leaves nothing behind
+
+
+def test_crmgraph_events_publish_reaches_a_subscriber_of_a_running_instance(
+    running_estate: Estate, store_url: str, redis_url: str, sample: Sample, tmp_path: Path
+) -> None:
+    channel = _channel()
+    config_file = estate_config_file(running_estate, tmp_path / "crmgraph.yaml", store_url)
+    with config_file.open("a") as text:
+        text.write(events_section(redis_url, channel) + "\n")
+    command = [sys.executable, "-m", "crmgraph", "events", "publish", "-c", str(config_file), "--system", "tickets",
+               "--entity", "ticket", "--id", sample.ticket, "--kind", "created", "--parent",
+               f"party={sample.organization}"]  # fmt: skip
+    with instance(_config(running_estate, store_url, events_section(redis_url, channel))) as facade:
+
+        async def scenario() -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
+            ws = await acknowledged(facade)
+            await subscribe(ws, "cli", TICKETS)
+            await asyncio.to_thread(facade.wait_for_subscribers, 1)
+            done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60,
+                                           env=os.environ)  # fmt: skip
+            heard = await next_payload(ws, "cli")
+            await ws.close()
+            return heard, done
+
+        heard, done = asyncio.run(scenario())
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["customerIds"] == [sample.customer_id] and printed["kind"] == "created"
+    change = heard["data"]["ticketChanged"]  # type: ignore[index]
+    assert change["event"]["id"] == printed["id"] and change["customer"] == {"id": sample.customer}
+
+
+def test_crmgraph_events_publish_refuses_a_bus_no_instance_listens_to(
+    running_estate: Estate, store_url: str, tmp_path: Path
+) -> None:
+    config_file = estate_config_file(running_estate, tmp_path / "crmgraph.yaml", store_url)
+    command = [sys.executable, "-m", "crmgraph", "events", "publish", "-c", str(config_file), "--system", "tickets",
+               "--entity", "ticket", "--id", "1"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=os.environ | {"COLUMNS": "250"})
+    assert done.returncode != 0 and "events.url is memory://" in done.stderr
 
 
 # --- who hears what ---------------------------------------------------------------------------------------

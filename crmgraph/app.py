@@ -39,6 +39,7 @@ from crmgraph.config import Config, ConfigErrors
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
 from crmgraph.events import EventHub
+from crmgraph.events.metrics import EventsCollector
 from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
@@ -124,12 +125,15 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 state["runtime"] = Runtime(config, adapters, cache, identity, audit.writer, events)
                 await events.start()
                 app.state.events = events  # publish() for tests and in-process producers
+                collector = EventsCollector(events)
+                observability.metrics.registry.register(collector)
                 observability.start()
                 await audit.start()
                 try:
                     yield
                 finally:
                     observability.stop()
+                    observability.metrics.registry.unregister(collector)
                     await events.close()
                     await audit.close()  # every event still queued is written: none lost on a clean shutdown
         finally:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, update
 from websockets.exceptions import ConnectionClosed
@@ -313,7 +314,9 @@ def test_a_subscriber_that_falls_behind_is_disconnected_with_4429_and_its_queue_
 
         assert asyncio.run(scenario()) == 4429
         facade.wait_for_subscribers(0)
-        assert facade.hub.fanout.dropped == 1
+        metrics = httpx.get(f"{facade.url}/metrics").text
+        assert "crmgraph_event_subscribers_dropped_total 1.0" in metrics
+        assert "crmgraph_event_subscribers 0.0" in metrics
 
 
 # --- the cache forgets what changed ------------------------------------------------------------------------

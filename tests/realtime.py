@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,18 +73,43 @@ async def open_connection(
     return ws
 
 
-async def acknowledged(
+class Client:
+    """One acknowledged connection; results kept per operation id, in the order they came."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._waiting: dict[str, list[dict[str, Any]]] = {}
+
+    async def subscribe(self, operation_id: str, query: str, **variables: Any) -> None:
+        message = {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        await self.ws.send(json.dumps(message))
+
+    async def next(self, operation_id: str) -> dict[str, Any]:
+        """The next result of ``operation_id`` (``{"errors": ...}`` for an error message); pings answered."""
+        while not self._waiting.get(operation_id):
+            message = await receive(self.ws)
+            if message["type"] == "ping":
+                await self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            assert message["type"] in ("next", "error", "complete"), message
+            if message["type"] != "complete":
+                payload = message["payload"] if message["type"] == "next" else {"errors": message["payload"]}
+                self._waiting.setdefault(message["id"], []).append(payload)
+        return self._waiting[operation_id].pop(0)
+
+
+@asynccontextmanager
+async def connected(
     instance: Instance, init: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-) -> ClientConnection:
+) -> AsyncIterator[Client]:
+    """An acknowledged connection, closed on the way out whatever happened."""
     ws = await open_connection(instance, init, headers)
-    reply = await receive(ws)
-    assert reply["type"] == "connection_ack", reply
-    return ws
-
-
-async def subscribe(ws: ClientConnection, operation_id: str, query: str, **variables: Any) -> None:
-    message = {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
-    await ws.send(json.dumps(message))
+    try:
+        reply = await receive(ws)
+        assert reply["type"] == "connection_ack", reply
+        yield Client(ws)
+    finally:
+        await ws.close()
 
 
 async def receive(ws: ClientConnection) -> dict[str, Any]:
@@ -92,27 +117,6 @@ async def receive(ws: ClientConnection) -> dict[str, Any]:
     return message
 
 
-async def next_payload(ws: ClientConnection, operation_id: str) -> dict[str, Any]:
-    """The next result of ``operation_id`` (pings are answered, other operations' messages skipped)."""
-    while True:
-        message = await receive(ws)
-        if message["type"] == "ping":
-            await ws.send(json.dumps({"type": "pong"}))
-            continue
-        if message.get("id") != operation_id:
-            continue
-        assert message["type"] in ("next", "error"), message
-        payload: dict[str, Any] = message["payload"] if message["type"] == "next" else {"errors": message["payload"]}
-        return payload
-
-
 def events_section(redis_url: str | None, channel: str, queue_size: int = 256) -> str:
     url = redis_url or "memory://"
     return f'events: {{url: "{url}", channel: "{channel}", queue_size: {queue_size}}}'
-
-
-def gather(*coroutines: Any) -> Sequence[Any]:
-    async def run() -> Sequence[Any]:
-        return await asyncio.gather(*coroutines)
-
-    return asyncio.run(run())

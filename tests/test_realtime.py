@@ -31,16 +31,7 @@ from crmgraph.events import ChangeEvent, ChangeKind, Entity
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
 from tests.facade import TEST_AUTH, estate_config_file, facade_config
-from tests.realtime import (
-    Instance,
-    acknowledged,
-    events_section,
-    instance,
-    next_payload,
-    open_connection,
-    receive,
-    subscribe,
-)
+from tests.realtime import Instance, connected, events_section, instance, open_connection, receive
 from tests.test_governance import GOVERNANCE, Estate360, token
 
 TICKETS = """subscription($customerId: ID) { ticketChanged(customerId: $customerId) {
@@ -127,17 +118,14 @@ def test_a_subscriber_on_instance_b_hears_a_change_published_at_instance_a(
     a, b = pair
 
     async def scenario() -> tuple[dict[str, object], dict[str, object]]:
-        on_b, on_a = await acknowledged(b), await acknowledged(a)
-        await subscribe(on_b, "b", TICKETS, customerId=sample.customer)
-        await subscribe(on_a, "a", TICKETS, customerId=sample.customer)
-        await asyncio.to_thread(b.wait_for_subscribers, 1)
-        await asyncio.to_thread(a.wait_for_subscribers, 1)
-        published = await asyncio.to_thread(a.publish, ticket_event(sample))
-        assert published[0].customer_ids == (sample.customer_id,)  # found from the organization's link
-        heard = await next_payload(on_b, "b"), await next_payload(on_a, "a")
-        await on_b.close()
-        await on_a.close()
-        return heard
+        async with connected(b) as on_b, connected(a) as on_a:
+            await on_b.subscribe("b", TICKETS, customerId=sample.customer)
+            await on_a.subscribe("a", TICKETS, customerId=sample.customer)
+            await asyncio.to_thread(b.wait_for_subscribers, 1)
+            await asyncio.to_thread(a.wait_for_subscribers, 1)
+            published = await asyncio.to_thread(a.publish, ticket_event(sample))
+            assert published[0].customer_ids == (sample.customer_id,)  # found from the organization's link
+            return await on_b.next("b"), await on_a.next("a")
 
     on_b, on_a = asyncio.run(scenario())
     change = on_b["data"]["ticketChanged"]  # type: ignore[index]
@@ -162,14 +150,12 @@ def test_crmgraph_events_publish_reaches_a_subscriber_of_a_running_instance(
     with instance(_config(running_estate, store_url, events_section(redis_url, channel))) as facade:
 
         async def scenario() -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
-            ws = await acknowledged(facade)
-            await subscribe(ws, "cli", TICKETS)
-            await asyncio.to_thread(facade.wait_for_subscribers, 1)
-            done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60,
-                                           env=os.environ)  # fmt: skip
-            heard = await next_payload(ws, "cli")
-            await ws.close()
-            return heard, done
+            async with connected(facade) as client:
+                await client.subscribe("cli", TICKETS)
+                await asyncio.to_thread(facade.wait_for_subscribers, 1)
+                done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60,
+                                               env=os.environ)  # fmt: skip
+                return await client.next("cli"), done
 
         heard, done = asyncio.run(scenario())
     assert done.returncode == 0, done.stderr
@@ -217,17 +203,13 @@ def test_a_sales_rep_hears_only_of_the_customers_they_own(
         return ChangeEvent("tickets", Entity.TICKET, record, ChangeKind.CREATED, customer_ids=(customer_id,))
 
     async def scenario() -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
-        as_rep, as_admin = await acknowledged(b, rep), await acknowledged(b, token("admin"))
-        await subscribe(as_rep, "rep", TICKETS)
-        await subscribe(as_admin, "admin", TICKETS)
-        await asyncio.to_thread(b.wait_for_subscribers, 2)
-        # Published in this order on one bus: had the rep been told of the first, it would come first.
-        await asyncio.to_thread(a.publish, event(theirs, "900001"), event(mine, "900002"))
-        heard = await next_payload(as_rep, "rep"), await next_payload(as_admin, "admin")
-        admin_second = await next_payload(as_admin, "admin")
-        for ws in (as_rep, as_admin):
-            await ws.close()
-        return heard[0], heard[1], admin_second
+        async with connected(b, rep) as as_rep, connected(b, token("admin")) as as_admin:
+            await as_rep.subscribe("rep", TICKETS)
+            await as_admin.subscribe("admin", TICKETS)
+            await asyncio.to_thread(b.wait_for_subscribers, 2)
+            # Published in this order on one bus: had the rep been told of the first, it would come first.
+            await asyncio.to_thread(a.publish, event(theirs, "900001"), event(mine, "900002"))
+            return await as_rep.next("rep"), await as_admin.next("admin"), await as_admin.next("admin")
 
     rep_first, admin_first, admin_second = asyncio.run(scenario())
     assert rep_first["data"]["ticketChanged"]["customer"] == {"id": encode_id("Customer", str(mine))}  # type: ignore[index]
@@ -243,12 +225,10 @@ def test_subscribing_to_a_customer_outside_the_scope_answers_as_for_a_missing_on
     outside, missing = encode_id("Customer", str(owned.outside[0])), encode_id("Customer", "999999999")
 
     async def scenario() -> list[dict[str, object]]:
-        ws = await acknowledged(b, rep)
-        await subscribe(ws, "outside", CUSTOMER, id=outside)
-        await subscribe(ws, "missing", CUSTOMER, id=missing)
-        answers = [await next_payload(ws, "outside"), await next_payload(ws, "missing")]
-        await ws.close()
-        return answers
+        async with connected(b, rep) as client:
+            await client.subscribe("outside", CUSTOMER, id=outside)
+            await client.subscribe("missing", CUSTOMER, id=missing)
+            return [await client.next("outside"), await client.next("missing")]
 
     outside_answer, missing_answer = asyncio.run(scenario())
     assert outside_answer["errors"][0]["message"].replace(outside, "X") == (  # type: ignore[index]
@@ -269,8 +249,11 @@ def test_a_connection_without_valid_credentials_is_refused_at_connection_init(
 
     async def scenario() -> int | None:
         ws = await open_connection(b, init, headers)
-        with pytest.raises(ConnectionClosed) as closed:
-            await receive(ws)
+        try:
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(ws)
+        finally:
+            await ws.close()
         return closed.value.rcvd.code if closed.value.rcvd is not None else None
 
     assert asyncio.run(scenario()) == 4403
@@ -280,8 +263,8 @@ def test_credentials_may_come_in_connection_init_or_on_the_upgrade_request(gover
     _, b = governed
 
     async def scenario() -> None:
-        for ws in (await acknowledged(b, token("admin")), await acknowledged(b, headers=token("admin"))):
-            await ws.close()
+        async with connected(b, token("admin")), connected(b, headers=token("admin")):
+            pass  # both acknowledged
 
     asyncio.run(scenario())
 
@@ -296,18 +279,18 @@ def test_a_subscriber_that_falls_behind_is_disconnected_with_4429_and_its_queue_
     with instance(config) as facade:
 
         async def scenario() -> int | None:
-            ws = await acknowledged(facade)
-            await subscribe(ws, "slow", TICKETS, customerId=sample.customer)
-            await asyncio.to_thread(facade.wait_for_subscribers, 1)
-            subscriber = next(iter(facade.hub.fanout.subscribers))
-            # One burst: all of it arrives while the subscriber is still answering the first event.
-            burst = [ticket_event(sample, customer_ids=(sample.customer_id,)) for _ in range(50)]
-            await asyncio.to_thread(facade.publish, *burst)
-            delivered = 0
-            with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    await next_payload(ws, "slow")
-                    delivered += 1
+            async with connected(facade) as client:
+                await client.subscribe("slow", TICKETS, customerId=sample.customer)
+                await asyncio.to_thread(facade.wait_for_subscribers, 1)
+                subscriber = next(iter(facade.hub.fanout.subscribers))
+                # One batch: it is offered to the subscriber whole, before the subscriber can take one event.
+                burst = [ticket_event(sample, customer_ids=(sample.customer_id,)) for _ in range(50)]
+                await asyncio.to_thread(facade.publish, *burst)
+                delivered = 0
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await client.next("slow")
+                        delivered += 1
             assert delivered < len(burst)
             assert subscriber.overflowed and subscriber.high_water <= 4
             return closed.value.rcvd.code if closed.value.rcvd is not None else None

@@ -29,6 +29,7 @@ from crmgraph.config import Config
 from crmgraph.demo.stores.erp import VBAK
 from crmgraph.events import ChangeEvent, ChangeKind, Entity
 from crmgraph.schema.ids import encode_id
+from crmgraph.schema.shared_answers import AnswerCounts
 from tests.conftest import Estate
 from tests.facade import TEST_AUTH, estate_config_file, facade_config
 from tests.realtime import Instance, connected, events_section, instance, open_connection, receive
@@ -267,6 +268,38 @@ def test_credentials_may_come_in_connection_init_or_on_the_upgrade_request(gover
             pass  # both acknowledged
 
     asyncio.run(scenario())
+
+
+def test_subscriptions_with_one_selection_and_access_share_one_answer_per_event(
+    governed: tuple[Instance, Instance], sample: Sample
+) -> None:
+    a, b = governed
+    plain = (
+        """subscription($c: ID) { ticketChanged(customerId: $c) { event { id } customer { id } ticket { subject } } }"""
+    )
+    personal = """subscription($c: ID) { ticketChanged(customerId: $c) { event { id } customer { id email } } }"""
+    before = (AnswerCounts.executed, AnswerCounts.shared)
+
+    async def scenario() -> list[dict[str, object]]:
+        async with (
+            connected(b, token("admin", "ann")) as first,
+            connected(b, token("admin", "bob")) as second,
+            connected(b, token("admin", "cy")) as third,
+            connected(b, token("marketing")) as masked,
+        ):
+            for client in (first, second, third):
+                await client.subscribe("plain", plain, c=sample.customer)
+            await masked.subscribe("personal", personal, c=sample.customer)
+            await asyncio.to_thread(b.wait_for_subscribers, 4)
+            await asyncio.to_thread(a.publish, ticket_event(sample))
+            return [await first.next("plain"), await second.next("plain"), await third.next("plain"),
+                    await masked.next("personal")]  # fmt: skip
+
+    first, second, third, personal_answer = asyncio.run(scenario())
+    assert first == second == third and first["data"]["ticketChanged"]["ticket"]["subject"]  # type: ignore[index]
+    # One execution for the three admins; the e-mail address (masked and audited) is answered on its own.
+    assert (AnswerCounts.executed - before[0], AnswerCounts.shared - before[1]) == (2, 2)
+    assert personal_answer["data"]["ticketChanged"]["customer"]["id"] == sample.customer  # type: ignore[index]
 
 
 # --- back-pressure ----------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ class Delivery:
 
     event: ChangeEvent
     scope_keys: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Answers computed for it, by share key (crmgraph.schema.shared_answers): one execution per key.
+    answers: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class SlowSubscriber(Exception):

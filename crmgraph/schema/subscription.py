@@ -24,6 +24,7 @@ from crmgraph.schema.ids import decode_number
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Ticket
 from crmgraph.schema.query import visible_customer
 from crmgraph.schema.scalars import Node
+from crmgraph.schema.shared_answers import share_key
 
 if TYPE_CHECKING:
     from crmgraph.context import RequestContext
@@ -64,6 +65,7 @@ class ChangeEventType:
 class ChangePayload:
     delivery: strawberry.Private[Delivery]
     customer_id: strawberry.Private[int | None]
+    share_key: strawberry.Private[tuple[object, ...] | None] = None  # see crmgraph.schema.shared_answers
 
     @strawberry.field(description="The change.")
     def event(self) -> ChangeEventType:
@@ -164,8 +166,9 @@ class Subscription:
     async def customer_changed(self, info: Info, id: strawberry.ID) -> AsyncGenerator[CustomerChange, None]:
         customer_id = await _customer_filter(info, "id", id)
         access = info.context.access
+        key = share_key(info._raw_info, access, customer_id)
         async for delivery in deliveries(info, lambda d: in_scope(access, d, customer_id)):
-            yield CustomerChange(delivery=delivery, customer_id=customer_id)
+            yield CustomerChange(delivery=delivery, customer_id=customer_id, share_key=key)
 
     @strawberry.subscription(description="Tickets opened and updated (of one customer, or of every customer in scope).")
     async def ticket_changed(
@@ -173,12 +176,13 @@ class Subscription:
     ) -> AsyncGenerator[TicketChange, None]:
         wanted = await _customer_filter(info, "customerId", customer_id)
         access = info.context.access
+        key = share_key(info._raw_info, access, wanted)
 
         def accepts(d: Delivery) -> bool:
             return d.event.entity in (Entity.TICKET, Entity.COMMENT) and in_scope(access, d, wanted)
 
         async for delivery in deliveries(info, accepts):
-            yield TicketChange(delivery=delivery, customer_id=_first_customer(info, delivery, wanted))
+            yield TicketChange(delivery=delivery, customer_id=_first_customer(info, delivery, wanted), share_key=key)
 
     @strawberry.subscription(description="Orders placed (of one customer, or of every customer in scope).")
     async def order_placed(
@@ -186,12 +190,13 @@ class Subscription:
     ) -> AsyncGenerator[OrderPlaced, None]:
         wanted = await _customer_filter(info, "customerId", customer_id)
         access = info.context.access
+        key = share_key(info._raw_info, access, wanted)
 
         def accepts(d: Delivery) -> bool:
             return d.event.entity is Entity.ORDER and d.event.kind is ChangeKind.CREATED and in_scope(access, d, wanted)
 
         async for delivery in deliveries(info, accepts):
-            yield OrderPlaced(delivery=delivery, customer_id=_first_customer(info, delivery, wanted))
+            yield OrderPlaced(delivery=delivery, customer_id=_first_customer(info, delivery, wanted), share_key=key)
 
     @strawberry.subscription(description="Deals created or moved to another stage (of one customer, or of every "
                              "customer in scope).")  # fmt: skip
@@ -200,6 +205,7 @@ class Subscription:
     ) -> AsyncGenerator[DealStageChange, None]:
         wanted = await _customer_filter(info, "customerId", customer_id)
         access = info.context.access
+        key = share_key(info._raw_info, access, wanted)
 
         def accepts(d: Delivery) -> bool:
             event = d.event
@@ -207,4 +213,4 @@ class Subscription:
             return event.entity is Entity.DEAL and moved and in_scope(access, d, wanted)
 
         async for delivery in deliveries(info, accepts):
-            yield DealStageChange(delivery=delivery, customer_id=_first_customer(info, delivery, wanted))
+            yield DealStageChange(delivery=delivery, customer_id=_first_customer(info, delivery, wanted), share_key=key)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from opentelemetry.context import Context
@@ -25,7 +26,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from crmgraph import graphiql
 from crmgraph.adapters.base import Adapter
@@ -37,6 +38,8 @@ from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config, ConfigErrors
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
+from crmgraph.events import EventHub
+from crmgraph.events.metrics import EventsCollector
 from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
 from crmgraph.observability import Observability, ObservabilityMiddleware, configure_logging
@@ -67,6 +70,7 @@ class Runtime:
     identity: IdentityStore
     audit: AuditWriter | None = None  # None: audit.enabled is false
     idempotency: IdempotencyStore | None = None  # the writes' idempotency records (the facade's own store)
+    events: EventHub | None = None  # None only before the lifespan started it
 
     def context(
         self,
@@ -95,6 +99,7 @@ class Runtime:
             client=client,
             audit_writer=self.audit,
             idempotency=self.idempotency,
+            events=self.events,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -120,16 +125,23 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         audit = AuditTrailRuntime.open(config.audit, config.identity.url)
         try:
             async with OpenSources(config) as adapters:
+                cache = ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for)
+                events = EventHub(config.events, cache, identity, adapters)
                 state["runtime"] = Runtime(
-                    config, adapters, ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for), identity,
-                    audit.writer, idempotency,
-                )  # fmt: skip
+                    config, adapters, cache, identity, audit.writer, idempotency=idempotency, events=events
+                )
+                await events.start()
+                app.state.events = events  # publish() for tests and in-process producers
+                collector = EventsCollector(events)
+                observability.metrics.registry.register(collector)
                 observability.start()
                 await audit.start()
                 try:
                     yield
                 finally:
                     observability.stop()
+                    observability.metrics.registry.unregister(collector)
+                    await events.close()
                     await audit.close()  # every event still queued is written: none lost on a clean shutdown
         finally:
             stop_tracing(tracing)
@@ -166,10 +178,13 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         graphql_ide="graphiql" if server.graphiql and not server.production else None,
         # Served with its assets by the facade itself (crmgraph.graphiql): it works with no internet.
         ide_html=graphiql.page("/graphql", EXAMPLES, headers=graphiql_headers),
+        connection_init_wait_timeout=timedelta(seconds=config.events.connection_init_timeout_s),
+        max_subscriptions_per_connection=config.events.max_subscriptions_per_connection,
     )
     operators = OperatorAccess(server.operators.addresses, server.operators.roles, authenticator)
-    routes: list[Route | Mount] = [
+    routes: list[Route | WebSocketRoute | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions over graphql-transport-ws (docs/realtime.md)
         Route("/healthz", healthz, methods=["GET"]),
         graphiql.assets_route(),
         *observability.routes(operators.allowed),

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from crmgraph.audit.settings import AuditConfig
 from crmgraph.errors import ConfigError
+from crmgraph.events.settings import EventsConfig
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.auth_settings import AuthConfig
 from crmgraph.policy.limit_settings import QueryLimits
@@ -237,6 +238,9 @@ class Config(Strict):
     )
     rate_limit: RateLimitConfig = Field(
         default_factory=RateLimitConfig, description="A token bucket per principal (docs/security.md)."
+    )
+    events: EventsConfig = Field(
+        default_factory=EventsConfig, description="The event bus and subscriptions (docs/realtime.md)."
     )
     trusted_documents: TrustedDocumentsConfig = Field(
         default_factory=TrustedDocumentsConfig, description="The manifest of persisted documents."

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry.context import Context
 
 from crmgraph.adapters.calls import CallLog
 from crmgraph.audit.request_log import RequestAudit
 from crmgraph.audit.writer import AuditWriter
+from crmgraph.events.hub import EventHub
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.principal import Principal
 from crmgraph.policy.roles import Access
@@ -36,3 +39,9 @@ class RequestContext:
     audit: RequestAudit | None = field(default_factory=RequestAudit)  # what the audit trail records of it
     audit_writer: AuditWriter | None = None  # None: nothing is recorded (audit.enabled false, or no app)
     idempotency: IdempotencyStore | None = None  # where writes keep their idempotency records
+    events: EventHub | None = None  # change events: what subscriptions listen to (None outside an app)
+    # Over a WebSocket: the connection_init payload (set by strawberry), and how to close the connection
+    # (a subscriber that falls behind is dropped with code 4429).
+    connection_params: dict[str, Any] | None = None
+    connection: Any = None  # the starlette WebSocket
+    close_connection: Callable[[int, str], Awaitable[None]] | None = None

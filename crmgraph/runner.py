@@ -39,7 +39,15 @@ def server_settings(app: Any) -> dict[str, Any]:
     """uvicorn's settings for the connection limits of ``app`` (the defaults for an app not built by crmgraph)."""
     state = getattr(app, "state", None)
     limits = getattr(state, "http_limits", None) or HttpLimitsConfig()
-    return {"http": guarded_protocol(limits), "timeout_keep_alive": limits.keep_alive_timeout_s}
+    return {
+        "http": guarded_protocol(limits),
+        "timeout_keep_alive": limits.keep_alive_timeout_s,
+        # A subscription's messages are small JSON answers sent to many connections at once: compressing
+        # each (permessage-deflate) cost a fifth of the server's time per delivery (docs/benchmarks.md).
+        "ws_per_message_deflate": False,
+        # A client sends small protocol messages (connection_init, subscribe): a megabyte is plenty.
+        "ws_max_size": int(limits.max_body_bytes),
+    }
 
 
 def run_server(app: Any, host: str, port: int, *, log_level: str = "info") -> None:

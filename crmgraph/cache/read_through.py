@@ -6,13 +6,14 @@
   answers; when the source fails for that key, the stale value is served instead of the error and
   reported to the request's :class:`StaleLog` (source, entity, age).
 - Concurrent misses for the same key, from any number of requests, share one upstream call.
+- ``forget()`` drops entries a change made wrong (:mod:`crmgraph.events.invalidation` names them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,16 @@ class ReadThrough:
         """Keep lists read some other way (a joined read's children, per parent) as ``by``'s own entries."""
         await self._store({key: cache_key(source, entity, by, key) for key in found}, dict(found), entity)
 
+    async def forget(self, entries: Iterable[tuple[str, str, str, str]]) -> int:
+        """Forget the cached answers of ``(source, entity, by, key)`` entries (a record by id, the list of a
+        parent's records), in the backend and in the reads under way, so that the next read asks the source.
+        With Redis, every instance sharing it sees the change at once. Returns how many keys were named."""
+        names = list(dict.fromkeys(cache_key(*entry) for entry in entries))
+        for name in names:
+            self._in_flight.pop(name, None)  # a read already under way may predate the change: not joined
+        await asyncio.gather(*(self.backend.delete(name) for name in names))
+        return len(names)
+
     async def _read(
         self,
         source: str,
@@ -182,7 +193,10 @@ class ReadThrough:
             if mine:
                 fresh = await upstream(mine)
                 results.update(zip(mine, fresh, strict=True))
-                await self._store(names, results, entity)
+                # A key forgotten while its read was under way (forget()) may have changed after the read
+                # began: its answer goes to the requests that asked, but is not kept.
+                kept = {key: results[key] for key in mine if self._in_flight.get(names[key]) is futures[key]}
+                await self._store(names, kept, entity)
         except BaseException as exc:
             for future in futures.values():
                 if not future.done():
@@ -193,7 +207,8 @@ class ReadThrough:
             for key, future in futures.items():
                 if not future.done():
                     future.set_result(results.get(key))
-                self._in_flight.pop(names[key], None)
+                if self._in_flight.get(names[key]) is future:  # not a later read of a forgotten key
+                    del self._in_flight[names[key]]
         for key, future in waiting.items():
             results[key] = await asyncio.shield(future)
         return results

@@ -24,8 +24,10 @@ from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.query import Query
 from crmgraph.schema.review import ReviewCandidate
+from crmgraph.schema.shared_answers import SharedEventExecution
 from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
+from crmgraph.schema.subscription import Subscription
 from crmgraph.schema.ticket_mutations import TicketMutation
 
 
@@ -45,7 +47,9 @@ def build_schema(
     schema = _Schema(
         query=Query,
         mutation=merge_types("Mutation", (Mutation, TicketMutation)),
+        subscription=Subscription,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
+        execution_context_class=SharedEventExecution,  # a subscription event answered once per share key
         extensions=[
             # First: parse within the token limit and refuse a document past a query limit before anything
             # else reads it. Frontends send the same few documents over and over: parse and validate each once.

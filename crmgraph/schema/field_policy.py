@@ -129,6 +129,7 @@ def _guarded(resolve: Resolver, key: str, *, audited: bool) -> Resolver:
             return finish_later(result, source, info, visibility)
         return finish(result, source, info, visibility)
 
+    guarded.crmgraph_guarded = True  # type: ignore[attr-defined]  # subscriptions do not share its answers
     return guarded
 
 

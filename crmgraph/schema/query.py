@@ -56,7 +56,7 @@ def search_term(search: str | None) -> str | None:
     return search
 
 
-async def _customer(info: Info, customer_id: int) -> Customer | None:
+async def visible_customer(info: Info, customer_id: int) -> Customer | None:
     """The customer, or the one that absorbed it in a merge; None for an id no customer has, or one outside
     the principal's row scope (the two are answered alike)."""
     loaders = info.context.loaders
@@ -88,7 +88,7 @@ async def _visible(info: Info, record: records.Record | None) -> records.Record 
 async def resolve_node(info: Info, global_id: str, argument: str = "id") -> Node | None:
     type_name, parts = decode_id(global_id, argument=argument)
     if type_name == "Customer":
-        return await _customer(info, number_of(global_id, parts, argument=argument))
+        return await visible_customer(info, number_of(global_id, parts, argument=argument))
     if type_name == "ReviewCandidate":
         return await review_candidate(info, number_of(global_id, parts, argument=argument))
     if type_name not in _RECORD_NODES or len(parts) < 2 or not parts[0]:
@@ -120,7 +120,7 @@ class Query:
         "it (whose `id` differs from the one asked for)."
     )
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        customer = await _customer(info, decode_number(id, "Customer"))
+        customer = await visible_customer(info, decode_number(id, "Customer"))
         if customer is not None:
             await prefetch_for(info, [customer.customer_id])
         return customer

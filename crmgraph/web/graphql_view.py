@@ -24,17 +24,21 @@ expect.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from crmgraph.adapters.calls import trace_context_of
 from crmgraph.context import ANONYMOUS, RequestContext
@@ -52,6 +56,7 @@ from crmgraph.web.problems import HttpRefusal
 from crmgraph.web.production import ProductionMode
 from crmgraph.web.request_body import read_graphql_request
 from crmgraph.web.security_headers import page_csp
+from crmgraph.web.websocket import admit, closer, credentials_of
 
 # Who makes a steward decision, until authentication lands: recorded with the decision, not checked.
 ACTOR_HEADER = "x-crmgraph-actor"
@@ -117,8 +122,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         schema = build_schema(limits, policy, audited)
         if production:
             schema.extensions = (*schema.extensions, ProductionMode)
-        super().__init__(schema, **kwargs)
+        # graphql-transport-ws only: the older graphql-ws protocol (subscriptions-transport-ws) is deprecated.
+        super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
         self.runtime_getter = runtime_getter
+        self.policy = policy or PolicyConfig()
         # None only where a test serves the schema without the app: every app built by build_app has one.
         self.authenticator = authenticator
         self.rate_limiter = rate_limiter
@@ -264,7 +271,25 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
+    async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
+        websocket: WebSocket = context.connection
+        if self.authenticator is None:
+            return _ACK
+        headers = credentials_of(context.connection_params, websocket.headers)
+        try:
+            principal = self.authenticator.principal(headers)
+        except Unauthenticated as refused:
+            self.runtime_getter().denied(refused.reason, context.client)
+            raise ConnectionRejectionError({"reason": refused.reason}) from None
+        admit(context, principal, self.policy)
+        return _ACK
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
+        if isinstance(request, WebSocket):
+            context = self.runtime_getter().context(explain=False, client=_client(request))
+            context.connection = request
+            context.close_connection = closer(request)
+            return context
         exchange: _Exchange | None = getattr(request.state, "graphql_exchange", None)
         extensions = (exchange.data.extensions if exchange is not None else None) or {}
         principal: Principal | None = getattr(request.state, "principal", None)
@@ -313,7 +338,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         return response
 
 
-def _client(request: Request) -> str:
+_ACK = cast(UnsetType, UNSET)  # connection_ack without a payload
+
+
+def _client(request: HTTPConnection) -> str:
     return request.client.host if request.client is not None else ""
 
 

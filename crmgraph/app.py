@@ -39,6 +39,7 @@ from crmgraph.config import Config, ConfigErrors
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
 from crmgraph.events import EventHub
+from crmgraph.events.deliveries import DeliveryLog
 from crmgraph.events.metrics import EventsCollector
 from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
@@ -57,6 +58,7 @@ from crmgraph.web.csrf import PREFLIGHT_HEADERS
 from crmgraph.web.graphql_view import GraphQLApp
 from crmgraph.web.operators import OperatorAccess
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
+from crmgraph.web.webhooks import WebhookEndpoint
 from crmgraph.writes.idempotency import IdempotencyStore
 
 
@@ -71,6 +73,7 @@ class Runtime:
     audit: AuditWriter | None = None  # None: audit.enabled is false
     idempotency: IdempotencyStore | None = None  # the writes' idempotency records (the facade's own store)
     events: EventHub | None = None  # None only before the lifespan started it
+    deliveries: DeliveryLog | None = None  # webhook deliveries heard, shared by the instances
 
     def context(
         self,
@@ -119,6 +122,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         identity = IdentityStore(config.identity.url)
         idempotency = IdempotencyStore(config.identity.url)
+        deliveries = DeliveryLog(config.identity.url)
         identity.create()
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
@@ -128,7 +132,14 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 cache = ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for)
                 events = EventHub(config.events, cache, identity, adapters)
                 state["runtime"] = Runtime(
-                    config, adapters, cache, identity, audit.writer, idempotency=idempotency, events=events
+                    config,
+                    adapters,
+                    cache,
+                    identity,
+                    audit.writer,
+                    idempotency=idempotency,
+                    events=events,
+                    deliveries=deliveries,
                 )
                 await events.start()
                 app.state.events = events  # publish() for tests and in-process producers
@@ -150,6 +161,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
             await close_backend(backend)
             identity.close()
             idempotency.close()
+            deliveries.close()
             if api_keys is not None:
                 api_keys.close()
 
@@ -182,12 +194,15 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         max_subscriptions_per_connection=config.events.max_subscriptions_per_connection,
     )
     operators = OperatorAccess(server.operators.addresses, server.operators.roles, authenticator)
+    webhooks = WebhookEndpoint(lambda: state["runtime"], config.webhooks)
     routes: list[Route | WebSocketRoute | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),  # subscriptions over graphql-transport-ws (docs/realtime.md)
         Route("/healthz", healthz, methods=["GET"]),
         graphiql.assets_route(),
         *observability.routes(operators.allowed),
+        # Change notifications from the systems of record, signed (docs/realtime.md).
+        Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
     ]
     paths = frozenset(route.path for route in routes)
     middleware = [

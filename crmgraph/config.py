@@ -28,6 +28,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 from crmgraph.audit.settings import AuditConfig
 from crmgraph.errors import ConfigError
 from crmgraph.events.settings import EventsConfig
+from crmgraph.events.webhook_settings import WebhooksConfig
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.auth_settings import AuthConfig
 from crmgraph.policy.limit_settings import QueryLimits
@@ -233,6 +234,9 @@ class Config(Strict):
         default_factory=AuthConfig, description="How a request proves who it is: JWTs, API keys (docs/security.md)."
     )
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What each role may see and do.")
+    webhooks: WebhooksConfig = Field(
+        default_factory=WebhooksConfig, description="Change notifications the systems of record deliver (signed)."
+    )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="The audit trail: personal-data reads, mutations, denials."
     )

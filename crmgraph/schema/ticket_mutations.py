@@ -124,7 +124,7 @@ async def _write(info: Info, adapter: Adapter, op: WriteOp, key: str, operation:
     store = info.context.idempotency
     if store is None:
         raise ClientError("writes are not available: the facade has no store for idempotency records")
-    written = await Writer(store, info.context.loaders.cache).write(
+    written = await Writer(store, info.context.loaders.cache, info.context.events).write(
         adapter, op, subject=_subject(info), key=key, operation=operation, arguments=arguments
     )
     return _payload(written)

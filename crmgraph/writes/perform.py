@@ -9,6 +9,7 @@ key (a create); an update is sent again only when doing so twice changes nothing
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,11 @@ from crmgraph.adapters.base import Adapter
 from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
 from crmgraph.cache.read_through import ReadThrough, cache_key
 from crmgraph.errors import ClientError, SourceError, UpstreamOutcomeUnknown, UpstreamUnreachable
+from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub
 from crmgraph.records import Record, TicketRecord
 from crmgraph.writes.idempotency import Claimed, IdempotencyStore, fingerprint
+
+logger = logging.getLogger("crmgraph.writes")
 
 
 @dataclass
@@ -46,9 +50,28 @@ async def forget(cache: ReadThrough, keys: list[str]) -> None:
 
 
 class Writer:
-    def __init__(self, store: IdempotencyStore, cache: ReadThrough) -> None:
+    def __init__(self, store: IdempotencyStore, cache: ReadThrough, events: EventHub | None = None) -> None:
         self.store = store
         self.cache = cache
+        self.events = events  # a write is announced: every instance forgets, subscribers hear of it
+
+    async def _announce(self, adapter: Adapter, op: WriteOp, record: Record) -> None:
+        """Forget what the write made stale, here and (through the event) in every instance."""
+        if self.events is None:
+            await forget(self.cache, stale_keys(adapter.source, op.entity, record))
+            return
+        parents: tuple[tuple[str, str], ...] = ()
+        if isinstance(record, TicketRecord):
+            parents = tuple((by, key) for by, key in (("party", record.party_id), ("person", record.requester_id))
+                            if key)  # fmt: skip
+        kind = ChangeKind.CREATED if op.action == "create" else ChangeKind.UPDATED
+        event = ChangeEvent(adapter.source, Entity(op.entity), record.source_id, kind,
+                            changed=tuple(sorted(op.values)), parents=parents)  # fmt: skip
+        try:
+            await self.events.publish([event])
+        except Exception:  # the write is made: a bus that is down must not turn it into an error
+            logger.exception("the change event of a write could not be published; caches expire by TTL")
+            await forget(self.cache, stale_keys(adapter.source, op.entity, record))
 
     async def write(
         self, adapter: Adapter, op: WriteOp, *, subject: str, key: str, operation: str, arguments: Mapping[str, Any]
@@ -84,7 +107,7 @@ class Writer:
                 await self.store.mark_unknown(subject, key)
             raise
         await self.store.complete(subject, key, {"entity": op.entity, "id": record.source_id})
-        await forget(self.cache, stale_keys(adapter.source, op.entity, record))
+        await self._announce(adapter, op, record)
         return Written(record=record)
 
     async def _settle(self, adapter: Adapter, op: WriteOp, subject: str, key: str) -> Written | None:
@@ -93,7 +116,7 @@ class Writer:
             found = await adapter.find_written(op.entity, key)
             if found is not None:
                 await self.store.complete(subject, key, {"entity": op.entity, "id": found.source_id})
-                await forget(self.cache, stale_keys(adapter.source, op.entity, found))
+                await self._announce(adapter, op, found)
                 return Written(record=found, replayed=True)
             return None
         if "comment" in op.values:  # sending it again would add the comment twice

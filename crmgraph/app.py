@@ -40,6 +40,7 @@ from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
 from crmgraph.events import EventHub
 from crmgraph.events.deliveries import DeliveryLog
+from crmgraph.events.feeds import FeedPoller, FeedPositions
 from crmgraph.events.metrics import EventsCollector
 from crmgraph.graphiql.examples import EXAMPLES
 from crmgraph.identity.store import IdentityStore
@@ -123,6 +124,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         identity = IdentityStore(config.identity.url)
         idempotency = IdempotencyStore(config.identity.url)
         deliveries = DeliveryLog(config.identity.url)
+        feed_positions = FeedPositions(config.identity.url)
         identity.create()
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
@@ -143,6 +145,9 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 )
                 await events.start()
                 app.state.events = events  # publish() for tests and in-process producers
+                feeds = FeedPoller(config.feeds, adapters, feed_positions, deliveries, events.publish)
+                feeds.start()
+                app.state.feeds = feeds
                 collector = EventsCollector(events)
                 observability.metrics.registry.register(collector)
                 observability.start()
@@ -150,6 +155,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 try:
                     yield
                 finally:
+                    await feeds.stop()
                     observability.stop()
                     observability.metrics.registry.unregister(collector)
                     await events.close()
@@ -162,6 +168,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
             identity.close()
             idempotency.close()
             deliveries.close()
+            feed_positions.close()
             if api_keys is not None:
                 api_keys.close()
 

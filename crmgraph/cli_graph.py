@@ -126,6 +126,9 @@ def demo_config_text() -> str:
     return files("crmgraph.demo").joinpath("config.yaml").read_text(encoding="utf-8")
 
 
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret-of-crmgraph"  # as in crmgraph/demo/config.yaml
+
+
 def demo_group(
     ctx: typer.Context,
     customers: Annotated[int, typer.Option(min=1, help="Customers to seed.")] = 300,
@@ -148,6 +151,12 @@ def demo_group(
         if latency_ms:
             for system in ("crm", "tickets"):
                 httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": latency_ms}).raise_for_status()
+        # The estate tells the facade of every change made in it (its own API included), as the real products'
+        # webhooks would; deliveries sent before the facade is up are retried by the estate.
+        secret = os.environ.get("CRMGRAPH_DEMO_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
+        for system in ("crm", "tickets"):
+            hook = {"url": f"http://127.0.0.1:{port}/webhooks/{system}", "secret": secret}
+            httpx.post(f"{urls[system]}/_control/webhooks", json=hook, timeout=10).raise_for_status()
         _, jwks = ensure_development_key(data_dir)
         os.environ |= {
             "CRMGRAPH_DEMO_JWKS": str(jwks.resolve()),
@@ -169,6 +178,8 @@ def demo_group(
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         tokens = role_tokens(data_dir, os.environ["CRMGRAPH_IDENTITY_URL"])
         admin = next(found.token for found in tokens if found.role == "admin")
+        out.print(f"\nThe legacy systems: CRM {urls['crm']}, tickets {urls['tickets']}, ERP {urls['erp']}",
+                  markup=False, highlight=False)  # fmt: skip
         out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser: its tabs carry the admin "
                   "token in Headers)\nA first query to paste:\n")  # fmt: skip
         out.print(FIRST_QUERY, markup=False, highlight=False)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from crmgraph.audit.settings import AuditConfig
 from crmgraph.errors import ConfigError
+from crmgraph.events.feed_settings import FeedsConfig
 from crmgraph.events.settings import EventsConfig
 from crmgraph.events.webhook_settings import WebhooksConfig
 from crmgraph.identity.settings import IdentityConfig
@@ -236,6 +237,9 @@ class Config(Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What each role may see and do.")
     webhooks: WebhooksConfig = Field(
         default_factory=WebhooksConfig, description="Change notifications the systems of record deliver (signed)."
+    )
+    feeds: FeedsConfig = Field(
+        default_factory=FeedsConfig, description="Change feeds polled for change events (systems without webhooks)."
     )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="The audit trail: personal-data reads, mutations, denials."

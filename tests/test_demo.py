@@ -72,6 +72,35 @@ def _check_role_views(url: str, tokens: dict[str, str], tmp_path: Path) -> None:
     assert edited.returncode == 1 and "edited" in edited.stderr, edited.stderr
 
 
+OPEN = """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) {
+  ticket { id number subject } replayed userErrors { code message } } }"""
+
+
+def _check_ticket_opened(url: str, agent: str, tickets_url: str) -> None:
+    """A service agent opens a ticket for a customer: the ticket system's own API shows it, a retry with the same
+    key answers the same ticket without a second write, and the customer's tickets show it at once."""
+    listing = "{ customers(first: 100) { nodes { id sources { system } tickets(first: 100) { totalCount } } } }"
+    nodes = _ask(url, agent, listing)["data"]["customers"]["nodes"]
+    customer = next(n for n in nodes if "tickets" in {s["system"] for s in n["sources"]})
+    stats = f"{tickets_url}/_control/stats"
+    before = httpx.get(stats, timeout=10).json()["writes"]["committed"]
+    given = {"customerId": customer["id"], "subject": "Invoice 4711 is wrong", "description": "Line 2 is billed twice.",
+             "idempotencyKey": "demo-test-4711"}  # fmt: skip
+    opened = _ask(url, agent, OPEN, input=given)["data"]["ticketCreate"]
+    assert opened["userErrors"] == [] and opened["ticket"]["subject"] == "Invoice 4711 is wrong", opened
+    auth = ("api@demo.crmgraph.test/token", "demo-zendesk-token")
+    own = httpx.get(f"{tickets_url}/api/v2/tickets/{opened['ticket']['number']}.json", auth=auth, timeout=10)
+    assert own.status_code == 200 and own.json()["ticket"]["subject"] == "Invoice 4711 is wrong"
+    after = httpx.get(stats, timeout=10).json()["writes"]["committed"]
+    again = _ask(url, agent, OPEN, input=given)["data"]["ticketCreate"]
+    assert again["replayed"] is True and again["ticket"]["id"] == opened["ticket"]["id"]
+    assert httpx.get(stats, timeout=10).json()["writes"]["committed"] == after > before, "no second write"
+    query = "query($id: ID!) { customer(id: $id) { tickets(first: 100) { totalCount nodes { id } } } }"
+    tickets = _ask(url, agent, query, id=customer["id"])["data"]["customer"]["tickets"]
+    assert tickets["totalCount"] == customer["tickets"]["totalCount"] + 1
+    assert opened["ticket"]["id"] in {node["id"] for node in tickets["nodes"]}
+
+
 def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) -> None:
     port = _free_port()
     # The estate of `make demo` (300 customers, seed 42): the README's first query is run on it.
@@ -123,6 +152,9 @@ def test_the_demo_starts_everything_and_its_first_query_answers(tmp_path: Path) 
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
         assert f"Bearer {token}" in graphiql.text, "GraphiQL's tabs carry the admin token"
         _check_role_views(url, tokens, tmp_path)
+        tickets_url = re.search(r"tickets (http://\S+),", printed)
+        assert tickets_url, "the demo says where the legacy systems are"
+        _check_ticket_opened(url, tokens["service_agent"], tickets_url.group(1).rstrip(","))
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -33,12 +33,23 @@ class Written:
     replayed: bool = False
 
 
+def record_parents(record: Record) -> tuple[tuple[str, str], ...]:
+    """The lists a written record is read through: its party's (every entity that has one), and for a
+    ticket its requester's too."""
+    parents: list[tuple[str, str]] = []
+    party = getattr(record, "party_id", None)
+    if party:
+        parents.append(("party", str(party)))
+    if isinstance(record, TicketRecord) and record.requester_id:
+        parents.append(("person", record.requester_id))
+    return tuple(parents)
+
+
 def stale_keys(source: str, entity: str, record: Record) -> list[str]:
     """The cache entries a written record makes stale: itself and every list it appears in."""
     keys = [cache_key(source, entity, "id", record.source_id)]
+    keys += [cache_key(source, entity, by, value) for by, value in record_parents(record)]
     if isinstance(record, TicketRecord):
-        keys += [cache_key(source, "ticket", by, value) for by, value in
-                 (("party", record.party_id), ("person", record.requester_id)) if value]  # fmt: skip
         keys.append(cache_key(source, "comment", "ticket", record.source_id))
     return keys
 
@@ -60,10 +71,7 @@ class Writer:
         if self.events is None:
             await forget(self.cache, stale_keys(adapter.source, op.entity, record))
             return
-        parents: tuple[tuple[str, str], ...] = ()
-        if isinstance(record, TicketRecord):
-            parents = tuple((by, key) for by, key in (("party", record.party_id), ("person", record.requester_id))
-                            if key)  # fmt: skip
+        parents = record_parents(record)
         kind = ChangeKind.CREATED if op.action == "create" else ChangeKind.UPDATED
         event = ChangeEvent(adapter.source, Entity(op.entity), record.source_id, kind,
                             changed=tuple(sorted(op.values)), parents=parents)  # fmt: skip

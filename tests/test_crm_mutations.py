@@ -51,10 +51,10 @@ def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) ->
     return f"sqlite:///{copy}"
 
 
-def _serve(estate: Estate, store_url: str, governance: str) -> Iterator[Facade]:
+def _serve(estate: Estate, store_url: str, governance: str, precondition: str = "header") -> Iterator[Facade]:
     config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, store_url,
                            namespace=f"c{uuid.uuid4().hex[:6]}", ttl_s=600, deadline_s=5,
-                           governance=governance, crm={"precondition": "header"})  # fmt: skip
+                           governance=governance, crm={"precondition": precondition})  # fmt: skip
     with serve_facade(config) as running:
         yield running
 
@@ -70,6 +70,12 @@ def scoped(writable_estate: Estate, store_url: str) -> Iterator[Facade]:
     governance = """auth: {anonymous_role: sales_rep}
         policy: {roles: {sales_rep: {scope: [{field: owner_id, attribute: owner_id}], mutations: ["*"]}}}"""
     yield from _serve(writable_estate, store_url, governance + OWNERS)
+
+
+@pytest.fixture
+def comparing(writable_estate: Estate, store_url: str) -> Iterator[Facade]:
+    """The facade as against the real HubSpot, which has no precondition: it compares versions itself."""
+    yield from _serve(writable_estate, store_url, TEST_AUTH + OWNERS, precondition="read")
 
 
 def _crm_customer(store_url: str, offset: int = 0) -> tuple[str, str]:
@@ -146,6 +152,18 @@ def test_a_contact_changed_over_a_version_it_did_not_see_is_a_conflict(
     with writable_estate.crm() as crm:
         own = crm.get(f"/crm/v3/objects/contacts/{_hubspot_id(contact['id'])}", params={"properties": "jobtitle"})
     assert own.json()["properties"]["jobtitle"] == "Admiral", "the conflicting change was not applied"
+
+
+def test_without_the_precondition_header_the_adapter_compares_versions_itself(
+    comparing: Facade, writable_estate: Estate, store_url: str
+) -> None:
+    customer, _ = _crm_customer(store_url)
+    deal = _run(comparing, "dealCreate", customerId=customer, name="Compressors")["deal"]
+    moved = _run(comparing, "dealUpdate", dealId=deal["id"], stage="qualifiedtobuy", version=deal["version"])
+    assert moved["userErrors"] == [] and moved["deal"]["version"] != deal["version"]
+    stale = _run(comparing, "dealUpdate", dealId=deal["id"], stage="closedlost", version=deal["version"])
+    assert stale["deal"] is None and _codes(stale) == [(None, "CONFLICT")]
+    assert _committed(writable_estate, UPDATE) == 1, "the stale change was not sent"
 
 
 def test_a_deal_is_opened_and_moved_through_its_stages(facade: Facade, writable_estate: Estate, store_url: str) -> None:

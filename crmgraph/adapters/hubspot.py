@@ -7,6 +7,11 @@ Settings (``sources.<name>`` in the configuration)::
 ``token`` is a private app token, sent as ``Authorization: Bearer``. ``timeout_s`` bounds each call
 (10 s by default). ``currency`` is the account's company currency, for deals whose ``deal_currency_code``
 is unset (single-currency accounts leave it so); without it such a deal's amount is a bad response.
+``precondition`` says how a write naming the version it read is made conditional: ``read`` (the default)
+compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
+``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
+
+Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot_writes`.
 
 Entities are crmgraph's, source ids are HubSpot's (as strings), except an interaction's, which names its
 engagement type, because HubSpot numbers each type on its own: ``"calls:20000000123"``.

@@ -69,7 +69,7 @@ def _totals(amounts: list[records.Money]) -> list[Money]:
 # in step with the fields.
 _SURVIVING = ("name", "taxId", "domain", "email", "phone", "country", "city", "industry", "lifecycleStage")
 READS_BY_FIELD: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys((*_SURVIVING, "owner", "tags", "provenance"), ("party",)),
+    **dict.fromkeys((*_SURVIVING, "owner", "tags", "provenance", "version"), ("party",)),
     "id": (),
     "sources": (),
     "contacts": ("person",),

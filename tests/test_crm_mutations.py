@@ -37,7 +37,7 @@ MUTATIONS = {
 }
 # The fields this test's configuration lets the graph write: industry is owned by nobody, taxId by the ERP.
 OWNERS = """
-        writes: {owners: {name: crm, phone: crm, domain: crm, taxId: erp}}"""
+        writes: {owners: {name: crm, phone: crm, domain: crm, country: crm, taxId: erp}}"""
 CREATE = "POST /crm/v3/objects/{objectType}"
 UPDATE = "PATCH /crm/v3/objects/{objectType}/{objectId}"
 
@@ -230,14 +230,15 @@ def test_a_customers_golden_field_is_written_to_its_owner_and_unowned_ones_are_r
     customer, company = _crm_customer(store_url, offset=1)
     read = 'query($id: ID!) { customer(id: $id) { name version(system: "crm") } }'
     version = facade.query(read, {"id": customer})["data"]["customer"]["version"]  # the name is cached now
-    given = {"customerId": customer, "name": "Renamed Holdings", "phone": "+49 30 1234567", "version": version,
-             "idempotencyKey": str(uuid.uuid4())}  # fmt: skip
+    given = {"customerId": customer, "name": "Renamed Holdings", "phone": "+49 30 1234567", "country": "DE",
+             "version": version, "idempotencyKey": str(uuid.uuid4())}  # fmt: skip
     updated = _run(facade, "customerUpdate", **given)
     assert updated["userErrors"] == [] and updated["customer"]["name"] == "Renamed Holdings"
     assert updated["customer"]["version"] != version
     with writable_estate.crm() as crm:
-        own = crm.get(f"/crm/v3/objects/companies/{company}", params={"properties": "name,phone"}).json()
-    assert own["properties"] == {**own["properties"], "name": "Renamed Holdings", "phone": "+49 30 1234567"}
+        own = crm.get(f"/crm/v3/objects/companies/{company}", params={"properties": "name,phone,country"}).json()
+    assert own["properties"] == {**own["properties"], "name": "Renamed Holdings", "phone": "+49 30 1234567",
+                                 "country": "Germany"}, "a country code as the name HubSpot's UI writes"  # fmt: skip
     assert facade.query(read, {"id": customer})["data"]["customer"]["name"] == "Renamed Holdings", "read your write"
     assert _run(facade, "customerUpdate", **given)["replayed"] is True
     assert _committed(writable_estate, UPDATE) == 1
@@ -262,3 +263,21 @@ def test_a_customer_or_record_outside_the_principals_scope_is_answered_as_missin
     assert changed["contact"] is None and _codes(changed) == [(["input", "contactId"], "NOT_FOUND")]
     missing = _run(facade, "dealCreate", customerId=encode_id("Customer", "99999999"), name="Nobody's")
     assert _codes(missing) == [(["input", "customerId"], "NOT_FOUND")]
+
+
+def test_a_lost_answer_to_a_crm_create_is_reported_and_its_retry_cannot_find_it_by_key(
+    facade: Facade, writable_estate: Estate, store_url: str
+) -> None:
+    """HubSpot keeps no idempotency key with a record: the retry sends the create again, and a contact's
+    unique e-mail is what stops a second contact (docs/writes.md)."""
+    customer, _ = _crm_customer(store_url)
+    given = {"customerId": customer, "firstName": "Lost", "lastName": "Answer",
+             "email": f"lost.{uuid.uuid4().hex[:8]}@example.com", "idempotencyKey": str(uuid.uuid4())}  # fmt: skip
+    writable_estate.faults("crm", applies_to="writes", write_drop_rate=1.0)
+    lost = facade.query(MUTATIONS["contactCreate"], {"input": given})
+    writable_estate.faults("crm")
+    assert lost["data"] is None and lost["errors"][0]["extensions"]["code"] == "UPSTREAM_OUTCOME_UNKNOWN"
+    assert _committed(writable_estate, CREATE) == 1, "the CRM did make it"
+    retried = facade.query(MUTATIONS["contactCreate"], {"input": given})["data"]["contactCreate"]
+    assert retried["contact"] is None and _codes(retried) == [(["input", "email"], "CONFLICT")]
+    assert _committed(writable_estate, CREATE) == 1, "no second contact"

@@ -104,6 +104,7 @@ class Runtime:
             audit_writer=self.audit,
             idempotency=self.idempotency,
             events=self.events,
+            writes=self.config.writes,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crmgraph.audit.settings import AuditConfig
 from crmgraph.errors import ConfigError
@@ -36,6 +36,7 @@ from crmgraph.policy.limit_settings import QueryLimits
 from crmgraph.policy.rate_limit import RateLimitConfig
 from crmgraph.policy.roles import PolicyConfig
 from crmgraph.policy.trusted_documents import TrustedDocumentsConfig
+from crmgraph.writes.settings import WritesConfig
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -253,6 +254,9 @@ class Config(Strict):
     trusted_documents: TrustedDocumentsConfig = Field(
         default_factory=TrustedDocumentsConfig, description="The manifest of persisted documents."
     )
+    writes: WritesConfig = Field(
+        default_factory=WritesConfig, description="Which system owns each golden field (docs/writes.md)."
+    )
 
     @field_validator("sources")
     @classmethod
@@ -261,6 +265,13 @@ class Config(Strict):
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"source name {name!r}: use lower-case letters, digits and _")
         return sources
+
+    @model_validator(mode="after")
+    def _owners_are_sources(self) -> Config:
+        for name, source in self.writes.owners.items():
+            if source not in self.sources:
+                raise ValueError(f"writes.owners.{name}: {source!r} is not a configured source")
+        return self
 
 
 def interpolate(value: Any, path: str, problems: list[ConfigError], environ: dict[str, str]) -> Any:

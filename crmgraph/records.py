@@ -119,6 +119,7 @@ class DealRecord(Record):
     owner_id: str | None
     party_id: str | None
     created_at: datetime | None
+    updated_at: datetime | None = None  # the last change the system recorded (a deal's version)
 
 
 @dataclass(frozen=True, slots=True)

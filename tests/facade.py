@@ -36,16 +36,18 @@ def facade_config(
     tracing: dict[str, Any] | None = None,
     survivorship: dict[str, Any] | None = None,
     governance: str = TEST_AUTH,
+    crm: dict[str, Any] | None = None,
 ) -> Config:
     """The facade in front of the test estate; ``governance`` holds its ``auth:`` and ``policy:`` sections (and
     any other top-level section a test adds, such as ``audit:``), indented as TEST_AUTH's second line is."""
     tickets_policy = json.dumps(tickets_resilience or {})  # JSON is YAML
     tracing_section = json.dumps(tracing or {})
     survivorship_section = json.dumps(survivorship or {})
+    crm_settings = "".join(f", {key}: {json.dumps(value)}" for key, value in (crm or {}).items())  # more settings
     return parse_config(
         f"""
         sources:
-          crm: {{adapter: hubspot, url: "{crm_url}", token: demo-crm-token}}
+          crm: {{adapter: hubspot, url: "{crm_url}", token: demo-crm-token{crm_settings}}}
           erp: {{adapter: sql, url: "{erp_url}"}}
           tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token,
                     resilience: {tickets_policy}}}

@@ -129,14 +129,14 @@ def expected_person(oid: str, props: Props, created: str, party_id: str | None, 
     )  # fmt: skip
 
 
-def expected_deal(oid: str, props: Props, created: str, party_id: str) -> DealRecord:
+def expected_deal(oid: str, props: Props, created: str, party_id: str, updated: str) -> DealRecord:
     stage = props["dealstage"]
     return DealRecord(
         SOURCE, oid, name=props["dealname"],
         stage={"closedwon": DealStage.WON, "closedlost": DealStage.LOST}.get(stage, DealStage.OPEN),
         stage_label=stage, amount=Money(Decimal(props["amount"]), props["deal_currency_code"]),
         pipeline=props["pipeline"], close_date=instant(props["closedate"]), owner_id=props["hubspot_owner_id"],
-        party_id=party_id, created_at=instant(created),
+        party_id=party_id, created_at=instant(created), updated_at=instant(updated),
     )  # fmt: skip
 
 
@@ -215,7 +215,7 @@ def test_deals_by_id_carry_stage_amount_and_company(estate: Estate, db: sqlite3.
     estate.reset("crm")
     results, log = run(adapter_for(estate), lambda a: a.fetch("deal", list(deals)))
     assert results == [
-        expected_deal(oid, props, created, company_of[oid]) for oid, (props, created, _) in deals.items()
+        expected_deal(oid, props, created, company_of[oid], updated) for oid, (props, created, updated) in deals.items()
     ]  # fmt: skip
     assert {r.stage for r in results if isinstance(r, DealRecord)} == set(DealStage)
     assert len(log.calls) == upstream_requests(estate) == 2 * math.ceil(len(deals) / 100)
@@ -293,7 +293,7 @@ def test_deals_of_every_company_cost_one_associations_call_and_a_batch_read_per_
     estate.reset("crm")
     results, log = run(adapter_for(estate), lambda a: a.fetch_related("deal", "party", companies))
     assert results == [
-        [expected_deal(oid, deals[oid][0], deals[oid][1], company) for oid in of_company.get(company, [])]
+        [expected_deal(oid, *deals[oid][:2], company, deals[oid][2]) for oid in of_company.get(company, [])]
         for company in companies
     ]
     assert len(log.calls) == upstream_requests(estate) == 1 + math.ceil(len(deals) / 100)

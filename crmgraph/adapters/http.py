@@ -107,12 +107,15 @@ class HttpSource:
     async def post_json(self, path: str, body: Any, *, allow_missing: bool = False) -> Any:
         return await self._request("POST", path, params=None, body=body, allow_missing=allow_missing)
 
-    async def send_json(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+    async def send_json(
+        self, method: str, path: str, body: Any, *, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Any]:
         """A write: the status and the decoded JSON body of a 2xx or a 4xx other than 429 (a refusal the adapter
-        reads, such as a 422 naming the fields); a 429 or a 5xx raises as for a read."""
+        reads, such as a 422 naming the fields); a 429 or a 5xx raises as for a read. ``headers`` are sent
+        beside the source's own (a precondition, say)."""
         await round_trip_permit(self.source)
         with upstream_call(self.source, f"{method} {path}") as call:
-            response = await self._send(method, path, None, body)
+            response = await self._send(method, path, None, body, headers)
             call.outcome = str(response.status_code)
             if response.status_code == 429 or response.status_code >= 500 or response.status_code < 400:
                 return response.status_code, self._decode(response, allow_missing=False)
@@ -130,8 +133,15 @@ class HttpSource:
             call.outcome = str(response.status_code)
             return self._decode(response, allow_missing)
 
-    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> httpx.Response:
-        headers = self._headers
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        extra: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = self._headers | dict(extra or {})
         content = None
         if body is not None:
             content = orjson.dumps(body)

@@ -7,6 +7,11 @@ Settings (``sources.<name>`` in the configuration)::
 ``token`` is a private app token, sent as ``Authorization: Bearer``. ``timeout_s`` bounds each call
 (10 s by default). ``currency`` is the account's company currency, for deals whose ``deal_currency_code``
 is unset (single-currency accounts leave it so); without it such a deal's amount is a bad response.
+``precondition`` says how a write naming the version it read is made conditional: ``read`` (the default)
+compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
+``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
+
+Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot_writes`.
 
 Entities are crmgraph's, source ids are HubSpot's (as strings), except an interaction's, which names its
 engagement type, because HubSpot numbers each type on its own: ``"calls:20000000123"``.
@@ -70,6 +75,9 @@ from crmgraph.adapters.hubspot_mapping import (
     interaction_id,
     parse_interaction_id,
 )
+from crmgraph.adapters.hubspot_writes import Target, conflict, send, stale
+from crmgraph.adapters.hubspot_writes import target as write_target
+from crmgraph.adapters.writes import WriteOp, WriteRefused
 from crmgraph.errors import AdapterContractError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import InteractionRecord, Page, Record
 
@@ -137,6 +145,9 @@ class HubSpotAdapter(Adapter):
     )
     scannable = frozenset({"party", "person"})
     change_feeds = frozenset({"party", "person"})
+    writable = frozenset(
+        (entity, action) for entity in ("party", "person", "deal", "interaction") for action in ("create", "update")
+    )
     # One level of a customer-360 query needs ~8 CRM calls at once; HubSpot allows private apps bursts of
     # 100 requests per 10 s, so 10 in flight keeps a level in one wave without nearing the quota.
     max_concurrency = 10
@@ -147,6 +158,9 @@ class HubSpotAdapter(Adapter):
         self._token = _text_setting(source, settings, "token")
         self._timeout = _timeout_setting(source, settings)
         self.mapping = HubSpotMapping(source, _currency_setting(source, settings))
+        # How a write naming a version is made conditional: "header", the demo CRM's precondition header
+        # (the real HubSpot ignores it); "read", the version compared just before the write (a short race).
+        self._precondition = _choice_setting(source, settings, "precondition", ("read", "header"))
         # Bounds the calls in flight for the whole adapter: one SDK batch may make several at once.
         self._wire = asyncio.Semaphore(self.max_concurrency)
         self._http: HttpSource | None = None
@@ -263,6 +277,51 @@ class HubSpotAdapter(Adapter):
         if cut:
             companies |= await self._associations("contacts", "companies", cut)
         return companies
+
+    # --- writes (crmgraph/adapters/hubspot_writes.py) ---------------------------------------------
+
+    async def _write(self, op: WriteOp) -> Record:
+        where = write_target(self.source, op)
+        if not isinstance(where, Target):
+            raise WriteRefused(self.source, [where])
+        if op.expected_version is not None and op.record_id is not None and self._precondition == "read":
+            current = (await self._read(where.object_type, [str(where.object_id)], ["hs_object_id"])).get(
+                str(where.object_id)
+            )
+            if current is not None and stale(op.expected_version, current.get("updatedAt")):
+                raise WriteRefused(self.source, [conflict(op, str(current.get("updatedAt")))])
+        async with self._wire:
+            answer = await send(self._wire_source, self.source, op, where, precondition=self._precondition == "header")
+        return self._written(op, where, await self._read_back(where, answer))
+
+    async def _read_back(self, where: Target, answer: Raw) -> Raw:
+        """The written record with every property the mapping reads: a write's answer carries only the
+        properties written and a few defaults. Should the read fail, the answer is what there is."""
+        try:
+            found = await self._read(where.object_type, [str(answer["id"])], where.properties)
+        except SourceError as error:
+            log.warning("%s: reading back %s %s failed: %s", self.source, where.object_type, answer["id"], error)
+            return answer
+        return found.get(str(answer["id"]), answer)
+
+    def _written(self, op: WriteOp, where: Target, raw: Raw) -> Record:
+        # The company is the one the write named (a create's association; an update's record as read).
+        party = op.links.get("party")
+        match op.entity:
+            case "party":
+                return self.mapping.party(raw)
+            case "person":
+                return self.mapping.person(raw, party)
+            case "deal":
+                return self.mapping.deal(raw, party)
+        assert where.engagement is not None
+        return self.mapping.interaction(where.engagement, raw, party)
+
+    async def find_written(self, entity: str, idempotency_key: str) -> Record | None:
+        # HubSpot has no field for a client's key (Zendesk's external_id): keeping it would need a custom
+        # property defined in every account. So a create whose answer was lost cannot be found by its key;
+        # the Writer then sends it again (the duplicate risk docs/writes.md states).
+        return None
 
     # --- reads by id -----------------------------------------------------------------------------
 
@@ -453,6 +512,13 @@ def _text_setting(source: str, settings: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"sources.{source}.{key}", f"the hubspot adapter needs a {key} (a non-empty string)")
     return value.strip()
+
+
+def _choice_setting(source: str, settings: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = settings.get(key, choices[0])
+    if value not in choices:
+        raise ConfigError(f"sources.{source}.{key}", f"one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def _currency_setting(source: str, settings: Mapping[str, Any]) -> str | None:

@@ -265,6 +265,7 @@ class HubSpotMapping:
             owner_id=deal.text("hubspot_owner_id"),
             party_id=party_id,
             created_at=deal.stamp("createdAt"),
+            updated_at=deal.stamp("updatedAt"),
         )
 
     def _amount(self, deal: _Fields) -> Money | None:

@@ -16,6 +16,7 @@ from crmgraph.policy import QueryLimiter, QueryLimits
 from crmgraph.policy.roles import PolicyConfig
 from crmgraph.schema.audit_trail import AuditTrail
 from crmgraph.schema.authorization import MutationPermissions
+from crmgraph.schema.crm_mutations import CrmMutation
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
@@ -46,7 +47,7 @@ def build_schema(
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
         query=Query,
-        mutation=merge_types("Mutation", (Mutation, TicketMutation)),
+        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation)),
         subscription=Subscription,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         execution_context_class=SharedEventExecution,  # a subscription event answered once per share key

@@ -18,7 +18,18 @@ from crmgraph.resolvers.survivorship import golden_field, golden_record
 from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.lookahead import asks_for, selected_names
-from crmgraph.schema.nodes import Contact, Deal, Info, Invoice, Order, Owner, Ticket, _owner, invoice_payments
+from crmgraph.schema.nodes import (
+    Contact,
+    Deal,
+    Info,
+    Invoice,
+    Order,
+    Owner,
+    Ticket,
+    _owner,
+    invoice_payments,
+    record_version,
+)
 from crmgraph.schema.pagination import Connection, paginate
 from crmgraph.schema.provenance import FieldProvenance
 from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus, instant
@@ -58,7 +69,7 @@ def _totals(amounts: list[records.Money]) -> list[Money]:
 # in step with the fields.
 _SURVIVING = ("name", "taxId", "domain", "email", "phone", "country", "city", "industry", "lifecycleStage")
 READS_BY_FIELD: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys((*_SURVIVING, "owner", "tags", "provenance"), ("party",)),
+    **dict.fromkeys((*_SURVIVING, "owner", "tags", "provenance", "version"), ("party",)),
     "id": (),
     "sources": (),
     "contacts": ("person",),
@@ -159,6 +170,14 @@ class Customer(Node):
     @strawberry.field(description="Tags from every system, without repeats.")
     async def tags(self, info: Info) -> list[str]:
         return list(dict.fromkeys(tag for party in await self._parties(info) for tag in party.tags))
+
+    @strawberry.field(
+        description="The version of the customer's record in `system` (its last change there), which "
+        "customerUpdate names to be refused if the record changed since; null without a record there."
+    )
+    async def version(self, info: Info, system: str) -> str | None:
+        party = next((p for p in await self._parties(info) if p.source == system), None)
+        return record_version(party.updated_at) if party is not None else None
 
     @strawberry.field(
         description="Which system holds which record of this customer, and how identity resolution linked each."

@@ -56,6 +56,19 @@ def _source(record: records.Record) -> SourceLink:
     return SourceLink(system=record.source, record_id=record.source_id)
 
 
+_VERSION_OF = (
+    "What a change names to be refused if the {what} changed since ({change}): its last change as its system "
+    "records it; null where the system does not say."
+)
+
+
+def record_version(moment: datetime | None) -> str | None:
+    """A record's version: the time of its last change, to the millisecond its system (a CRM) keeps."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @strawberry.type(description="A sales rep or account owner in the CRM.")
 class Owner(Node):
     record: strawberry.Private[records.OwnerRecord]
@@ -116,6 +129,10 @@ class Contact(Node):
     async def customer(self, info: Info) -> CustomerRef | None:
         return await customer_of(info, self.record.source, self.record.party_id)
 
+    @strawberry.field(description=_VERSION_OF.format(what="contact", change="contactUpdate"))
+    def version(self) -> str | None:
+        return record_version(self.record.updated_at)
+
 
 @strawberry.type(description="A sales opportunity in the CRM.")
 class Deal(Node):
@@ -141,6 +158,10 @@ class Deal(Node):
     @strawberry.field(description="The customer the deal is with.")
     async def customer(self, info: Info) -> CustomerRef | None:
         return await customer_of(info, self.record.source, self.record.party_id)
+
+    @strawberry.field(description=_VERSION_OF.format(what="deal", change="dealUpdate"))
+    def version(self) -> str | None:
+        return record_version(self.record.updated_at)
 
     @strawberry.field(description="Who owns the deal.")
     async def owner(self, info: Info) -> Owner | None:

@@ -19,7 +19,7 @@ from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
 from crmgraph.cache.read_through import ReadThrough, cache_key
 from crmgraph.errors import ClientError, SourceError, UpstreamOutcomeUnknown, UpstreamUnreachable
 from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub
-from crmgraph.records import Record, TicketRecord
+from crmgraph.records import OrderRecord, Record, TicketRecord
 from crmgraph.writes.idempotency import Claimed, IdempotencyStore, fingerprint
 
 logger = logging.getLogger("crmgraph.writes")
@@ -51,6 +51,8 @@ def stale_keys(source: str, entity: str, record: Record) -> list[str]:
     keys += [cache_key(source, entity, by, value) for by, value in record_parents(record)]
     if isinstance(record, TicketRecord):
         keys.append(cache_key(source, "comment", "ticket", record.source_id))
+    if isinstance(record, OrderRecord):  # the lines of all of a party's orders, read in one join
+        keys.append(cache_key(source, "order_line", "order.party", record.party_id))
     return keys
 
 

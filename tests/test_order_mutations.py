@@ -18,6 +18,7 @@ from crmgraph.adapters import sql_writes
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
 from tests.facade import Facade, facade_config, serve_facade
+from tests.test_governance import AUDIENCE, ISSUER, SECRET, Estate360, token
 
 CREATE = """mutation($input: SalesOrderCreateInput!) { salesOrderCreate(input: $input) {
   order { id number status customerReference total { amount currencyCode } lines { position sku quantity }
@@ -162,3 +163,37 @@ def test_a_lost_commit_is_reported_and_the_retry_finds_the_order_instead_of_plac
 def test_a_customer_that_does_not_exist_gets_no_order(facade: Facade, writable_estate: Estate) -> None:
     missing = _create(facade, _input(encode_id("Customer", "99999999"), _skus(writable_estate), str(uuid.uuid4())))
     assert missing["order"] is None and [e["code"] for e in missing["userErrors"]] == ["NOT_FOUND"]
+
+
+JWT = f"""{{hs256_secret: "{SECRET}", issuer: {ISSUER}, audience: {AUDIENCE}}}"""
+REP_GOVERNANCE = f"""auth: {{jwt: {JWT}, api_keys: false}}
+        policy:
+          roles:
+            sales_rep: {{scope: [{{field: owner_id, attribute: owner_id}}], mutations: [salesOrderCreate]}}
+            marketing: {{}}"""
+
+
+def test_a_sales_rep_places_orders_for_their_own_customers_only(writable_estate: Estate, store_url: str) -> None:
+    owned = Estate360(store_url)
+    with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+        debtors = {int(row[0]) for row in conn.execute(
+            "SELECT customer_id FROM crmgraph_links WHERE source = 'erp' AND entity = 'party'")}  # fmt: skip
+    mine, theirs = min(owned.owned & debtors), min(set(owned.outside) & debtors)
+    estate, skus = writable_estate, _skus(writable_estate)
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, store_url,
+                           namespace=f"r{uuid.uuid4().hex[:6]}", governance=REP_GOVERNANCE)  # fmt: skip
+    rep = token("sales_rep", "rita.rep", owner_id=owned.owner)
+    with serve_facade(config) as facade:
+
+        def place(customer: int, headers: dict[str, str]) -> dict[str, Any]:
+            given = _input(encode_id("Customer", str(customer)), skus, str(uuid.uuid4()))
+            return facade.query(CREATE, {"input": given}, headers=headers)
+
+        rows = _vbak_rows(estate)
+        placed = place(mine, rep)["data"]["salesOrderCreate"]
+        assert placed["userErrors"] == [] and placed["order"]["number"]
+        outside = place(theirs, rep)["data"]["salesOrderCreate"]
+        assert outside["order"] is None and [e["code"] for e in outside["userErrors"]] == ["NOT_FOUND"]
+        refused = place(mine, token("marketing"))
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert _vbak_rows(estate) == rows + 1

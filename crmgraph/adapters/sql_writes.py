@@ -102,7 +102,7 @@ def _line(index: int, raw: Mapping[str, Any], refusals: list[Refusal]) -> Line:
     return Line(sku, quantity or Decimal(0), price or Decimal(0), str(currency) if currency is not None else None)
 
 
-def order_lines(values: Mapping[str, Any]) -> tuple[list[Line], str | None]:
+def order_lines(source: str, values: Mapping[str, Any]) -> tuple[list[Line], str | None]:
     """The lines and the order's currency (None: the debtor's), or :class:`WriteRefused` naming each fault.
 
     Checked before the database is asked: a refusal costs no transaction."""
@@ -121,7 +121,7 @@ def order_lines(values: Mapping[str, Any]) -> tuple[list[Line], str | None]:
         said = f"an order has one currency, not {', '.join(sorted(currencies))}"
         refusals.append(Refusal("INVALID", said, f"lines.{at}.currency"))
     if refusals:
-        raise WriteRefused("order", refusals)
+        raise WriteRefused(source, refusals)
     return lines, next(iter(currencies), None)
 
 
@@ -174,7 +174,7 @@ class OrderPlacer:
         self.tables = tables
 
     def place(self, connection: Connection, op: WriteOp, read: Callable[[Connection, str], Record]) -> Record:
-        lines, currency = order_lines(op.values)
+        lines, currency = order_lines(self.source, op.values)
         for attempt in range(ATTEMPTS):
             _begin(connection)
             try:

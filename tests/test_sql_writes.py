@@ -184,6 +184,21 @@ def test_concurrent_orders_from_two_instances_get_distinct_numbers(erp_url: str,
     assert lines == 32, "every order has its own two lines, none mixed up"
 
 
+def test_an_order_written_again_under_its_key_is_the_first_one_not_a_second(
+    erp_url: str, debtor: str, skus: list[str]
+) -> None:
+    """What keeps a retry that overtakes its first attempt (still running after a timeout) from placing twice:
+    the key is looked for inside the transaction, after the first attempt's commit."""
+    before = _orders(erp_url)
+
+    async def scenario(adapter: SqlAdapter) -> tuple[Any, Any]:
+        first = await adapter.write(_order(debtor, skus, "twice-key"))
+        return first, await adapter.write(_order(debtor, skus, "twice-key"))
+
+    first, second = _with_adapter(erp_url, scenario)
+    assert second.source_id == first.source_id and _orders(erp_url) == before + 1
+
+
 @pytest.fixture
 def lost_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The next COMMIT is applied, and then the connection drops before its answer arrives."""

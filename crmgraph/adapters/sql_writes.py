@@ -9,6 +9,7 @@ of zero or less, a price below zero, a currency that is not three capital letter
 
 One transaction per order, as the ERP's own writers do (docs/demo-estate.md). The statements::
 
+    SELECT header WHERE key column = key         an earlier attempt with the key placed it: answer that
     SELECT party (and its currency)              the debtor exists, and its currency is the default
     SELECT (SELECT description, unit ...)        per material, from its latest line: the ERP has no
                                                  material master in the mapping; one statement for all
@@ -197,6 +198,9 @@ class OrderPlacer:
         raise AssertionError("unreachable: the last attempt raises")
 
     def _insert(self, connection: Connection, op: WriteOp, lines: list[Line], currency: str | None) -> str:
+        placed = self._placed(connection, op.idempotency_key)
+        if placed is not None:
+            return placed
         debtor = op.links.get("party", "")
         found = self._debtor(connection, debtor)
         if found is None:
@@ -216,6 +220,19 @@ class OrderPlacer:
         connection.execute(self.tables["order"].insert(), _bindable(header, sqlite))
         connection.execute(self.tables["order_line"].insert(), [_bindable(row, sqlite) for row in rows])
         return number
+
+    def _placed(self, connection: Connection, key: str | None) -> str | None:
+        """The number of the order an earlier attempt with ``key`` placed, if one did.
+
+        A retry after a lost answer asks :meth:`SqlAdapter.find_written` first, but the first attempt may still
+        be running then (its thread outlives a timeout): asked again inside the transaction, under SQLite's
+        write lock or after the first attempt's commit, the key cannot be placed twice."""
+        column = self.writes.idempotency_key
+        if column is None or not key:
+            return None
+        table, number = self.tables["order"], self.order.number.column
+        found = connection.execute(select(table.c[number]).where(table.c[column] == key).limit(1)).scalar()
+        return None if found is None else str(found).strip()
 
     def _debtor(self, connection: Connection, debtor: str) -> str | None:
         """The debtor's currency ("" when it has none), or None when the ERP has no such debtor."""

@@ -8,6 +8,7 @@ ERP's. A customer outside the principal's row scope is answered as one that does
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -90,6 +91,13 @@ def _payload(written: Written) -> SalesOrderCreatePayload:
     return SalesOrderCreatePayload(order=order, replayed=written.replayed, user_errors=[])
 
 
+def stored_key(subject: str, key: str) -> str:
+    """What the ERP keeps of an idempotency key: a digest of the caller and the key. Keys are the caller's own
+    (two callers may both send "1"), and the ERP answers an order placed under a stored key again instead of
+    placing another, so the caller must be part of it; a digest also keeps the caller's name out of the ERP."""
+    return hashlib.sha256(f"{subject}\x00{key}".encode()).hexdigest()
+
+
 def _erp(info: Info) -> Adapter | None:
     for adapter in info.context.loaders.adapters.values():
         if ("order", "create") in adapter.writable:
@@ -130,9 +138,10 @@ async def _create(info: Info, input: SalesOrderCreateInput) -> SalesOrderCreateP
     if info.context.audit is not None:
         info.context.audit.touched.customers.add(customer_id)
     values = _values(input)
-    op = WriteOp("order", "create", values, links={"party": debtor}, idempotency_key=input.idempotency_key)
     principal = info.context.principal
     subject = principal.subject if principal is not None else info.context.actor
+    op = WriteOp("order", "create", values, links={"party": debtor}, idempotency_key=stored_key(subject,
+                 input.idempotency_key))  # fmt: skip
     arguments = {"customer": customer_id, **values}
     written = await Writer(store, info.context.loaders.cache, info.context.events).write(
         adapter, op, subject=subject, key=input.idempotency_key, operation="salesOrderCreate", arguments=arguments

@@ -123,7 +123,7 @@ class Writer:
     async def _settle(self, adapter: Adapter, op: WriteOp, subject: str, key: str) -> Written | None:
         """After an unknown outcome: the record, if the first attempt made it; None to send the write."""
         if op.action == "create":
-            found = await adapter.find_written(op.entity, key)
+            found = await adapter.find_written(op.entity, op.idempotency_key or key)  # as the write stored it
             if found is not None:
                 await self.store.complete(subject, key, {"entity": op.entity, "id": found.source_id})
                 await self._announce(adapter, op, found)

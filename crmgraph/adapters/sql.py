@@ -36,6 +36,9 @@ Statements run through :class:`~crmgraph.adapters.sql_source.SqlSource` (a sync 
 threads of this source's own). :meth:`SqlAdapter.open` checks every table and column the mapping names
 against the database and refuses a mapping that does not fit; when the database is down then, the check
 waits for the first statement, and a misfit found then fails each key with ``UPSTREAM_REJECTED``.
+
+Orders are writable (``("order", "create")``) when the mapping's ``order`` has a ``writes`` section and
+``party`` and ``order_line`` are mapped: see :mod:`crmgraph.adapters.sql_writes`.
 """
 
 from __future__ import annotations
@@ -62,16 +65,20 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy import exc as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType, TypeEngine
 
 from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.resilience import round_trip_permit
 from crmgraph.adapters.sql_changes import change_columns, feed_cursor, feed_query, since_condition, text_columns_sort
 from crmgraph.adapters.sql_mapping import EntityMapping, parse_mapping
 from crmgraph.adapters.sql_rows import Row, read_record
 from crmgraph.adapters.sql_source import SqlSource
+from crmgraph.adapters.sql_writes import NotApplied, OrderPlacer, writable_orders
+from crmgraph.adapters.writes import WriteOp
 from crmgraph.errors import (
     AdapterContractError,
     ClientError,
@@ -79,6 +86,9 @@ from crmgraph.errors import (
     SourceError,
     UpstreamBadResponse,
     UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
 )
 from crmgraph.records import Page, Record
 
@@ -237,6 +247,7 @@ class SqlAdapter(Adapter):
         }
         self.scannable = frozenset(entity for entity in type(self).scannable if entity in self.specs)
         self.change_feeds = frozenset(e for e in self.scannable if change_columns(self.specs[e]) is not None)
+        self.writable = frozenset({("order", "create")}) if writable_orders(self.mapping) else frozenset()
         # The reflected types of each entity's change columns: a moment is bound as they hold it.
         self._change_types: dict[str, dict[str, TypeEngine[Any]]] = {}
         if self.pool_size < self.max_concurrency:  # a statement in flight holds a pooled connection
@@ -507,3 +518,44 @@ class SqlAdapter(Adapter):
             else:
                 records.append(result)
         return Page(records, feed_cursor(page[-1], order) if len(rows) > size else None)
+
+    # --- writes (crmgraph/adapters/sql_writes.py) ---------------------------------------------------
+
+    async def _write(self, op: WriteOp) -> Record:
+        tables = {entity: (await self._table(entity))[1] for entity in ("party", "order", "order_line")}
+        placer = OrderPlacer(self.source, self.mapping, tables)
+        spec, table = self.specs["order"], tables["order"]
+
+        def read(connection: Connection, number: str) -> Record:
+            key = _bindable(table.c[spec.id[0]], number)
+            raw = connection.execute(self._by_key(spec, table, spec.id[0]), {KEYS: [key]}).mappings().one()
+            _, record = self._read(spec, raw)
+            if isinstance(record, SourceError):
+                raise record
+            return record
+
+        await round_trip_permit(self.source)
+        try:
+            with upstream_call(self.source, f"INSERT {spec.table}"):
+                return await self.db.run(lambda connection: placer.place(connection, op, read))
+        except NotApplied as failed:  # rolled back: nothing was written, the key may run again
+            cause = failed.cause
+            error = self.db.fault(cause) if isinstance(cause, sa.SQLAlchemyError) else None
+            if isinstance(error, UpstreamUnavailable | UpstreamTimeout):
+                raise UpstreamUnreachable(self.source, f"the order was not written: {error.message}") from cause
+            said = error.message if error is not None else str(cause)
+            raise UpstreamRejected(self.source, f"the order was not written: {said}") from cause
+
+    async def find_written(self, entity: str, idempotency_key: str) -> Record | None:
+        order = self.mapping.order
+        if entity != "order" or order is None or order.writes is None or order.writes.idempotency_key is None:
+            return None
+        spec, table = await self._table("order")
+        statement = self._query(spec, table).where(table.c[order.writes.idempotency_key] == idempotency_key)
+        rows = await self.db.rows(spec.table, statement.order_by(table.c[spec.id[0]].desc()).limit(1))
+        if not rows:
+            return None
+        _, record = self._read(spec, rows[0])
+        if isinstance(record, SourceError):
+            raise record
+        return record

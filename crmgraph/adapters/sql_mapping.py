@@ -197,16 +197,45 @@ class OrderFields(_Strict):
     requested_delivery: Column | None = None
 
 
+class OrderWrites(_Strict):
+    """How the facade places an order (:mod:`crmgraph.adapters.sql_writes`); a mapping without it is read-only.
+
+    The header gets the mapped fields, the ``where`` values (so the row exists for crmgraph), the status
+    code that reads ``OPEN`` and these ``defaults`` for required columns the mapping does not name
+    (``AUART: TA``, SAP's standard order); the lines get positions 10, 20, ... written ``position_digits`` wide
+    when the column is text.
+    """
+
+    idempotency_key: Column | None = None  # where the write's key is kept, so a lost answer can be found again
+    party_currency: Column | None = None  # the party table's column of the customer's currency (the default)
+    defaults: dict[Column, str | int] = Field(default_factory=dict)
+    position_digits: int = Field(default=6, ge=1, le=10)
+
+
 class OrderMapping(_Entity):
     number: NumberColumn
     party: Column
     fields: OrderFields
     status: StatusCodes
+    writes: OrderWrites | None = None
     references: ClassVar[tuple[str, ...]] = ("party",)
+
+    @model_validator(mode="after")
+    def _writes_need_the_number_as_id(self) -> OrderMapping:
+        if self.writes is not None and self.id != (self.number.column,):
+            raise ValueError("writes: the order's id must be its number column, which a write allocates")
+        if self.writes is not None and OrderStatus.OPEN not in self.status.values.values():
+            raise ValueError("writes: status.values must name the code of an OPEN order, which a new order gets")
+        return self
 
     def columns(self) -> dict[str, str]:
         named = super().columns() | {"number.column": self.number.column, "status.column": self.status.column}
-        return named | {f"status.cancelled_when.{column}": column for column in self.status.cancelled_when}
+        named |= {f"status.cancelled_when.{column}": column for column in self.status.cancelled_when}
+        if self.writes is not None:
+            named |= {f"writes.defaults.{column}": column for column in self.writes.defaults}
+            if self.writes.idempotency_key is not None:
+                named["writes.idempotency_key"] = self.writes.idempotency_key
+        return named
 
     def relations(self) -> dict[str, str]:
         return super().relations() | {"number": self.number.column}
@@ -358,6 +387,7 @@ DEFAULT_MAPPING_DATA: dict[str, Any] = {
             "values": {"A": "OPEN", "B": "IN_PROGRESS", "C": "COMPLETED"},
             "cancelled_when": {"ABSTK": "C"},
         },
+        "writes": {"idempotency_key": "ZZIDEMK", "party_currency": "WAERS", "defaults": {"AUART": "TA"}},
     },
     "order_line": {
         "table": "VBAP",

@@ -23,6 +23,7 @@ from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.field_policy import guard_fields
 from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
+from crmgraph.schema.order_mutations import OrderMutation
 from crmgraph.schema.query import Query
 from crmgraph.schema.review import ReviewCandidate
 from crmgraph.schema.shared_answers import SharedEventExecution
@@ -47,7 +48,7 @@ def build_schema(
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
         query=Query,
-        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation)),
+        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation)),
         subscription=Subscription,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         execution_context_class=SharedEventExecution,  # a subscription event answered once per share key

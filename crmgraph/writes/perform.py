@@ -19,7 +19,7 @@ from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
 from crmgraph.cache.read_through import ReadThrough, cache_key
 from crmgraph.errors import ClientError, SourceError, UpstreamOutcomeUnknown, UpstreamUnreachable
 from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub
-from crmgraph.records import Record, TicketRecord
+from crmgraph.records import OrderRecord, Record, TicketRecord
 from crmgraph.writes.idempotency import Claimed, IdempotencyStore, fingerprint
 
 logger = logging.getLogger("crmgraph.writes")
@@ -51,6 +51,8 @@ def stale_keys(source: str, entity: str, record: Record) -> list[str]:
     keys += [cache_key(source, entity, by, value) for by, value in record_parents(record)]
     if isinstance(record, TicketRecord):
         keys.append(cache_key(source, "comment", "ticket", record.source_id))
+    if isinstance(record, OrderRecord):  # the lines of all of a party's orders, read in one join
+        keys.append(cache_key(source, "order_line", "order.party", record.party_id))
     return keys
 
 
@@ -121,7 +123,7 @@ class Writer:
     async def _settle(self, adapter: Adapter, op: WriteOp, subject: str, key: str) -> Written | None:
         """After an unknown outcome: the record, if the first attempt made it; None to send the write."""
         if op.action == "create":
-            found = await adapter.find_written(op.entity, key)
+            found = await adapter.find_written(op.entity, op.idempotency_key or key)  # as the write stored it
             if found is not None:
                 await self.store.complete(subject, key, {"entity": op.entity, "id": found.source_id})
                 await self._announce(adapter, op, found)

@@ -111,6 +111,10 @@ VBAK = legacy_table(
     Column("GBSTK", CHAR(1), nullable=False),
     Column("ABSTK", String(1), nullable=False, server_default=""),
     Index("VBAK_KUNNR", "KUNNR", "ERDAT"),
+    # Not SAP's: the idempotency key of an order placed through the facade, so that a write whose answer
+    # was lost can be found again (crmgraph.adapters.sql_writes). Null for every other writer's orders.
+    Column("ZZIDEMK", String(200)),
+    Index("VBAK_ZZIDEMK", "ZZIDEMK"),
     # Not in SAP's VBAK (its AEDAT is a date only): the same append as the master data, so that orders
     # placed or changed by any writer can be polled. Lines (VBAP) are written with their header.
     *_change_stamp("VBAK"),
@@ -127,6 +131,9 @@ VBAP = legacy_table(
     Column("NETPR", Numeric(13, 2), nullable=False),
     Column("NETWR", Numeric(15, 2), nullable=False),
     Column("WAERK", CHAR(3), nullable=False),
+    # A new order's lines take the description and unit of the material from an earlier line (the demo
+    # ERP has no material master): one index row read per material.
+    Index("VBAP_MATNR", "MATNR"),
 )
 
 VBRK = legacy_table(

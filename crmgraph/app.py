@@ -14,6 +14,7 @@ per-principal rate limits, trusted documents, and production mode's switches (``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ from crmgraph.web.graphql_view import GraphQLApp
 from crmgraph.web.operators import OperatorAccess
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
 from crmgraph.web.webhooks import WebhookEndpoint
+from crmgraph.writes.deal_conversion import KIND, SagaWrites, deal_conversion
 from crmgraph.writes.idempotency import IdempotencyStore
+from crmgraph.writes.saga import SagaRunner, SagaStore
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Runtime:
     identity: IdentityStore
     audit: AuditWriter | None = None  # None: audit.enabled is false
     idempotency: IdempotencyStore | None = None  # the writes' idempotency records (the facade's own store)
+    sagas: SagaRunner | None = None  # changes that span systems, resumed at start
     events: EventHub | None = None  # None only before the lifespan started it
     deliveries: DeliveryLog | None = None  # webhook deliveries heard, shared by the instances
 
@@ -105,6 +109,7 @@ class Runtime:
             idempotency=self.idempotency,
             events=self.events,
             writes=self.config.writes,
+            sagas=self.sagas,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -126,6 +131,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         idempotency = IdempotencyStore(config.identity.url)
         deliveries = DeliveryLog(config.identity.url)
         feed_positions = FeedPositions(config.identity.url)
+        saga_store = SagaStore(config.identity.url)
         identity.create()
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
@@ -149,6 +155,10 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 feeds = FeedPoller(config.feeds, adapters, feed_positions, deliveries, events.publish)
                 feeds.start()
                 app.state.feeds = feeds
+                writes = SagaWrites(adapters, idempotency, cache, events)
+                runner = state["runtime"].sagas = SagaRunner(saga_store, {KIND: deal_conversion(writes)})
+                # Sagas a stopped facade left half-way go on (or are undone) in the background.
+                resuming = asyncio.get_running_loop().create_task(runner.resume(), name="resume sagas")
                 collector = EventsCollector(events)
                 observability.metrics.registry.register(collector)
                 observability.start()
@@ -156,6 +166,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 try:
                     yield
                 finally:
+                    resuming.cancel()
                     await feeds.stop()
                     observability.stop()
                     observability.metrics.registry.unregister(collector)
@@ -170,6 +181,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
             idempotency.close()
             deliveries.close()
             feed_positions.close()
+            saga_store.close()
             if api_keys is not None:
                 api_keys.close()
 

@@ -17,6 +17,7 @@ from crmgraph.policy.principal import Principal
 from crmgraph.policy.roles import Access
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.writes.idempotency import IdempotencyStore
+from crmgraph.writes.saga import SagaRunner
 from crmgraph.writes.settings import WritesConfig
 
 ANONYMOUS = "anonymous"
@@ -40,6 +41,7 @@ class RequestContext:
     audit: RequestAudit | None = field(default_factory=RequestAudit)  # what the audit trail records of it
     audit_writer: AuditWriter | None = None  # None: nothing is recorded (audit.enabled false, or no app)
     idempotency: IdempotencyStore | None = None  # where writes keep their idempotency records
+    sagas: SagaRunner | None = None  # changes that span systems (crmgraph.writes.saga)
     events: EventHub | None = None  # change events: what subscriptions listen to (None outside an app)
     writes: WritesConfig = field(default_factory=WritesConfig)  # which system owns each golden field
     # Over a WebSocket: the connection_init payload (set by strawberry), and how to close the connection

@@ -26,6 +26,7 @@ from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Ow
 from crmgraph.schema.order_mutations import OrderMutation
 from crmgraph.schema.query import Query
 from crmgraph.schema.review import ReviewCandidate
+from crmgraph.schema.saga_mutations import SagaMutation
 from crmgraph.schema.shared_answers import SharedEventExecution
 from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
@@ -48,7 +49,7 @@ def build_schema(
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
         query=Query,
-        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation)),
+        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation)),
         subscription=Subscription,
         types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
         execution_context_class=SharedEventExecution,  # a subscription event answered once per share key

@@ -28,6 +28,7 @@ from crmgraph.schema.pagination import (
     encode_cursor,
 )
 from crmgraph.schema.review import MatchKind, ReviewCandidate, review_candidate, review_queue
+from crmgraph.schema.saga_mutations import Saga, saga_by_id
 from crmgraph.schema.scalars import Node
 
 # Node type -> (entity, builder) for ids that wrap a source record.
@@ -176,6 +177,10 @@ class Query:
         after: str | None = None,
     ) -> Connection[AuditEvent]:
         return await audit_events(info, customer_id, since, first, after)
+
+    @strawberry.field(description="A change that spans systems (dealConvertToOrder), by id: its state and steps.")
+    async def saga(self, info: Info, id: strawberry.ID) -> Saga | None:
+        return await saga_by_id(info, id)
 
     @strawberry.field(description="Any object by its global id (a merged customer's id answers its survivor).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

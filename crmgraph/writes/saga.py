@@ -157,6 +157,9 @@ class SagaRunner:
                 return found
         return await self.run(saga_id)
 
+    async def load(self, saga_id: str) -> SagaRun | None:
+        return await asyncio.to_thread(self.store.load, saga_id)
+
     async def resume(self) -> list[SagaRun]:
         """Go on with every saga a stopped facade left running or compensating."""
         finished = []

@@ -20,15 +20,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
     delete,
     func,
     select,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
 
 from crmgraph.audit.events import AuditEvent, chained_hash
+from crmgraph.store_engine import store_engine
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first row
 metadata = MetaData()
@@ -77,12 +75,7 @@ class Problem:
 
 class AuditStore:
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            # One in-memory database for every thread the writer uses (SQLite's default is one per thread).
-            self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            self.engine = create_engine(url)
+        self.engine = store_engine(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

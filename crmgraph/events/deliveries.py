@@ -12,10 +12,10 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, delete, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
+
+from crmgraph.store_engine import store_engine
 
 metadata = MetaData()
 deliveries = Table(
@@ -29,11 +29,7 @@ deliveries = Table(
 
 class DeliveryLog:
     def __init__(self, url: str, keep: timedelta = timedelta(days=2)) -> None:
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            self.engine = create_engine(url)
+        self.engine = store_engine(url)
         metadata.create_all(self.engine)
         self.keep = keep
         self._pruned = datetime.min.replace(tzinfo=UTC)

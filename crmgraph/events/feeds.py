@@ -19,10 +19,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
 
 from crmgraph.adapters.base import Adapter
 from crmgraph.errors import ConfigError
@@ -30,6 +28,7 @@ from crmgraph.events.change import ChangeEvent, ChangeKind, Entity
 from crmgraph.events.deliveries import DeliveryLog
 from crmgraph.events.feed_settings import FeedsConfig, FeedSettings
 from crmgraph.records import Record, TicketRecord
+from crmgraph.store_engine import store_engine
 
 log = logging.getLogger("crmgraph.feeds")
 PAGE = 100
@@ -51,11 +50,7 @@ def _aware(moment: datetime) -> datetime:
 
 class FeedPositions:
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            self.engine = create_engine(url)
+        self.engine = store_engine(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

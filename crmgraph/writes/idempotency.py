@@ -24,10 +24,10 @@ from enum import Enum
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, delete, select, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
+
+from crmgraph.store_engine import store_engine
 
 metadata = MetaData()
 idempotency = Table(
@@ -65,16 +65,9 @@ def fingerprint(operation: str, arguments: Any) -> str:
     return hashlib.sha256(orjson.dumps([operation, arguments], option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
-def _engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    return create_engine(url)
-
-
 class IdempotencyStore:
     def __init__(self, url: str, stale_after_s: float = 300.0) -> None:
-        self.engine = _engine(url)
+        self.engine = store_engine(url)
         self.stale_after = timedelta(seconds=stale_after_s)
         metadata.create_all(self.engine)
 

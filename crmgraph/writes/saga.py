@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
+
+from crmgraph.store_engine import store_engine
 
 log = logging.getLogger("crmgraph.sagas")
 metadata = MetaData()
@@ -89,11 +89,7 @@ def _aware(moment: datetime) -> datetime:
 
 class SagaStore:
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            self.engine = create_engine(url)
+        self.engine = store_engine(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

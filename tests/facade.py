@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,15 @@ identity: {{url: "{store_url}"}}
 """
     )
     return path
+
+
+def store_copy(store_url: str, folder: Path) -> str:
+    """A copy of an SQLite store (the session's linked identity store) that a test may write to: the facade
+    keeps its own records (audit trail, idempotency records, sagas, ...) there. The writable estate is a copy
+    of the seeded one, so the session's links fit it too."""
+    copy = folder / "identity.sqlite"
+    shutil.copy(store_url.removeprefix("sqlite:///"), copy)
+    return f"sqlite:///{copy}"
 
 
 @contextmanager

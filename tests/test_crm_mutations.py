@@ -6,7 +6,6 @@ no system owns refused, and customers outside the principal's scope answered as 
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
-from tests.facade import TEST_AUTH, Facade, facade_config, serve_facade
+from tests.facade import TEST_AUTH, Facade, facade_config, serve_facade, store_copy
 
 ERRORS = "replayed userErrors { field message code }"
 CONTACT = "contact { id firstName lastName email jobTitle version customer { id } }"
@@ -46,9 +45,7 @@ UPDATE = "PATCH /crm/v3/objects/{objectType}/{objectId}"
 def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A copy of the session's links (they fit the writable estate, a copy of the seeded one): the facade
     keeps its idempotency records there."""
-    copy = tmp_path_factory.mktemp("crm-writes") / "identity.sqlite"
-    shutil.copy(linked_identity.removeprefix("sqlite:///"), copy)
-    return f"sqlite:///{copy}"
+    return store_copy(linked_identity, tmp_path_factory.mktemp("crm-writes"))
 
 
 def _serve(estate: Estate, store_url: str, governance: str, precondition: str = "header") -> Iterator[Facade]:

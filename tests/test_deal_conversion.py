@@ -5,7 +5,6 @@ company are put back and the saga says why; a retry with the same key joins the 
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
-from tests.facade import Facade, facade_config, serve_facade
+from tests.facade import Facade, facade_config, serve_facade, store_copy
 
 CONVERT = """mutation($input: DealConvertToOrderInput!) { dealConvertToOrder(input: $input) {
   saga { id kind state steps { name state error } } order { number lines { sku quantity } }
@@ -24,9 +23,7 @@ CONVERT = """mutation($input: DealConvertToOrderInput!) { dealConvertToOrder(inp
 
 @pytest.fixture(scope="module")
 def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    copy = tmp_path_factory.mktemp("sagas") / "identity.sqlite"
-    shutil.copy(linked_identity.removeprefix("sqlite:///"), copy)
-    return f"sqlite:///{copy}"
+    return store_copy(linked_identity, tmp_path_factory.mktemp("sagas"))
 
 
 @pytest.fixture

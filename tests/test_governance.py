@@ -8,7 +8,6 @@ roles; it keeps its audit trail in a copy of the session's linked identity store
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from crmgraph.policy.roles import PolicyConfig, RolePolicy
 from crmgraph.schema import build_schema
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
-from tests.facade import Facade, facade_config, serve_facade
+from tests.facade import Facade, facade_config, serve_facade, store_copy
 
 SECRET = "governance-test-secret-at-least-32-bytes-long"
 ISSUER, AUDIENCE = "crmgraph-test", "crmgraph"
@@ -77,9 +76,7 @@ class Estate360:
 
 @pytest.fixture(scope="module")
 def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    copy = tmp_path_factory.mktemp("governed") / "identity.sqlite"
-    shutil.copy(linked_identity.removeprefix("sqlite:///"), copy)
-    return f"sqlite:///{copy}"
+    return store_copy(linked_identity, tmp_path_factory.mktemp("governed"))
 
 
 @pytest.fixture(scope="module")

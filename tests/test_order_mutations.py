@@ -4,7 +4,6 @@ written, distinct numbers for concurrent orders, and a lost commit settled throu
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from sqlalchemy import exc as sa
 from crmgraph.adapters import sql_writes
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
-from tests.facade import Facade, facade_config, serve_facade
+from tests.facade import Facade, facade_config, serve_facade, store_copy
 from tests.test_governance import AUDIENCE, ISSUER, SECRET, Estate360, token
 
 CREATE = """mutation($input: SalesOrderCreateInput!) { salesOrderCreate(input: $input) {
@@ -31,9 +30,7 @@ ORDERS = "query($id: ID!) { customer(id: $id) { orders(first: 100) { totalCount 
 def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A copy of the session's links (they fit the writable copy of the estate): the facade keeps its
     idempotency records there."""
-    copy = tmp_path_factory.mktemp("order-writes") / "identity.sqlite"
-    shutil.copy(linked_identity.removeprefix("sqlite:///"), copy)
-    return f"sqlite:///{copy}"
+    return store_copy(linked_identity, tmp_path_factory.mktemp("order-writes"))
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from crmgraph.events import ChangeEvent, ChangeKind, Entity
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.shared_answers import AnswerCounts
 from tests.conftest import Estate
-from tests.facade import TEST_AUTH, estate_config_file, facade_config
+from tests.facade import TEST_AUTH, estate_config_file, facade_config, store_copy
 from tests.realtime import Instance, connected, events_section, instance, open_connection, receive
 from tests.test_governance import GOVERNANCE, Estate360, token
 
@@ -85,9 +85,7 @@ def _channel() -> str:
 
 @pytest.fixture(scope="module")
 def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    copy = tmp_path_factory.mktemp("realtime") / "identity.sqlite"
-    shutil.copy(linked_identity.removeprefix("sqlite:///"), copy)
-    return f"sqlite:///{copy}"
+    return store_copy(linked_identity, tmp_path_factory.mktemp("realtime"))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ under the key refused; versions that conflict; a lost answer reconciled through 
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
-from tests.facade import Facade, facade_config, serve_facade
+from tests.facade import Facade, facade_config, serve_facade, store_copy
 
 CREATE = """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) {
   ticket { id number subject status priority version customer { id } } replayed userErrors { field message code } } }"""
@@ -29,9 +28,7 @@ TICKETS = "query($id: ID!) { customer(id: $id) { tickets(first: 100) { totalCoun
 def store_url(linked_identity: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The writable estate is a copy of the seeded one: the session's links fit it. A copy of them, since
     the facade keeps its idempotency records there."""
-    copy = tmp_path_factory.mktemp("writes") / "identity.sqlite"
-    shutil.copy(linked_identity.removeprefix("sqlite:///"), copy)
-    return f"sqlite:///{copy}"
+    return store_copy(linked_identity, tmp_path_factory.mktemp("writes"))
 
 
 @pytest.fixture

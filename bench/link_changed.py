@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select
 
-from crmgraph.adapters.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process

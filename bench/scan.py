@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process

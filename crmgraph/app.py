@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from crmgraph import graphiql
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.calls import CallLog
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.calls import CallLog
 from crmgraph.audit import AuditEvent, AuditWriter
 from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend

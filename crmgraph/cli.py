@@ -22,7 +22,7 @@ from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayo
 from crmgraph.demo.seed import Manifest, data_dir_is_current, generate_estate, load_erp
 
 if TYPE_CHECKING:
-    from crmgraph.adapters.base import AccessPath
+    from crmgraph.adapters.sdk.base import AccessPath
     from crmgraph.demo.estate import RunningEstate
 
 app = typer.Typer(help="crmgraph: one GraphQL customer graph over the systems a company already runs.")
@@ -178,7 +178,7 @@ def load_erp_command(
 @app.command("adapters")
 def adapters_command() -> None:
     """List the adapters installed (entry-point group ``crmgraph.adapters``) and what each can reach."""
-    from crmgraph.adapters.registry import installed_adapters
+    from crmgraph.adapters.sdk.registry import installed_adapters
 
     table = Table(title="Installed adapters")
     for column in ("kind", "class", "package", "reaches"):

@@ -57,7 +57,7 @@ def _load(path: Path) -> Config:
 
 def _adapter_problems(sources: dict[str, SourceConfig]) -> list[ConfigError]:
     """Each source's adapter exists and accepts its settings (constructing one validates them, no I/O)."""
-    from crmgraph.adapters.registry import adapter_class
+    from crmgraph.adapters.sdk.registry import adapter_class
 
     problems: list[ConfigError] = []
     for name, source in sources.items():

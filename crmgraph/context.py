@@ -8,7 +8,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 
-from crmgraph.adapters.calls import CallLog
+from crmgraph.adapters.sdk.calls import CallLog
 from crmgraph.audit.request_log import RequestAudit
 from crmgraph.audit.writer import AuditWriter
 from crmgraph.events.hub import EventHub

@@ -56,6 +56,18 @@ class InteractionKind(StrEnum):
     NOTE = "NOTE"
 
 
+class TouchKind(StrEnum):
+    """What a marketing touch was: how a lead met a campaign's content."""
+
+    EMAIL_SENT = "EMAIL_SENT"
+    EMAIL_OPENED = "EMAIL_OPENED"
+    EMAIL_CLICKED = "EMAIL_CLICKED"
+    FORM_SUBMITTED = "FORM_SUBMITTED"
+    PAGE_VISITED = "PAGE_VISITED"
+    CAMPAIGN_JOINED = "CAMPAIGN_JOINED"
+    POINTS_CHANGED = "POINTS_CHANGED"
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     source: str
@@ -100,6 +112,60 @@ class PersonRecord(Record):
     created_at: datetime | None = None
     updated_at: datetime | None = None  # the last change the system recorded (what change feeds go by)
     xrefs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord(PersonRecord):
+    """A person a marketing system knows (a marketing-automation contact): a person with the marketing facts.
+
+    A lead is a person record, so identity resolution links it to the CRM contact and the customer it
+    belongs to like any other; ``party_id`` is the marketing system's own company of the lead, if any.
+    """
+
+    company: str | None = None  # the company name as the lead gave it (free text)
+    country: str | None = None  # ISO 3166-1 alpha-2 where the source says so
+    points: int = 0  # lead score
+    stage: str | None = None  # the marketing funnel stage ("Lead", "MQL", "SQL", ...)
+    owner_id: str | None = None
+    last_active_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRecord(Record):
+    """A marketing campaign: what it cost and when it ran (its leads are reached through relations)."""
+
+    name: str
+    channel: str | None = None  # email, webinar, trade_show, paid_search, social, ...
+    description: str | None = None
+    active: bool = True
+    cost: Money | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord(Record):
+    """A named list of leads in a marketing system (a segment, a static or dynamic list)."""
+
+    name: str
+    alias: str | None = None
+    description: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TouchRecord(Record):
+    """One marketing engagement of a lead: an e-mail sent, opened or clicked, a form submitted, a page visit."""
+
+    person_id: str  # the lead's id in the same source
+    kind: TouchKind
+    occurred_at: datetime
+    campaign_id: str | None = None
+    title: str | None = None  # the e-mail's subject, the form's or page's name
+    detail: str | None = None  # the link clicked, the page's address, the points' reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from types import TracebackType
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.registry import adapter_class
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.registry import adapter_class
 from crmgraph.config import Config
 
 

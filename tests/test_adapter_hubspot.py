@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from crmgraph.adapters.calls import CallLog, current_call_log
 from crmgraph.adapters.hubspot import HubSpotAdapter
-from crmgraph.adapters.hubspot_mapping import parse_instant
-from crmgraph.adapters.names import person_name
-from crmgraph.adapters.testing import AdapterContract, ContractSamples, run_with
+from crmgraph.adapters.hubspot.mapping import parse_instant
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.names import person_name
+from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples, run_with
 from crmgraph.demo import crm_api
 from crmgraph.demo.crm_api import build_crm_api
 from crmgraph.demo.seed.crm_projection import COUNTRY_NAMES

@@ -14,9 +14,9 @@ import pytest
 
 import crmgraph.adapters
 from crmgraph.adapters import AccessPath, Adapter, FetchResult, adapter_class, installed_adapters, shared_in_request
-from crmgraph.adapters.calls import CallLog, current_call_log
-from crmgraph.adapters.testing import AdapterContract, ContractSamples
-from crmgraph.adapters.testing.contract import run_with
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples
+from crmgraph.adapters.sdk.testing.contract import run_with
 from crmgraph.errors import AdapterContractError, ConfigError, UpstreamUnavailable
 from crmgraph.records import PartyRecord
 

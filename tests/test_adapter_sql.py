@@ -19,10 +19,10 @@ import yaml
 from sqlalchemy import create_engine, func, make_url, select, text, update
 from sqlalchemy import exc as sa
 
-from crmgraph.adapters.calls import CallLog, UpstreamCall, current_call_log
+from crmgraph.adapters.sdk.calls import CallLog, UpstreamCall, current_call_log
+from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples
 from crmgraph.adapters.sql import JOINED_ROW_LIMIT, MAX_BATCH, SqlAdapter
-from crmgraph.adapters.sql_mapping import DEFAULT_MAPPING, DEFAULT_MAPPING_DATA, SqlMapping
-from crmgraph.adapters.testing import AdapterContract, ContractSamples
+from crmgraph.adapters.sql.mapping import DEFAULT_MAPPING, DEFAULT_MAPPING_DATA, SqlMapping
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import load_erp
 from crmgraph.demo.stores.erp import BSAD, KNA1, KNVK, VBAK, VBRK

@@ -19,10 +19,10 @@ import httpx
 import orjson
 import pytest
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.calls import CallLog
-from crmgraph.adapters.testing import AdapterContract, ContractSamples
-from crmgraph.adapters.testing.contract import run_with
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.calls import CallLog
+from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples
+from crmgraph.adapters.sdk.testing.contract import run_with
 from crmgraph.adapters.zendesk import ZendeskAdapter
 from crmgraph.errors import (
     ClientError,
@@ -244,7 +244,7 @@ def test_max_related_cuts_a_whale_and_stops_paging(
     organization, _ = busiest(db, "organization_id")
     stored = ids(db, "SELECT id FROM tickets WHERE organization_id = ? ORDER BY id", int(organization))
     estate.reset("tickets")
-    with caplog.at_level(logging.WARNING, logger="crmgraph.adapters.zendesk"):
+    with caplog.at_level(logging.WARNING, logger="crmgraph.adapters.zendesk.adapter"):
         results, log = run(
             estate, lambda adapter: adapter.fetch_related("ticket", "party", [organization]), page_size=3, max_related=4
         )

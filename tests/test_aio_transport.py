@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from crmgraph import __version__
-from crmgraph.adapters.aio_transport import AiohttpTransport
-from crmgraph.adapters.http import HttpSource
+from crmgraph.adapters.sdk.aio_transport import AiohttpTransport
+from crmgraph.adapters.sdk.http import HttpSource
 from crmgraph.demo.wire import serving_in_thread
 from crmgraph.errors import SourceError
 from tests.conftest import Estate

@@ -142,7 +142,7 @@ def test_the_answer_waits_for_reads_that_reads_started_ahead_start_in_turn() -> 
     of a query) is followed by that one too, so no upstream call outlives its request."""
     from types import SimpleNamespace
 
-    from crmgraph.adapters.calls import CallLog
+    from crmgraph.adapters.sdk.calls import CallLog
     from crmgraph.schema.explain import UpstreamExplain
 
     async def scenario() -> bool:

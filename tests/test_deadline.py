@@ -37,7 +37,7 @@ def test_a_slow_system_times_out_at_the_request_deadline_and_the_rest_still_answ
 
 def test_a_page_is_not_built_once_the_deadline_has_passed() -> None:
     """CPU work on the event loop does not stop by itself at the deadline: each page checks the clock."""
-    from crmgraph.adapters.resilience import deadline_in
+    from crmgraph.adapters.sdk.resilience import deadline_in
     from crmgraph.errors import DeadlineExceeded
     from crmgraph.schema.pagination import paginate
 

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import create_engine, select
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.calls import CallLog, current_call_log
-from crmgraph.adapters.sql_mapping import DEFAULT_MAPPING_DATA
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
+from crmgraph.adapters.sql.mapping import DEFAULT_MAPPING_DATA
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateCredentials, EstateLayout
 from crmgraph.demo.seed import generate_estate
@@ -325,7 +325,7 @@ def test_the_crm_feed_pages_past_the_searchs_ten_thousand_results_by_moving_its_
     everything, _ = read_feed(estate, "crm", "party", since, 200)
     assert sorted(ids_of(everything)) == sorted(companies)  # more than one page, none of them past `after` 0
     # Where one search could not hold them (pages of 7 through a window shrunk to 10 results), the same.
-    import crmgraph.adapters.hubspot_changes as feed
+    import crmgraph.adapters.hubspot.changes as feed
 
     window = feed.SEARCH_WINDOW
     feed.SEARCH_WINDOW = 10

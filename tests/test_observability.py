@@ -13,7 +13,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from crmgraph.adapters.calls import UpstreamCall, call_observers, upstream_call
+from crmgraph.adapters.sdk.calls import UpstreamCall, call_observers, upstream_call
 from crmgraph.observability import JsonFormatter
 from crmgraph.observability.metrics import MAX_OPERATION_NAMES, Metrics
 from crmgraph.observability.operations import outcome

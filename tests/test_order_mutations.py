@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import exc as sa
 
-from crmgraph.adapters import sql_writes
+from crmgraph.adapters.sql import writes as sql_writes
 from crmgraph.schema.ids import encode_id
 from tests.conftest import Estate
 from tests.facade import Facade, facade_config, serve_facade, store_copy

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.breaker import BreakerState
-from crmgraph.adapters.calls import CallLog
-from crmgraph.adapters.resilience import (
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.breaker import BreakerState
+from crmgraph.adapters.sdk.calls import CallLog
+from crmgraph.adapters.sdk.resilience import (
     CircuitOpen,
     DeadlineExceeded,
     ResiliencePolicy,
@@ -26,7 +26,7 @@ from crmgraph.adapters.resilience import (
     current_deadline,
     deadline_in,
 )
-from crmgraph.adapters.testing.contract import run_with
+from crmgraph.adapters.sdk.testing.contract import run_with
 from crmgraph.adapters.zendesk import ZendeskAdapter
 from crmgraph.errors import ConfigError, UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
-from crmgraph.adapters.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.adapters.sql import SqlAdapter
 from crmgraph.demo.seed import load_erp
 from crmgraph.demo.sql_front import serving_front

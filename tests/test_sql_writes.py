@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy import exc as sa
 
-from crmgraph.adapters import sql_writes
+from crmgraph.adapters.sql import writes as sql_writes
+from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
 from crmgraph.adapters.sql import SqlAdapter
-from crmgraph.adapters.writes import WriteOp, WriteRefused
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import load_erp
 from crmgraph.demo.stores.erp import KNA1, VBAK, VBAP
@@ -229,7 +229,7 @@ def test_a_commit_whose_answer_was_lost_is_unknown_and_found_by_its_key(
 
 
 def test_an_adapter_without_write_settings_cannot_place_orders(tmp_path: Path, erp_url: str) -> None:
-    from crmgraph.adapters.sql_mapping import DEFAULT_MAPPING_DATA
+    from crmgraph.adapters.sql.mapping import DEFAULT_MAPPING_DATA
 
     mapping = {**DEFAULT_MAPPING_DATA, "order": {k: v for k, v in DEFAULT_MAPPING_DATA["order"].items()
                                                  if k != "writes"}}  # fmt: skip

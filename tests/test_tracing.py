@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from crmgraph.adapters.calls import operation, use_tracer
-from crmgraph.adapters.http import HttpSource
+from crmgraph.adapters.sdk.calls import operation, use_tracer
+from crmgraph.adapters.sdk.http import HttpSource
 from crmgraph.config import ConfigErrors, parse_config
 from crmgraph.demo.wire import serving_in_thread
 from crmgraph.schema.ids import encode_id

@@ -19,8 +19,8 @@ from typing import Any
 
 from aiocache.base import BaseCache
 
-from crmgraph.adapters.base import Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.calls import current_call_log
+from crmgraph.adapters.sdk.base import Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.calls import current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.records import Record
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.errors import ConfigError
 from crmgraph.events.change import ChangeEvent, ChangeKind, Entity
 from crmgraph.events.deliveries import DeliveryLog

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.events.bus import EventBus, LocalBus
 from crmgraph.events.change import ChangeEvent, Entity

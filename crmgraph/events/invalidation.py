@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.events.change import ChangeEvent
 
 # Every entity a list may hold (children included: order lines, payments), in the cache's own names.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.identity import decisions as steward
 from crmgraph.identity import normalize as norm
 from crmgraph.identity import persist

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, bindparam, create_engine, false, func, lite
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
-from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.sdk.calls import upstream_call
 from crmgraph.identity import normalize as norm
 from crmgraph.identity.tables import aliases, customers, links, match_keys, metadata, person_links, persons
 from crmgraph.sqlite_memory import limit_page_cache

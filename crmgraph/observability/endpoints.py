@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from crmgraph.adapters.calls import call_observers
-from crmgraph.adapters.resilience import policy_observers
+from crmgraph.adapters.sdk.calls import call_observers
+from crmgraph.adapters.sdk.resilience import policy_observers
 from crmgraph.cache.read_through import cache_observers
 from crmgraph.observability.health import Readiness
 from crmgraph.observability.metrics import Metrics

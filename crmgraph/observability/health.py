@@ -8,7 +8,7 @@ only when ``/readyz`` is asked, never on other requests, and one probe round is 
 judged by its last call instead (usable unless its last call failed).
 
 The last error of each source comes from every upstream call the process makes (requests and probes),
-through :data:`~crmgraph.adapters.calls.call_observers`.
+through :data:`~crmgraph.adapters.sdk.calls.call_observers`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from crmgraph.adapters.calls import UpstreamCall
+from crmgraph.adapters.sdk.calls import UpstreamCall
 from crmgraph.observability.metrics import breaker_state
 
 PROBE_TIMEOUT_S = 2.0
@@ -52,7 +52,7 @@ class Readiness:
         self._last: tuple[float, dict[str, Any]] | None = None
 
     def observe_call(self, call: UpstreamCall) -> None:
-        """A :data:`~crmgraph.adapters.calls.call_observers` hook."""
+        """A :data:`~crmgraph.adapters.sdk.calls.call_observers` hook."""
         history = self.history.setdefault(call.source, SourceHistory())
         if call.outcome == "error":
             history.last_error = call.error or "error"

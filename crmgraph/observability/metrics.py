@@ -30,8 +30,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from crmgraph.adapters.calls import UpstreamCall
-from crmgraph.adapters.resilience import PolicyEvent
+from crmgraph.adapters.sdk.calls import UpstreamCall
+from crmgraph.adapters.sdk.resilience import PolicyEvent
 from crmgraph.cache.read_through import CacheOutcome
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -149,14 +149,14 @@ class Metrics:
         self.registry.register(_BreakerCollector(adapters))
 
     def observe_call(self, call: UpstreamCall) -> None:
-        """A :data:`~crmgraph.adapters.calls.call_observers` hook."""
+        """A :data:`~crmgraph.adapters.sdk.calls.call_observers` hook."""
         operation = call.operation or "other"
         self.upstream_calls.labels(call.source, operation, call.outcome).inc()
         self.upstream_seconds.labels(call.source, operation).observe(call.milliseconds / 1000)
         self.upstream_keys.labels(call.source, operation).observe(call.keys)
 
     def observe_policy(self, event: PolicyEvent) -> None:
-        """A :data:`~crmgraph.adapters.resilience.policy_observers` hook."""
+        """A :data:`~crmgraph.adapters.sdk.resilience.policy_observers` hook."""
         if event.kind == "wait":
             self.policy_waits.labels(event.source, event.reason).observe(event.seconds)
         elif event.kind == "refused":

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from strawberry.extensions import SchemaExtension
 
 from crmgraph import __version__
-from crmgraph.adapters.calls import current_tracer, use_tracer
+from crmgraph.adapters.sdk.calls import current_tracer, use_tracer
 from crmgraph.config import TracingConfig
 
 TRACER_NAME = "crmgraph"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_
 
-from crmgraph.adapters.calls import upstream_call
+from crmgraph.adapters.sdk.calls import upstream_call
 from crmgraph.identity import tables as t
 from crmgraph.identity.stewardship import ReviewCandidate
 from crmgraph.identity.store import IdentityStore, Link, SourceRecord

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.cache.read_through import ReadThrough, StaleLog
 from crmgraph.identity.settings import Survivorship
 from crmgraph.identity.stewardship import ReviewCandidate

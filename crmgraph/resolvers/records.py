@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from crmgraph.adapters.calls import current_call_log
+from crmgraph.adapters.sdk.calls import current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.identity.store import Link
 from crmgraph.records import PartyRecord, Record

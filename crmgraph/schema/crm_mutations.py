@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 
 from crmgraph import records
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.schema.crm_mutation_types import (
     ContactCreateInput,
     ContactCreatePayload,

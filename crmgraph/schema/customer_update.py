@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.schema.crm_mutation_types import CustomerUpdateInput
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.nodes import Info

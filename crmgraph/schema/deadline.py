@@ -1,7 +1,7 @@
 """Every operation runs under the request's deadline (``server.deadline_s``).
 
 Upstream calls made while resolving get what is left of it, capped by their source's own timeout
-(:mod:`crmgraph.adapters.resilience`), so a slow system cannot hold a request past its budget.
+(:mod:`crmgraph.adapters.sdk.resilience`), so a slow system cannot hold a request past its budget.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from crmgraph.adapters.resilience import deadline_in
+from crmgraph.adapters.sdk.resilience import deadline_in
 
 
 class RequestDeadline(SchemaExtension):

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from crmgraph.adapters.calls import CallLog, current_call_log
-from crmgraph.adapters.resilience import current_deadline
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.resilience import current_deadline
 from crmgraph.errors import ClientError
 from crmgraph.events import Delivery, SlowSubscriber
 from crmgraph.policy.roles import Access

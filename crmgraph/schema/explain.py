@@ -13,8 +13,8 @@ from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
-from crmgraph.adapters.calls import current_call_log
-from crmgraph.adapters.resilience import remaining
+from crmgraph.adapters.sdk.calls import current_call_log
+from crmgraph.adapters.sdk.resilience import remaining
 
 
 class UpstreamExplain(SchemaExtension):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.types.lazy_type import LazyType
 
 from crmgraph import records
 from crmgraph.identity.store import Link
@@ -37,19 +38,21 @@ if TYPE_CHECKING:
 else:
     Info = strawberry.Info  # the schema never imports the request layer at run time
 
+# A record's customer is named, not imported: crmgraph.schema.customer builds on this module, and a lazy
+# reference keeps the import graph one-way (the type is looked up by name when the schema is assembled).
+_CUSTOMER_TYPE: LazyType[str, str] = LazyType("Customer", "crmgraph.schema.customer")
 CustomerRef = Annotated["Customer", strawberry.lazy("crmgraph.schema.customer")]
 
 
 async def customer_of(info: Info, source: str, party_id: str | None) -> Customer | None:
     """The customer a source record's party belongs to (identity look-ups are batched)."""
-    from crmgraph.schema.customer import Customer
-
     if party_id is None:
         return None
     customer_id = await info.context.loaders.customer_of_party.load((source, party_id))
     if customer_id is None or not await customer_in_scope(info.context.loaders, info.context.access, customer_id):
         return None
-    return Customer.of(customer_id)
+    customer_type: type[Customer] = _CUSTOMER_TYPE.resolve_type()
+    return customer_type.of(customer_id)
 
 
 def _source(record: records.Record) -> SourceLink:

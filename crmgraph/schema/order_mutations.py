@@ -16,8 +16,8 @@ from typing import Any
 import strawberry
 
 from crmgraph import records
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.errors import ClientError
 from crmgraph.resolvers.scope import customer_in_scope
 from crmgraph.schema.ids import decode_number

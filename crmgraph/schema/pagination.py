@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 import orjson
 import strawberry
 
-from crmgraph.adapters.resilience import remaining
+from crmgraph.adapters.sdk.resilience import remaining
 from crmgraph.errors import ClientError, DeadlineExceeded
 from crmgraph.schema.ids import MAX_NUMBER, shown
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmgraph import records
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.errors import ClientError
 from crmgraph.identity.store import Link
 from crmgraph.resolvers.scope import customer_in_scope, party_in_scope

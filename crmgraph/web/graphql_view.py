@@ -40,7 +40,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from crmgraph.adapters.calls import trace_context_of
+from crmgraph.adapters.sdk.calls import trace_context_of
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.policy import QueryLimits
 from crmgraph.policy.authenticate import Authenticator

@@ -22,7 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.events.change import ChangeEvent
 from crmgraph.events.deliveries import DeliveryLog
 from crmgraph.events.signatures import BadSignature, check_hubspot, check_zendesk

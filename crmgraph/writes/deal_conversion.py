@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.events.hub import EventHub
 from crmgraph.writes.idempotency import IdempotencyStore

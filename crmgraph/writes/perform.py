@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmgraph.adapters.base import Adapter
-from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
+from crmgraph.adapters.sdk.base import Adapter
+from crmgraph.adapters.sdk.writes import Refusal, WriteOp, WriteRefused
 from crmgraph.cache.read_through import ReadThrough, cache_key
 from crmgraph.errors import ClientError, SourceError, UpstreamOutcomeUnknown, UpstreamUnreachable
 from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub

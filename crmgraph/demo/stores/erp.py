@@ -112,7 +112,7 @@ VBAK = legacy_table(
     Column("ABSTK", String(1), nullable=False, server_default=""),
     Index("VBAK_KUNNR", "KUNNR", "ERDAT"),
     # Not SAP's: the idempotency key of an order placed through the facade, so that a write whose answer
-    # was lost can be found again (crmgraph.adapters.sql_writes). Null for every other writer's orders.
+    # was lost can be found again (crmgraph.adapters.sql.writes). Null for every other writer's orders.
     Column("ZZIDEMK", String(200)),
     Index("VBAK_ZZIDEMK", "ZZIDEMK"),
     # Not in SAP's VBAK (its AEDAT is a date only): the same append as the master data, so that orders

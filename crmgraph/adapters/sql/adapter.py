@@ -19,26 +19,26 @@ Two joined paths read the children of every parent of one customer in one statem
 Only paths the mapping can answer are served (``serves()``): an entity it does not map, or an
 ``invoice by order`` without an ``order`` column, is not offered. ``party`` and ``person`` are scannable
 (when mapped), by keyset paging on their id columns, and offer a change feed when the mapping names their
-change column (``fields.updated_at``; see :mod:`crmgraph.adapters.sql_changes`). Related lists come in a
+change column (``fields.updated_at``; see :mod:`crmgraph.adapters.sql.changes`). Related lists come in a
 reader's order: orders and invoices newest first, lines by position, payments as they were made, persons
 by id.
 
 Settings::
 
     url                  a SQLAlchemy URL (required): postgresql+psycopg://..., mysql+pymysql://..., sqlite:///...
-    mapping              the table and column mapping (see :mod:`crmgraph.adapters.sql_mapping`); absent: the demo ERP
+    mapping              the table and column mapping (see :mod:`crmgraph.adapters.sql.mapping`); absent: the demo ERP
     pool_size            connections; statements in flight are at most this and max_concurrency
                          (default: max_concurrency, the SDK's setting, 8 unless configured)
     connect_timeout_s    give up connecting after this long (PostgreSQL, MySQL, MariaDB; default 5)
     statement_timeout_s  the database cancels a longer statement (PostgreSQL, MySQL, MariaDB; default none)
 
-Statements run through :class:`~crmgraph.adapters.sql_source.SqlSource` (a sync engine on worker
+Statements run through :class:`~crmgraph.adapters.sql.source.SqlSource` (a sync engine on worker
 threads of this source's own). :meth:`SqlAdapter.open` checks every table and column the mapping names
 against the database and refuses a mapping that does not fit; when the database is down then, the check
 waits for the first statement, and a misfit found then fails each key with ``UPSTREAM_REJECTED``.
 
 Orders are writable (``("order", "create")``) when the mapping's ``order`` has a ``writes`` section and
-``party`` and ``order_line`` are mapped: see :mod:`crmgraph.adapters.sql_writes`.
+``party`` and ``order_line`` are mapped: see :mod:`crmgraph.adapters.sql.writes`.
 """
 
 from __future__ import annotations
@@ -70,15 +70,15 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType, TypeEngine
 
-from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.calls import upstream_call
-from crmgraph.adapters.resilience import round_trip_permit
-from crmgraph.adapters.sql_changes import change_columns, feed_cursor, feed_query, since_condition, text_columns_sort
-from crmgraph.adapters.sql_mapping import EntityMapping, parse_mapping
-from crmgraph.adapters.sql_rows import Row, read_record
-from crmgraph.adapters.sql_source import SqlSource
-from crmgraph.adapters.sql_writes import NotApplied, OrderPlacer, writable_orders
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.calls import upstream_call
+from crmgraph.adapters.sdk.resilience import round_trip_permit
+from crmgraph.adapters.sdk.writes import WriteOp
+from crmgraph.adapters.sql.changes import change_columns, feed_cursor, feed_query, since_condition, text_columns_sort
+from crmgraph.adapters.sql.mapping import EntityMapping, parse_mapping
+from crmgraph.adapters.sql.rows import Row, read_record
+from crmgraph.adapters.sql.source import SqlSource
+from crmgraph.adapters.sql.writes import NotApplied, OrderPlacer, writable_orders
 from crmgraph.errors import (
     AdapterContractError,
     ClientError,
@@ -519,7 +519,7 @@ class SqlAdapter(Adapter):
                 records.append(result)
         return Page(records, feed_cursor(page[-1], order) if len(rows) > size else None)
 
-    # --- writes (crmgraph/adapters/sql_writes.py) ---------------------------------------------------
+    # --- writes (crmgraph/adapters/sql/writes.py) ---------------------------------------------------
 
     async def _write(self, op: WriteOp) -> Record:
         tables = {entity: (await self._table(entity))[1] for entity in ("party", "order", "order_line")}

@@ -2,7 +2,7 @@
 
 Use it from your plugin's tests::
 
-    from crmgraph.adapters.testing import AdapterContract, ContractSamples
+    from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples
 
     class TestMySystemAdapter(AdapterContract):
         @pytest.fixture
@@ -20,6 +20,6 @@ Use it from your plugin's tests::
 
 from __future__ import annotations
 
-from crmgraph.adapters.testing.contract import AdapterContract, ContractSamples, run_with
+from crmgraph.adapters.sdk.testing.contract import AdapterContract, ContractSamples, run_with
 
 __all__ = ["AdapterContract", "ContractSamples", "run_with"]

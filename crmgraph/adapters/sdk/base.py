@@ -20,7 +20,7 @@ duplicate keys, cut the keys into batches of the declared size, run the batches 
 (a path whose ``max_batch`` is 1 has no batch form upstream and is fanned out), check the answer's
 alignment, and turn an exception into a per-key error so one bad batch never fails the others. They
 also apply the source's resilience policies (``sources.<name>.resilience``, see
-:class:`~crmgraph.adapters.resilience.ResiliencePolicy`): per-call timeout within the request deadline,
+:class:`~crmgraph.adapters.sdk.resilience.ResiliencePolicy`): per-call timeout within the request deadline,
 retries of the keys that failed in a retryable way, circuit breaker, client-side rate limit and the pause
 a 429 asks for. An adapter never retries, caches or times itself: those are written once, above it.
 """
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from crmgraph.adapters.breaker import CircuitBreaker
-from crmgraph.adapters.calls import operation
-from crmgraph.adapters.resilience import (
+from crmgraph.adapters.sdk.breaker import CircuitBreaker
+from crmgraph.adapters.sdk.calls import operation
+from crmgraph.adapters.sdk.resilience import (
     CircuitOpen,
     DeadlineExceeded,
     Resilience,
@@ -44,7 +44,7 @@ from crmgraph.adapters.resilience import (
     SourcePaused,
     counts_as_failure,
 )
-from crmgraph.adapters.writes import WriteOp
+from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.errors import (
     AdapterContractError,
     ClientError,
@@ -172,7 +172,7 @@ class Adapter(ABC):
     async def write(self, op: WriteOp) -> Record:
         """Create or update one record in the system of record; the record as the system now holds it.
 
-        Raises :class:`~crmgraph.adapters.writes.WriteRefused` when the system refused it as asked. A write is
+        Raises :class:`~crmgraph.adapters.sdk.writes.WriteRefused` when the system refused it as asked. A write is
         sent once: after a timeout, a dropped connection or a 5xx the system may have applied it, so the error
         is :class:`~crmgraph.errors.UpstreamOutcomeUnknown` (a caller reconciles with :meth:`find_written`),
         while a refusal decided before anything was sent (circuit open, paused, no connection) keeps its code.

@@ -11,7 +11,7 @@ is unset (single-currency accounts leave it so); without it such a deal's amount
 compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
 ``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
 
-Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot_writes`.
+Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot.writes`.
 
 Entities are crmgraph's, source ids are HubSpot's (as strings), except an interaction's, which names its
 engagement type, because HubSpot numbers each type on its own: ``"calls:20000000123"``.
@@ -37,7 +37,7 @@ scan party, person      one list call per page of at most 100 (HubSpot's ceiling
                         (only a contact with more companies than its answer lists adds one v4 read)
 changes party, person   one search call per page of at most 200, on ``hs_lastmodifieddate`` (contacts:
                         ``lastmodifieddate``) from the moment asked, oldest change first (see
-                        :mod:`crmgraph.adapters.hubspot_changes`); a page of contacts adds one v4
+                        :mod:`crmgraph.adapters.hubspot.changes`); a page of contacts adds one v4
                         associations read for their companies (search answers carry no associations)
 ======================= =================================================================================
 
@@ -61,11 +61,8 @@ from urllib.parse import quote
 
 import httpx
 
-from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.calls import shared_in_request
-from crmgraph.adapters.http import DEFAULT_TIMEOUT, HttpSource, expect
-from crmgraph.adapters.hubspot_changes import FeedPosition, advance, epoch_ms, search_body
-from crmgraph.adapters.hubspot_mapping import (
+from crmgraph.adapters.hubspot.changes import FeedPosition, advance, epoch_ms, search_body
+from crmgraph.adapters.hubspot.mapping import (
     DEAL_PROPERTIES,
     ENGAGEMENT_TYPES,
     PARTY_PROPERTIES,
@@ -75,9 +72,12 @@ from crmgraph.adapters.hubspot_mapping import (
     interaction_id,
     parse_interaction_id,
 )
-from crmgraph.adapters.hubspot_writes import Target, conflict, send, stale
-from crmgraph.adapters.hubspot_writes import target as write_target
-from crmgraph.adapters.writes import WriteOp, WriteRefused
+from crmgraph.adapters.hubspot.writes import Target, conflict, send, stale
+from crmgraph.adapters.hubspot.writes import target as write_target
+from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.calls import shared_in_request
+from crmgraph.adapters.sdk.http import DEFAULT_TIMEOUT, HttpSource, expect
+from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
 from crmgraph.errors import AdapterContractError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import InteractionRecord, Page, Record
 
@@ -278,7 +278,7 @@ class HubSpotAdapter(Adapter):
             companies |= await self._associations("contacts", "companies", cut)
         return companies
 
-    # --- writes (crmgraph/adapters/hubspot_writes.py) ---------------------------------------------
+    # --- writes (crmgraph/adapters/hubspot/writes.py) ---------------------------------------------
 
     async def _write(self, op: WriteOp) -> Record:
         where = write_target(self.source, op)

@@ -1,6 +1,6 @@
 """Zendesk Support v2 JSON records mapped to canonical records.
 
-Every guess about the shape of an upstream record goes through :func:`~crmgraph.adapters.http.expect`,
+Every guess about the shape of an upstream record goes through :func:`~crmgraph.adapters.sdk.http.expect`,
 so that a record crmgraph cannot understand becomes an :class:`~crmgraph.errors.UpstreamBadResponse`
 for the key that asked for it, never a crash of the whole batch and never a half-mapped record.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
-from crmgraph.adapters.http import expect
+from crmgraph.adapters.sdk.http import expect
 from crmgraph.errors import UpstreamBadResponse
 from crmgraph.records import CommentRecord, PartyRecord, PersonRecord, TicketPriority, TicketRecord, TicketStatus
 

@@ -15,9 +15,9 @@ import httpx
 import orjson
 
 from crmgraph import __version__
-from crmgraph.adapters.aio_transport import AiohttpTransport
-from crmgraph.adapters.calls import trace_headers, upstream_call
-from crmgraph.adapters.resilience import TransientBadResponse, remaining, round_trip_permit
+from crmgraph.adapters.sdk.aio_transport import AiohttpTransport
+from crmgraph.adapters.sdk.calls import trace_headers, upstream_call
+from crmgraph.adapters.sdk.resilience import TransientBadResponse, remaining, round_trip_permit
 from crmgraph.errors import (
     SourceError,
     UpstreamBadResponse,

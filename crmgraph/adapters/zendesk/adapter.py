@@ -9,7 +9,7 @@ Access paths (source ids are Zendesk's integer ids, as strings)::
     ticket  by person  GET /api/v2/users/{id}/tickets/requested      one requester a call (paged)
     comment by ticket  GET /api/v2/tickets/{id}/comments             one ticket a call (paged)
 
-Tickets are writable (opened, changed, commented on): see :mod:`crmgraph.adapters.zendesk_writes`.
+Tickets are writable (opened, changed, commented on): see :mod:`crmgraph.adapters.zendesk.writes`.
     person  by email   GET /api/v2/users/search?query=email:{email}  one address a call (paged)
 
 ``party`` (organizations) and ``person`` (users) are scannable through Zendesk's incremental exports
@@ -24,7 +24,7 @@ last update::
 A record updated while a scan runs may come again later in the same scan, with its new values; none is
 missed. A scan of people gives end users only: agents and admins are the support team, nobody's
 contacts. The same exports from a later ``start_time`` are the change feeds of ``party`` and ``person``
-(:meth:`~crmgraph.adapters.base.Adapter.changes`): the records updated at or after that second, oldest
+(:meth:`~crmgraph.adapters.sdk.base.Adapter.changes`): the records updated at or after that second, oldest
 first.
 
 There is no ``person by party``: Zendesk's organization-users listing is not part of the API subset the
@@ -59,11 +59,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from crmgraph.adapters.base import AccessPath, Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.http import HttpSource, expect
-from crmgraph.adapters.writes import WriteOp
-from crmgraph.adapters.zendesk_mapping import ZendeskMapping
-from crmgraph.adapters.zendesk_writes import find_by_key, send_ticket
+from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.http import HttpSource, expect
+from crmgraph.adapters.sdk.writes import WriteOp
+from crmgraph.adapters.zendesk.mapping import ZendeskMapping
+from crmgraph.adapters.zendesk.writes import find_by_key, send_ticket
 from crmgraph.errors import AdapterContractError, ClientError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import Page, Record
 
@@ -241,7 +241,7 @@ class ZendeskAdapter(Adapter):
             return [found.get(key, failure if zendesk_id(key) else None) for key in ids]
         return [found.get(key) for key in ids]
 
-    # --- writes (crmgraph/adapters/zendesk_writes.py) ----------------------------------------------
+    # --- writes (crmgraph/adapters/zendesk/writes.py) ----------------------------------------------
 
     async def _write(self, op: WriteOp) -> Record:
         return self.mapping.ticket(await send_ticket(self.http, self.source, op))

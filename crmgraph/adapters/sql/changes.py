@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Table, and_, or_, tuple_
 from sqlalchemy.sql import Select
 from sqlalchemy.types import Date, DateTime, TypeEngine
 
-from crmgraph.adapters.sql_mapping import EntityMapping, PartyMapping, PersonMapping, SqlMapping
+from crmgraph.adapters.sql.mapping import EntityMapping, PartyMapping, PersonMapping, SqlMapping
 from crmgraph.errors import ClientError
 
 _DIRECTIVE = re.compile("%.")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crmgraph.adapters.hubspot_mapping import parse_instant
+from crmgraph.adapters.hubspot.mapping import parse_instant
 from crmgraph.errors import ClientError, UpstreamBadResponse
 
 SEARCH_LIMIT = 200  # results of one search page: HubSpot's ceiling

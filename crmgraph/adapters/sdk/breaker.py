@@ -7,7 +7,7 @@
     half_open ──(the probe succeeds)──> closed      half_open ──(the probe fails)──> open
 
 While open, and while the probe is in flight, calls fail fast without reaching the system. What counts as
-a failure is decided by the caller (:mod:`crmgraph.adapters.resilience`): the system did not answer, or
+a failure is decided by the caller (:mod:`crmgraph.adapters.sdk.resilience`): the system did not answer, or
 answered something unusable. A refusal (4xx) or a 429 is an answer: the system is up.
 """
 

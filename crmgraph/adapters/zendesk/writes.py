@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crmgraph.adapters.http import HttpSource, expect
-from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
-from crmgraph.adapters.zendesk_mapping import TICKET_PRIORITIES, TICKET_STATUSES
+from crmgraph.adapters.sdk.http import HttpSource, expect
+from crmgraph.adapters.sdk.writes import Refusal, WriteOp, WriteRefused
+from crmgraph.adapters.zendesk.mapping import TICKET_PRIORITIES, TICKET_STATUSES
 from crmgraph.errors import UpstreamRejected
 
 API = "/api/v2"

@@ -1,4 +1,4 @@
-"""The checks of the adapter contract (see :mod:`crmgraph.adapters.testing`)."""
+"""The checks of the adapter contract (see :mod:`crmgraph.adapters.sdk.testing`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from crmgraph.adapters.base import Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.base import Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.records import Record
 

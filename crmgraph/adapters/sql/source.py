@@ -1,6 +1,6 @@
 """SQL for adapters: one engine per source, statements on its own threads, every fault a typed error.
 
-The SQL counterpart of :class:`~crmgraph.adapters.http.HttpSource`. An adapter hands
+The SQL counterpart of :class:`~crmgraph.adapters.sdk.http.HttpSource`. An adapter hands
 :meth:`SqlSource.rows` a SQLAlchemy Core statement and gets the rows, or a
 :class:`~crmgraph.errors.SourceError` naming the source: refused or dropped connections are
 ``UPSTREAM_UNAVAILABLE``, a statement the database cancelled for time (or a pool with no free
@@ -25,8 +25,8 @@ from sqlalchemy import exc as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Executable
 
-from crmgraph.adapters.calls import upstream_call
-from crmgraph.adapters.resilience import round_trip_permit
+from crmgraph.adapters.sdk.calls import upstream_call
+from crmgraph.adapters.sdk.resilience import round_trip_permit
 from crmgraph.errors import (
     AdapterContractError,
     ConfigError,

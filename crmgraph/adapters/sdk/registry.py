@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from crmgraph.adapters.base import Adapter
+from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.errors import ConfigError
 
 ENTRY_POINT_GROUP = "crmgraph.adapters"

@@ -4,7 +4,7 @@
     update     PATCH /crm/v3/objects/{type}/{id}   {"properties": {...}}
 
 Canonical values (what the graph's mutations pass, in the field names of :mod:`crmgraph.records`) are
-written to the properties the read mapping (:mod:`crmgraph.adapters.hubspot_mapping`) reads them from, so
+written to the properties the read mapping (:mod:`crmgraph.adapters.hubspot.mapping`) reads them from, so
 that a value written is the value read back. A create is associated with its company (``links["party"]``)
 by the primary association type, as HubSpot's UI does for a record made from a company's page.
 
@@ -26,8 +26,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
-from crmgraph.adapters.http import HttpSource, expect
-from crmgraph.adapters.hubspot_mapping import (
+from crmgraph.adapters.hubspot.mapping import (
     DEAL_PROPERTIES,
     ENGAGEMENT_TYPES,
     PARTY_PROPERTIES,
@@ -36,7 +35,8 @@ from crmgraph.adapters.hubspot_mapping import (
     parse_instant,
     parse_interaction_id,
 )
-from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
+from crmgraph.adapters.sdk.http import HttpSource, expect
+from crmgraph.adapters.sdk.writes import Refusal, WriteOp, WriteRefused
 from crmgraph.errors import UpstreamRejected
 
 OBJECTS = "/crm/v3/objects"

@@ -28,9 +28,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from crmgraph.adapters.breaker import BreakerState, CircuitBreaker
-from crmgraph.adapters.policy import ResiliencePolicy
-from crmgraph.adapters.throttle import RetryBudget, TokenBucket
+from crmgraph.adapters.sdk.breaker import BreakerState, CircuitBreaker
+from crmgraph.adapters.sdk.policy import ResiliencePolicy
+from crmgraph.adapters.sdk.throttle import RetryBudget, TokenBucket
 from crmgraph.errors import (
     SourceError,
     UpstreamBadResponse,

@@ -198,7 +198,7 @@ class OrderFields(_Strict):
 
 
 class OrderWrites(_Strict):
-    """How the facade places an order (:mod:`crmgraph.adapters.sql_writes`); a mapping without it is read-only.
+    """How the facade places an order (:mod:`crmgraph.adapters.sql.writes`); a mapping without it is read-only.
 
     The header gets the mapped fields, the ``where`` values (so the row exists for crmgraph), the status
     code that reads ``OPEN`` and these ``defaults`` for required columns the mapping does not name

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
-from crmgraph.adapters.http import expect
-from crmgraph.adapters.names import person_name
+from crmgraph.adapters.sdk.http import expect
+from crmgraph.adapters.sdk.names import person_name
 from crmgraph.errors import UpstreamBadResponse
 from crmgraph.records import (
     DealRecord,

@@ -44,8 +44,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Integer, Table, func, select
 from sqlalchemy import exc as sa
 
-from crmgraph.adapters.sql_mapping import OrderMapping, SqlMapping
-from crmgraph.adapters.writes import Refusal, WriteOp, WriteRefused
+from crmgraph.adapters.sdk.writes import Refusal, WriteOp, WriteRefused
+from crmgraph.adapters.sql.mapping import OrderMapping, SqlMapping
 from crmgraph.records import OrderStatus, Record
 
 ATTEMPTS = 30  # transactions run again after losing a number to a concurrent writer (each loss is one commit)

@@ -16,8 +16,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from crmgraph.adapters.names import person_name
-from crmgraph.adapters.sql_mapping import (
+from crmgraph.adapters.sdk.names import person_name
+from crmgraph.adapters.sql.mapping import (
     ID_SEPARATOR,
     EntityMapping,
     InvoiceMapping,

@@ -1,6 +1,6 @@
 """The resilience policy of a source: ``sources.<name>.resilience`` in the configuration.
 
-Applied by :class:`crmgraph.adapters.resilience.Resilience`; every key is optional and has a default.
+Applied by :class:`crmgraph.adapters.sdk.resilience.Resilience`; every key is optional and has a default.
 """
 
 from __future__ import annotations

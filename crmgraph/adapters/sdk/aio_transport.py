@@ -5,7 +5,7 @@ each costs about 1 ms of CPU (measured in docs/benchmarks.md); aiohttp's C-accel
 0.36 ms. Adapters and tests keep using ``httpx.AsyncClient`` (and may still pass their own transport).
 
 Faults are translated to the httpx exceptions httpcore raises for the same event, because
-:mod:`crmgraph.adapters.http` decides the error code from them:
+:mod:`crmgraph.adapters.sdk.http` decides the error code from them:
 
 =====================================  =================================================================
 what happened                          raised as

@@ -31,14 +31,13 @@ from crmgraph.events.feed_settings import FeedsConfig
 from crmgraph.events.settings import EventsConfig
 from crmgraph.events.webhook_settings import WebhooksConfig
 from crmgraph.identity.settings import IdentityConfig
+from crmgraph.interpolation import interpolate
 from crmgraph.policy.auth_settings import AuthConfig
 from crmgraph.policy.limit_settings import QueryLimits
 from crmgraph.policy.rate_limit import RateLimitConfig
 from crmgraph.policy.roles import PolicyConfig
 from crmgraph.policy.trusted_documents import TrustedDocumentsConfig
 from crmgraph.writes.settings import WritesConfig
-
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigErrors(Exception):
@@ -274,36 +273,18 @@ class Config(Strict):
         return self
 
 
-def interpolate(value: Any, path: str, problems: list[ConfigError], environ: dict[str, str]) -> Any:
-    """Replace ``${NAME}`` references throughout a parsed YAML tree."""
-    if isinstance(value, dict):
-        return {
-            key: interpolate(item, f"{path}.{key}" if path else str(key), problems, environ)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [interpolate(item, f"{path}.{index}", problems, environ) for index, item in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, fallback = match.group(1), match.group(2)
-        if name in environ:
-            return environ[name]
-        if fallback is not None:
-            return fallback
-        problems.append(ConfigError(path, f"environment variable {name} is not set"))
-        return ""
-
-    return _ENV_REFERENCE.sub(substitute, value)
-
-
 def _path(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location)
 
 
-def parse_config(text: str, *, environ: dict[str, str] | None = None, origin: str = "config") -> Config:
-    """Validate a configuration; raise :class:`ConfigErrors` listing every problem found."""
+def parse_config(
+    text: str, *, environ: dict[str, str] | None = None, origin: str = "config", base_dir: Path | None = None
+) -> Config:
+    """Validate a configuration; raise :class:`ConfigErrors` listing every problem found.
+
+    A source's ``spec`` (a file its adapter reads, such as a ``rest`` source's API description) is resolved
+    against ``base_dir``, the configuration file's directory, so that it may be written relative to it.
+    """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -314,6 +295,7 @@ def parse_config(text: str, *, environ: dict[str, str] | None = None, origin: st
         raise ConfigErrors([ConfigError("", f"{origin}: expected a mapping with a `sources` key at the top")])
     problems: list[ConfigError] = []
     resolved = interpolate(raw, "", problems, dict(os.environ) if environ is None else environ)
+    _resolve_spec_files(resolved, base_dir)
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:
@@ -325,6 +307,14 @@ def parse_config(text: str, *, environ: dict[str, str] | None = None, origin: st
     if problems:
         raise ConfigErrors(problems, config.sources)
     return config
+
+
+def _resolve_spec_files(resolved: dict[str, Any], base_dir: Path | None) -> None:
+    sources = resolved.get("sources")
+    for source in sources.values() if isinstance(sources, dict) else ():
+        spec = source.get("spec") if isinstance(source, dict) else None
+        if isinstance(spec, str) and spec and not Path(spec).is_absolute():
+            source["spec"] = str((base_dir or Path.cwd()) / spec)
 
 
 def _section_alone(model: type[IdentityConfig], data: object) -> IdentityConfig | None:
@@ -364,4 +354,4 @@ def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigErrors([ConfigError("", f"cannot read {path}: {exc.strerror}")]) from exc
-    return parse_config(text, environ=environ, origin=str(path))
+    return parse_config(text, environ=environ, origin=str(path), base_dir=path.resolve().parent)

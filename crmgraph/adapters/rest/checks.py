@@ -132,6 +132,9 @@ def _call_problems(at: str, entity: EntitySpec, known: Mapping[str, object]) -> 
         if related.members is not None and entity.get is None and entity.get_many is None:
             yield f"{where}.members", "members are fetched by id: the entity needs get or get_many"
     for action, write in (("create", entity.create), ("update", entity.update)):
+        for field_name in write.paths if write is not None else ():
+            if field_name not in known:
+                yield f"{at}.{action}.paths.{field_name}", f"not a field of the record; known: {', '.join(known)}"
         for link, field_name in write.links.items() if write is not None else ():
             if field_name not in known:
                 yield f"{at}.{action}.links.{link}", f"{field_name!r} is not a field of the record"

@@ -122,12 +122,14 @@ class Mapper:
 
     # --- writing ---------------------------------------------------------------------------------------
 
-    def written(self, name: str, value: Any) -> tuple[str, Any]:
+    def written(self, name: str, value: Any, to: str | None = None) -> tuple[str, Any]:
         """The body path and JSON value of canonical field ``name``; ValueError when it cannot be written."""
         field = self.spec.fields.get(name)
         known = self.known.get(name)
         if field is None or known is None:
             raise ValueError(f"{name} is not a field this source maps")
+        if to is not None:
+            field = field.model_copy(update={"path": to})
         if not PLAIN_PATH.match(field.path):
             raise ValueError(f"{name} is read through {field.path!r}, which cannot be written")
         if value is None:

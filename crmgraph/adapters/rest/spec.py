@@ -134,6 +134,7 @@ class Refusals(Strict):
     select: Expression  # the list of problems
     field: Expression | None = None  # within a problem: the API's field name
     message: Expression = "@"  # within a problem: its text
+    names: dict[str, str] = Field(default_factory=dict)  # the API's field name -> canonical, where not a path
 
 
 class Write(Call):
@@ -143,6 +144,10 @@ class Write(Call):
     envelope: str | None = Field(None, pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")  # {"ticket": {...}}
     body: dict[str, Any] = Field(default_factory=dict)  # constant members, merged under the mapped values
     links: dict[str, str] = Field(default_factory=dict)  # link name (party) -> canonical field (party_id)
+    # canonical field -> where this call writes it, when not where it is read (Zendesk: comment.body)
+    paths: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")]] = Field(
+        default_factory=dict
+    )
     idempotency_field: str | None = None  # the body path that keeps the idempotency key
     refusals: Refusals | None = None
 

@@ -36,7 +36,7 @@ def write_body(write: Write, mapper: Mapper, op: WriteOp) -> dict[str, Any]:
     values = dict(op.values) | {write.links[link]: key for link, key in op.links.items() if link in write.links}
     for name, value in values.items():
         try:
-            path, written = mapper.written(name, value)
+            path, written = mapper.written(name, value, write.paths.get(name))
         except ValueError as problem:
             refusals.append(Refusal("INVALID", str(problem), name))
             continue
@@ -76,16 +76,39 @@ def _refused(source: str, status: int, answer: Any, write: Write, mapper: Mapper
     if status in (401, 403):
         return UpstreamRejected(source, f"refused the write ({status}): {said}")
     refusals: list[Refusal] = []
-    spec = write.refusals
-    problems = search(spec.select, answer) if spec is not None else None
-    for problem in problems if isinstance(problems, list) else ():
-        assert spec is not None
-        upstream = search(spec.field, problem) if spec.field else None
-        message = search(spec.message, problem)
-        field = mapper.upstream_name(str(upstream)) if upstream not in (None, "") else None
+    for upstream, problem in _problems(write, answer):
+        message = search(write.refusals.message, problem) if write.refusals is not None else problem
+        field = _canonical(str(upstream), write, mapper) if upstream not in (None, "") else None
         text = message if isinstance(message, str) else str(message)
         refusals.append(Refusal("INVALID", f"{field}: {text}" if field else text, field))
     return WriteRefused(source, refusals or [Refusal("INVALID", f"refused ({status}): {said}")])
+
+
+def _canonical(upstream: str, write: Write, mapper: Mapper) -> str:
+    """The canonical field an API's field name in a refusal is about: named in ``refusals.names``, written by
+    this call at a path through it (``comment`` for ``comment.body``), or read from it."""
+    named = write.refusals.names if write.refusals is not None else {}
+    if upstream in named:
+        return named[upstream]
+    for name, path in write.paths.items():
+        if upstream in path.split("."):
+            return name
+    return mapper.upstream_name(upstream)
+
+
+def _problems(write: Write, answer: Any) -> list[tuple[Any, Any]]:
+    """(the API's field name, the problem) for each problem the answer lists: a list of problems, or an object
+    keyed by field name whose values are a problem or a list of them (``{"email": ["is taken"]}``)."""
+    spec = write.refusals
+    found = search(spec.select, answer) if spec is not None else None
+    if spec is None or found is None:
+        return []
+    if isinstance(found, Mapping):
+        return [
+            (name, item) for name, items in found.items() for item in (items if isinstance(items, list) else [items])
+        ]
+    items = found if isinstance(found, list) else [found]
+    return [(search(spec.field, item) if spec.field else None, item) for item in items]
 
 
 def _said(answer: Any) -> str:

@@ -76,10 +76,46 @@ def _check_adapters(config: Config) -> None:
         raise ConfigErrors(problems)
 
 
-def check_config(config: ConfigFile) -> None:
+def check_config(
+    config: ConfigFile,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Also call each REST source: map a few records of each entity.")
+    ] = False,
+) -> None:
     """Validate a configuration file; every mistake is reported with the path of the key at fault."""
     loaded = _load(config)
     out.print(f"{config}: OK ({', '.join(f'{n} ({s.adapter})' for n, s in loaded.sources.items())})")
+    if probe and not _probe_rest_sources(loaded):
+        raise typer.Exit(1)
+
+
+def _probe_rest_sources(loaded: Config) -> bool:
+    """Each ``rest`` source's entities tried live (crmgraph/adapters/rest/probe.py); whether all mapped."""
+    import asyncio
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from crmgraph.adapters.rest import RestAdapter
+    from crmgraph.adapters.rest.probe import probe
+
+    healthy = True
+    for name, source in loaded.sources.items():
+        if source.adapter != "rest":
+            continue
+        table = Table(title=f"{name} (rest)", title_justify="left")
+        for column in ("entity", "result", "detail"):
+            table.add_column(column)
+        for report in asyncio.run(probe(RestAdapter(name, source.settings()))):
+            healthy = healthy and report.ok
+            if report.skipped:
+                table.add_row(report.entity, "[yellow]skipped[/]", Text(report.skipped))
+            elif report.ok:
+                table.add_row(report.entity, "[green]OK[/]", f"{report.mapped} record(s) mapped")
+            for failure in report.failures:
+                table.add_row(report.entity, "[red]FAILED[/]", Text(failure))
+        out.print(table)
+    return healthy
 
 
 def schema() -> None:

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -149,7 +150,7 @@ def build_rest_api(state: State) -> Starlette:
         return _save(state, i, state.contacts[i] | (await request.json()).get("contact", {}), 200)
 
     async def token(request: Request) -> Response:
-        form = await request.form()
+        form = {name: values[0] for name, values in parse_qs((await request.body()).decode()).items()}
         if form.get("grant_type") != "client_credentials" or (form.get("client_id"), form.get("client_secret")) != (
             CLIENT_ID, CLIENT_SECRET,
         ):  # fmt: skip

@@ -64,7 +64,8 @@ entities:
       updated_at: {{path: dateModified, format: "%Y-%m-%d %H:%M:%S", timezone: UTC}}
   touch:
     related:
-      person: {{path: /api/touches, params: {{contacts: "{{keys}}"}}, select: events, key_field: person_id, max_batch: 10}}
+      person:
+        {{path: /api/touches, params: {{contacts: "{{keys}}"}}, select: events, key_field: person_id, max_batch: 10}}
     fields:
       person_id: {{path: contact_id}}
       kind: {{path: type, map: {{email.sent: EMAIL_SENT, form.submitted: FORM_SUBMITTED}}}}

@@ -62,7 +62,7 @@ def test_a_good_spec_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
          "records; known: name, first_name"),
         ("entities.lead.fields.name", None, "entities.lead.fields: lead records need name: map them"),
         ("entities.lead.fields.points.path", "points[", "entities.lead.fields.points.path: not a JMESPath expression"),
-        ("entities.lead.fields.points.type", "date", "entities.lead.fields.points.type: points of lead is int, not date"),
+        ("entities.lead.fields.points.type", "date", "points.type: points of lead is int, not date"),
         ("entities.lead.get.path", "/api/contacts", "entities.lead.get: the path or a parameter must hold {id}"),
         ("entities.lead.record", "potato", "entities.lead.record: no canonical record 'potato'; known: party"),
         ("entities.touch.fields.kind.map", {"x": "WAVED"}, "entities.touch.fields.kind.map: WAVED not among"),

@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crmgraph import cli_graph
+from crmgraph.cli_adapters import adapters_app
 from crmgraph.cli_audit import audit_app
 from crmgraph.cli_auth import apikey_app, token
 from crmgraph.cli_documents import documents_app
@@ -22,7 +23,6 @@ from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayo
 from crmgraph.demo.seed import Manifest, data_dir_is_current, generate_estate, load_erp
 
 if TYPE_CHECKING:
-    from crmgraph.adapters.sdk.base import AccessPath
     from crmgraph.demo.estate import RunningEstate
 
 app = typer.Typer(help="crmgraph: one GraphQL customer graph over the systems a company already runs.")
@@ -31,6 +31,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
+app.add_typer(adapters_app, name="adapters")
 app.add_typer(documents_app, name="documents")
 app.add_typer(events_app, name="events")
 app.command("token")(token)
@@ -175,30 +176,5 @@ def load_erp_command(
     out.print(", ".join(f"{table} {count:,}" for table, count in sorted(rows.items())) + f" rows loaded into {url}")
 
 
-@app.command("adapters")
-def adapters_command() -> None:
-    """List the adapters installed (entry-point group ``crmgraph.adapters``) and what each can reach."""
-    from crmgraph.adapters.sdk.registry import installed_adapters
-
-    table = Table(title="Installed adapters")
-    for column in ("kind", "class", "package", "reaches"):
-        table.add_column(column)
-    for kind, found in sorted(installed_adapters().items()):
-        package = f"{found.package} {found.version}" if found.package else "?"
-        if found.adapter is None:
-            table.add_row(kind, found.target, package, f"[red]cannot load: {found.problem}[/]")
-            continue
-        paths = found.adapter.paths
-        reaches = ", ".join(f"{p.entity} by {p.by}" + _how(p) for p in paths)
-        table.add_row(kind, found.target, package, reaches)
-    out.print(table)
-
-
 def main() -> None:
     app()
-
-
-def _how(path: AccessPath) -> str:
-    if path.row_limit is not None:
-        return f" (joined, one key a call, up to {path.row_limit} records)"
-    return "" if path.batched else " (one by one)"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from crmgraph.identity.store import IdentityStore
 from crmgraph.records import LeadRecord
 from crmgraph.schema.ids import decode_id, encode_id
@@ -17,9 +15,6 @@ from tests.facade import Facade
 from tests.marketing_source import (
     SOURCE,
     MarketingEstate,
-    MarketingTruth,
-    marketing_estate,  # noqa: F401 - a fixture
-    marketing_facade,  # noqa: F401 - a fixture
 )
 
 
@@ -31,7 +26,11 @@ def _ok(result: dict[str, Any]) -> dict[str, Any]:
 
 def _calls(result: dict[str, Any], source: str | None = None, operation: str | None = None) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = result["extensions"]["upstream"]["calls"]
-    return [c for c in calls if (source is None or c["source"] == source) and (operation is None or operation == c["operation"])]
+    return [
+        c
+        for c in calls
+        if (source is None or c["source"] == source) and (operation is None or operation == c["operation"])
+    ]
 
 
 def _lead_id(lead: LeadRecord) -> str:
@@ -58,14 +57,20 @@ def _filed_customer(m: MarketingEstate) -> tuple[int, list[LeadRecord]]:
     raise AssertionError("no marketing company is linked to a customer")
 
 
-def test_a_lead_reads_its_own_fields_and_provenance(marketing_facade: Facade, marketing_estate: MarketingEstate) -> None:
+def test_a_lead_reads_its_own_fields_and_provenance(
+    marketing_facade: Facade, marketing_estate: MarketingEstate
+) -> None:
     lead = marketing_estate.truth.leads[0]
     query = """query($id: ID!) { node(id: $id) { ... on Lead { id name firstName lastName email phone company country
       points stage lastActiveAt tags createdAt source { system recordId } } } }"""
     node = _ok(marketing_facade.query(query, {"id": _lead_id(lead)}))["node"]
     assert node["id"] == _lead_id(lead)
     assert (node["name"], node["email"], node["company"], node["points"], node["stage"]) == (
-        lead.name, lead.email, lead.company, lead.points, lead.stage
+        lead.name,
+        lead.email,
+        lead.company,
+        lead.points,
+        lead.stage,
     )
     assert node["tags"] == list(lead.tags)
     assert node["source"] == {"system": lead.source, "recordId": lead.source_id}
@@ -93,7 +98,8 @@ def _expected_customer(m: MarketingEstate, lead: LeadRecord) -> int | None:
     return _golden_person(m.identity_url, lead.source, lead.source_id)[0]
 
 
-LEAD_LINKS = """query($ids: [ID!]!) { nodes(ids: $ids) { ... on Lead { id customer { id } contact { email source { system
+LEAD_LINKS = """query($ids: [ID!]!) { nodes(ids: $ids) { ... on Lead { id customer { id }
+  contact { email source { system
   recordId } } } } }"""
 
 
@@ -161,11 +167,15 @@ def test_a_campaign_lists_its_leads_and_the_distinct_customers_they_belong_to(
       leads(first: 200) { totalCount nodes { id name } }
       customers(first: 100) { totalCount nodes { id name deals(first: 5) { nodes { stage amount { amount } } }
         invoices(first: 5) { nodes { gross { amount } } } lifetimeRevenue { amount currencyCode } } } } } }"""
-    node = _ok(marketing_facade.query(query, {"id": encode_id("Campaign", campaign.source, campaign.source_id)}))["node"]
+    node = _ok(marketing_facade.query(query, {"id": encode_id("Campaign", campaign.source, campaign.source_id)}))[
+        "node"
+    ]
     assert (node["name"], node["channel"], node["active"]) == (campaign.name, campaign.channel, campaign.active)
     assert campaign.cost is not None and node["cost"]["amount"] == str(campaign.cost.amount)
     assert {n["id"] for n in node["leads"]["nodes"]} == {_lead_id(lead) for lead in leads}
-    assert [n["name"] for n in node["leads"]["nodes"]] == sorted((n["name"] for n in node["leads"]["nodes"]), key=str.lower)
+    assert [n["name"] for n in node["leads"]["nodes"]] == sorted(
+        (n["name"] for n in node["leads"]["nodes"]), key=str.lower
+    )
     assert node["customers"]["totalCount"] == len(customers) < len(leads), "once each; prospects count for none"
     assert {n["id"] for n in node["customers"]["nodes"]} == {encode_id("Customer", str(c)) for c in customers}
 
@@ -192,7 +202,8 @@ def test_the_campaigns_list_is_one_cached_scan_and_filters_by_channel(
 def test_segments_and_campaigns_are_nodes(marketing_facade: Facade, marketing_estate: MarketingEstate) -> None:
     truth = marketing_estate.truth
     segment, campaign = truth.segments[0], truth.campaigns[0]
-    ids = [encode_id("Segment", segment.source, segment.source_id), encode_id("Campaign", campaign.source, campaign.source_id),
+    ids = [encode_id("Segment", segment.source, segment.source_id),
+           encode_id("Campaign", campaign.source, campaign.source_id),
            encode_id("Lead", "crm", "1"), encode_id("Segment", SOURCE, "no-such-segment")]  # fmt: skip
     query = """query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Segment { name alias description }
       ... on Campaign { name } } }"""
@@ -234,7 +245,9 @@ def test_a_page_of_leads_reads_each_path_below_it_in_one_upstream_call(
     query = """query($id: ID!) { node(id: $id) { ... on Campaign { leads(first: 20) { nodes { name
       touches(first: 5) { nodes { kind campaign { name } } } campaigns { name } segments { name }
       customer { id } contact { id } } } } } }"""
-    result = marketing_facade.query(query, {"id": encode_id("Campaign", campaign.source, campaign.source_id)}, explain=True)
+    result = marketing_facade.query(
+        query, {"id": encode_id("Campaign", campaign.source, campaign.source_id)}, explain=True
+    )
     assert len(_ok(result)["node"]["leads"]["nodes"]) == 20
     for operation in ("fetch_related person by campaign", "fetch_related touch by person",
                       "fetch_related campaign by person", "fetch_related segment by person"):  # fmt: skip
@@ -243,5 +256,7 @@ def test_a_page_of_leads_reads_each_path_below_it_in_one_upstream_call(
     crm = _calls(result, "crm")
     assert crm and {(c["operation"], c["keys"]) for c in crm} == {("fetch person", crm[0]["keys"])}
     assert len({c["request"] for c in crm}) == len(crm), "the leads' CRM contacts: one batch (its requests once each)"
-    assert sorted(c["request"] for c in _calls(result, "identity")) == ["SELECT customer by link", "SELECT person links"]
-
+    assert sorted(c["request"] for c in _calls(result, "identity")) == [
+        "SELECT customer by link",
+        "SELECT person links",
+    ]

@@ -11,7 +11,6 @@ from crmgraph.schema.ids import encode_id
 from tests.facade import Facade, serve_facade
 from tests.marketing_source import (
     MarketingEstate,
-    marketing_estate,  # noqa: F401 - a fixture
     registered,
 )
 from tests.test_governance import GOVERNANCE, Estate360, token
@@ -29,7 +28,8 @@ def owned(marketing_estate: MarketingEstate) -> Estate360:
     return Estate360(marketing_estate.identity_url)
 
 
-CAMPAIGN = """query($id: ID!) { node(id: $id) { ... on Campaign { leads(first: 200) { totalCount nodes { id customer { id } } }
+CAMPAIGN = """query($id: ID!) { node(id: $id) { ... on Campaign {
+  leads(first: 200) { totalCount nodes { id customer { id } } }
   customers(first: 100) { totalCount nodes { id } } } } }"""
 
 

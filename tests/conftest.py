@@ -212,3 +212,7 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def mariadb_url() -> str:
     return _service_url("CRMGRAPH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4")
+
+
+# The marketing source's fixtures (a stand-in until the demo marketing system lands): tests/marketing_source.py.
+from tests.marketing_source import marketing_estate, marketing_facade  # noqa: E402, F401

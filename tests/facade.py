@@ -38,12 +38,15 @@ def facade_config(
     survivorship: dict[str, Any] | None = None,
     governance: str = TEST_AUTH,
     crm: dict[str, Any] | None = None,
+    more_sources: dict[str, dict[str, Any]] | None = None,
 ) -> Config:
     """The facade in front of the test estate; ``governance`` holds its ``auth:`` and ``policy:`` sections (and
-    any other top-level section a test adds, such as ``audit:``), indented as TEST_AUTH's second line is."""
+    any other top-level section a test adds, such as ``audit:``), indented as TEST_AUTH's second line is.
+    ``more_sources`` are further sources after the three (name -> settings, ``adapter`` among them)."""
     tickets_policy = json.dumps(tickets_resilience or {})  # JSON is YAML
     tracing_section = json.dumps(tracing or {})
     survivorship_section = json.dumps(survivorship or {})
+    extra = "".join(f"\n          {name}: {json.dumps(settings)}" for name, settings in (more_sources or {}).items())
     crm_settings = "".join(f", {key}: {json.dumps(value)}" for key, value in (crm or {}).items())  # more settings
     return parse_config(
         f"""
@@ -51,7 +54,7 @@ def facade_config(
           crm: {{adapter: hubspot, url: "{crm_url}", token: demo-crm-token{crm_settings}}}
           erp: {{adapter: sql, url: "{erp_url}"}}
           tickets: {{adapter: zendesk, url: "{tickets_url}", email: api@demo.crmgraph.test, token: demo-zendesk-token,
-                    resilience: {tickets_policy}}}
+                    resilience: {tickets_policy}}}{extra}
         cache: {{url: "{cache_url}", ttl_s: {{default: {ttl_s}}}, namespace: "{namespace}"}}
         identity: {{url: "{identity_url}", survivorship: {survivorship_section}}}
         server: {{max_page_size: 200, deadline_s: {deadline_s}}}

@@ -25,6 +25,7 @@ from crmgraph.errors import SourceError
 from crmgraph.records import Record
 
 KEY_VERSION = 4  # bump when what is stored changes shape (3: parties gained address, postcode; 4: persons updated_at)
+SCAN_PAGE = 500  # records per page when a whole (small) list is read through scan()
 Upstream = Callable[[list[str]], Awaitable[list[Any]]]
 
 
@@ -116,6 +117,29 @@ class ReadThrough:
             return list(await adapter.fetch_related(entity, by, missing))
 
         return await self._read(adapter.source, entity, by, keys, upstream, stale)
+
+    async def scan(self, adapter: Adapter, entity: str, stale: StaleLog | None = None) -> list[Record]:
+        """Every record of ``entity`` the source lists (:meth:`Adapter.scan`, page after page), cached as one
+        entry (``{source}:{entity}:scan:*``) for the entity's TTL: for small reference lists (campaigns), not
+        for customer data. A failure raises its :class:`SourceError`, or serves the stale list where one is kept."""
+
+        async def upstream(keys: list[str]) -> list[Any]:
+            found: list[Record] = []
+            cursor: str | None = None
+            try:
+                while True:
+                    page = await adapter.scan(entity, cursor, SCAN_PAGE)
+                    found.extend(page.records)
+                    if page.next_cursor is None:
+                        return [found]
+                    cursor = page.next_cursor
+            except SourceError as error:
+                return [error]  # in the key's slot: a stale list, where one is kept, is served instead
+
+        (answer,) = await self._read(adapter.source, entity, "scan", ["*"], upstream, stale)
+        if isinstance(answer, SourceError):
+            raise answer
+        return list(answer or [])
 
     async def store_related(self, source: str, entity: str, by: str, found: dict[str, list[Record]]) -> None:
         """Keep lists read some other way (a joined read's children, per parent) as ``by``'s own entries."""

@@ -24,7 +24,7 @@ from crmgraph.identity import normalize as norm
 from crmgraph.identity import persist
 from crmgraph.identity.engine import Resolution, resolve
 from crmgraph.identity.persist import KindReport
-from crmgraph.identity.profiles import Profile, SourceRecord
+from crmgraph.identity.profiles import COMPANY_TEXT, Profile, SourceRecord
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.identity.store import SCOPE_KINDS, IdentityStore
 from crmgraph.records import PartyRecord, PersonRecord, Record
@@ -122,16 +122,27 @@ async def scan_sources(
     return parties, persons  # fmt: skip
 
 
-def _person_customers(resolution: Resolution, customer_of_record: Mapping[SourceRecord, int]) -> dict[int, int | None]:
-    """Person cluster label -> the golden customer most of its records are filed under."""
+def _person_customers(
+    resolution: Resolution, customer_of_record: Mapping[SourceRecord, int], golden_of_label: Mapping[int, int]
+) -> dict[int, int | None]:
+    """Person cluster label -> the golden customer most of its records are filed under; for a person whose
+    records are filed under none, and who is known as a lead, the customer its lead records were assigned to
+    (by e-mail domain or company name, see :func:`~crmgraph.identity.profiles.assign_customers`)."""
     votes: defaultdict[int, Counter[int]] = defaultdict(Counter)
+    lead_votes: defaultdict[int, Counter[int]] = defaultdict(Counter)
     labels = resolution.persons.labels
     for row, profile in enumerate(resolution.persons.profiles):
         label = int(labels[row])
         votes.setdefault(label, Counter())
         if profile.parent is not None and profile.parent in customer_of_record:
             votes[label][customer_of_record[profile.parent]] += 1
-    return {label: (counted.most_common(1)[0][0] if counted else None) for label, counted in votes.items()}
+        assigned = profile.values.get("customer")
+        if COMPANY_TEXT in profile.values and isinstance(assigned, str) and int(assigned) in golden_of_label:
+            lead_votes[label][golden_of_label[int(assigned)]] += 1
+    return {
+        label: (counted or lead_votes[label]).most_common(1)[0][0] if counted or lead_votes[label] else None
+        for label, counted in votes.items()
+    }
 
 
 def write_run(
@@ -166,7 +177,7 @@ def write_run(
         persist.write_match_keys(conn, keys, companies.new)
         if progress is not None:
             progress("write", 1, 3)
-        parents = _person_customers(resolution, customer_of_record)
+        parents = _person_customers(resolution, customer_of_record, companies.ids)
         _, report.persons = persist.write_links(conn, "person", resolution.persons, now, parents)
         if progress is not None:
             progress("write", 2, 3)

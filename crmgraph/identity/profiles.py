@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from crmgraph.identity import normalize as norm
-from crmgraph.records import PartyRecord, PersonRecord
+from crmgraph.records import LeadRecord, PartyRecord, PersonRecord
 
 Value = str | frozenset[str] | None
 
@@ -30,6 +30,9 @@ class MatchResultLike(Protocol):
 
 
 SourceRecord = tuple[str, str]  # (source, source id)
+# A person value only a lead's profile has (present, if empty): the company name the lead gave as free text,
+# normalised. It is compared with nothing; it tells a lead's customer where its system files it under none.
+COMPANY_TEXT = "company"
 SET_LIMIT = 6  # values kept per set field: a company's domains, phones; its people's e-mails are many more
 
 
@@ -150,6 +153,11 @@ def person_profile(record: PersonRecord, country: str | None = None, customer: i
         "customer": str(customer) if customer is not None else None,
         "job_title": norm.text(record.job_title),
     }
+    if isinstance(record, LeadRecord):
+        named = norm.company_name(record.company)
+        values[COMPANY_TEXT] = named[0] if named else None
+        if values["phone"] is None and country is None:
+            values["phone"] = norm.phone(record.phone, record.country)  # a lead says its own country
     parent = (record.source, record.party_id) if record.party_id is not None else None
     return Profile(record.source, record.source_id, values, tuple(record.xrefs), parent)
 
@@ -190,15 +198,20 @@ def people_of(persons: Iterable[Profile], shared: frozenset[str] = frozenset()) 
 def assign_customers(persons: Iterable[Profile], companies: MatchResultLike) -> None:
     """Set each person's ``customer``: the golden customer (cluster label) of the company record it is filed
     under, else the one customer whose records and people use its e-mail domain (a ticket-system user
-    with no organization, writing from their company address). Free-mail and shared domains say nothing.
+    with no organization, writing from their company address), else, for a lead, the one customer whose
+    records bear the company name it gave. Free-mail and shared domains say nothing.
     """
     label_of = {profile.key: int(companies.labels[row]) for row, profile in enumerate(companies.profiles)}
     owners: dict[str, set[int]] = defaultdict(set)
+    named: dict[str, set[int]] = defaultdict(set)
     for row, profile in enumerate(companies.profiles):
         domains = profile.values.get("domains")
         if isinstance(domains, frozenset):
             for held in domains:
                 owners[held].add(int(companies.labels[row]))
+        name = profile.values.get("name")
+        if isinstance(name, str):
+            named[name].add(int(companies.labels[row]))
     for person in persons:
         customer = label_of.get(person.parent) if person.parent is not None else None
         address = person.values.get("email")
@@ -207,4 +220,7 @@ def assign_customers(persons: Iterable[Profile], companies: MatchResultLike) -> 
             holders = owners.get(writes_from) if writes_from is not None else None
             if holders is not None and len(holders) == 1:
                 customer = next(iter(holders))
+        company = person.values.get(COMPANY_TEXT)
+        if customer is None and isinstance(company, str) and len(named.get(company, ())) == 1:
+            customer = next(iter(named[company]))
         person.values["customer"] = str(customer) if customer is not None else None

@@ -52,6 +52,7 @@ class Loaders:
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
         self._covering: dict[tuple[str, str, str], list[_Cover]] = {}
+        self._every: dict[tuple[str, str], asyncio.Future[list[Record]]] = {}
 
     def sources_serving(self, entity: str, by: str = "id") -> list[str]:
         """Source names that can reach ``entity`` by ``by``, in configuration (precedence) order."""
@@ -87,6 +88,15 @@ class Loaders:
 
             loader = self._loaders[key] = BatchLoader(load)
         return loader
+
+    def every(self, source: str, entity: str) -> asyncio.Future[list[Record]]:
+        """Every record of ``entity`` in ``source`` (a scan, read through the cache): read once per request,
+        whoever asks. For small lists that a query pages through itself (the campaigns)."""
+        key = (source, entity)
+        found = self._every.get(key)
+        if found is None or found.cancelled():
+            found = self._every[key] = asyncio.ensure_future(self.cache.scan(self.adapters[source], entity, self.stale))
+        return found
 
     def cover(
         self,

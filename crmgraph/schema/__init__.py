@@ -21,6 +21,7 @@ from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.field_policy import guard_fields
+from crmgraph.schema.marketing import Campaign, Lead, Segment
 from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.order_mutations import OrderMutation
@@ -51,7 +52,20 @@ def build_schema(
         query=Query,
         mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation)),
         subscription=Subscription,
-        types=[Customer, Contact, Owner, Deal, Interaction, Order, Invoice, Ticket, ReviewCandidate],
+        types=[
+            Customer,
+            Contact,
+            Owner,
+            Deal,
+            Interaction,
+            Order,
+            Invoice,
+            Ticket,
+            ReviewCandidate,
+            Lead,
+            Campaign,
+            Segment,
+        ],
         execution_context_class=SharedEventExecution,  # a subscription event answered once per share key
         extensions=[
             # First: parse within the token limit and refuse a document past a query limit before anything

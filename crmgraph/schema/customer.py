@@ -12,12 +12,14 @@ import strawberry
 
 from crmgraph import records
 from crmgraph.errors import ClientError
+from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.people import golden_people
 from crmgraph.resolvers.survivorship import golden_field, golden_record
 from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.lookahead import asks_for, selected_names
+from crmgraph.schema.marketing import Lead, lead_key
 from crmgraph.schema.nodes import (
     Contact,
     Deal,
@@ -73,6 +75,7 @@ READS_BY_FIELD: dict[str, tuple[str, ...]] = {
     "id": (),
     "sources": (),
     "contacts": ("person",),
+    "leads": ("person",),
     "deals": ("deal",),
     "orders": ("order",),
     "invoices": ("invoice",),
@@ -202,6 +205,15 @@ class Customer(Node):
         return paginate(people, lambda p: (p.primary.name.lower(), p.primary.source, p.primary.source_id),
                         first=first, after=after, cap=info.context.max_page_size,
                         wrap=Contact.of_golden)  # type: ignore[return-value]  # fmt: skip
+
+    @strawberry.field(
+        description="The customer's leads in the marketing systems, once each, by name: those filed under its "
+        "companies there, and those identity resolution linked to its people (or to it, by company name or e-mail "
+        "domain). Null, with the error, when a marketing system fails."
+    )
+    async def leads(self, info: Info) -> list[Lead] | None:
+        leads = await mkt.customer_leads(info.context.loaders, self.customer_id)
+        return [Lead.of(lead) for lead in sorted(leads, key=lead_key)]
 
     @strawberry.field(description="Sales opportunities, newest first.")
     async def deals(

@@ -11,11 +11,14 @@ import strawberry
 
 from crmgraph import records
 from crmgraph.errors import ClientError, SourceError
+from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.scope import customer_in_scope, party_in_scope
 from crmgraph.schema.audit_events import AuditEvent, audit_events
 from crmgraph.schema.customer import Customer, prefetch_for
+from crmgraph.schema.follow_up import DEFAULT_PAGE
 from crmgraph.schema.ids import decode_id, decode_number, not_issued, number_of
+from crmgraph.schema.marketing import Campaign, campaigns_page, record_node
 from crmgraph.schema.nodes import Contact, Deal, Info, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.pagination import (
     WHOLE,
@@ -32,7 +35,7 @@ from crmgraph.schema.saga_mutations import Saga, saga_by_id
 from crmgraph.schema.scalars import Node
 
 # Node type -> (entity, builder) for ids that wrap a source record.
-_RECORD_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
+_RECORD_NODES: dict[str, tuple[str, Callable[[Any], Node | None]]] = {
     "Contact": ("person", Contact.of),
     "Owner": ("owner", Owner.of),
     "Deal": ("deal", Deal.of),
@@ -40,6 +43,10 @@ _RECORD_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
     "Order": ("order", Order.of),
     "Invoice": ("invoice", Invoice.of),
     "Ticket": ("ticket", Ticket.of),
+    # A marketing source's records: None for a record of another kind (another source's person is no lead).
+    "Lead": ("person", lambda r: record_node("Lead", r)),
+    "Campaign": ("campaign", lambda r: record_node("Campaign", r)),
+    "Segment": ("segment", lambda r: record_node("Segment", r)),
 }
 
 
@@ -77,8 +84,10 @@ async def _visible(info: Info, record: records.Record | None) -> records.Record 
     """The record, unless the principal's row scope hides the customer it belongs to."""
     if record is None or info.context.access is None or not info.context.access.scoped:
         return record
-    if isinstance(record, records.OwnerRecord):
-        return record  # an owner (a CRM user) is nobody's customer data
+    if isinstance(record, records.OwnerRecord | records.CampaignRecord | records.SegmentRecord):
+        return record  # an owner (a CRM user), a campaign, a segment: nobody's customer data
+    if isinstance(record, records.LeadRecord):  # a lead may belong to a customer through its person link too
+        return record if await mkt.visible_leads(info.context.loaders, info.context.access, [record]) else None
     party: str | None = getattr(record, "party_id", None)
     in_scope = party is not None and await party_in_scope(
         info.context.loaders, info.context.access, (record.source, party)
@@ -209,6 +218,16 @@ class Query:
     async def order_by_number(self, info: Info, number: str) -> Order | None:
         found = await _first_found(info, "order", "number", number.strip())
         return Order.of(found) if isinstance(found, records.OrderRecord) else None
+
+    @strawberry.field(
+        description="Marketing campaigns of every marketing system, newest start first; `channel` keeps those of "
+        "one channel (email, webinar, ..., compared without case). Null, with the error, when a marketing "
+        "system fails."
+    )
+    async def campaigns(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, channel: str | None = None
+    ) -> Connection[Campaign] | None:
+        return await campaigns_page(info, first, after, channel)
 
     @strawberry.field(description="A ticket by its number in the ticket system.")
     async def ticket(self, info: Info, number: str) -> Ticket | None:

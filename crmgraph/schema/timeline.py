@@ -10,13 +10,17 @@ from enum import StrEnum
 import strawberry
 
 from crmgraph import records
+from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.scalars import SourceLink
 
 
-@strawberry.enum(description="What happened.")
+@strawberry.enum(
+    description="What happened. EMAIL_SENT to POINTS_CHANGED are marketing touches of the customer's leads "
+    "(see MarketingTouchKind)."
+)
 class TimelineEventKind(StrEnum):
     CALL = "CALL"
     EMAIL = "EMAIL"
@@ -28,6 +32,14 @@ class TimelineEventKind(StrEnum):
     ORDER_PLACED = "ORDER_PLACED"
     INVOICE_ISSUED = "INVOICE_ISSUED"
     INVOICE_PAID = "INVOICE_PAID"
+    # A marketing touch of one of the customer's leads (MarketingTouchKind, in the marketing system).
+    EMAIL_SENT = "EMAIL_SENT"
+    EMAIL_OPENED = "EMAIL_OPENED"
+    EMAIL_CLICKED = "EMAIL_CLICKED"
+    FORM_SUBMITTED = "FORM_SUBMITTED"
+    PAGE_VISITED = "PAGE_VISITED"
+    CAMPAIGN_JOINED = "CAMPAIGN_JOINED"
+    POINTS_CHANGED = "POINTS_CHANGED"
 
 
 @strawberry.type(description="One thing that happened with a customer, in any system.")
@@ -70,7 +82,8 @@ _DONE = (records.TicketStatus.SOLVED, records.TicketStatus.CLOSED)
 
 
 async def customer_events(loaders: Loaders, customer_id: int) -> list[_Event]:
-    """Every event of the customer. Ticket comments cost one call per ticket: Zendesk has no batch form.
+    """Every event of the customer. Ticket comments cost one call per ticket: Zendesk has no batch form; the
+    touches of all its leads, one call per marketing system.
 
     Each kind of record is followed on its own: the comments of the tickets are asked for as soon as the
     tickets are known, not once the slowest other source has answered too (that would add a level of
@@ -81,6 +94,7 @@ async def customer_events(loaders: Loaders, customer_id: int) -> list[_Event]:
         _ticket_events(loaders, customer_id),
         _order_events(loaders, customer_id),
         _invoice_events(loaders, customer_id),
+        _touch_events(loaders, customer_id),
     )
     return [event for part in parts for event in part]
 
@@ -140,4 +154,18 @@ async def _invoice_events(loaders: Loaders, customer_id: int) -> list[_Event]:
                     TimelineEventKind.INVOICE_PAID, payment.paid_at, f"Invoice {invoice.number} paid", amount, payment
                 )
             )
+    return events
+
+
+async def _touch_events(loaders: Loaders, customer_id: int) -> list[_Event]:
+    leads = await mkt.customer_leads(loaders, customer_id)
+    touch_lists = await asyncio.gather(
+        *(read.related(loaders, lead.source, "touch", "person", lead.source_id) for lead in leads)
+    )
+    events: list[_Event] = []
+    for lead, touches in zip(leads, touch_lists, strict=True):
+        for touch in read.of_type(touches, records.TouchRecord):
+            title = touch.title or touch.kind.value.replace("_", " ").capitalize()
+            summary = f"{lead.name}: {touch.detail}" if touch.detail else lead.name
+            events.append(_Event(TimelineEventKind(touch.kind.value), touch.occurred_at, title, summary, touch))
     return events

@@ -102,8 +102,13 @@ def project_activity(
             points += delta
             action = {"read": "Email read", "click": "Email link clicked", "visit": "Page visited",
                       "form": "Form submitted"}[kind]  # fmt: skip
-            log: dict[str, object] = {"delta": delta, "type": kind, "eventName": action, "actionName": events[-1][3]}
-            events.append((when, "point.gained", campaign.id, f"{action}: +{delta}", {"log": log}))
+            points_log: dict[str, object] = {
+                "delta": delta,
+                "type": kind,
+                "eventName": action,
+                "actionName": events[-1][3],
+            }
+            events.append((when, "point.gained", campaign.id, f"{action}: +{delta}", {"log": points_log}))
         elif kind in POINTS:
             events.pop()  # no room for the points it earns: keep points and events consistent
     events.sort(key=lambda event: event[0])
@@ -136,12 +141,12 @@ def _event(
             return when, "email.read", campaign.id, subject, {"stat": read, "type": "read"}
         case "click":
             url = f"{SITE}/{rng.choice(PAGES)}?utm_campaign={campaign.id}&utm_source=email"
-            hit = {"url": url, "source": "email", "sourceId": str(email_id), "dateHit": stamp(when)}
+            hit: dict[str, object] = {"url": url, "source": "email", "sourceId": str(email_id), "dateHit": stamp(when)}
             return when, "page.hit", campaign.id, f"Clicked in e-mail: {subject}", {"hit": hit}
         case "visit":
             url = f"{SITE}/{rng.choice(PAGES)}"
-            hit: dict[str, object] = {"url": url, "source": None, "sourceId": None, "dateHit": stamp(when)}
-            return when, "page.hit", campaign.id, url, {"hit": hit}
+            visit: dict[str, object] = {"url": url, "source": None, "sourceId": None, "dateHit": stamp(when)}
+            return when, "page.hit", campaign.id, url, {"hit": visit}
         case _:
             form_id, name, alias = rng.choice(FORMS)
             submission = {"form": {"id": form_id, "name": name, "alias": alias}, "dateSubmitted": stamp(when),

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy import exc as sa
 
-from crmgraph.adapters.sql import writes as sql_writes
 from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
 from crmgraph.adapters.sql import SqlAdapter
+from crmgraph.adapters.sql import writes as sql_writes
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import load_erp
 from crmgraph.demo.stores.erp import KNA1, VBAK, VBAP

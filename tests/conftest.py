@@ -96,12 +96,12 @@ def writable_running_estate(estate_layout: EstateLayout, tmp_path_factory: pytes
 @pytest.fixture
 def writable_estate(writable_running_estate: Estate) -> Iterator[Estate]:
     """The writable estate with no faults, no webhook subscriptions and zeroed stats, restored after the test."""
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         writable_running_estate.faults(system)
         writable_running_estate.reset(system)
         httpx.delete(f"{writable_running_estate.base(system)}/_control/webhooks", timeout=10).raise_for_status()
     yield writable_running_estate
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         writable_running_estate.faults(system)
         httpx.delete(f"{writable_running_estate.base(system)}/_control/webhooks", timeout=10).raise_for_status()
 
@@ -138,11 +138,11 @@ def _serve_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
 @pytest.fixture
 def estate(running_estate: Estate) -> Iterator[Estate]:
     """The running estate with no faults and zeroed stats, restored after the test."""
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         running_estate.faults(system)
         running_estate.reset(system)
     yield running_estate
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         running_estate.faults(system)
 
 

@@ -101,14 +101,16 @@ def _print_stats(manifest: Manifest) -> None:
 def estate(
     customers: Customers = 300,
     seed: Seed = 42,
-    port_base: Annotated[int, typer.Option(min=0, max=65000, help="CRM on P+1, tickets on P+2; 0 = any free.")] = 8100,
+    port_base: Annotated[
+        int, typer.Option(min=0, max=65000, help="CRM on P+1, tickets on P+2, marketing on P+3; 0 = any free.")
+    ] = 8100,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback only by default).")] = "127.0.0.1",
     data_dir: DataDir = DEFAULT_DATA_DIR,
     ready_file: Annotated[Path | None, typer.Option(help="Write the systems' URLs here once listening.")] = None,
     stats: Annotated[bool, typer.Option("--stats", help="Print what the estate holds and exit.")] = False,
     regenerate: Annotated[bool, typer.Option(help="Seed again even if the data dir is current.")] = False,
 ) -> None:
-    """Seed the estate if needed, then run the CRM and the ticket system until Ctrl-C."""
+    """Seed the estate if needed, then run the CRM, the ticket system and the marketing system until Ctrl-C."""
     manifest = _ensure_estate(data_dir, customers, seed, regenerate)
     if stats:
         _print_stats(manifest)
@@ -125,6 +127,10 @@ def estate(
             f"{credentials.zendesk_email}/token : {credentials.zendesk_token}"
         )
         out.print(f"[bold]ERP[/] (SQL, SAP-style tables)  {running.erp_url}")
+        out.print(
+            f"[bold]Marketing[/] (Mautic REST API)   {running.marketing_url}   "
+            f"{credentials.marketing_user} : {credentials.marketing_password} (basic auth)"
+        )
         auth = f"Authorization: Bearer {credentials.crm_token}"
         out.print(f"Try: curl -H '{auth}' '{running.crm_url}/crm/v3/objects/companies?limit=2'")
         out.print("Control: GET /_control/stats, POST /_control/reset, POST /_control/faults on each system.")

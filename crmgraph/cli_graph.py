@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from crmgraph.config import Config, ConfigErrors, SourceConfig, load_config, parse_config
+from crmgraph.demo.layout import EstateCredentials
 from crmgraph.demo.process import estate_process
 from crmgraph.demo.role_tokens import WHAT_EACH_SEES, role_tokens
 from crmgraph.errors import ConfigError
@@ -170,7 +171,9 @@ def demo_group(
     customers: Annotated[int, typer.Option(min=1, help="Customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the estate.")] = 42,
     port: Annotated[int, typer.Option(help="Port of the facade (GraphQL).")] = 8000,
-    port_base: Annotated[int, typer.Option(help="The estate's CRM listens on P+1, tickets on P+2.")] = 8100,
+    port_base: Annotated[
+        int, typer.Option(help="The estate's CRM listens on P+1, tickets on P+2, marketing on P+3.")
+    ] = 8100,
     latency_ms: Annotated[float, typer.Option(help="Latency injected into every upstream call.")] = 0.0,
     data_dir: Annotated[Path, typer.Option(help="Where the estate and the identity store live.")] = Path("var/demo"),
 ) -> None:
@@ -194,11 +197,16 @@ def demo_group(
             hook = {"url": f"http://127.0.0.1:{port}/webhooks/{system}", "secret": secret}
             httpx.post(f"{urls[system]}/_control/webhooks", json=hook, timeout=10).raise_for_status()
         _, jwks = ensure_development_key(data_dir)
+        credentials = EstateCredentials()  # what the estate's systems accept
         os.environ |= {
             "CRMGRAPH_DEMO_JWKS": str(jwks.resolve()),
             "CRMGRAPH_DEMO_CRM_URL": urls["crm"],
             "CRMGRAPH_DEMO_TICKETS_URL": urls["tickets"],
             "CRMGRAPH_DEMO_ERP_URL": urls["erp"],
+            # The marketing system (Mautic): the demo config's marketing source reads these.
+            "CRMGRAPH_DEMO_MARKETING_URL": urls["marketing"],
+            "CRMGRAPH_DEMO_MARKETING_USER": credentials.marketing_user,
+            "CRMGRAPH_DEMO_MARKETING_PASSWORD": credentials.marketing_password,
             "CRMGRAPH_IDENTITY_URL": f"sqlite:///{(data_dir / 'identity.sqlite').resolve()}",
         }
         try:
@@ -214,7 +222,8 @@ def demo_group(
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         tokens = role_tokens(data_dir, os.environ["CRMGRAPH_IDENTITY_URL"])
         admin = next(found.token for found in tokens if found.role == "admin")
-        out.print(f"\nThe legacy systems: CRM {urls['crm']}, tickets {urls['tickets']}, ERP {urls['erp']}",
+        out.print(f"\nThe legacy systems: CRM {urls['crm']}, tickets {urls['tickets']}, ERP {urls['erp']}, "
+                  f"marketing {urls['marketing']}",
                   markup=False, highlight=False)  # fmt: skip
         out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser: its tabs carry the admin "
                   "token in Headers)\nA first query to paste:\n")  # fmt: skip

@@ -35,9 +35,10 @@ class Estate:
     crm_url: str
     tickets_url: str
     credentials: EstateCredentials
+    marketing_url: str = ""
 
     def base(self, system: str) -> str:
-        return {"crm": self.crm_url, "tickets": self.tickets_url}[system]
+        return {"crm": self.crm_url, "tickets": self.tickets_url, "marketing": self.marketing_url}[system]
 
     def crm(self, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.credentials.crm_token}"}
@@ -46,6 +47,10 @@ class Estate:
     def tickets(self, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": self.credentials.zendesk_basic}
         return httpx.Client(base_url=self.tickets_url, headers=headers, timeout=10, **kwargs)
+
+    def marketing(self, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": self.credentials.marketing_basic}
+        return httpx.Client(base_url=self.marketing_url, headers=headers, timeout=10, **kwargs)
 
     def stats(self, system: str) -> dict[str, Any]:
         response = httpx.get(f"{self.base(system)}/_control/stats", timeout=10)
@@ -76,7 +81,13 @@ def running_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
 def writable_running_estate(estate_layout: EstateLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     """A second estate over a copy of the seeded files, for tests that write: the shared one stays as seeded."""
     copy = EstateLayout(tmp_path_factory.mktemp("writable-estate"))
-    for path in (estate_layout.crm_db, estate_layout.tickets_db, estate_layout.erp_db, estate_layout.ground_truth):
+    for path in (
+        estate_layout.crm_db,
+        estate_layout.tickets_db,
+        estate_layout.erp_db,
+        estate_layout.marketing_db,
+        estate_layout.ground_truth,
+    ):
         shutil.copyfile(path, copy.root / path.name)
     shutil.copyfile(estate_layout.manifest, copy.manifest)  # last: the copy is complete, nothing is re-seeded
     yield from _serve_estate(copy)
@@ -85,12 +96,12 @@ def writable_running_estate(estate_layout: EstateLayout, tmp_path_factory: pytes
 @pytest.fixture
 def writable_estate(writable_running_estate: Estate) -> Iterator[Estate]:
     """The writable estate with no faults, no webhook subscriptions and zeroed stats, restored after the test."""
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         writable_running_estate.faults(system)
         writable_running_estate.reset(system)
         httpx.delete(f"{writable_running_estate.base(system)}/_control/webhooks", timeout=10).raise_for_status()
     yield writable_running_estate
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         writable_running_estate.faults(system)
         httpx.delete(f"{writable_running_estate.base(system)}/_control/webhooks", timeout=10).raise_for_status()
 
@@ -114,7 +125,7 @@ def _serve_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
                 raise RuntimeError("estate did not become ready within 60 s")
             time.sleep(0.05)
         urls = json.loads(ready.read_text())
-        yield Estate(estate_layout, urls["crm"], urls["tickets"], EstateCredentials())
+        yield Estate(estate_layout, urls["crm"], urls["tickets"], EstateCredentials(), urls["marketing"])
     finally:
         process.terminate()
         try:
@@ -127,11 +138,11 @@ def _serve_estate(estate_layout: EstateLayout) -> Iterator[Estate]:
 @pytest.fixture
 def estate(running_estate: Estate) -> Iterator[Estate]:
     """The running estate with no faults and zeroed stats, restored after the test."""
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         running_estate.faults(system)
         running_estate.reset(system)
     yield running_estate
-    for system in ("crm", "tickets"):
+    for system in ("crm", "tickets", "marketing"):
         running_estate.faults(system)
 
 

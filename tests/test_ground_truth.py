@@ -36,8 +36,9 @@ ADDRESS_NOISE = {
 
 @pytest.fixture(scope="module")
 def truth(estate_layout: EstateLayout) -> Truth:
+    """The CRM's, ticket system's and ERP's rows; the marketing system's are checked in test_marketing_seed."""
     with estate_layout.ground_truth.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return [row for row in csv.DictReader(handle) if row["system"] != "marketing"]
 
 
 def _rows(path: Path, sql: str) -> list[sqlite3.Row]:
@@ -382,9 +383,11 @@ def test_load_erp_alone_gives_the_erp_rows_of_the_whole_estate(estate_layout: Es
         assert [tuple(r) for r in _rows(alone, query)] == [tuple(r) for r in _rows(estate_layout.erp_db, query)]
 
 
-def test_manifest_counts_match_the_ground_truth(estate_layout: EstateLayout, truth: Truth) -> None:
+def test_manifest_counts_match_the_ground_truth(estate_layout: EstateLayout) -> None:
     manifest = Manifest.read(estate_layout.manifest)
     assert manifest is not None
+    with estate_layout.ground_truth.open(newline="", encoding="utf-8") as handle:
+        truth = list(csv.DictReader(handle))  # every system's rows, the marketing system's included
     counted = Counter(f"{r['system']}/{r['object']}" for r in truth)
     assert manifest.records == dict(counted)
     noise: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -438,7 +441,7 @@ def _identity_digest(layout: EstateLayout) -> str:
 
 # The estate of seed 5 with 40 customers. A change to the generator that alters it must bump
 # GENERATOR_VERSION (so that existing data directories are generated again) and this digest together.
-PINNED = (7, "6b4f7da20b2fee9ce6b461e3e2931f10c1d9f9485c6dc10218681cb835baa40d")
+PINNED = (8, "a04fe0d7f25f7d752c30d239203787c5c2bbd232e41ac02860438bece51591cb")
 
 
 def test_the_same_seed_gives_the_same_estate_and_another_seed_does_not(tmp_path: Path) -> None:

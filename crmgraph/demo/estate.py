@@ -1,6 +1,7 @@
-"""Run the simulated CRM and ticket system as real HTTP servers on loopback.
+"""Run the simulated CRM, ticket system and marketing system as real HTTP servers on loopback.
 
-The CRM listens on ``port_base + 1`` and the ticket system on ``port_base + 2``; a ``port_base`` of 0
+The CRM listens on ``port_base + 1``, the ticket system on ``port_base + 2`` and the marketing automation
+system (Mautic) on ``port_base + 3``; a ``port_base`` of 0
 lets the OS pick free ports, which tests use (the chosen ports are written to the ready file).
 """
 
@@ -16,8 +17,9 @@ from pathlib import Path
 from crmgraph.demo.crm_api import build_crm_api, crm_error
 from crmgraph.demo.instruments import instrument
 from crmgraph.demo.layout import EstateCredentials, EstateLayout
+from crmgraph.demo.marketing_api import build_marketing_api, marketing_error
 from crmgraph.demo.ticket_api import build_ticket_api, ticket_error
-from crmgraph.demo.webhook_wires import HUBSPOT_WIRE, ZENDESK_WIRE
+from crmgraph.demo.webhook_wires import HUBSPOT_WIRE, MAUTIC_WIRE, ZENDESK_WIRE
 from crmgraph.demo.webhooks import WebhookHub
 from crmgraph.demo.wire import Server
 
@@ -27,9 +29,10 @@ class RunningEstate:
     crm_url: str
     tickets_url: str
     erp_url: str
+    marketing_url: str
 
     def as_json(self) -> dict[str, str]:
-        return {"crm": self.crm_url, "tickets": self.tickets_url, "erp": self.erp_url}
+        return {"crm": self.crm_url, "tickets": self.tickets_url, "erp": self.erp_url, "marketing": self.marketing_url}
 
 
 def _port(port_base: int, offset: int) -> int:
@@ -48,6 +51,7 @@ async def serve_estate(
     """Serve until SIGINT/SIGTERM (or cancellation)."""
     credentials = credentials or EstateCredentials()
     crm_hooks, ticket_hooks = WebhookHub(HUBSPOT_WIRE), WebhookHub(ZENDESK_WIRE)
+    marketing_hooks = WebhookHub(MAUTIC_WIRE)
     crm = Server(
         instrument(build_crm_api(layout.crm_db, credentials.crm_token, crm_hooks), "crm", crm_error, crm_hooks),
         host,
@@ -63,9 +67,22 @@ async def serve_estate(
         host,
         _port(port_base, 2),
     )
+    marketing = Server(
+        instrument(
+            build_marketing_api(
+                layout.marketing_db, credentials.marketing_user, credentials.marketing_password, marketing_hooks
+            ),
+            "marketing",
+            marketing_error,
+            marketing_hooks,
+        ),
+        host,
+        _port(port_base, 3),
+    )
     await crm.start()
     await tickets.start()
-    running = RunningEstate(crm.url, tickets.url, layout.erp_url)
+    await marketing.start()
+    running = RunningEstate(crm.url, tickets.url, layout.erp_url, marketing.url)
     if ready_file is not None:
         tmp = ready_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(running.as_json()))
@@ -81,5 +98,7 @@ async def serve_estate(
     finally:
         await crm.close()
         await tickets.close()
+        await marketing.close()
         await crm_hooks.close()
         await ticket_hooks.close()
+        await marketing_hooks.close()

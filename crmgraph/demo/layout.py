@@ -24,6 +24,10 @@ class EstateLayout:
         return self.root / "tickets.sqlite"
 
     @property
+    def marketing_db(self) -> Path:
+        return self.root / "marketing.sqlite"
+
+    @property
     def erp_db(self) -> Path:
         return self.root / "erp.sqlite"
 
@@ -42,14 +46,23 @@ class EstateLayout:
 
 @dataclass(frozen=True)
 class EstateCredentials:
-    """What the simulated systems accept: a HubSpot private-app token and a Zendesk API token."""
+    """What the simulated systems accept: a HubSpot private-app token, a Zendesk API token and a Mautic
+    user's basic-auth name and password."""
 
     crm_token: str = "demo-crm-token"
     zendesk_email: str = "api@demo.crmgraph.test"
     zendesk_token: str = "demo-zendesk-token"
+    marketing_user: str = "crmgraph"
+    marketing_password: str = "demo-marketing-password"
 
     @property
     def zendesk_basic(self) -> str:
         """The ``Authorization`` header value Zendesk expects: basic auth of ``email/token:apikey``."""
         raw = f"{self.zendesk_email}/token:{self.zendesk_token}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    @property
+    def marketing_basic(self) -> str:
+        """The ``Authorization`` header value Mautic's basic auth expects: ``user:password``."""
+        raw = f"{self.marketing_user}:{self.marketing_password}".encode()
         return "Basic " + base64.b64encode(raw).decode()

@@ -32,7 +32,7 @@ def estate_process(
     start_timeout_s: float = 120,
     cpus: set[int] | None = None,
 ) -> Iterator[dict[str, str]]:
-    """Seed (if needed) and serve the estate in a child process; yield its URLs (crm, tickets, erp).
+    """Seed (if needed) and serve the estate in a child process; yield its URLs (crm, tickets, erp, marketing).
 
     ``cpus`` pins the estate to those processors (benchmarks: the simulated systems then do not compete
     for the facade's processor, as they would not on their own machines).

@@ -8,6 +8,10 @@
   secret, of ``timestamp + body``, where the timestamp is ``X-Zendesk-Webhook-Signature-Timestamp``
   (ISO 8601, whole seconds, UTC). One event per request.
 
+- Mautic: ``Webhook-Signature`` is the base64 HMAC-SHA256, keyed with the webhook's secret, of the body. The
+  body groups the events by type (``{"mautic.lead_post_save_new": [{"contact": ..., "timestamp": ...}],
+  "timestamp": ...}``), up to 10 events a request (Mautic's queued mode sends them in batches).
+
 Receivers reject a stale timestamp (HubSpot documents five minutes), so a retry is signed afresh.
 """
 
@@ -61,3 +65,20 @@ def zendesk_body(events: list[Event], subscription: Subscription, attempt: int) 
 
 HUBSPOT_WIRE = Wire(HUBSPOT_BATCH, hubspot_body, hubspot_headers)
 ZENDESK_WIRE = Wire(1, zendesk_body, zendesk_headers)
+
+
+MAUTIC_BATCH = 10
+
+
+def mautic_headers(secret: str, method: str, url: str, body: bytes) -> dict[str, str]:
+    return {"Webhook-Signature": _hmac_b64(secret, body)}
+
+
+def mautic_body(events: list[Event], subscription: Subscription, attempt: int) -> bytes:
+    by_kind: dict[str, list[dict[str, object]]] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, []).append(event.payload)
+    return orjson.dumps({**by_kind, "timestamp": datetime.now(UTC).isoformat(timespec="seconds")})
+
+
+MAUTIC_WIRE = Wire(MAUTIC_BATCH, mautic_body, mautic_headers)

@@ -16,11 +16,21 @@ from crmgraph.demo.seed.crm_projection import owners, project_crm
 from crmgraph.demo.seed.erp_projection import project_erp, project_erp_later
 from crmgraph.demo.seed.ids import Ids
 from crmgraph.demo.seed.manifest import Manifest
+from crmgraph.demo.seed.marketing_projection import project_marketing
 from crmgraph.demo.seed.party import AS_OF, Party, make_party
 from crmgraph.demo.seed.passes import run_pass
-from crmgraph.demo.seed.sink import CRM_INSERTS, TICKET_INSERTS, SqliteSink, SqlSink, TruthSink, open_truth
+from crmgraph.demo.seed.sink import (
+    CRM_INSERTS,
+    MARKETING_INSERTS,
+    TICKET_INSERTS,
+    SqliteSink,
+    SqlSink,
+    TruthSink,
+    open_truth,
+)
 from crmgraph.demo.seed.ticket_projection import agents, project_tickets, project_tickets_later
 from crmgraph.demo.stores import crm as crm_store
+from crmgraph.demo.stores import marketing as marketing_store
 from crmgraph.demo.stores import tickets as ticket_store
 from crmgraph.demo.stores.erp import metadata as erp_metadata
 
@@ -53,7 +63,7 @@ def reset_erp_schema(engine: Engine) -> None:
 
 
 def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress: Progress | None = None) -> Manifest:
-    """Write the CRM, ticket and ERP stores, the ground truth and the manifest under ``layout.root``.
+    """Write the CRM, ticket, ERP and marketing stores, the ground truth and the manifest under ``layout.root``.
 
     Files are built in a scratch directory and moved into place at the end, manifest last, so an
     interrupted run never leaves an estate that looks complete.
@@ -70,6 +80,7 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
     ids = Ids(seed)
     crm = SqliteSink(crm_store.connect(scratch.crm_db), CRM_INSERTS)
     tickets = SqliteSink(ticket_store.connect(scratch.tickets_db), TICKET_INSERTS)
+    marketing = SqliteSink(marketing_store.connect(scratch.marketing_db), MARKETING_INSERTS)
     engine = erp_engine(scratch.erp_url, bulk_load=True)
     reset_erp_schema(engine)
     erp = SqlSink(engine)
@@ -89,7 +100,7 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
             nonlocal done
             done += 1
             if progress is not None and done % PROGRESS_EVERY == 0:
-                progress(done // 3, customers)
+                progress(done // 4, customers)
 
         def draw(index: int) -> Party:
             return make_party(seed, index, OWNERS)
@@ -111,18 +122,23 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
             tick,
         )
         _erp_pass(seed, ids, customers, erp, truth, tick)
+        # Last, so that it cannot move a row of the others (it draws from streams of its own anyway).
+        project_marketing(seed, customers, OWNERS, marketing, truth, tick)
         crm.close()
         tickets.close()
         erp.close()
+        marketing.close()
     crm_store.create_indexes(crm.conn)
     ticket_store.create_indexes(tickets.conn)
+    marketing_store.create_indexes(marketing.conn)
     crm.conn.close()
     tickets.conn.close()
+    marketing.conn.close()
     engine.dispose()
     if progress is not None:
         progress(customers, customers)
 
-    for name in ("crm.sqlite", "tickets.sqlite", "erp.sqlite", "ground_truth.csv"):
+    for name in ("crm.sqlite", "tickets.sqlite", "erp.sqlite", "marketing.sqlite", "ground_truth.csv"):
         (scratch.root / name).replace(layout.root / name)
     scratch.root.rmdir()
     noise: defaultdict[str, dict[str, int]] = defaultdict(dict)
@@ -133,7 +149,12 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
         customers=customers,
         as_of=AS_OF.isoformat(),
         seconds=round(time.monotonic() - started, 2),
-        rows={"crm": dict(crm.rows), "tickets": dict(tickets.rows), "erp": dict(erp.rows)},
+        rows={
+            "crm": dict(crm.rows),
+            "tickets": dict(tickets.rows),
+            "erp": dict(erp.rows),
+            "marketing": dict(marketing.rows),
+        },
         records={f"{system}/{obj}": n for (system, obj), n in truth.records.items()},
         noise=dict(noise),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-GENERATOR_VERSION = 7  # bump whenever the same seed would give different data
+GENERATOR_VERSION = 8  # bump whenever the same seed would give different data
 
 
 class Manifest(BaseModel):

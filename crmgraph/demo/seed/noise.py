@@ -26,6 +26,7 @@ class Noise(StrEnum):
     NAME_SCRIPT = "name_script"  # a person's name in pinyin where the others write hanzi
     NAME_ORDER = "name_order"  # given name and surname in each other's field
     NAME_SPLIT = "name_split"  # the whole name in the surname field
+    NICKNAME = "nickname"  # Bill for William, as people write themselves into web forms
     DUPLICATE = "duplicate"
     # Addresses, measured against how the party writes its own address (see address.py).
     ADDRESS_ABBREVIATION = "address_abbreviation"  # Road as Rd, Straße as Str., District as Dist.

@@ -28,6 +28,20 @@ TICKET_INSERTS = {
     "tickets": "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "comments": "INSERT INTO comments VALUES (?,?,?,?,?,?)",
 }
+MARKETING_INSERTS = {
+    "users": "INSERT INTO users VALUES (?,?,?,?,?)",
+    "stages": "INSERT INTO stages VALUES (?,?,?)",
+    "categories": "INSERT INTO categories VALUES (?,?,?)",
+    "companies": "INSERT INTO companies VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "contacts": "INSERT INTO contacts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "contact_companies": "INSERT INTO contact_companies VALUES (?,?,?,?)",
+    "campaigns": "INSERT INTO campaigns VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    "campaign_leads": "INSERT INTO campaign_leads VALUES (?,?,?,?,?)",
+    "segments": "INSERT INTO segments VALUES (?,?,?,?,?,?,?)",
+    "segment_leads": "INSERT INTO segment_leads VALUES (?,?,?,?)",
+    "emails": "INSERT INTO emails VALUES (?,?,?,?,?)",
+    "events": "INSERT INTO events VALUES (?,?,?,?,?,?,?)",
+}
 TRUTH_COLUMNS = ("party", "person", "system", "object", "source_id", "xref", "noise")
 
 

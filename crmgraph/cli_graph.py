@@ -163,6 +163,11 @@ def demo_config_text() -> str:
     return files("crmgraph.demo").joinpath("config.yaml").read_text(encoding="utf-8")
 
 
+def demo_config_dir() -> Path:
+    """Where the demo configuration's companion files (the marketing source's spec) are installed."""
+    return Path(str(files("crmgraph.demo")))
+
+
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret-of-crmgraph"  # as in crmgraph/demo/config.yaml
 
 
@@ -210,7 +215,7 @@ def demo_group(
             "CRMGRAPH_IDENTITY_URL": f"sqlite:///{(data_dir / 'identity.sqlite').resolve()}",
         }
         try:
-            loaded = parse_config(demo_config_text(), origin="crmgraph/demo/config.yaml")
+            loaded = parse_config(demo_config_text(), origin="crmgraph/demo/config.yaml", base_dir=demo_config_dir())
             _check_adapters(loaded)
         except ConfigErrors as exc:
             raise _fail_with(exc.problems, "demo configuration") from exc

@@ -127,6 +127,7 @@ def evaluate_command(
     """Score the identity store's links against a ground truth: precision, recall and F1 on record pairs."""
     from crmgraph.cli_graph import _load
     from crmgraph.identity.evaluate import evaluate, read_truth
+    from crmgraph.identity.filing import read_person_parties, score_filing
     from crmgraph.identity.store import IdentityStore
 
     loaded = _load(config)
@@ -138,10 +139,22 @@ def evaluate_command(
     store = IdentityStore(loaded.identity.url)
     try:
         companies, persons = store.golden_of_records()
+        filed = store.customers_of_person_records()
     finally:
         store.close()
     for kind, predicted in (("companies", companies), ("persons", persons)):
         _print_evaluation(evaluate(kind, predicted, truth_records[kind]))
+    scores = score_filing(filed, companies, truth_records["companies"], read_person_parties(truth))
+    table = Table(title="people -> customer: is each person filed under the company they work for?")
+    for column in ("people", "precision", "recall", "F1", "filed", "at a known customer", "correct"):
+        table.add_column(column, justify="left" if column == "people" else "right")
+    for score in scores:
+        table.add_row(
+            "all" if score.scope == "all people" else score.scope.removeprefix("people in "),
+            f"{score.precision:.4f}", f"{score.recall:.4f}", f"{score.f1:.4f}",
+            f"{score.predicted:,}", f"{score.true:,}", f"{score.correct:,}",
+        )  # fmt: skip
+    out.print(table)
 
 
 @identity_app.command("match")

@@ -137,6 +137,15 @@ def test_many_ids_cost_one_call_and_duplicates_are_asked_once(state: server.Stat
     assert state.calls == {"GET /api/contacts": 1}
 
 
+def test_an_id_the_api_cannot_hold_is_missing_without_a_call_and_spoils_no_batch(state: server.State) -> None:
+    ids = ["3", "no-such-lead", "1", "0"]
+    results, _ = run_with(maker(marketing(id_pattern="[1-9][0-9]*")), lambda adapter: adapter.fetch("lead", ids))
+    assert [r.source_id if isinstance(r, Record) else r for r in results] == ["3", None, "1", None]
+    assert state.calls == {"GET /api/contacts": 1}
+    nothing, _ = run_with(maker(marketing(id_pattern="[1-9][0-9]*")), lambda adapter: adapter.fetch("lead", ["x"]))
+    assert nothing == [None] and state.calls == {"GET /api/contacts": 1}, "no call for ids the API cannot hold"
+
+
 def test_without_a_batch_endpoint_each_distinct_id_is_one_get(state: server.State) -> None:
     results, _ = run_with(maker(marketing(get_many=None)), lambda adapter: adapter.fetch("lead", ["1", "2", "1", "5"]))
     assert all(isinstance(r, LeadRecord) for r in results)
@@ -192,6 +201,18 @@ def test_campaign_members_are_listed_then_fetched_in_one_batch(state: server.Sta
     results, _ = run_with(maker(marketing()), lambda adapter: adapter.fetch_related("lead", "campaign", ["2"]))
     assert [r.source_id for r in results[0]] == [str(i) for i in range(2, server.CONTACTS + 1, 2)]
     assert state.calls == {"GET /api/campaigns/{id:int}/contacts": 1, "GET /api/contacts": 1}
+
+
+def test_the_members_of_many_parents_are_fetched_together_in_one_batch(state: server.State) -> None:
+    parents = ["2", "1", "no-such-campaign", "2"]
+    results, _ = run_with(maker(marketing()), lambda adapter: adapter.fetch_related("lead", "campaign", parents))
+    by_parent = {key: [r.source_id for r in found] for key, found in zip(parents, results, strict=True)}
+    assert by_parent["2"] == [str(i) for i in range(2, server.CONTACTS + 1, 2)]
+    assert by_parent["1"] == [str(i) for i in range(1, server.CONTACTS + 1)]
+    assert by_parent["no-such-campaign"] == []
+    assert state.calls["GET /api/campaigns/{id:int}/contacts"] == 2, "each distinct parent's membership once"
+    # the members of both, fetched together (in batches of the lead's max_batch)
+    assert state.calls["GET /api/contacts"] == -(-server.CONTACTS // 30)
 
 
 def test_the_touches_of_many_leads_cost_one_call(state: server.State) -> None:

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from crmgraph.identity.store import IdentityStore
+from crmgraph.identity.tables import match_keys
 from crmgraph.schema.ids import encode_id
 from tests.facade import Facade, serve_facade
 from tests.marketing_source import (
     MarketingEstate,
-    registered,
 )
 from tests.test_governance import GOVERNANCE, Estate360, token
 from tests.test_marketing_graph import _expected_customer, _lead_id, _ok
@@ -19,13 +20,31 @@ from tests.test_marketing_graph import _expected_customer, _lead_id, _ok
 
 @pytest.fixture(scope="module")
 def governed_marketing(marketing_estate: MarketingEstate) -> Iterator[Facade]:
-    with registered(), serve_facade(marketing_estate.config(namespace="mkt-governed", governance=GOVERNANCE)) as facade:
+    with serve_facade(marketing_estate.config(namespace="mkt-governed", governance=GOVERNANCE)) as facade:
         yield facade
+
+
+class LeadOwner(Estate360):
+    """The sales rep whose customers hold the most leads (the busiest owner's may hold none)."""
+
+    def __init__(self, m: MarketingEstate) -> None:
+        super().__init__(m.identity_url)
+        store = IdentityStore(m.identity_url)
+        with store.engine.connect() as conn:
+            rows = conn.execute(match_keys.select().where(match_keys.c.kind == "owner_id")).all()
+        store.close()
+        owners: dict[str, set[int]] = {}
+        for row in rows:
+            owners.setdefault(row.value, set()).add(row.customer_id)
+        with_leads = {_expected_customer(m, lead) for lead in m.truth.leads} - {None}
+        self.owner, self.owned = max(owners.items(), key=lambda item: (len(item[1] & with_leads), item[0]))
+        self.outside = sorted(self.all_customers - self.owned)
+        assert self.owned & with_leads and self.outside
 
 
 @pytest.fixture(scope="module")
 def owned(marketing_estate: MarketingEstate) -> Estate360:
-    return Estate360(marketing_estate.identity_url)
+    return LeadOwner(marketing_estate)
 
 
 CAMPAIGN = """query($id: ID!) { node(id: $id) { ... on Campaign {

@@ -45,7 +45,8 @@ def test_a_good_spec_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REST_API_URL", "http://127.0.0.1:1")
     adapter = RestAdapter("marketing", {"api": spec()})
     assert {(p.entity, p.by, p.max_batch) for p in adapter.paths} == {
-        ("lead", "id", 30), ("lead", "campaign", 1), ("touch", "person", 10),
+        # a membership: many parents a batch, their members fetched together
+        ("lead", "id", 30), ("lead", "campaign", 50), ("touch", "person", 10),
     }  # fmt: skip
     assert adapter.scannable == {"lead"} and adapter.change_feeds == {"lead"}
     assert adapter.writable == {("lead", "create"), ("lead", "update")}

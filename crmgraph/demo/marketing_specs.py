@@ -14,6 +14,10 @@ def _both(*names: tuple[str, str]) -> dict[str, str]:
     return columns
 
 
+_PRIMARY_COMPANY = (
+    "(SELECT CAST(cc.company_id AS TEXT) FROM contact_companies cc"
+    " WHERE cc.contact_id = contacts.id AND cc.is_primary = 1)"
+)
 _STAMPS = (("dateAdded", "date_added"), ("dateModified", "date_modified"))
 
 CONTACTS = ListSpec(
@@ -33,7 +37,10 @@ CONTACTS = ListSpec(
         ("country", "country"),
         ("city", "city"),
         ("isPublished", "is_published"),
-    ),
+    )
+    # The demo's extension (beside ``primaryCompany``): the contacts of many companies in one call,
+    # ``where[0][col]=companyId&where[0][expr]=in&where[0][val]=1,2,3``.
+    | {"companyId": _PRIMARY_COMPANY, "company_id": _PRIMARY_COMPANY},
     frozenset({"date_added", "date_modified", "last_active", "date_identified"}),
     ("firstname", "lastname", "email", "company"),
     {

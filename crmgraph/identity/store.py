@@ -221,6 +221,14 @@ class IdentityStore:
             people = conn.execute(select(person_links.c.source, person_links.c.source_id, person_links.c.person_id))
             return companies, {(row.source, row.source_id): row.person_id for row in people}
 
+    def customers_of_person_records(self) -> dict[SourceRecord, int | None]:
+        """Every linked person record's customer: the one its golden person is filed under (None if none)."""
+        query = select(person_links.c.source, person_links.c.source_id, persons.c.customer_id).join(
+            persons, persons.c.id == person_links.c.person_id
+        )
+        with self.engine.connect() as conn:
+            return {(row.source, row.source_id): row.customer_id for row in conn.execute(query)}
+
     async def survivors(self, kind: str, ids: Sequence[int]) -> dict[int, int]:
         """For ids a merge absorbed: the id that absorbed them (``kind`` customer or person)."""
         return await asyncio.to_thread(self._survivors, kind, list(ids))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -40,7 +41,10 @@ def _paths(spec_entities: Mapping[str, Any]) -> tuple[AccessPath, ...]:
         elif entity.get is not None:
             found.append(AccessPath(name, max_batch=1))  # no batch form upstream: the SDK fans out
         for by, related in entity.related.items():
-            found.append(AccessPath(name, by, max_batch=related.max_batch if related.mentions("keys") else 1))
+            # Many parents a call where the API takes them together; and for a membership listed per parent,
+            # many parents too: the adapter lists each parent's members itself and fetches them all in one batch.
+            batched = related.mentions("keys") or related.members is not None
+            found.append(AccessPath(name, by, max_batch=related.max_batch if batched else 1))
     return tuple(found)
 
 
@@ -89,9 +93,20 @@ class RestAdapter(Adapter):
     # --- by id --------------------------------------------------------------------------------------
 
     async def _fetch(self, entity: str, ids: Sequence[str]) -> Sequence[FetchResult]:
+        asked = self._holdable(entity, ids)
         if self.spec.entities[entity].get_many is None:
-            return [await self._get(entity, key) for key in ids]  # one id: the SDK fans out
-        return await self._get_many(entity, ids)
+            found = {key: await self._get(entity, key) for key in asked}  # one id: the SDK fans out
+        else:
+            found = dict(zip(asked, await self._get_many(entity, asked), strict=True)) if asked else {}
+        return [found.get(key) for key in ids]
+
+    def _holdable(self, entity: str, ids: Sequence[str]) -> list[str]:
+        """The ids the API can hold (``id_pattern``); the others are missing, and cost no call."""
+        spec = self.spec.entities.get(entity)
+        if spec is None or spec.id_pattern is None:
+            return list(ids)
+        pattern = re.compile(spec.id_pattern)
+        return [key for key in ids if pattern.fullmatch(key)]
 
     async def _get(self, entity: str, key: str) -> FetchResult:
         call = self.spec.entities[entity].get
@@ -137,33 +152,80 @@ class RestAdapter(Adapter):
 
     async def _fetch_ids(self, entity: str, ids: list[str]) -> list[FetchResult]:
         """Records by id from inside another call (the second step of a membership): batched or fanned out
-        here, within the source's concurrency, since the SDK is already guarding the outer call."""
+        here, within the source's concurrency, since the SDK is already guarding the outer call. Aligned with
+        ``ids``; an id the API cannot hold is None."""
         spec = self.spec.entities[entity]
+        asked = self._holdable(entity, ids)
         if spec.get_many is not None:
             size = spec.get_many.max_batch
-            chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+            chunks = [asked[i : i + size] for i in range(0, len(asked), size)]
             answers = await asyncio.gather(*(self._get_many(entity, chunk) for chunk in chunks))
-            return [result for answer in answers for result in answer]
-        limit = asyncio.Semaphore(self.max_concurrency)
+            results = [result for answer in answers for result in answer]
+        else:
+            limit = asyncio.Semaphore(self.max_concurrency)
 
-        async def one(key: str) -> FetchResult:
-            async with limit:
-                return await self._get(entity, key)
+            async def one(key: str) -> FetchResult:
+                async with limit:
+                    return await self._get(entity, key)
 
-        return list(await asyncio.gather(*(one(key) for key in ids)))
+            results = list(await asyncio.gather(*(one(key) for key in asked)))
+        found = dict(zip(asked, results, strict=True))
+        return [found.get(key) for key in ids]
 
     # --- related ------------------------------------------------------------------------------------
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
         related = self.spec.entities[entity].related[by]
+        # A key the parent's entity cannot hold has no records: answered without a call.
+        asked = self._holdable(by, keys)
+        if not asked:
+            return [[] for _ in keys]
         if related.mentions("keys"):
-            return await self._for_many_parents(entity, related, keys)
+            found = dict(zip(asked, await self._for_many_parents(entity, related, asked), strict=True))
+            return [found.get(key, []) for key in keys]
+        if related.members is not None:
+            found = dict(zip(asked, await self._members_of_parents(entity, related, asked), strict=True))
+            return [found.get(key, []) for key in keys]
         results: list[RelatedResult] = []
         for key in keys:  # one key a call: the SDK fans the keys out, so this loop runs once
+            if key not in asked:
+                results.append([])
+                continue
             try:
                 results.append(await self._for_parent(entity, related, key))
             except SourceError as error:
                 results.append(error)
+        return results
+
+    async def _members_of_parents(self, entity: str, related: Related, keys: list[str]) -> list[RelatedResult]:
+        """Each parent's membership listed (one call a parent, within the source's concurrency), then every
+        member of them all fetched by id together: a page of leads' campaigns costs one call a lead plus one."""
+        member_of = related.members
+        assert member_of is not None
+        limit = asyncio.Semaphore(self.max_concurrency)
+
+        async def listed(key: str) -> list[str] | SourceError:
+            async with limit:
+                try:
+                    raws = await calls.every_page(self.http, related, {"key": key}, related.max_related,
+                                                  allow_missing=True)  # fmt: skip
+                except SourceError as error:
+                    return error
+            found = (search(member_of, raw) for raw in raws)
+            return list(dict.fromkeys(str(member) for member in found if member not in (None, "")))
+
+        memberships = await asyncio.gather(*(listed(key) for key in keys))
+        wanted = list(dict.fromkeys(m for found in memberships if not isinstance(found, SourceError) for m in found))
+        fetched = dict(zip(wanted, await self._fetch_ids(entity, wanted), strict=True)) if wanted else {}
+        results: list[RelatedResult] = []
+        for found in memberships:
+            if isinstance(found, SourceError):
+                results.append(found)
+                continue
+            members = [fetched.get(member) for member in found]
+            failure = next((m for m in members if isinstance(m, SourceError)), None)
+            # a member deleted since the listing is left out; one that cannot be read fails its parent's list
+            results.append(failure or [m for m in members if isinstance(m, Record)])
         return results
 
     async def _for_parent(self, entity: str, related: Related, key: str) -> list[Record]:

@@ -29,6 +29,14 @@ def _expression(value: str) -> str:
     return value
 
 
+def _pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {value!r} ({exc})") from None
+    return value
+
+
 def _time_format(value: object) -> object:
     if not isinstance(value, str) or not (value in TIME_FORMATS or "%" in value):
         raise ValueError(f"expected a strftime pattern or one of {', '.join(TIME_FORMATS)}, got {value!r}")
@@ -44,6 +52,7 @@ def _zone(value: str) -> str:
 
 
 Expression = Annotated[str, Field(min_length=1), AfterValidator(_expression)]
+Pattern = Annotated[str, Field(min_length=1), AfterValidator(_pattern)]
 TimeFormat = Annotated[str, BeforeValidator(_time_format)]
 Zone = Annotated[str, AfterValidator(_zone)]
 Scalar = str | int | float | bool
@@ -157,6 +166,9 @@ class EntitySpec(Strict):
 
     record: str | None = None  # the canonical record type; default: the entity's name
     id: Expression = "id"  # where the record's id is
+    # The ids the API can hold, as a regular expression the whole id must match ("[1-9][0-9]*"): any other id
+    # is answered as missing without a call (an API refuses a whole batch for one malformed id).
+    id_pattern: Pattern | None = None
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     get: Call | None = None
     get_many: GetMany | None = None

@@ -38,7 +38,8 @@ def test_the_marketing_source_is_yaml_only() -> None:
 
 def _make(estate: Estate) -> Callable[[], Adapter]:
     """The adapter the facade builds for the source (its settings without the `adapter` key)."""
-    settings = {key: value for key, value in marketing_sources(estate.marketing_url)[SOURCE].items() if key != "adapter"}
+    configured = marketing_sources(estate.marketing_url)[SOURCE]
+    settings = {key: value for key, value in configured.items() if key != "adapter"}
     return lambda: RestAdapter(SOURCE, settings)
 
 

@@ -269,3 +269,20 @@ def test_a_page_of_leads_reads_each_path_below_it_once_per_lead_at_most_and_batc
         "SELECT customer by link",
         "SELECT person links",
     ]
+
+
+def test_graphiqls_campaign_example_shows_leads_customers_won_deals_and_invoiced_revenue(
+    marketing_facade: Facade, marketing_estate: MarketingEstate
+) -> None:
+    """The acceptance query of issue 13, as GraphiQL offers it: campaigns -> leads -> customers -> deals, revenue."""
+    from crmgraph.graphiql.examples import CAMPAIGN_RESULTS, CUSTOMER_360
+
+    campaigns = _ok(marketing_facade.query(CAMPAIGN_RESULTS))["campaigns"]["nodes"]
+    assert campaigns and all(c["cost"] is not None for c in campaigns)
+    customers = [customer for c in campaigns for customer in c["customers"]["nodes"]]
+    assert any(lead["customer"] for c in campaigns for lead in c["leads"]["nodes"])
+    assert any(deal["stage"] == "WON" for customer in customers for deal in customer["deals"]["nodes"])
+    assert any(customer["lifetimeRevenue"] for customer in customers), "invoiced revenue of the customers won"
+    customer_id, _ = _filed_customer(marketing_estate)
+    view = _ok(marketing_facade.query(CUSTOMER_360, {"id": encode_id("Customer", str(customer_id))}))["customer"]
+    assert view["leads"] and {e["source"]["system"] for e in view["timeline"]["nodes"]} >= {SOURCE}

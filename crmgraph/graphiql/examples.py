@@ -21,7 +21,25 @@ CUSTOMER_360 = """query Customer360($id: ID!) {
     contacts(first: 10) { nodes { name email phone } }
     deals(first: 5) { nodes { name stage amount { amount currencyCode } } }
     invoices(first: 5) { nodes { number outstanding { amount currencyCode } } }
-    timeline(first: 10) { nodes { kind occurredAt } }
+    leads { name stage points campaigns { name channel } }
+    timeline(first: 10) { nodes { kind occurredAt title source { system } } }
+  }
+}"""
+
+CAMPAIGN_RESULTS = """{
+  campaigns(first: 5) {
+    nodes {
+      name channel cost { amount currencyCode } startsAt endsAt
+      leads(first: 5) { totalCount nodes { name stage customer { name } } }
+      customers(first: 10) {
+        totalCount
+        nodes {
+          name
+          deals(first: 10) { nodes { stage amount { amount currencyCode } } }
+          lifetimeRevenue { amount currencyCode }
+        }
+      }
+    }
   }
 }"""
 
@@ -34,5 +52,6 @@ REVIEW_QUEUE = """{
 EXAMPLES = (
     Example("Customers with their orders and tickets", FIRST_QUERY),
     Example('One customer\'s 360: put an id from the first tab into the variables, as {"id": "..."}', CUSTOMER_360),
+    Example("Campaigns: their leads, the customers those belong to, their deals and revenue", CAMPAIGN_RESULTS),
     Example("Pairs waiting for a data steward", REVIEW_QUEUE),
 )

@@ -4,6 +4,7 @@ writes leads back through the API."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -12,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 import crmgraph.adapters
 from crmgraph.adapters import Adapter
 from crmgraph.adapters.rest import RestAdapter
 from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples, run_with
 from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
+from crmgraph.cli import app
 from crmgraph.cli_graph import demo_config_dir, demo_config_text
 from crmgraph.config import parse_config
 from crmgraph.records import CampaignRecord, LeadRecord, Money, PartyRecord
@@ -165,3 +168,28 @@ def test_a_lead_is_created_and_updated_through_the_api_and_a_refusal_names_the_f
 
     refusal, _ = run_with(make, refused)
     assert [problem.field for problem in refusal.refusals] == ["email"]
+
+
+def _probe(estate: Estate, tmp_path: Path, spec_text: str) -> Any:
+    spec = tmp_path / "marketing.yaml"
+    spec.write_text(spec_text)
+    config = tmp_path / "crmgraph.yaml"
+    config.write_text("sources:\n  marketing: {adapter: rest, spec: marketing.yaml}\n")
+    environ = {"CRMGRAPH_DEMO_MARKETING_URL": estate.marketing_url, "COLUMNS": "200"}
+    return CliRunner().invoke(app, ["check-config", "-c", str(config), "--probe"], env=environ)
+
+
+def test_check_config_probe_maps_a_few_records_of_every_entity_of_the_live_api(estate: Estate, tmp_path: Path) -> None:
+    result = _probe(estate, tmp_path, SPEC.read_text())
+    assert result.exit_code == 0, result.output
+    for entity in ("party", "person", "campaign", "segment", "touch"):  # touch: through a lead the probe found
+        assert re.search(rf"{entity}\s+│ OK\s+│ \d+ record\(s\) mapped", result.output), entity
+
+
+def test_check_config_probe_names_the_record_and_field_a_mapping_fails_on(estate: Estate, tmp_path: Path) -> None:
+    company_dates = "created_at: {path: dateAdded}\n      updated_at: {path: dateModified}\n\n  person"
+    broken = SPEC.read_text().replace(company_dates, company_dates.replace("dateAdded", "fields.all.companyname"))
+    assert broken != SPEC.read_text()
+    result = _probe(estate, tmp_path, broken)
+    assert result.exit_code == 1
+    assert re.search(r"party\s+│ FAIL.*record \d+: field created_at", result.output.replace("\n", " ")), result.output

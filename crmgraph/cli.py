@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from crmgraph.demo.estate import RunningEstate
 
 app = typer.Typer(help="crmgraph: one GraphQL customer graph over the systems a company already runs.")
-demo_app = typer.Typer(help="The demo legacy estate: a CRM, a ticket system and an ERP to federate.")
+demo_app = typer.Typer(help="The demo legacy estate: a CRM, tickets, an ERP and a marketing system to federate.")
 app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(apikey_app, name="apikey")

@@ -168,6 +168,7 @@ def test_a_lead_is_created_and_updated_through_the_api_and_a_refusal_names_the_f
 
     refusal, _ = run_with(make, refused)
     assert [problem.field for problem in refusal.refusals] == ["email"]
+    assert "None" not in refusal.refusals[0].message and len(refusal.refusals[0].message) > len("email: ")
 
 
 def _probe(estate: Estate, tmp_path: Path, spec_text: str) -> Any:

@@ -70,6 +70,10 @@ def test_a_good_spec_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
         ("entities.lead.list.paging.style", "scroll", "entities.lead.list.paging.style: Input should be"),
         ("auth.type", "kerberos", "auth: Input tag 'kerberos' found using 'type' does not match"),
         ("base_url", "${NOT_SET_ANYWHERE}", "base_url: environment variable NOT_SET_ANYWHERE is not set"),
+        ("entities.touch.fields.person_id", None,
+         "entities.touch.related.person.key_field: person_id must also be mapped under fields"),
+        ("entities.lead.related.campaign.params", {"more": "{keys}"},
+         "entities.lead.related.campaign.members: a membership is listed one parent a call: use {key}, not {keys}"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_its_key_path(edit: str, value: Any, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ LAYOUT = {
     "common/stand_in_api.py.tmpl": "stand_in_api.py",
     "yaml/test_spec.py.tmpl": "test_{kind}.py",
 }
-DRAFT_LAYOUT = {"yaml/README.md.tmpl": "README.md", "yaml/test_draft.py.tmpl": "test_{kind}.py"}
+DRAFT_LAYOUT = {"yaml/README_draft.md.tmpl": "README.md", "yaml/test_draft.py.tmpl": "test_{kind}.py"}
 
 
 def yaml_source_files(names: AdapterNames, openapi: Path | None = None) -> dict[str, str]:

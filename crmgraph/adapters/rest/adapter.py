@@ -229,18 +229,10 @@ class RestAdapter(Adapter):
         return results
 
     async def _for_parent(self, entity: str, related: Related, key: str) -> list[Record]:
+        """One parent's records, every page (a membership never comes here: see _members_of_parents)."""
         raws = await calls.every_page(self.http, related, {"key": key}, related.max_related, allow_missing=True)
-        if related.members is None:
-            preset = {related.key_field: key} if related.key_field else None
-            return [self.mappers[entity](raw, preset) for raw in raws]
-        members = [str(found) for raw in raws if (found := search(related.members, raw)) not in (None, "")]
-        records: list[Record] = []
-        for result in await self._fetch_ids(entity, list(dict.fromkeys(members))):
-            if isinstance(result, SourceError):
-                raise result
-            if result is not None:  # a member deleted since the listing
-                records.append(result)
-        return records
+        preset = {related.key_field: key} if related.key_field else None
+        return [self.mappers[entity](raw, preset) for raw in raws]
 
     async def _for_many_parents(self, entity: str, related: Related, keys: Sequence[str]) -> list[RelatedResult]:
         raws = await calls.every_page(self.http, related, {"keys": related.joiner.join(keys)}, related.max_related)

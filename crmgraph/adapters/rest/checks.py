@@ -132,9 +132,12 @@ def _call_problems(at: str, entity: EntitySpec, known: Mapping[str, object]) -> 
         elif related.mentions("keys") and related.key_field is None:
             yield where, "a call for many parents needs key_field: the field that says whose each record is"
         elif related.mentions("keys") and related.key_field in known and related.key_field not in entity.fields:
-            yield f"{where}.key_field", (
-                f"{related.key_field} must also be mapped under fields: a call for many parents reads whose each "
-                "record is from the record itself"
+            yield (
+                f"{where}.key_field",
+                (
+                    f"{related.key_field} must also be mapped under fields: a call for many parents reads whose each "
+                    "record is from the record itself"
+                ),
             )
         if related.members is not None and entity.get is None and entity.get_many is None:
             yield f"{where}.members", "members are fetched by id: the entity needs get or get_many"

@@ -37,6 +37,7 @@ from crmgraph.policy.limit_settings import QueryLimits
 from crmgraph.policy.rate_limit import RateLimitConfig
 from crmgraph.policy.roles import PolicyConfig
 from crmgraph.policy.trusted_documents import TrustedDocumentsConfig
+from crmgraph.workflows.settings import WorkflowsConfig
 from crmgraph.writes.settings import WritesConfig
 
 
@@ -255,6 +256,10 @@ class Config(Strict):
     )
     writes: WritesConfig = Field(
         default_factory=WritesConfig, description="Which system owns each golden field (docs/writes.md)."
+    )
+    workflows: WorkflowsConfig = Field(
+        default_factory=WorkflowsConfig,
+        description="Lead distribution, ticket triage and routing, automation rules (docs/workflows.md).",
     )
 
     @field_validator("sources")

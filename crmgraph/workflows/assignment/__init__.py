@@ -1,0 +1,1 @@
+"""Workflows: assignment (docs/workflows.md)."""

@@ -1,0 +1,1 @@
+"""Workflows: rules (docs/workflows.md)."""

@@ -1,0 +1,1 @@
+"""Workflows: triage (docs/workflows.md)."""

@@ -286,3 +286,11 @@ def test_graphiqls_campaign_example_shows_leads_customers_won_deals_and_invoiced
     customer_id, _ = _filed_customer(marketing_estate)
     view = _ok(marketing_facade.query(CUSTOMER_360, {"id": encode_id("Customer", str(customer_id))}))["customer"]
     assert view["leads"] and {e["source"]["system"] for e in view["timeline"]["nodes"]} >= {SOURCE}
+
+
+def test_a_page_of_customers_leads_reads_the_marketing_systems_people_alone(marketing_facade: Facade) -> None:
+    """`leads` starts the reads of the marketing companies' people with the page, not every system's people."""
+    result = marketing_facade.query("{ customers(first: 20) { nodes { leads { name } } } }", explain=True)
+    assert any(customer["leads"] for customer in _ok(result)["customers"]["nodes"])
+    people = {c["source"] for c in _calls(result) if c["operation"].startswith("fetch_related person")}
+    assert people == {SOURCE}

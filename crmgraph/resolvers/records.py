@@ -111,7 +111,8 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
 
 async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], entities: set[str]) -> None:
     """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities`` (with
-    those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`).
+    those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`);
+    ``"lead"`` stands for the people of the customers' companies in the marketing systems alone.
 
     For a resolver that returns customers: with every read of the query started at once, the first level
     of upstream calls leaves before GraphQL walks the customers' fields one by one, and that walk then
@@ -125,7 +126,10 @@ async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], enti
     loads: list[Awaitable[Any]] = []
     if "party" in entities:
         loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
-    for entity in sorted(entities - {"party"}):
+    if "lead" in entities:  # the people of the customer's companies in its marketing systems only
+        marketing = [link for link in links if loaders.adapters[link.source].serves("person", "campaign")]
+        loads += _related_loads(loaders, marketing, "person")
+    for entity in sorted(entities - {"party", "lead"}):
         loads += _related_loads(loaders, links, entity) + unlisted_loads(loaders, every, entity)
     prefetch(loads)
     # Let the batches reach the wire before GraphQL walks the customers' fields (a millisecond of work):

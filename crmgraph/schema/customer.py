@@ -75,7 +75,7 @@ READS_BY_FIELD: dict[str, tuple[str, ...]] = {
     "id": (),
     "sources": (),
     "contacts": ("person",),
-    "leads": ("person",),
+    "leads": ("lead",),  # the people of its marketing companies, not every system's
     "deals": ("deal",),
     "orders": ("order",),
     "invoices": ("invoice",),

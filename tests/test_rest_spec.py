@@ -128,3 +128,18 @@ def test_probe_names_the_record_and_field_that_fail(tmp_path: Path, api: server.
     done = _check(_configured(tmp_path, spec()), "--probe")
     assert done.returncode == 1
     assert "record 2: field updated_at" in done.stdout and "last tuesday" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["fields.all.email", "fields.all.none", "fields.gone.email", "name.first", "tags", "null", "fields", "a_1.b"],
+)
+def test_a_dotted_path_read_by_dict_lookups_selects_what_jmespath_selects(expression: str) -> None:
+    import jmespath
+
+    from crmgraph.adapters.rest.select import search
+
+    data: Any = {"fields": {"all": {"email": "a@b.c", "none": None}}, "name": "Ada", "tags": [1], "null": 0,
+                 "a_1": {"b": [{}]}}  # fmt: skip
+    assert search(expression, data) == jmespath.search(expression, data)
+    assert search(expression, [data]) == jmespath.search(expression, [data])  # not an object: nothing

@@ -7,6 +7,8 @@ of a list) reads as nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -16,16 +18,37 @@ from jmespath.parser import ParsedResult
 
 from crmgraph.adapters.sdk.http import expect
 
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
 
 @cache
 def compiled(expression: str) -> ParsedResult:
     return jmespath.compile(expression)
 
 
+@cache
+def _selector(expression: str) -> Callable[[Any], Any]:
+    """A plain dotted path (``fields.all.email``, most of a field map) is read with dict look-ups, which
+    give what JMESPath gives (None for a missing key or a non-object on the way) in a tenth of the time;
+    any other expression is JMESPath's."""
+    if _DOTTED.fullmatch(expression):
+        keys = expression.split(".")
+
+        def dotted(data: Any) -> Any:
+            for key in keys:
+                if not isinstance(data, dict):
+                    return None
+                data = data.get(key)
+            return data
+
+        return dotted
+    return compiled(expression).search
+
+
 def search(expression: str, data: Any) -> Any:
     """What ``expression`` selects in ``data``; None when the answer's shape does not allow it."""
     try:
-        return compiled(expression).search(data)
+        return _selector(expression)(data)
     except JMESPathError:
         return None
 

@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The whole demo: legacy estate (CRM, tickets, ERP) with seeded data, identity links, GraphQL + GraphiQL.
+## The whole demo: legacy estate (CRM, tickets, ERP, marketing) with seeded data, identity links, GraphQL + GraphiQL.
 demo: install
 	$(BIN)/crmgraph demo --customers $(CUSTOMERS) --seed $(SEED) --port-base $(PORT_BASE) --port $(PORT)
 

@@ -132,8 +132,9 @@ def test_routing_by_rule_skill_language_and_load() -> None:
     technical = TicketFacts(CLASSIFY.one("Crash", "the app has a bug"), "en")
     # f2 answers in Chinese only; f1 (any category) and f3 (technical) take turns
     assert {route(ROUTING, technical, {}, turn).agent.id for turn in range(4)} == {"f1", "f3"}
+    assert {route(ROUTING, technical, {"f1": 3, "f3": 1}, turn).agent.id for turn in range(4)} == {"f3"}  # least load
     inquiry = TicketFacts(CLASSIFY.one("Question", "how to export"), "en")
-    assert route(ROUTING, inquiry, {"f1": 3, "f3": 1}, 0).agent.id == "f3"  # the least loaded of f1, f3
+    assert route(ROUTING, inquiry, {"f1": 3, "f3": 1}, 0).agent.id == "f1"  # f3 handles technical tickets only
 
 
 def test_vip_complaint_is_urgent_escalated_and_alerts_the_owner_of_the_largest_open_deal() -> None:

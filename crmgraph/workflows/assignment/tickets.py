@@ -75,8 +75,8 @@ class TicketRouter:
         turn = await self.store.next_turn(f"tickets:{probe.group.name}")
         decided = route(self.routing, facts, loads, turn)
         explanation = decided.explanation(facts) | {"at": datetime.now(UTC).isoformat()}
-        values = {"group_id": decided.group.group_id, "assignee_id": decided.agent.id, "priority": decided.priority,
-                  "tags": decided.tags}  # fmt: skip
+        values = {"group_id": decided.group.group_id, "assignee_id": decided.agent.id,
+                  "priority": records.TicketPriority(decided.priority.upper()), "tags": decided.tags}  # fmt: skip
         op = WriteOp("ticket", "update", values, record_id=found.source_id)
         written = await self.acting.write(source, op, f"routing:{source}:{ticket_id}", "ticketRoute",
                                           {"ticket": ticket_id, **{k: str(v) for k, v in values.items()}})  # fmt: skip

@@ -303,8 +303,11 @@ def test_a_complaint_ticket_made_in_the_ticket_system_is_routed_there_and_alerts
 
         async def hear_and_create() -> tuple[dict[str, Any], str]:
             async with connected(facade) as client:
-                await client.subscribe("1", """subscription { dealOwnerAlert { ownerId dealId
-                    routing { ticketId priority group } } }""")
+                await client.subscribe(
+                    "1",
+                    """subscription { dealOwnerAlert { ownerId dealId
+                    routing { ticketId priority group } } }""",
+                )
                 await asyncio.to_thread(facade.wait_for_subscribers, 2)
                 with writable_estate.tickets() as zendesk:
                     made = await asyncio.to_thread(zendesk.post, "/api/v2/tickets.json", json={"ticket": ticket})
@@ -324,8 +327,9 @@ def test_a_complaint_ticket_made_in_the_ticket_system_is_routed_there_and_alerts
         assert {"complaint", "vip", "escalated", "severity_high"} <= set(shown["tags"])
         alert = heard["data"]["dealOwnerAlert"]
         assert alert["ownerId"] in owners and alert["routing"]["ticketId"] == encode_id("Ticket", "tickets", ticket_id)
-        answer = facade.query("""query($id: ID!) { ticketRouting(ticketId: $id) { state group assigneeId
-            explanation { rule chosen steps { rule } } } }""", {"id": encode_id("Ticket", "tickets", ticket_id)})  # fmt: skip
+        query = """query($id: ID!) { ticketRouting(ticketId: $id) { state group assigneeId
+            explanation { rule chosen steps { rule } } } }"""
+        answer = facade.query(query, {"id": encode_id("Ticket", "tickets", ticket_id)})
         routing = answer["data"]["ticketRouting"]
         assert routing["state"] == "routed" and routing["group"] == "first-line"
         assert routing["explanation"]["rule"] == "vip-complaints"

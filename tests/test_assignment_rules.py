@@ -50,8 +50,9 @@ def test_industry_skill_chooses_the_team_and_the_rep() -> None:
     assert {_rep(LeadFacts(country="FR", industry="software"), turn=n) for n in range(8)} == {"e2", "e3"}
     # nobody in the team sells it: the skill is not applied, and the explanation says so
     team, _ = choose_team(RULES, LeadFacts(country="FR", industry="oil"))
-    _, steps = choose_rep(RULES, team, LeadFacts(country="FR", industry="oil"), WEDNESDAY_10_UTC, {}, 0,
-                          exclude=("e3", "e4"))  # left: e1 and e2, who sell retail and software
+    _, steps = choose_rep(
+        RULES, team, LeadFacts(country="FR", industry="oil"), WEDNESDAY_10_UTC, {}, 0, exclude=("e3", "e4")
+    )  # left: e1 and e2, who sell retail and software
     skill = next(step for step in steps if step.rule == "skill")
     assert skill.note.startswith("nobody sells oil")
 
@@ -103,8 +104,9 @@ def test_unknown_region_and_duplicate_team_names_are_refused() -> None:
 
 ROUTING = TicketRouting.model_validate({
     "groups": [
-        {"name": "first", "group_id": "1", "agents": [{"id": "f1", "languages": ["en"]}, {"id": "f2", "languages": ["zh"]},
-                                                      {"id": "f3", "skills": ["technical"]}]},
+        {"name": "first", "group_id": "1",
+         "agents": [{"id": "f1", "languages": ["en"]}, {"id": "f2", "languages": ["zh"]},
+                    {"id": "f3", "skills": ["technical"]}]},
         {"name": "billing", "group_id": "2", "agents": [{"id": "b1"}]},
     ],
     "rules": [{"name": "vip-complaint", "when": {"categories": ["complaint"], "vip": True}, "group": "first",
@@ -148,3 +150,22 @@ def test_vip_complaint_is_urgent_escalated_and_alerts_the_owner_of_the_largest_o
     assert calm.alert is None  # normal severity: no alert
     rich = route(ROUTING, TicketFacts(CLASSIFY.one("Question", "how to export"), "en", 7, 5000.0), {}, 0)
     assert rich.vip and rich.priority == "normal"  # a VIP's low-severity question: one level up
+
+
+def test_a_mautic_delivery_is_read_as_lead_events_and_a_forged_one_refused() -> None:
+    import orjson
+
+    from crmgraph.demo.webhook_wires import mautic_headers
+    from crmgraph.events.signatures import BadSignature, check_mautic
+    from crmgraph.events.webhook_payloads import mautic_events
+
+    contact = {"id": 7, "primaryCompany": {"id": 3}}
+    body = orjson.dumps({"mautic.lead_post_save_new": [{"contact": contact, "timestamp": "2026-12-09T10:00:00+00:00"}],
+                         "mautic.page_on_hit": [{"hit": {}}], "timestamp": datetime.now(UTC).isoformat()})  # fmt: skip
+    check_mautic("s" * 16, body, mautic_headers("s" * 16, "POST", "", body))
+    with pytest.raises(BadSignature, match="does not match"):
+        check_mautic("s" * 16, body, mautic_headers("t" * 16, "POST", "", body))
+    ((delivery, event),) = mautic_events("marketing", orjson.loads(body))
+    assert (event.entity.value, event.record_id, event.kind.value, event.parents) == (
+        "person", "7", "created", (("party", "3"),))  # fmt: skip
+    assert mautic_events("marketing", orjson.loads(body))[0][0] == delivery  # a retry: the same delivery id

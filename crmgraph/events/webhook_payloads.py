@@ -2,9 +2,10 @@
 
 HubSpot sends a JSON array of events (``subscriptionType`` ``company.propertyChange``, ``objectId``,
 ``propertyName``, ``occurredAt`` in epoch ms, ``eventId``); Zendesk one event object (``type``
-``zen:event-type:ticket.status_changed``, ``id``, ``time``, ``detail`` the ticket after the change); Mautic
-an object of event lists by type (``{"mautic.lead_post_save_new": [{"contact": {...}, "timestamp": ...}],
-"timestamp": ...}``). A payload that is not what its product sends is refused whole (:class:`BadPayload`), never half-published.
+``zen:event-type:ticket.status_changed``, ``id``, ``time``, ``detail`` the ticket after the change);
+Mautic an object of event lists by type (``{"mautic.lead_post_save_new": [{"contact": {...}, "timestamp": ...}],
+"timestamp": ...}``). A payload that is not what its product sends is refused whole (:class:`BadPayload`),
+never half-published.
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ def build_schema(
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
         query=merge_types("Query", (Query, AssignmentQuery)),
-        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation,
-                                             AssignmentMutation)),
+        mutation=merge_types(
+            "Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation, AssignmentMutation)
+        ),
         subscription=merge_types("Subscription", (Subscription, AssignmentSubscription)),
         types=[
             Customer,

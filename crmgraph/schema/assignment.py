@@ -145,7 +145,7 @@ class LeadAssignmentPayload:
 
 def _running(info: Info) -> Assignment:
     running: Assignment | None = info.context.assignment
-    if running is None or running.leads is None and running.tickets is None:
+    if running is None or (running.leads is None and running.tickets is None):
         raise ClientError("lead distribution and ticket routing are not configured (workflows.assignment)")
     return running
 
@@ -163,8 +163,8 @@ def _lead_id(info: Info, lead_id: str, argument: str) -> tuple[Assignment, str]:
 def _payload(running: Assignment, row: LeadRow | None, lead_id: str) -> LeadAssignmentPayload:
     assert running.leads is not None
     if row is None:
-        return LeadAssignmentPayload(assignment=None, user_errors=[
-            UserError(field=["input", "leadId"], message=f"no lead {lead_id}", code=UserErrorCode.NOT_FOUND)])  # fmt: skip
+        missing = UserError(field=["input", "leadId"], message=f"no lead {lead_id}", code=UserErrorCode.NOT_FOUND)
+        return LeadAssignmentPayload(assignment=None, user_errors=[missing])
     errors = [] if row.state == "assigned" else [UserError(
         field=None, message=f"the lead is {row.state}: {row.explanation.get('why', 'see the explanation')}",
         code=UserErrorCode.INVALID)]  # fmt: skip

@@ -10,7 +10,8 @@ with 409 when the ticket changed since. The idempotency key goes into the ticket
 a create whose answer was lost is found again by it (:func:`find_by_key`).
 
 Canonical values (what the graph's mutations pass): ``subject``, ``description`` (the first comment),
-``status``, ``priority``, ``tags``, ``assignee_id``, ``group_id``, ``requester_id``, ``comment`` (``{"body", "public"}``);
+``status``, ``priority``, ``tags``, ``assignee_id``, ``group_id``, ``requester_id``,
+``comment`` (``{"body", "public"}``);
 ``links["party"]`` is the organization.
 """
 

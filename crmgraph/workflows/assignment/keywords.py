@@ -1,4 +1,4 @@
-"""``KeywordClassifier``: a deterministic keyword baseline of :class:`~crmgraph.workflows.triage.verdict.TicketClassifier`.
+"""``KeywordClassifier``: a deterministic keyword baseline of the triage interface (``TicketClassifier``).
 
 Not the trained model (crmgraph.workflows.triage): a legitimate fallback (``classifier: keywords``) that
 needs no training, in English and Chinese. Each category and severity has a list of cue words; the

@@ -169,4 +169,3 @@ def choose_rep(
     note = f"round robin: turn {turn} of team {team.name} starts at {order[start]}; the first eligible from there"
     steps.append(Step("round_robin", [chosen_id], {}, note))
     return chosen, steps
-

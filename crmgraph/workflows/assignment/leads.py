@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from crmgraph import records
@@ -161,8 +161,9 @@ class LeadDistributor:
             self.acting.audited(subject, operation, ("Lead.owner",), outcome=type(error).__name__,
                                 roles=manual.roles if manual else ())  # fmt: skip
             return await self.store.lead(source, row.lead_id)
+        due = now + timedelta(seconds=self.rules.first_touch_sla_s)
         done = await self.store.set_lead(source, row.lead_id, version, state="assigned", crm_id=crm_id,
-                                         assigned_at=now, due_at=now + timedelta(seconds=self.rules.first_touch_sla_s))  # fmt: skip
+                                         assigned_at=now, due_at=due)  # fmt: skip
         current = await self.store.lead(source, row.lead_id)
         if not done and current is not None and current.owner_id and current.crm_id:
             # Someone (a manager) moved the lead while this write was on its way: theirs is the last word.

@@ -78,7 +78,9 @@ class Assignment:
         try:
             if event.entity is Entity.TICKET and self.tickets is not None:
                 await self.tickets.new_ticket(event.record_id, event.customer_ids)
-            elif self.leads is not None and event.system == self.leads.rules.source and event.kind is ChangeKind.CREATED:
+            elif (
+                self.leads is not None and event.system == self.leads.rules.source and event.kind is ChangeKind.CREATED
+            ):
                 await self.leads.new_lead(event.record_id)
             elif self.leads is not None:
                 await self.leads.touched(event.record_id, event.changed)

@@ -178,7 +178,9 @@ class AssignmentStore:
 
     def _lead_by_crm(self, crm_id: str) -> LeadRow | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(leads).where(leads.c.crm_id == crm_id).order_by(leads.c.claimed_at.desc())).first()
+            row = conn.execute(
+                select(leads).where(leads.c.crm_id == crm_id).order_by(leads.c.claimed_at.desc())
+            ).first()
         return _lead(row) if row is not None else None
 
     async def set_lead(self, source: str, lead_id: str, version: int, **values: Any) -> bool:

@@ -104,7 +104,9 @@ def route(routing: TicketRouting, facts: TicketFacts, loads: Mapping[str, int], 
     ):  # fmt: skip
         kept = [a for a in agents if keep(a)]
         if kept:
-            steps.append(Step(name, [a.id for a in kept], {a.id: f"left out by {name}" for a in agents if a not in kept}))
+            steps.append(
+                Step(name, [a.id for a in kept], {a.id: f"left out by {name}" for a in agents if a not in kept})
+            )
             agents = kept
         else:
             steps.append(Step(name, [a.id for a in agents], {}, everyone))
@@ -115,7 +117,12 @@ def route(routing: TicketRouting, facts: TicketFacts, loads: Mapping[str, int], 
                       f"{len(tied)} tied, turn {turn} takes {agent.id}"))  # fmt: skip
     level = LEVELS.index(rule.priority if rule and rule.priority else facts.triage.severity)
     priority = LEVELS[min(level + 1, len(LEVELS) - 1)] if vip and not (rule and rule.priority) else LEVELS[level]
-    wanted = [*facts.existing_tags, *facts.triage.tags, *(rule.tags if rule else ()), f"severity_{facts.triage.severity}"]
+    wanted = [
+        *facts.existing_tags,
+        *facts.triage.tags,
+        *(rule.tags if rule else ()),
+        f"severity_{facts.triage.severity}",
+    ]
     if vip:
         wanted.append("vip")
     tags = list(dict.fromkeys(tag.lower().replace(" ", "_") for tag in wanted))

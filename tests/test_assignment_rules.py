@@ -162,6 +162,7 @@ def test_a_mautic_delivery_is_read_as_lead_events_and_a_forged_one_refused() -> 
     contact = {"id": 7, "primaryCompany": {"id": 3}}
     body = orjson.dumps({"mautic.lead_post_save_new": [{"contact": contact, "timestamp": "2026-12-09T10:00:00+00:00"}],
                          "mautic.page_on_hit": [{"hit": {}}], "timestamp": datetime.now(UTC).isoformat()})  # fmt: skip
+
     def signed(secret: str) -> dict[str, str]:  # as a request's headers: case-insensitive, lower case here
         return {name.lower(): value for name, value in mautic_headers(secret, "POST", "", body).items()}
 

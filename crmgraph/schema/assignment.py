@@ -137,10 +137,22 @@ class LeadReassignInput:
     reason: str | None = strawberry.field(default=None, description="Why, for the explanation and the audit.")
 
 
-@strawberry.type(description="What leadAssign or leadReassign did.")
+@strawberry.type
 class LeadAssignmentPayload:
-    assignment: LeadAssignment | None
-    user_errors: list[UserError]
+    """What leadAssign and leadReassign answer (each under its own name, as the schema's rules ask)."""
+
+    assignment: LeadAssignment | None = strawberry.field(description="The lead's assignment as recorded now.")
+    user_errors: list[UserError] = strawberry.field(description="What could not be done.")
+
+
+@strawberry.type(description="What leadAssign did.")
+class LeadAssignPayload(LeadAssignmentPayload):
+    pass
+
+
+@strawberry.type(description="What leadReassign did.")
+class LeadReassignPayload(LeadAssignmentPayload):
+    pass
 
 
 def _running(info: Info) -> Assignment:
@@ -191,24 +203,26 @@ class AssignmentQuery:
 @strawberry.type
 class AssignmentMutation:
     @strawberry.mutation(description="Assign a lead by the rules now (once: a lead already assigned stays).")
-    async def lead_assign(self, info: Info, input: LeadAssignInput) -> LeadAssignmentPayload:
+    async def lead_assign(self, info: Info, input: LeadAssignInput) -> LeadAssignPayload:
         running, number = _lead_id(info, input.lead_id, "input.leadId")
         assert running.leads is not None
-        return _payload(running, await running.leads.new_lead(number), input.lead_id)
+        answer = _payload(running, await running.leads.new_lead(number), input.lead_id)
+        return LeadAssignPayload(assignment=answer.assignment, user_errors=answer.user_errors)
 
     @strawberry.mutation(description="A manager gives a lead to another rep: it wins over the rules and the SLA.")
-    async def lead_reassign(self, info: Info, input: LeadReassignInput) -> LeadAssignmentPayload:
+    async def lead_reassign(self, info: Info, input: LeadReassignInput) -> LeadReassignPayload:
         running, number = _lead_id(info, input.lead_id, "input.leadId")
         assert running.leads is not None
         owner = input.owner_id.strip()
         if not owner or len(owner) > 64:
-            return LeadAssignmentPayload(assignment=None, user_errors=[UserError(
+            return LeadReassignPayload(assignment=None, user_errors=[UserError(
                 field=["input", "ownerId"], message="a CRM owner's id", code=UserErrorCode.INVALID)])  # fmt: skip
         principal = info.context.principal
         actor = principal.subject if principal is not None else info.context.actor
         roles = tuple(sorted(principal.roles)) if principal is not None else ()
         manual = Manual(owner, actor, roles, (input.reason or "")[:500])
-        return _payload(running, await running.leads.reassign(number, manual), input.lead_id)
+        answer = _payload(running, await running.leads.reassign(number, manual), input.lead_id)
+        return LeadReassignPayload(assignment=answer.assignment, user_errors=answer.user_errors)
 
 
 @strawberry.type(description="A lead assigned (by the rules, the SLA or a manager) to a rep.")

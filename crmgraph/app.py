@@ -61,6 +61,7 @@ from crmgraph.web.graphql_view import GraphQLApp
 from crmgraph.web.operators import OperatorAccess
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
 from crmgraph.web.webhooks import WebhookEndpoint
+from crmgraph.workflows.assignment.runtime import Assignment, start_assignment
 from crmgraph.writes.deal_conversion import KIND, SagaWrites, deal_conversion
 from crmgraph.writes.idempotency import IdempotencyStore
 from crmgraph.writes.saga import SagaRunner, SagaStore
@@ -79,6 +80,7 @@ class Runtime:
     sagas: SagaRunner | None = None  # changes that span systems, resumed at start
     events: EventHub | None = None  # None only before the lifespan started it
     deliveries: DeliveryLog | None = None  # webhook deliveries heard, shared by the instances
+    assignment: Assignment | None = None  # lead distribution and ticket routing, when configured
 
     def context(
         self,
@@ -110,6 +112,7 @@ class Runtime:
             events=self.events,
             writes=self.config.writes,
             sagas=self.sagas,
+            assignment=self.assignment,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -163,9 +166,14 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 observability.metrics.registry.register(collector)
                 observability.start()
                 await audit.start()
+                assignment = app.state.assignment = state["runtime"].assignment = start_assignment(
+                    config.workflows.assignment, config.identity.url, adapters, cache, identity, idempotency,
+                    events, audit.writer)  # fmt: skip
                 try:
                     yield
                 finally:
+                    if assignment is not None:
+                        await assignment.close()
                     resuming.cancel()
                     await feeds.stop()
                     observability.stop()

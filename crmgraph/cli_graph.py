@@ -198,7 +198,7 @@ def demo_group(
         # The estate tells the facade of every change made in it (its own API included), as the real products'
         # webhooks would; deliveries sent before the facade is up are retried by the estate.
         secret = os.environ.get("CRMGRAPH_DEMO_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
-        for system in ("crm", "tickets"):
+        for system in ("crm", "tickets", "marketing"):  # marketing: Mautic's new and changed contacts (leads)
             hook = {"url": f"http://127.0.0.1:{port}/webhooks/{system}", "secret": secret}
             httpx.post(f"{urls[system]}/_control/webhooks", json=hook, timeout=10).raise_for_status()
         _, jwks = ensure_development_key(data_dir)

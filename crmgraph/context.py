@@ -44,6 +44,7 @@ class RequestContext:
     sagas: SagaRunner | None = None  # changes that span systems (crmgraph.writes.saga)
     events: EventHub | None = None  # change events: what subscriptions listen to (None outside an app)
     writes: WritesConfig = field(default_factory=WritesConfig)  # which system owns each golden field
+    assignment: Any = None  # lead distribution and ticket routing (crmgraph.workflows.assignment.runtime)
     # Over a WebSocket: the connection_init payload (set by strawberry), and how to close the connection
     # (a subscriber that falls behind is dropped with code 4429).
     connection_params: dict[str, Any] | None = None

@@ -50,7 +50,7 @@ def test_every_mutation_takes_one_input_and_returns_a_payload_with_user_errors()
     assert schema.mutation_type is not None
     user_error = schema.get_type("UserError")
     for name, field in schema.mutation_type.fields.items():
-        prefixes = ("customer", "reviewCandidate", "ticket", "contact", "deal", "interaction", "salesOrder")
+        prefixes = ("customer", "reviewCandidate", "ticket", "contact", "deal", "interaction", "salesOrder", "lead")
         assert name.startswith(prefixes), f"{name}: object first, then the action"
         assert list(field.args) == ["input"], f"{name} takes one input object"
         argument = field.args["input"].type

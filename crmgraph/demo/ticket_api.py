@@ -197,6 +197,19 @@ def _users_found(request: Request) -> Listing:
     return Listing("users", BY_ID, where, params)
 
 
+# The seed's groups (crmgraph.demo.seed.ticket_projection.GROUPS), as Zendesk's groups API lists them.
+GROUPS = ((20_000_001, "First line"), (20_000_002, "Billing"), (20_000_003, "Logistics"))
+GROUPS_SINCE = "2020-01-01T00:00:00Z"
+
+
+async def _groups(request: Request) -> Response:
+    """``GET /api/v2/groups``: every group (the demo's three fit one page)."""
+    groups = [{"id": number, "url": f"{request.base_url}api/v2/groups/{number}.json", "name": name,
+               "description": "", "default": number == GROUPS[0][0], "deleted": False, "is_public": True,
+               "created_at": GROUPS_SINCE, "updated_at": GROUPS_SINCE} for number, name in GROUPS]  # fmt: skip
+    return json_response({"groups": groups, "next_page": None, "previous_page": None, "count": len(groups)})
+
+
 def _routes(path: str, endpoint: Endpoint, method: str = "GET") -> list[Route]:
     """The route and its ``.json`` twin: Zendesk clients use both spellings."""
     return [Route(path, endpoint, methods=[method]), Route(f"{path}.json", endpoint, methods=[method])]
@@ -226,6 +239,7 @@ def build_ticket_api(db_path: Path, email: str, api_token: str, webhooks: Webhoo
         *_routes(f"{v2}/incremental/users/cursor", cursor_export(api.conn, "users", user_record)),
         *_routes(f"{v2}/incremental/organizations", time_export(api.conn, "organizations", organization_record)),
         *_routes(f"{v2}/users/search", api.listing(USERS, _users_found)),
+        *_routes(f"{v2}/groups", _groups),
     ]
     for collection in (TICKETS, USERS, ORGANIZATIONS):
         base = f"{v2}/{collection.table}"

@@ -5,6 +5,8 @@
   a timestamp older than five minutes.
 - Zendesk: ``X-Zendesk-Webhook-Signature`` is base64(HMAC-SHA256(secret, timestamp + body)) with
   ``X-Zendesk-Webhook-Signature-Timestamp`` in ISO 8601.
+- Mautic: ``Webhook-Signature`` is base64(HMAC-SHA256(secret, body)); the body's ``timestamp`` (ISO 8601)
+  is when it was sent, and is covered by the signature.
 
 A signature too old (or too far in the future) is refused as stale even when it is right: a captured
 delivery cannot be replayed later. Within the window, replays are caught by the delivery's id
@@ -18,6 +20,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
+
+import orjson
 
 MAX_AGE_S = 300.0  # HubSpot's five minutes, for both
 
@@ -73,3 +77,17 @@ def check_zendesk(
     _fresh(sent, now or datetime.now(UTC), max_age_s)
     if not hmac.compare_digest(_hmac_b64(secret, stamp.encode() + body), signature):
         raise BadSignature("X-Zendesk-Webhook-Signature does not match the body (wrong secret, or changed on the way)")
+
+
+def check_mautic(
+    secret: str, body: bytes, headers: Mapping[str, str], now: datetime | None = None, max_age_s: float = MAX_AGE_S
+) -> None:
+    signature = _header(headers, "webhook-signature")
+    if not hmac.compare_digest(_hmac_b64(secret, body), signature):
+        raise BadSignature("Webhook-Signature does not match the body (wrong secret, or changed on the way)")
+    try:
+        stamp = orjson.loads(body).get("timestamp")
+        sent = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except (orjson.JSONDecodeError, AttributeError, ValueError):
+        raise BadSignature("the body's timestamp is missing or not ISO 8601: a Mautic delivery carries one") from None
+    _fresh(sent if sent.tzinfo else sent.replace(tzinfo=UTC), now or datetime.now(UTC), max_age_s)

@@ -2,8 +2,10 @@
 
 HubSpot sends a JSON array of events (``subscriptionType`` ``company.propertyChange``, ``objectId``,
 ``propertyName``, ``occurredAt`` in epoch ms, ``eventId``); Zendesk one event object (``type``
-``zen:event-type:ticket.status_changed``, ``id``, ``time``, ``detail`` the ticket after the change). A
-payload that is not what its product sends is refused whole (:class:`BadPayload`), never half-published.
+``zen:event-type:ticket.status_changed``, ``id``, ``time``, ``detail`` the ticket after the change);
+Mautic an object of event lists by type (``{"mautic.lead_post_save_new": [{"contact": {...}, "timestamp": ...}],
+"timestamp": ...}``). A payload that is not what its product sends is refused whole (:class:`BadPayload`),
+never half-published.
 """
 
 from __future__ import annotations
@@ -90,3 +92,41 @@ def zendesk_events(source: str, body: Any) -> list[tuple[str, ChangeEvent]]:
         id=f"{source}:zendesk:{event_id}",
     )  # fmt: skip
     return [(event_id, event)]
+
+
+# Mautic's contact events as change kinds (a Mautic contact is the graph's lead, a person).
+_MAUTIC_KINDS = {"mautic.lead_post_save_new": ChangeKind.CREATED, "mautic.lead_post_save_update": ChangeKind.UPDATED,
+                 "mautic.lead_post_delete": ChangeKind.DELETED}  # fmt: skip
+
+
+def mautic_events(source: str, body: Any) -> list[tuple[str, ChangeEvent]]:
+    """(delivery id, event) for each contact event of a Mautic delivery. Mautic sends no event id: a
+    contact's id, the event type and the event's timestamp make one (a retry carries the same)."""
+    if not isinstance(body, dict):
+        raise BadPayload("expected one JSON object of event lists by type")
+    found: list[tuple[str, ChangeEvent]] = []
+    for kind_of, items in body.items():
+        if kind_of == "timestamp" or kind_of not in _MAUTIC_KINDS:
+            continue  # other Mautic events (page hits, form submissions) are not changes the graph reads
+        if not isinstance(items, list) or len(items) > MAX_EVENTS:
+            raise BadPayload(f"{kind_of[:60]}: expected a list of at most {MAX_EVENTS} events")
+        for n, item in enumerate(items):
+            contact = item.get("contact") if isinstance(item, dict) else None
+            key = "id"
+            if not isinstance(contact, dict) or not isinstance(contact.get(key), int | str) or not contact.get(key):
+                raise BadPayload(f"{kind_of[:60]}[{n}].contact.id is required")
+            stamp = str(item.get("timestamp") or contact.get("dateModified") or "")
+            try:
+                occurred = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else datetime.now(UTC)
+            except ValueError:
+                raise BadPayload(f"{kind_of[:60]}[{n}].timestamp: expected an ISO 8601 time") from None
+            company = contact.get("primaryCompany")
+            parents = (("party", str(company["id"])),) if isinstance(company, dict) and company.get("id") else ()
+            delivery = f"{kind_of}:{contact[key]}:{stamp}"
+            event = ChangeEvent(
+                system=source, entity=Entity.PERSON, record_id=str(contact[key]), kind=_MAUTIC_KINDS[kind_of],
+                parents=parents, occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
+                id=f"{source}:mautic:{delivery}"[:200],
+            )  # fmt: skip
+            found.append((delivery[:200], event))
+    return found

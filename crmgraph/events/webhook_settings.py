@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -9,6 +11,9 @@ class WebhookSource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     secret: str = Field(min_length=16, description="The signing secret the system signs deliveries with (${ENV}).")
+    format: Literal["hubspot", "zendesk", "mautic"] | None = Field(
+        None, description="Whose webhooks the source sends; none: its adapter's (a `rest` source names it)."
+    )
 
 
 class WebhooksConfig(BaseModel):

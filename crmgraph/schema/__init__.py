@@ -14,6 +14,7 @@ from crmgraph.observability.operations import OperationMetrics
 from crmgraph.observability.tracing import OperationTracing
 from crmgraph.policy import QueryLimiter, QueryLimits
 from crmgraph.policy.roles import PolicyConfig
+from crmgraph.schema.assignment import AssignmentMutation, AssignmentQuery, AssignmentSubscription
 from crmgraph.schema.audit_trail import AuditTrail
 from crmgraph.schema.authorization import MutationPermissions
 from crmgraph.schema.crm_mutations import CrmMutation
@@ -49,9 +50,11 @@ def build_schema(
     cost, checked before it is validated or run; the fields ``policy`` denies or masks, and the ``audited``
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
-        query=Query,
-        mutation=merge_types("Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation)),
-        subscription=Subscription,
+        query=merge_types("Query", (Query, AssignmentQuery)),
+        mutation=merge_types(
+            "Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation, AssignmentMutation)
+        ),
+        subscription=merge_types("Subscription", (Subscription, AssignmentSubscription)),
         types=[
             Customer,
             Contact,

@@ -25,8 +25,8 @@ from starlette.responses import JSONResponse, Response
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.events.change import ChangeEvent
 from crmgraph.events.deliveries import DeliveryLog
-from crmgraph.events.signatures import BadSignature, check_hubspot, check_zendesk
-from crmgraph.events.webhook_payloads import BadPayload, hubspot_events, zendesk_events
+from crmgraph.events.signatures import BadSignature, check_hubspot, check_mautic, check_zendesk
+from crmgraph.events.webhook_payloads import BadPayload, hubspot_events, mautic_events, zendesk_events
 from crmgraph.events.webhook_settings import WebhooksConfig
 
 log = logging.getLogger("crmgraph.webhooks")
@@ -64,15 +64,16 @@ class WebhookEndpoint:
         if settings is None or adapter is None:
             return _refused(404, "NOT_FOUND", f"no webhook is configured for {source!r} (webhooks.sources)")
         body = await request.body()
+        kind = settings.format or adapter.kind
         try:
-            self._check(adapter.kind, settings.secret, request, body)
+            self._check(kind, settings.secret, request, body)
         except BadSignature as refused:
             log.warning("webhook of %s refused: %s", source, refused)
             return _refused(401, "BAD_SIGNATURE", f"refused: {refused}")
         try:
-            pairs = self._events(adapter.kind, source, body)
+            pairs = self._events(kind, source, body)
         except BadPayload as bad:
-            return _refused(400, "BAD_PAYLOAD", f"not a {adapter.kind} webhook delivery: {bad}")
+            return _refused(400, "BAD_PAYLOAD", f"not a {kind} webhook delivery: {bad}")
         deliveries = runtime.deliveries
         new_ids = {d for d, _ in pairs} if deliveries is None else await deliveries.first_time(
             source, [d for d, _ in pairs])  # fmt: skip
@@ -99,6 +100,8 @@ class WebhookEndpoint:
             check_hubspot(secret, request.method, url, body, request.headers, max_age_s=max_age)
         elif kind == "zendesk":
             check_zendesk(secret, body, request.headers, max_age_s=max_age)
+        elif kind == "mautic":
+            check_mautic(secret, body, request.headers, max_age_s=max_age)
         else:
             raise BadSignature(f"crmgraph reads no webhooks of {kind} sources")
 
@@ -108,4 +111,5 @@ class WebhookEndpoint:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise BadPayload("the body is not JSON") from None
-        return hubspot_events(source, parsed) if kind == "hubspot" else zendesk_events(source, parsed)
+        read = {"hubspot": hubspot_events, "zendesk": zendesk_events, "mautic": mautic_events}[kind]
+        return read(source, parsed)

@@ -169,7 +169,9 @@ def refused(source: str, status: int, answer: Any, op: WriteOp, names: Mapping[s
         return WriteRefused(source, [conflict(op, now[0] if isinstance(now, list) and now else None)])
     if status in (400, 409):
         code: Literal["CONFLICT", "INVALID"] = "CONFLICT" if status == 409 else "INVALID"
-        refusals = [Refusal(code, str(e.get("message") or message), _field(e, canonical)) for e in errors]
+        # HubSpot names the holder of a duplicate e-mail only in the top message ("Existing ID: 123"): kept.
+        holder = f" ({message})" if "Existing ID" in message else ""
+        refusals = [Refusal(code, str(e.get("message") or message) + holder, _field(e, canonical)) for e in errors]
         return WriteRefused(source, refusals or [Refusal(code, message)])
     return UpstreamRejected(source, f"refused the write ({status}): {message}")
 

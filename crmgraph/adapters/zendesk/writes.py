@@ -10,7 +10,8 @@ with 409 when the ticket changed since. The idempotency key goes into the ticket
 a create whose answer was lost is found again by it (:func:`find_by_key`).
 
 Canonical values (what the graph's mutations pass): ``subject``, ``description`` (the first comment),
-``status``, ``priority``, ``tags``, ``assignee_id``, ``requester_id``, ``comment`` (``{"body", "public"}``);
+``status``, ``priority``, ``tags``, ``assignee_id``, ``group_id``, ``requester_id``,
+``comment`` (``{"body", "public"}``);
 ``links["party"]`` is the organization.
 """
 
@@ -28,7 +29,7 @@ API = "/api/v2"
 # Zendesk's field names where they differ from the canonical ones (in 422 details, too).
 _FIELDS = {"organization_id": "party", "organization": "party", "assignee": "assignee_id",
            "requester": "requester_id"}  # fmt: skip
-_PLAIN = ("subject", "status", "priority", "tags", "assignee_id", "requester_id", "type")
+_PLAIN = ("subject", "status", "priority", "tags", "assignee_id", "requester_id", "group_id", "type")
 
 
 # Canonical statuses and priorities (crmgraph.records) as Zendesk spells them.
@@ -43,7 +44,7 @@ def ticket_body(op: WriteOp) -> dict[str, Any]:
         ticket["status"] = _STATUS[ticket["status"]]
     if ticket.get("priority") is not None:
         ticket["priority"] = _PRIORITY[ticket["priority"]]
-    for name in ("assignee_id", "requester_id"):
+    for name in ("assignee_id", "requester_id", "group_id"):
         if ticket.get(name) is not None:
             ticket[name] = int(ticket[name]) if str(ticket[name]).isdigit() else ticket[name]
     if op.action == "create":

@@ -20,7 +20,6 @@ the top: its actions carry the same idempotency keys, so what was done is answer
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -209,9 +208,3 @@ class RuleRunner:
             await asyncio.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def close_quietly(runner: RuleRunner | None) -> None:
-    if runner is not None:
-        with contextlib.suppress(Exception):
-            await runner.stop()

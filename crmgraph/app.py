@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import strawberry
 from opentelemetry.context import Context
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -62,6 +63,9 @@ from crmgraph.web.operators import OperatorAccess
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
 from crmgraph.web.webhooks import WebhookEndpoint
 from crmgraph.workflows.assignment.runtime import Assignment, start_assignment
+from crmgraph.workflows.rules.check import rule_problems
+from crmgraph.workflows.rules.runner import RuleRunner
+from crmgraph.workflows.rules.runs import RunStore
 from crmgraph.writes.deal_conversion import KIND, SagaWrites, deal_conversion
 from crmgraph.writes.idempotency import IdempotencyStore
 from crmgraph.writes.saga import SagaRunner, SagaStore
@@ -81,6 +85,7 @@ class Runtime:
     events: EventHub | None = None  # None only before the lifespan started it
     deliveries: DeliveryLog | None = None  # webhook deliveries heard, shared by the instances
     assignment: Assignment | None = None  # lead distribution and ticket routing, when configured
+    rule_runs: RunStore | None = None  # the automation rules' runs (workflows.rules)
 
     def context(
         self,
@@ -113,6 +118,7 @@ class Runtime:
             writes=self.config.writes,
             sagas=self.sagas,
             assignment=self.assignment,
+            rule_runs=self.rule_runs,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -135,6 +141,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         deliveries = DeliveryLog(config.identity.url)
         feed_positions = FeedPositions(config.identity.url)
         saga_store = SagaStore(config.identity.url)
+        rule_runs = RunStore(config.identity.url)
         identity.create()
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
@@ -152,12 +159,17 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                     idempotency=idempotency,
                     events=events,
                     deliveries=deliveries,
+                    rule_runs=rule_runs,
                 )
                 await events.start()
                 app.state.events = events  # publish() for tests and in-process producers
                 feeds = FeedPoller(config.feeds, adapters, feed_positions, deliveries, events.publish)
                 feeds.start()
                 app.state.feeds = feeds
+                # Automation rules act through the graph itself, as their own principal (docs/workflows.md).
+                rules = RuleRunner(config.workflows.rules, schema, _service_context(state), events, rule_runs)
+                rules.start()
+                app.state.rules = rules
                 writes = SagaWrites(adapters, idempotency, cache, events)
                 runner = state["runtime"].sagas = SagaRunner(saga_store, {KIND: deal_conversion(writes)})
                 # Sagas a stopped facade left half-way go on (or are undone) in the background.
@@ -175,6 +187,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                     if assignment is not None:
                         await assignment.close()
                     resuming.cancel()
+                    await rules.stop()
                     await feeds.stop()
                     observability.stop()
                     observability.metrics.registry.unregister(collector)
@@ -190,6 +203,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
             deliveries.close()
             feed_positions.close()
             saga_store.close()
+            rule_runs.close()
             if api_keys is not None:
                 api_keys.close()
 
@@ -221,6 +235,11 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         connection_init_wait_timeout=timedelta(seconds=config.events.connection_init_timeout_s),
         max_subscriptions_per_connection=config.events.max_subscriptions_per_connection,
     )
+    assert isinstance(graphql.schema, strawberry.Schema)  # build_schema's
+    schema: strawberry.Schema = graphql.schema  # the rules run their operations through it, in-process
+    rules_wrong = rule_problems(config.workflows.rules, schema._schema, config.policy, config.sources)
+    if rules_wrong:
+        raise ConfigErrors(rules_wrong)
     operators = OperatorAccess(server.operators.addresses, server.operators.roles, authenticator)
     webhooks = WebhookEndpoint(lambda: state["runtime"], config.webhooks)
     routes: list[Route | WebSocketRoute | Mount] = [
@@ -253,6 +272,15 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.http_limits = limits  # read by crmgraph.runner: the connection's limits are uvicorn's to apply
     return app
+
+
+def _service_context(state: dict[str, Runtime]) -> Callable[[Principal], RequestContext]:
+    """A request context for the facade's own workflows, as ``principal``: permissioned and audited."""
+
+    def context(principal: Principal) -> RequestContext:
+        return state["runtime"].context(False, actor=principal.subject, principal=principal, client="automation")
+
+    return context
 
 
 def _trusted_documents(manifest: Path | None) -> TrustedDocuments | None:

@@ -45,6 +45,14 @@ def _load(path: Path) -> Config:
         _check_adapters(config)
     except ConfigErrors as exc:
         raise _fail_with(exc.problems, str(path)) from exc
+    if config.workflows.rules.rules:
+        from crmgraph.schema import build_schema
+        from crmgraph.workflows.rules.check import rule_problems
+
+        schema = build_schema(config.limits, config.policy)
+        wrong = rule_problems(config.workflows.rules, schema._schema, config.policy, config.sources)
+        if wrong:
+            raise _fail_with(wrong, str(path))
     manifest = config.trusted_documents.manifest
     if manifest is not None:
         from crmgraph.policy.trusted_documents import ManifestError, TrustedDocuments

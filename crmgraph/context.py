@@ -16,6 +16,7 @@ from crmgraph.identity.settings import IdentityConfig
 from crmgraph.policy.principal import Principal
 from crmgraph.policy.roles import Access
 from crmgraph.resolvers.loaders import Loaders
+from crmgraph.workflows.rules.runs import RunStore
 from crmgraph.writes.idempotency import IdempotencyStore
 from crmgraph.writes.saga import SagaRunner
 from crmgraph.writes.settings import WritesConfig
@@ -45,6 +46,7 @@ class RequestContext:
     events: EventHub | None = None  # change events: what subscriptions listen to (None outside an app)
     writes: WritesConfig = field(default_factory=WritesConfig)  # which system owns each golden field
     assignment: Any = None  # lead distribution and ticket routing (crmgraph.workflows.assignment.runtime)
+    rule_runs: RunStore | None = None  # the automation rules' runs (automationRuns)
     # Over a WebSocket: the connection_init payload (set by strawberry), and how to close the connection
     # (a subscriber that falls behind is dropped with code 4429).
     connection_params: dict[str, Any] | None = None

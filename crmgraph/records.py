@@ -221,6 +221,7 @@ class OrderRecord(Record):
     total: Money
     customer_reference: str | None = None
     requested_delivery: date | None = None
+    updated_at: datetime | None = None  # the last change, where the system stamps one (the change feed's time)
 
 
 @dataclass(frozen=True, slots=True)

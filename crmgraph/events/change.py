@@ -7,7 +7,9 @@ names of the ``changed`` fields), when it happened there (``occurred_at``) and w
 read through (``("party", "C-17")`` for a ticket of organization C-17, ``("ticket", "42")`` for a comment):
 the cache keys of those lists are forgotten with the record's own. ``customer_ids`` are the golden
 customers the record belongs to, filled in from the identity store on publish when the producer leaves
-them out.
+them out. ``chain`` names the automation rule runs whose actions caused the change (``rule|system:entity:id``
+each, outermost first; empty for a change nobody's rule made): how loops between rules are seen
+(:mod:`crmgraph.events.causation`).
 
 On the bus an event travels as one JSON object (:meth:`ChangeEvent.to_json`), a batch as a JSON array.
 """
@@ -63,6 +65,7 @@ class ChangeEvent:
     occurred_at: datetime = field(default_factory=_now)
     received_at: datetime = field(default_factory=_now)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    chain: tuple[str, ...] = ()
 
     def parent(self, by: str) -> str | None:
         """The key of the ``by`` list this record belongs to (``parent("party")``), if the event names it."""
@@ -84,6 +87,7 @@ class ChangeEvent:
             "customerIds": list(self.customer_ids),
             "occurredAt": self.occurred_at.isoformat(),
             "receivedAt": self.received_at.isoformat(),
+            "chain": list(self.chain),
         }
 
     def to_json(self) -> bytes:
@@ -105,6 +109,7 @@ class ChangeEvent:
                 customer_ids=tuple(int(number) for number in data.get("customerIds", ())),
                 occurred_at=_moment(data["occurredAt"]),
                 received_at=_moment(data["receivedAt"]),
+                chain=tuple(_text(link) for link in data.get("chain", ())),  # absent from older instances
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadEvent(f"malformed change event ({exc}): {str(data)[:200]}") from None

@@ -27,11 +27,12 @@ from crmgraph.errors import ConfigError
 from crmgraph.events.change import ChangeEvent, ChangeKind, Entity
 from crmgraph.events.deliveries import DeliveryLog
 from crmgraph.events.feed_settings import FeedsConfig, FeedSettings
-from crmgraph.records import Record, TicketRecord
+from crmgraph.records import OrderRecord, Record, TicketRecord
 from crmgraph.store_engine import store_engine
 
 log = logging.getLogger("crmgraph.feeds")
 PAGE = 100
+BOOKED_WITHIN = timedelta(seconds=5)  # an order's stamp this close to its placing time: the booking itself
 metadata = MetaData()
 positions = Table(
     "crmgraph_feed_positions",
@@ -101,6 +102,11 @@ def feed_event(source: str, entity: str, record: Record) -> tuple[str, ChangeEve
     if isinstance(record, TicketRecord):
         parents = tuple((by, key) for by, key in (("party", record.party_id), ("person", record.requester_id)) if key)
         kind = ChangeKind.CREATED if record.created_at is not None and record.created_at == record.updated_at else kind
+    elif isinstance(record, OrderRecord):
+        parents = (("party", record.party_id),)
+        # An order's change stamp is set as it is booked: one within moments of its placing is its booking.
+        booked = isinstance(changed_at, datetime) and abs(changed_at - record.placed_at) <= BOOKED_WITHIN
+        kind = ChangeKind.CREATED if booked else kind
     event = ChangeEvent(source, Entity(entity), record.source_id, kind, parents=parents,
                         occurred_at=changed_at if isinstance(changed_at, datetime) else datetime.now(UTC),
                         id=f"{source}:{delivery}")  # fmt: skip

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Via = Literal["jwt", "api_key", "anonymous"]
+Via = Literal["jwt", "api_key", "anonymous", "service"]  # service: the facade's own workflows
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ class RolePolicy(_Strict):
     mutations: tuple[str, ...] = Field((), description="Mutations this role may run; '*' for all.")
     explain: bool = Field(False, description="May ask for the upstream explanation of a query.")
     audit: bool = Field(False, description="May read the audit trail (the auditEvents query).")
+    automation: bool = Field(
+        False, description="May read the automation rules' runs (the automationRuns query; `audit: true` may too)."
+    )
     explore: bool = Field(
         False,
         description="In production mode, may send documents outside the trusted-document manifest and "
@@ -96,6 +99,7 @@ class Access:
     explain: bool
     known_role: bool = field(default=True)
     audit: bool = field(default=False)
+    automation: bool = field(default=False)  # may read the automation rules' runs
     explore: bool = field(default=False)  # production mode: ad-hoc documents and introspection allowed
 
     def visibility(self, type_name: str, field_name: str) -> Visibility:
@@ -176,6 +180,7 @@ def decide(principal: Principal, policy: PolicyConfig) -> Access:
         explain=any(role.explain for role in roles),
         explore=any(role.explore for role in roles),
         audit=any(role.audit for role in roles),
+        automation=any(role.automation for role in roles),
     )
 
 

@@ -15,6 +15,7 @@ from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.scope import customer_in_scope, party_in_scope
 from crmgraph.schema.audit_events import AuditEvent, audit_events
+from crmgraph.schema.automation_runs import AutomationRun, AutomationRunStatus, automation_runs
 from crmgraph.schema.customer import Customer, prefetch_for
 from crmgraph.schema.follow_up import DEFAULT_PAGE
 from crmgraph.schema.ids import decode_id, decode_number, not_issued, number_of
@@ -186,6 +187,21 @@ class Query:
         after: str | None = None,
     ) -> Connection[AuditEvent]:
         return await audit_events(info, customer_id, since, first, after)
+
+    @strawberry.field(
+        description="What the automation rules did (workflows.rules), newest first: each rule's run on each event, "
+        "with its actions and outcome; by rule and status. Only for roles with `automation: true` or `audit: true` "
+        "(FORBIDDEN otherwise)."
+    )
+    async def automation_runs(
+        self,
+        info: Info,
+        rule: str | None = None,
+        status: AutomationRunStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[AutomationRun]:
+        return await automation_runs(info, rule, status, first, after)
 
     @strawberry.field(description="A change that spans systems (dealConvertToOrder), by id: its state and steps.")
     async def saga(self, info: Info, id: strawberry.ID) -> Saga | None:

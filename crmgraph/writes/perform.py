@@ -19,6 +19,7 @@ from crmgraph.adapters.sdk.writes import Refusal, WriteOp, WriteRefused
 from crmgraph.cache.read_through import ReadThrough, cache_key
 from crmgraph.errors import ClientError, SourceError, UpstreamOutcomeUnknown, UpstreamUnreachable
 from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub
+from crmgraph.events.causation import current_chain
 from crmgraph.records import OrderRecord, Record, TicketRecord
 from crmgraph.writes.idempotency import Claimed, IdempotencyStore, fingerprint
 
@@ -76,7 +77,7 @@ class Writer:
         parents = record_parents(record)
         kind = ChangeKind.CREATED if op.action == "create" else ChangeKind.UPDATED
         event = ChangeEvent(adapter.source, Entity(op.entity), record.source_id, kind,
-                            changed=tuple(sorted(op.values)), parents=parents)  # fmt: skip
+                            changed=tuple(sorted(op.values)), parents=parents, chain=current_chain())  # fmt: skip
         try:
             await self.events.publish([event])
         except Exception:  # the write is made: a bus that is down must not turn it into an error

@@ -88,7 +88,8 @@ class Adapter(ABC):
     # Entities :meth:`scan` can page through: declared on the class; an adapter whose configuration decides
     # what it holds narrows it per instance (the ``sql`` adapter, to what its mapping maps).
     scannable: frozenset[str] = frozenset()
-    # Entities :meth:`changes` can read by change time (a subset of ``scannable``): declared like it.
+    # Entities :meth:`changes` can read by change time (mostly among ``scannable``; a feed of an entity too
+    # large to list whole, as the ERP's orders, is fine): declared like it.
     change_feeds: frozenset[str] = frozenset()
     # (entity, "create" | "update") pairs :meth:`write` accepts; an adapter without writes leaves it empty.
     writable: frozenset[tuple[str, str]] = frozenset()

@@ -246,7 +246,9 @@ class SqlAdapter(Adapter):
             if entity in self.specs and (by == "id" or by in self.specs[entity].relations() or self._joins(entity, by))
         }
         self.scannable = frozenset(entity for entity in type(self).scannable if entity in self.specs)
-        self.change_feeds = frozenset(e for e in self.scannable if change_columns(self.specs[e]) is not None)
+        # Orders are not listed whole (no scan), but those booked or changed since a moment are: a feed.
+        self.change_feeds = frozenset(e for e in (*self.scannable, "order")
+                                      if e in self.specs and change_columns(self.specs[e]) is not None)  # fmt: skip
         self.writable = frozenset({("order", "create")}) if writable_orders(self.mapping) else frozenset()
         # The reflected types of each entity's change columns: a moment is bound as they hold it.
         self._change_types: dict[str, dict[str, TypeEngine[Any]]] = {}

@@ -1,6 +1,6 @@
 """The ``sql`` adapter's change feed: the rows whose change column is at or after a moment.
 
-The change column is the mapping's ``updated_at`` of ``party`` or ``person``: one column (a timestamp, or a
+The change column is the mapping's ``updated_at`` of ``party``, ``person`` or ``order``: one column (a timestamp, or a
 date) or a date and a time column, as the demo ERP's ``[ZZAEDAT, ZZAEZET]``. A page is one statement, in
 the order of the change and then the id, continued after the last row of the page before (keyset paging,
 so a row changed meanwhile moves to the end of the order and is read there)::
@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Table, and_, or_, tuple_
 from sqlalchemy.sql import Select
 from sqlalchemy.types import Date, DateTime, TypeEngine
 
-from crmgraph.adapters.sql.mapping import EntityMapping, PartyMapping, PersonMapping, SqlMapping
+from crmgraph.adapters.sql.mapping import EntityMapping, OrderMapping, PartyMapping, PersonMapping, SqlMapping
 from crmgraph.errors import ClientError
 
 _DIRECTIVE = re.compile("%.")
@@ -37,7 +37,7 @@ _DIRECTIVE = re.compile("%.")
 
 def change_columns(spec: EntityMapping) -> tuple[str, ...] | None:
     """The change column(s) of an entity: its ``updated_at``, where the mapping names one."""
-    if isinstance(spec, PartyMapping | PersonMapping):
+    if isinstance(spec, PartyMapping | PersonMapping | OrderMapping):
         return spec.fields.updated_at
     return None
 

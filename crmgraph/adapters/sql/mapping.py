@@ -13,7 +13,7 @@ Conventions a mapping relies on:
   kept as a date column and a time column (``placed_at: [ERDAT, ERZET]``);
 - dates and times held as text are read with ``date_format`` / ``time_format`` in ``timezone``; real
   ``DATE`` / ``TIMESTAMP`` columns are read as they are;
-- ``updated_at`` of ``party`` and ``person`` is the change column: when the system stamps a row on every
+- ``updated_at`` of ``party``, ``person`` and ``order`` is the change column: when the system stamps a row on every
   change (and on creation), the adapter reads the rows changed since a moment from it (its change feed);
   kept as text, it must sort as it reads (``%Y%m%d``, ``%H%M%S``), and an index on it keeps the read cheap;
 - ``where`` keeps only rows whose columns hold the given values (``LOEVM: ""``: not marked for deletion);
@@ -195,6 +195,7 @@ class OrderFields(_Strict):
     currency: Column
     customer_reference: Column | None = None
     requested_delivery: Column | None = None
+    updated_at: Moment | None = None  # the change column, as a party's: orders booked or changed since a moment
 
 
 class OrderWrites(_Strict):
@@ -380,7 +381,7 @@ DEFAULT_MAPPING_DATA: dict[str, Any] = {
         "party": "KUNNR",
         "fields": {
             "placed_at": ["ERDAT", "ERZET"], "total": "NETWR", "currency": "WAERK",
-            "customer_reference": "BSTNK", "requested_delivery": "VDATU",
+            "customer_reference": "BSTNK", "requested_delivery": "VDATU", "updated_at": ["ZZAEDAT", "ZZAEZET"],
         },
         "status": {
             "column": "GBSTK",

@@ -244,6 +244,7 @@ def _order(row: Row, spec: OrderMapping) -> OrderRecord:
         total=row.money(fields.total, fields.currency),
         customer_reference=row.optional(fields.customer_reference),
         requested_delivery=row.day(fields.requested_delivery) if fields.requested_delivery else None,
+        updated_at=row.moment(fields.updated_at),
     )
 
 

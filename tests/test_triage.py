@@ -111,6 +111,7 @@ def test_a_damaged_or_foreign_model_file_is_refused_with_what_to_do(model_file: 
     other_version = _rewritten(model_file, tmp_path / "old.zip", {"versions": {"scikit-learn": "0.24.2"}})
     other_format = _rewritten(model_file, tmp_path / "format.zip", {"format": "something-else/3"})
     no_estimators = _rewritten(model_file, tmp_path / "hollow.zip", None, drop="model.skops")
+    no_vocabulary = _rewritten(model_file, tmp_path / "wordless.zip", None, drop="vocabulary.json")
     cases = {
         tmp_path / "missing.zip": "no such model file",
         garbage: "not a triage model file",
@@ -118,6 +119,7 @@ def test_a_damaged_or_foreign_model_file_is_refused_with_what_to_do(model_file: 
         other_version: "trained with scikit-learn 0.24.2",
         other_format: "train again",
         no_estimators: "no model.skops",
+        no_vocabulary: "no vocabulary.json",
     }
     for path, says in cases.items():
         with pytest.raises(TriageFileError, match=says) as caught:
@@ -130,7 +132,7 @@ def test_damaged_estimators_are_refused(model_file: Path, tmp_path: Path) -> Non
     with zipfile.ZipFile(model_file) as old, zipfile.ZipFile(damaged, "w") as new:
         new.writestr("meta.json", old.read("meta.json"))
         new.writestr("model.skops", old.read("model.skops")[:500])
-    with pytest.raises(TriageFileError, match="damaged|not loaded"):
+    with pytest.raises(TriageFileError, match=r"damaged|not loaded"):
         load_model(damaged)
 
 

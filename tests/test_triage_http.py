@@ -144,12 +144,11 @@ def test_failures_are_typed_upstream_errors(
 def test_a_slow_endpoint_times_out(server: tuple[str, Behaviour]) -> None:
     url, behaviour = server
     behaviour.delay_s = 1.0
-    with pytest.raises(UpstreamTimeout, match="0.2 s"):
+    with pytest.raises(UpstreamTimeout, match=r"within 0\.2 s"):
         _classify(TriageEndpoint(url=url, timeout_s=0.2), [("a", "b")])
 
 
-def test_an_endpoint_nobody_listens_on_is_unreachable(server: tuple[str, Behaviour]) -> None:
-    url, _ = server
+def test_an_endpoint_nobody_listens_on_is_unreachable() -> None:
     closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = closed.server_address[1]
     closed.server_close()

@@ -8,6 +8,7 @@ to train again: scikit-learn does not promise that a model fitted by one version
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -23,6 +24,7 @@ from crmgraph.workflows.triage.model import TriageModel
 FORMAT = "crmgraph-triage/1"
 META = "meta.json"
 ESTIMATORS = "model.skops"
+VOCABULARY = "vocabulary.json"
 
 
 def _versions() -> dict[str, str]:
@@ -36,11 +38,16 @@ def _minor(text: str) -> tuple[str, ...]:
 def save_model(model: TriageModel, path: Path, trained: dict[str, Any] | None = None) -> None:
     """Write ``model`` to ``path`` (replaced whole: a crash leaves the old file or the new, never half)."""
     meta = {"format": FORMAT, "versions": _versions(), "labels": model.labels, "trained": trained or {}}
+    # The vocabulary goes beside the estimators as JSON: skops writes a large dict item by item, seconds and
+    # megabytes for what JSON holds in a fraction of both.
+    vectoriser = copy.copy(model.vectoriser)
+    vectoriser.vocabulary_ = {}
     estimators = {
-        "vectoriser": model.vectoriser,
+        "vectoriser": vectoriser,
         "severity": model.severity,
         "category": model.category,
-        "tags": model.tags,
+        "tag_weights": model.tag_weights,
+        "tag_bias": model.tag_bias,
         "tag_names": list(model.tag_names),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +55,10 @@ def save_model(model: TriageModel, path: Path, trained: dict[str, Any] | None = 
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(META, json.dumps(meta, indent=2, sort_keys=True))
         archive.writestr(ESTIMATORS, skops.io.dumps(estimators))
+        archive.writestr(
+            VOCABULARY,
+            json.dumps({term: int(i) for term, i in model.vectoriser.vocabulary_.items()}, ensure_ascii=False),
+        )
     partial.replace(path)
 
 
@@ -62,27 +73,35 @@ def load_model(path: Path) -> TriageModel:
     archive = _open(path)
     with archive:
         meta = _checked_meta(path, archive)
+        missing = [name for name in (ESTIMATORS, VOCABULARY) if name not in archive.namelist()]
+        if missing:
+            raise TriageFileError(path, f"not a triage model file: no {' or '.join(missing)} inside")
         try:
             data = archive.read(ESTIMATORS)
-        except KeyError:
-            raise TriageFileError(path, f"not a triage model file: no {ESTIMATORS} inside") from None
+            vocabulary = json.loads(archive.read(VOCABULARY))
+        except (ValueError, zipfile.BadZipFile) as exc:
+            raise TriageFileError(path, f"the model file is damaged ({exc}): train again") from None
     try:
         untrusted = skops.io.get_untrusted_types(data=data)
         if untrusted:
             raise TriageFileError(path, f"the model file holds types that are not loaded: {', '.join(untrusted)}")
         estimators = skops.io.loads(data)
+        if not isinstance(vocabulary, dict) or not all(isinstance(i, int) for i in vocabulary.values()):
+            raise TriageFileError(path, f"the model file is damaged ({VOCABULARY} is not a vocabulary): train again")
+        estimators["vectoriser"].vocabulary_ = vocabulary
+        model = TriageModel(
+            estimators["vectoriser"],
+            estimators["severity"],
+            estimators["category"],
+            estimators["tag_weights"],
+            estimators["tag_bias"],
+            tuple(estimators["tag_names"]),
+        )
     except TriageFileError:
         raise
     except Exception as exc:  # skops raises whatever the damaged part provokes
         raise TriageFileError(path, f"the model file is damaged ({type(exc).__name__}: {exc}): train again") from exc
-    model = TriageModel(
-        estimators["vectoriser"],
-        estimators["severity"],
-        estimators["category"],
-        estimators["tags"],
-        tuple(estimators["tag_names"]),
-    )
-    if model.labels != meta["labels"]:
+    if model.labels != meta["labels"] or model.tag_weights.shape != (len(model.tag_names), len(vocabulary)):
         raise TriageFileError(path, "the model file's estimators do not match its label sets: train again")
     return model
 

@@ -74,7 +74,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
 def server() -> Iterator[tuple[str, Behaviour]]:
     behaviour = Behaviour()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/classify", behaviour

@@ -20,6 +20,7 @@ from crmgraph.cli_documents import documents_app
 from crmgraph.cli_events import events_app
 from crmgraph.cli_identity import identity_app
 from crmgraph.cli_rules import rules_app
+from crmgraph.cli_triage import triage_app
 from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayout
 from crmgraph.demo.seed import Manifest, data_dir_is_current, generate_estate, load_erp
 
@@ -36,6 +37,7 @@ app.add_typer(adapters_app, name="adapters")
 app.add_typer(documents_app, name="documents")
 app.add_typer(events_app, name="events")
 app.add_typer(rules_app, name="rules")
+app.add_typer(triage_app, name="triage")
 app.command("token")(token)
 app.command("serve")(cli_graph.serve)
 app.command("check-config")(cli_graph.check_config)

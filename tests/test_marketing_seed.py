@@ -46,9 +46,11 @@ def test_the_same_seed_gives_the_same_marketing_rows(tmp_path: Path) -> None:
 
 # The other stores of seed 5 with 40 customers (sorted dumps) and the ground truth's other rows, as the
 # generator wrote them before the marketing system came: its pass must not move a single row of them.
+# (The ticket store's digest is generator version 9's: the labelled ticket texts of triage changed its
+# tickets and comments on purpose, and no row of the other stores.)
 PINNED_OTHERS = {
     "crm.sqlite": "a03e3cb2d1be491259d013174bd97c5603fb1783a02cbfc80bea9e2e74fab5fa",
-    "tickets.sqlite": "16e8c54c80377f7912362a6d6f37f9f6c0209afc81f0890d1d45b3ab2743444c",
+    "tickets.sqlite": "306636c506116ea0ad2a2f7ac2ce3e92c31d728c08c96e73e91884bad2ffeafe",
     "erp.sqlite": "4db144448f0a746798abd8aa0185c5d4364599916d7e7072750bb5923d16f22e",
     "truth": "e259282163f81af08d4595f3265af66b56a3433e749ce5d8f06e4f4b4e6a38eb",
 }

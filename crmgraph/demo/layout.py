@@ -40,6 +40,11 @@ class EstateLayout:
         return self.root / "ground_truth.csv"
 
     @property
+    def ticket_labels(self) -> Path:
+        """What each seeded ticket truly is (severity, category, tags, language): triage's training data."""
+        return self.root / "tickets_labels.csv"
+
+    @property
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 

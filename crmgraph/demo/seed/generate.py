@@ -23,6 +23,7 @@ from crmgraph.demo.seed.sink import (
     CRM_INSERTS,
     MARKETING_INSERTS,
     TICKET_INSERTS,
+    LabelSink,
     SqliteSink,
     SqlSink,
     TruthSink,
@@ -84,8 +85,9 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
     engine = erp_engine(scratch.erp_url, bulk_load=True)
     reset_erp_schema(engine)
     erp = SqlSink(engine)
-    with open_truth(scratch.ground_truth) as handle:
+    with open_truth(scratch.ground_truth) as handle, open_truth(scratch.ticket_labels) as label_handle:
         truth = TruthSink(handle)
+        labels = LabelSink(label_handle)
         for row in owners(OWNERS):
             crm.add("owners", row)
         agent_rows = agents(ids)
@@ -117,8 +119,8 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
             "tickets",
             ids.visiting_order("tickets", customers),
             draw,
-            lambda party: project_tickets(party, seed, ids, agent_ids, tickets, truth),
-            lambda party, later: project_tickets_later(party, later, seed, ids, agent_ids, tickets, truth),
+            lambda party: project_tickets(party, seed, ids, agent_ids, tickets, truth, labels),
+            lambda party, later: project_tickets_later(party, later, seed, ids, agent_ids, tickets, truth, labels),
             tick,
         )
         _erp_pass(seed, ids, customers, erp, truth, tick)
@@ -138,12 +140,22 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
     if progress is not None:
         progress(customers, customers)
 
-    for name in ("crm.sqlite", "tickets.sqlite", "erp.sqlite", "marketing.sqlite", "ground_truth.csv"):
+    for name in (
+        "crm.sqlite",
+        "tickets.sqlite",
+        "erp.sqlite",
+        "marketing.sqlite",
+        "ground_truth.csv",
+        "tickets_labels.csv",
+    ):
         (scratch.root / name).replace(layout.root / name)
     scratch.root.rmdir()
     noise: defaultdict[str, dict[str, int]] = defaultdict(dict)
     for (system, obj, kind), affected in truth.noise.items():
         noise[f"{system}/{obj}"][kind] = affected
+    by_kind: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    for (kind, value), count in sorted(labels.counts.items()):
+        by_kind[f"tickets/{kind}"][value] = count
     manifest = Manifest(
         seed=seed,
         customers=customers,
@@ -157,6 +169,7 @@ def generate_estate(layout: EstateLayout, *, customers: int, seed: int, progress
         },
         records={f"{system}/{obj}": n for (system, obj), n in truth.records.items()},
         noise=dict(noise),
+        labels=dict(by_kind),
     )
     manifest.write(layout.manifest)
     return manifest

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-GENERATOR_VERSION = 8  # bump whenever the same seed would give different data
+GENERATOR_VERSION = 9  # bump whenever the same seed would give different data
 
 
 class Manifest(BaseModel):
@@ -21,6 +21,8 @@ class Manifest(BaseModel):
     records: dict[str, int]
     # "system/object" -> noise kind (or "explicit_xref") -> records affected
     noise: dict[str, dict[str, int]]
+    # "tickets/<label kind>" (severity, category, tags, language) -> label -> tickets (tickets_labels.csv)
+    labels: dict[str, dict[str, int]] = {}
 
     def matches(self, *, seed: int, customers: int) -> bool:
         return (self.generator_version, self.seed, self.customers) == (GENERATOR_VERSION, seed, customers)

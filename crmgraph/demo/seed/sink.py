@@ -9,11 +9,14 @@ import csv
 import sqlite3
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine, Table
 
 from crmgraph.demo.seed.noise import Noise
+
+if TYPE_CHECKING:
+    from crmgraph.demo.seed.ticket_texts import TicketText
 
 CHUNK = 5000
 
@@ -43,6 +46,7 @@ MARKETING_INSERTS = {
     "events": "INSERT INTO events VALUES (?,?,?,?,?,?,?)",
 }
 TRUTH_COLUMNS = ("party", "person", "system", "object", "source_id", "xref", "noise")
+LABEL_COLUMNS = ("ticket", "severity", "category", "tags", "language")
 
 
 class SqliteSink:
@@ -127,6 +131,24 @@ class TruthSink:
             self.noise[(system, obj, "explicit_xref")] += 1
         if self.writer is not None:
             self.writer.writerow((party, person, system, obj, source_id, xref, ";".join(noise)))
+
+
+class LabelSink:
+    """The tickets' labels: one CSV row per seeded ticket, saying what the request truly is."""
+
+    def __init__(self, handle: TextIO | None) -> None:
+        self.writer = csv.writer(handle) if handle is not None else None
+        if self.writer is not None:
+            self.writer.writerow(LABEL_COLUMNS)
+        self.counts: Counter[tuple[str, str]] = Counter()  # (label kind, value) -> tickets
+
+    def add(self, ticket_id: int, text: TicketText) -> None:
+        self.counts.update(
+            [("severity", text.severity), ("category", text.category), ("language", text.language)]
+            + [("tags", tag) for tag in text.tags]
+        )
+        if self.writer is not None:
+            self.writer.writerow((ticket_id, text.severity, text.category, ";".join(text.tags), text.language))
 
 
 def open_truth(path: Path) -> TextIO:

@@ -24,7 +24,9 @@ from crmgraph.demo.seed.noise import (
 from crmgraph.demo.seed.onboarding import tickets_created
 from crmgraph.demo.seed.party import AS_OF, Party, Person, random_instant, skewed, stream
 from crmgraph.demo.seed.passes import Later
-from crmgraph.demo.seed.sink import SqliteSink, TruthSink
+from crmgraph.demo.seed.sink import LabelSink, SqliteSink, TruthSink
+from crmgraph.demo.seed.ticket_phrases import COMMENTS
+from crmgraph.demo.seed.ticket_texts import draw_ticket_text
 
 AGENT_COUNT = 25
 GROUPS = (20_000_001, 20_000_002, 20_000_003)  # first line, billing, logistics
@@ -115,8 +117,15 @@ def _user(person: Person, rng: random.Random, duplicate: bool) -> tuple[str, str
     return name, email, phone, noise
 
 
+class _Requester(NamedTuple):
+    user_id: int
+    organization_id: int | None
+    chinese: bool  # writes Chinese most of the time
+    name: str  # how they sign
+
+
 def project_tickets(
-    party: Party, seed: int, ids: Ids, agent_ids: list[int], sink: SqliteSink, truth: TruthSink
+    party: Party, seed: int, ids: Ids, agent_ids: list[int], sink: SqliteSink, truth: TruthSink, labels: LabelSink
 ) -> list[Later]:
     rng = stream(seed, party.index, "tickets")
     created = tickets_created(rng, party.since)  # first: duplicates draw it again
@@ -128,7 +137,7 @@ def project_tickets(
     truth.add(party.key, "", "tickets", "organizations", org_id, org.noise, org.external_id or "")
     later = [Later(rng.random(), "organization")] if "tickets" in party.duplicated_in else []
 
-    users: list[tuple[int, int | None]] = []  # (user id, organization id)
+    users: list[_Requester] = []
     for number, person in enumerate(party.persons, start=1):
         if not person.in_tickets:
             continue
@@ -139,19 +148,26 @@ def project_tickets(
             user_external = str(ids.crm_contact(party.index, number))
         user_org = org_id if rng.random() < 0.9 else None
         _add_user(sink, person, user_id, name, email, phone, user_external, user_org, random_instant(rng, created))
-        users.append((user_id, user_org))
+        users.append(_Requester(user_id, user_org, person.chinese, name))
         truth.add(party.key, person.key, "tickets", "users", user_id, person_noise, user_external or "")
         if rng.random() < 0.04:
             later.append(Later(rng.random(), "user", number, org_id))
     # People land in the ticket system by asking for help: at least one ticket.
     count = (rng.randint(60, 250) if party.whale else 1 + skewed(rng, 3, 60)) if users else 0
     for _ in range(count):
-        _ticket(rng, ids, agent_ids, users, created, sink)
+        _ticket(rng, ids, agent_ids, users, created, sink, labels)
     return later
 
 
 def project_tickets_later(
-    party: Party, later: Later, seed: int, ids: Ids, agent_ids: list[int], sink: SqliteSink, truth: TruthSink
+    party: Party,
+    later: Later,
+    seed: int,
+    ids: Ids,
+    agent_ids: list[int],
+    sink: SqliteSink,
+    truth: TruthSink,
+    labels: LabelSink,
 ) -> None:
     """A second organization for the party, or a person who came in again through another channel (and
     asked for help that way)."""
@@ -172,7 +188,7 @@ def project_tickets_later(
     _add_user(sink, person, user_id, name, email, phone, None, user_org, joined)
     truth.add(party.key, person.key, "tickets", "users", user_id, noise)
     for _ in range(rng.randint(1, 2)):
-        _ticket(rng, ids, agent_ids, [(user_id, user_org)], joined, sink)
+        _ticket(rng, ids, agent_ids, [_Requester(user_id, user_org, person.chinese, name)], joined, sink, labels)
 
 
 def _add_user(
@@ -199,31 +215,34 @@ def _ticket(
     rng: random.Random,
     ids: Ids,
     agent_ids: list[int],
-    users: list[tuple[int, int | None]],
+    users: list[_Requester],
     since: datetime,
     sink: SqliteSink,
+    labels: LabelSink,
 ) -> None:
+    """One request and its conversation. Its priority is the severity it was written with: the labels file
+    holds the rest of what it truly is (category, tags, language)."""
     ticket_id = ids.zd_ticket()
     opened = random_instant(rng, since)
     recent = opened > AS_OF - timedelta(days=30)
     status = rng.choice(OPEN_STATUSES) if recent and rng.random() < 0.7 else rng.choice(("solved", "closed"))
-    requester, org_id = rng.choice(users)
+    requester = rng.choice(users)
     assignee = rng.choice(agent_ids) if status != "new" else None
-    subject = rng.choice(vocab.TICKET_SUBJECTS)
+    text = draw_ticket_text(rng, chinese_writer=requester.chinese, signature=requester.name)
+    labels.add(ticket_id, text)
     comments = rng.randint(1, 6)
     moment = opened
     last = opened
     for n in range(comments):
-        author = requester if n == 0 or assignee is None or rng.random() < 0.35 else assignee
-        body = f"{subject}." if n == 0 else rng.choice(vocab.COMMENT_BODIES)
+        author = requester.user_id if n == 0 or assignee is None or rng.random() < 0.35 else assignee
+        body = text.body if n == 0 else rng.choice(COMMENTS[text.language])
         sink.add("comments", (ids.zd_comment(), ticket_id, author, body, 1, timefmt.zendesk(moment)))
         last = moment
         moment = min(AS_OF, moment + timedelta(minutes=rng.randint(5, 4000)))
     updated = last if status in OPEN_STATUSES else min(AS_OF, last + timedelta(hours=rng.randint(1, 72)))
     sink.add(
         "tickets",
-        (ticket_id, None, rng.choice(("problem", "incident", "question", "task")), subject, f"{subject}.",
-         rng.choice(("urgent", "high", "normal", "normal", "low")), status, requester, requester, assignee,
-         org_id, rng.choice(GROUPS), "[]", rng.choice(CHANNELS), timefmt.zendesk(opened),
-         timefmt.zendesk(updated), None),
+        (ticket_id, None, rng.choice(("problem", "incident", "question", "task")), text.subject, text.body,
+         text.severity, status, requester.user_id, requester.user_id, assignee, requester.organization_id,
+         rng.choice(GROUPS), "[]", rng.choice(CHANNELS), timefmt.zendesk(opened), timefmt.zendesk(updated), None),
     )  # fmt: skip

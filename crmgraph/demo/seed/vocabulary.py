@@ -160,19 +160,6 @@ PRODUCTS = (
 # Rough value of one unit of each currency in USD, to keep prices plausible across currencies.
 USD_PER_UNIT = {"USD": 1.0, "CNY": 0.14, "EUR": 1.08, "GBP": 1.27, "SGD": 0.74, "JPY": 0.0067}
 
-TICKET_SUBJECTS = (
-    "Invoice amount does not match the order", "Delivery arrived damaged", "Cannot log in to the portal",
-    "Request for a copy of invoice", "Order shipped to the wrong address", "Product stopped working",
-    "Question about payment terms", "Change of billing contact", "Missing items in delivery",
-    "Request for a quote", "发票金额有误", "物流延迟", "产品质量问题", "需要技术支持",
-)  # fmt: skip
-COMMENT_BODIES = (
-    "Thanks for reaching out, we are looking into it.", "Could you send us the order number?",
-    "We have escalated this to our logistics team.", "The replacement has been shipped today.",
-    "Please find the corrected invoice attached.", "Is there anything else we can help with?",
-    "The issue is still happening on our side.", "Confirmed, this is resolved now. Thank you!",
-    "已收到，我们会尽快处理。", "请提供订单号。", "问题已经解决，谢谢！",
-)  # fmt: skip
 ENGAGEMENT_TOPICS = (
     "Quarterly business review", "Pricing discussion", "Renewal planning", "Product demo",
     "Onboarding check-in", "Contract negotiation", "Support escalation follow-up", "Intro call",

@@ -14,6 +14,7 @@ class Triage:
     tags: tuple[str, ...] = ()
     confidence: float = 1.0  # the classifier's probability of its severity and category, together
     classifier: str = ""  # which classifier said so (for explanations)
+    language: str = ""  # zh | en, when the classifier tells (the trained model does; routing may match skills)
 
 
 class TicketClassifier(Protocol):

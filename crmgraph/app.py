@@ -66,6 +66,7 @@ from crmgraph.workflows.assignment.runtime import Assignment, start_assignment
 from crmgraph.workflows.rules.check import rule_problems
 from crmgraph.workflows.rules.runner import RuleRunner
 from crmgraph.workflows.rules.runs import RunStore
+from crmgraph.workflows.triage.factory import build_classifier
 from crmgraph.writes.deal_conversion import KIND, SagaWrites, deal_conversion
 from crmgraph.writes.idempotency import IdempotencyStore
 from crmgraph.writes.saga import SagaRunner, SagaStore
@@ -180,7 +181,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 await audit.start()
                 assignment = app.state.assignment = state["runtime"].assignment = start_assignment(
                     config.workflows.assignment, config.identity.url, adapters, cache, identity, idempotency,
-                    events, audit.writer)  # fmt: skip
+                    events, audit.writer, triage=build_classifier(config.workflows.triage))  # fmt: skip
                 try:
                     yield
                 finally:

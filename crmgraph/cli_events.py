@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from crmgraph.config import Config
-from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub
+from crmgraph.events import ChangeEvent, ChangeKind, Entity
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -72,6 +72,7 @@ def publish(
 async def _publish(config: Config, event: ChangeEvent) -> ChangeEvent:
     from crmgraph.cache.backend import close_backend, open_backend
     from crmgraph.cache.read_through import ReadThrough
+    from crmgraph.events import EventHub
     from crmgraph.identity.store import IdentityStore
     from crmgraph.sources import build_adapters
 

@@ -17,7 +17,6 @@ from rich.console import Console
 from crmgraph.config import Config, ConfigErrors, SourceConfig, load_config, parse_config
 from crmgraph.demo.layout import EstateCredentials
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.role_tokens import WHAT_EACH_SEES, role_tokens
 from crmgraph.errors import ConfigError
 from crmgraph.graphiql.examples import FIRST_QUERY
 from crmgraph.policy.tokens import ensure_development_key
@@ -210,6 +209,14 @@ def demo_group(
             hook = {"url": f"http://127.0.0.1:{port}/webhooks/{system}", "secret": secret}
             httpx.post(f"{urls[system]}/_control/webhooks", json=hook, timeout=10).raise_for_status()
         _, jwks = ensure_development_key(data_dir)
+        from crmgraph.workflows.triage.demo_model import ensure_demo_model  # scikit-learn: seconds to import
+
+        triage_model, training = ensure_demo_model(data_dir)
+        if training is not None:
+            scores = ", ".join(
+                f"{target} {score.macro_f1:.3f}" for target, score in training.evaluation.targets.items()
+            )
+            out.print(f"Ticket triage trained on {training.trained_on:,} seeded tickets (held-out macro-F1: {scores}).")
         credentials = EstateCredentials()  # what the estate's systems accept
         os.environ |= {
             "CRMGRAPH_DEMO_JWKS": str(jwks.resolve()),
@@ -221,6 +228,7 @@ def demo_group(
             "CRMGRAPH_DEMO_MARKETING_USER": credentials.marketing_user,
             "CRMGRAPH_DEMO_MARKETING_PASSWORD": credentials.marketing_password,
             "CRMGRAPH_IDENTITY_URL": f"sqlite:///{(data_dir / 'identity.sqlite').resolve()}",
+            "CRMGRAPH_DEMO_TRIAGE_MODEL": str(triage_model.resolve()),
         }
         try:
             loaded = parse_config(demo_config_text(), origin="crmgraph/demo/config.yaml", base_dir=demo_config_dir())
@@ -233,6 +241,8 @@ def demo_group(
 
         # uvicorn re-raises SIGTERM once it has shut down; turned into an exit, it lets the estate be stopped.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        from crmgraph.demo.role_tokens import WHAT_EACH_SEES, role_tokens  # the identity store: only the demo's
+
         tokens = role_tokens(data_dir, os.environ["CRMGRAPH_IDENTITY_URL"])
         admin = next(found.token for found in tokens if found.role == "admin")
         out.print(f"\nThe legacy systems: CRM {urls['crm']}, tickets {urls['tickets']}, ERP {urls['erp']}, "

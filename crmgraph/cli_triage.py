@@ -1,4 +1,4 @@
-"""``crmgraph triage train | evaluate | predict``: the ticket triage model (docs/workflows-triage.md)."""
+"""``crmgraph triage train | evaluate | predict``: the ticket triage model (docs/workflows.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from crmgraph.workflows.triage.errors import TriageFileError
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-triage_app = typer.Typer(help="Ticket triage: train, evaluate and try the model (docs/workflows-triage.md).")
+triage_app = typer.Typer(help="Ticket triage: train, evaluate and try the model (docs/workflows.md).")
 
 DataDir = Annotated[
     Path, typer.Option(help="A demo estate: its tickets_labels.csv and tickets.sqlite are the defaults below.")

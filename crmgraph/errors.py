@@ -8,6 +8,7 @@
     │   ├── Forbidden                FORBIDDEN: the principal's roles do not allow it
     │   └── DeadlineExceeded         DEADLINE_EXCEEDED: the request's deadline passed while building the answer
     ├── AdapterContractError         an adapter broke the SDK contract (a bug in the adapter): masked
+    ├── TriageFileError              a triage model file that cannot be used (``path``; crmgraph.workflows.triage)
     └── SourceError                  a legacy system failed; ``source`` and ``code`` say which and how
         ├── UpstreamUnavailable      UPSTREAM_UNAVAILABLE   refused, reset, 5xx
         ├── UpstreamTimeout          UPSTREAM_TIMEOUT       no answer in time

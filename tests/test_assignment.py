@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from sqlalchemy import create_engine
 
 from crmgraph.config import Config
+from crmgraph.errors import ConfigError
 from crmgraph.events import ChangeEvent, ChangeKind, Entity
 from crmgraph.schema.ids import decode_id, encode_id
 from crmgraph.workflows.assignment.clock import ManualClock
@@ -338,3 +340,45 @@ def test_a_complaint_ticket_made_in_the_ticket_system_is_routed_there_and_alerts
         with writable_estate.tickets() as zendesk:
             groups = zendesk.get("/api/v2/groups.json").json()["groups"]
         assert 20000001 in {group["id"] for group in groups}
+
+
+def test_routing_with_classifier_triage_uses_the_trained_model_of_workflows_triage(
+    writable_estate: Estate, linked_identity: str, tmp_path: Path
+) -> None:
+    """`classifier: triage` routes with the model `crmgraph triage train` makes, as the demo configures it."""
+    from crmgraph.workflows.triage.store import save_model
+    from crmgraph.workflows.triage.train import train
+    from tests.triage_data import drawn_tickets
+
+    model = tmp_path / "triage-model.zip"
+    save_model(train(drawn_tickets(800)).model, model)
+    identity = tmp_path / "identity.sqlite"
+    shutil.copyfile(linked_identity.removeprefix("sqlite:///"), identity)
+    workflows = {"triage": {"classifier": "model", "model_path": str(model)},
+                 "assignment": {"tickets": {**TICKETS, "classifier": "triage"}}}  # fmt: skip
+    config = _config(writable_estate, f"sqlite:///{identity}", workflows, hooks=("tickets",))
+    with instance(config) as facade:
+        _subscribe_hooks(writable_estate, facade, "tickets")
+        ticket = {"subject": "Invoice charged twice", "comment": {"body": "We were billed twice for order 4711."},
+                  "requester": {"name": "Ann Lee", "email": f"ann-{uuid.uuid4().hex[:8]}@example.test"}}  # fmt: skip
+        with writable_estate.tickets() as zendesk:
+            made = zendesk.post("/api/v2/tickets.json", json={"ticket": ticket})
+        assert made.status_code == 201, made.text
+        ticket_id = str(made.json()["ticket"]["id"])
+        query = """query($id: ID!) { ticketRouting(ticketId: $id) { state explanation { recorded } } }"""
+
+        def routed() -> dict[str, Any] | None:
+            found = facade.query(query, {"id": encode_id("Ticket", "tickets", ticket_id)})["data"]["ticketRouting"]
+            return found if found and found["state"] == "routed" else None
+
+        recorded = json.loads(_eventually(routed, "the ticket routed")["explanation"]["recorded"])
+        assert recorded["triage"]["classifier"] == "model" and recorded["triage"]["category"] == "billing"
+
+
+def test_classifier_triage_without_a_triage_classifier_is_refused_with_the_key_path() -> None:
+    from crmgraph.workflows.assignment.settings import TicketRouting
+    from crmgraph.workflows.assignment.tickets import classifier_for
+
+    routing = TicketRouting.model_validate({**TICKETS, "classifier": "triage"})
+    with pytest.raises(ConfigError, match=r"workflows\.assignment\.tickets\.classifier.*workflows\.triage"):
+        classifier_for(routing, None)

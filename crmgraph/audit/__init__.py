@@ -11,8 +11,23 @@ heads of chains, which verification accepts: a chain may start at any position, 
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from crmgraph.audit.events import AuditEvent
-from crmgraph.audit.store import AuditStore, Problem, verify
-from crmgraph.audit.writer import AuditWriter
+
+if TYPE_CHECKING:
+    from crmgraph.audit.store import AuditStore, Problem, verify
+    from crmgraph.audit.writer import AuditWriter
+
+# The store and the writer pull in SQLAlchemy: imported when first asked for (the configuration reads
+# crmgraph.audit.settings, and the command line should start without them).
+_LAZY = {"AuditStore": "store", "Problem": "store", "verify": "store", "AuditWriter": "writer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"crmgraph.audit.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["AuditEvent", "AuditStore", "AuditWriter", "Problem", "verify"]

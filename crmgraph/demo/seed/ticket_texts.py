@@ -1,7 +1,7 @@
 """A customer's support request written from parts, and the labels it was written for.
 
 The seed writes each ticket's subject and first comment here, and ``tickets_labels.csv`` says what each
-ticket truly is: the triage model is trained and scored against it (docs/workflows-triage.md). The
+ticket truly is: the triage model is trained and scored against it (docs/workflows.md). The
 variety is deliberate: several phrasings of every part, a generic subject now and then, sentences that
 talk about other classes' things, a second matter mentioned after the main one, typos, case and
 punctuation slips, English words in Chinese text, and a few requests whose cue says less (or more) than

@@ -27,7 +27,8 @@ from crmgraph.workflows.assignment.clock import Clock, SystemClock
 from crmgraph.workflows.assignment.leads import LeadDistributor
 from crmgraph.workflows.assignment.settings import AssignmentConfig
 from crmgraph.workflows.assignment.store import AssignmentStore
-from crmgraph.workflows.assignment.tickets import TicketRouter
+from crmgraph.workflows.assignment.tickets import TicketRouter, classifier_for
+from crmgraph.workflows.triage.verdict import TicketClassifier
 from crmgraph.writes.idempotency import IdempotencyStore
 from crmgraph.writes.perform import Writer
 
@@ -124,6 +125,7 @@ def start_assignment(
     hub: EventHub,
     audit: AuditWriter | None,
     clock: Clock | None = None,
+    triage: TicketClassifier | None = None,
 ) -> Assignment | None:
     """Start lead distribution and ticket routing on the running loop; None when neither is configured."""
     if config.leads is None and config.tickets is None:
@@ -132,7 +134,9 @@ def start_assignment(
     acting = Acting(adapters, Writer(idempotency, cache, hub), audit, hub)
     clock = clock or SystemClock()
     leads = LeadDistributor(config.leads, store, acting, clock) if config.leads is not None else None
-    tickets = TicketRouter(config.tickets, store, acting, identity) if config.tickets is not None else None
+    tickets = None
+    if config.tickets is not None:
+        tickets = TicketRouter(config.tickets, store, acting, identity, classifier_for(config.tickets, triage))
     running = Assignment(store, leads, tickets, clock, hub)
     subscriber = Subscriber(running.accepts, QUEUE)
     hub.fanout.add(subscriber)

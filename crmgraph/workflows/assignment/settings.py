@@ -149,7 +149,9 @@ class TicketRouting(_Strict):
     crm: str = Field("crm", description="Where the customer's open deals (and their owners) are read.")
     erp: str | None = Field("erp", description="Where the customer's orders are read, for VIP by revenue.")
     classifier: str = Field(
-        "keywords", description="`keywords` (the built-in baseline) or `module:factory` of a TicketClassifier."
+        "keywords",
+        description="`triage` (the classifier of workflows.triage: the trained model or an HTTP one), `keywords` "
+        "(the built-in baseline) or `module:factory` of a TicketClassifier.",
     )
     groups: tuple[Group, ...] = Field(min_length=1)
     rules: tuple[RoutingRule, ...] = Field(())

@@ -23,6 +23,19 @@ from crmgraph.workflows.triage.verdict import TicketClassifier
 log = logging.getLogger("crmgraph.workflows.assignment")
 
 
+def classifier_for(routing: TicketRouting, triage: TicketClassifier | None) -> TicketClassifier:
+    """The classifier routing names: ``triage`` is the one ``workflows.triage`` configures (the trained model
+    or a deployment's HTTP classifier); the others are loaded by :func:`load_classifier`."""
+    if routing.classifier != "triage":
+        return load_classifier(routing.classifier)
+    if triage is None:
+        raise ConfigError(
+            "workflows.assignment.tickets.classifier",
+            "triage needs workflows.triage.classifier: model (a file from `crmgraph triage train`) or http",
+        )
+    return triage
+
+
 def load_classifier(name: str) -> TicketClassifier:
     """``keywords``, or ``package.module:factory`` returning a :class:`TicketClassifier`."""
     if name == "keywords":

@@ -15,7 +15,7 @@
 The shape is checked here; what needs the schema and the policy (a mutation's name, its input fields, the
 selections, the templates' variables, the principal's right to run each action) is checked as the facade
 starts and by ``crmgraph check-config`` (:mod:`crmgraph.workflows.rules.check`), each problem with its key
-path. docs/workflows-rules.md is the reference.
+path. docs/workflows.md is the reference.
 """
 
 from __future__ import annotations

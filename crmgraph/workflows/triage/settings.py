@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 class TriageEndpoint(BaseModel):
     """An HTTP classifier: POST ``{"tickets": [{"subject", "text"}]}``, answered by one
-    ``{"severity", "category", "tags", "confidence"}`` per ticket, in order (docs/workflows-triage.md)."""
+    ``{"severity", "category", "tags", "confidence"}`` per ticket, in order (docs/workflows.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

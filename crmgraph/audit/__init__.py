@@ -30,4 +30,5 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f"crmgraph.audit.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = ["AuditEvent", "AuditStore", "AuditWriter", "Problem", "verify"]

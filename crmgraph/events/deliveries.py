@@ -47,14 +47,24 @@ class DeliveryLog:
         with self.engine.begin() as conn:
             known = set(conn.scalars(select(deliveries.c.delivery_id).where(
                 deliveries.c.source == source, deliveries.c.delivery_id.in_(ids))))  # fmt: skip
+        return self._record(source, [delivery_id for delivery_id in ids if delivery_id not in known], now)
+
+    def _record(self, source: str, fresh: list[str], now: datetime) -> set[str]:
+        """Record ``fresh`` (ids not known a moment ago); those this call recorded, not another instance."""
+        if not fresh:
+            return set()
+        rows = [{"source": source, "delivery_id": delivery_id, "received_at": now} for delivery_id in fresh]
+        try:  # the usual case: one transaction (one commit) for the whole delivery
+            with self.engine.begin() as conn:
+                conn.execute(deliveries.insert(), rows)
+            return set(fresh)
+        except IntegrityError:
+            pass  # another instance recorded one of them at the same moment: one row a transaction finds which
         new: set[str] = set()
-        for delivery_id in ids:
-            if delivery_id in known:
-                continue
-            try:  # one row a transaction: another instance may insert the same id at the same moment
+        for delivery_id, row in zip(fresh, rows, strict=True):
+            try:
                 with self.engine.begin() as conn:
-                    conn.execute(deliveries.insert(), {"source": source, "delivery_id": delivery_id,
-                                                       "received_at": now})  # fmt: skip
+                    conn.execute(deliveries.insert(), row)
                 new.add(delivery_id)
             except IntegrityError:
                 continue

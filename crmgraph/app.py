@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from crmgraph import graphiql
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.adapters.sdk.calls import CallLog
+from crmgraph.analytics.store import AnalyticStore, default_store_url
 from crmgraph.audit import AuditEvent, AuditWriter
 from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
@@ -87,6 +88,7 @@ class Runtime:
     deliveries: DeliveryLog | None = None  # webhook deliveries heard, shared by the instances
     assignment: Assignment | None = None  # lead distribution and ticket routing, when configured
     rule_runs: RunStore | None = None  # the automation rules' runs (workflows.rules)
+    analytics: AnalyticStore | None = None  # the reports' store (reports.enabled)
 
     def context(
         self,
@@ -120,6 +122,8 @@ class Runtime:
             sagas=self.sagas,
             assignment=self.assignment,
             rule_runs=self.rule_runs,
+            analytics=self.analytics,
+            reports=self.config.reports,
         )
 
     def denied(self, reason: str, client: str, outcome: str = "UNAUTHENTICATED", subject: str = "") -> None:
@@ -147,6 +151,9 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
         audit = AuditTrailRuntime.open(config.audit, config.identity.url)
+        analytics = (
+            AnalyticStore(default_store_url(config.reports, config.identity.url)) if config.reports.enabled else None
+        )
         try:
             async with OpenSources(config) as adapters:
                 cache = ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for)
@@ -161,6 +168,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                     events=events,
                     deliveries=deliveries,
                     rule_runs=rule_runs,
+                    analytics=analytics,
                 )
                 await events.start()
                 app.state.events = events  # publish() for tests and in-process producers
@@ -205,6 +213,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
             feed_positions.close()
             saga_store.close()
             rule_runs.close()
+            if analytics is not None:
+                analytics.close()
             if api_keys is not None:
                 api_keys.close()
 

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.audit.settings import AuditConfig
 from crmgraph.errors import ConfigError
 from crmgraph.events.feed_settings import FeedsConfig
@@ -260,6 +261,10 @@ class Config(Strict):
     workflows: WorkflowsConfig = Field(
         default_factory=WorkflowsConfig,
         description="Lead distribution, ticket triage and routing, automation rules (docs/workflows.md).",
+    )
+    reports: ReportsConfig = Field(
+        default_factory=ReportsConfig,
+        description="Reports and the analytic store that serves them (docs/reports.md).",
     )
 
     @field_validator("sources")

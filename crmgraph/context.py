@@ -9,6 +9,8 @@ from typing import Any
 from opentelemetry.context import Context
 
 from crmgraph.adapters.sdk.calls import CallLog
+from crmgraph.analytics.settings import ReportsConfig
+from crmgraph.analytics.store import AnalyticStore
 from crmgraph.audit.request_log import RequestAudit
 from crmgraph.audit.writer import AuditWriter
 from crmgraph.events.hub import EventHub
@@ -47,6 +49,8 @@ class RequestContext:
     writes: WritesConfig = field(default_factory=WritesConfig)  # which system owns each golden field
     assignment: Any = None  # lead distribution and ticket routing (crmgraph.workflows.assignment.runtime)
     rule_runs: RunStore | None = None  # the automation rules' runs (automationRuns)
+    analytics: AnalyticStore | None = None  # the reports' store (None: reports.enabled is false)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     # Over a WebSocket: the connection_init payload (set by strawberry), and how to close the connection
     # (a subscriber that falls behind is dropped with code 4429).
     connection_params: dict[str, Any] | None = None

@@ -186,6 +186,10 @@ class DealRecord(Record):
     party_id: str | None
     created_at: datetime | None
     updated_at: datetime | None = None  # the last change the system recorded (a deal's version)
+    # When the deal entered each pipeline stage it has been in, as (stage id as in ``stage_label``, moment),
+    # oldest first: what the sales funnel's conversion and velocity are measured from. Empty where the
+    # system keeps no stage history (or the adapter was not asked for it).
+    stage_entered: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +260,12 @@ class TicketRecord(Record):
     tags: tuple[str, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    group_id: str | None = None  # the team (Zendesk group) working it
+    kind: str | None = None  # the system's own type of request (Zendesk: problem, incident, question, task)
+    # Service metrics, where the system measures them (Zendesk's ticket metric sets): the first public
+    # reply by an agent, and the moment the ticket was (last) solved.
+    first_reply_at: datetime | None = None
+    solved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +283,15 @@ class Page:
 
     records: list[Record] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartyDayTotal:
+    """An aggregate a source computed itself (a SQL ``GROUP BY``): one party's records of one day, in one
+    currency. What reports read instead of every order or invoice row (:meth:`Adapter.aggregate_daily`)."""
+
+    source: str
+    party_id: str
+    day: date
+    count: int
+    total: Money

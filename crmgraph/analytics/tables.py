@@ -11,7 +11,20 @@ Who writes: :mod:`crmgraph.analytics.loader` (``crmgraph reports rebuild``, ever
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -165,4 +178,15 @@ freshness = Table(
     Column("loaded_at", DateTime(timezone=True)),  # the last full load (rebuild)
     Column("changed_at", DateTime(timezone=True)),  # the last change event applied
     Column("rows", Integer, nullable=False, default=0),
+)
+
+# The store's own state: ``store`` counts committed writes (report caches key on it); ``value_model`` holds
+# the fitted parameters of the customer value model (JSON), so incremental updates predict without a refit.
+store_state = Table(
+    "store_state",
+    metadata,
+    _key("name"),
+    Column("version", BigInteger, nullable=False, default=0),
+    Column("detail", Text),
+    Column("updated_at", DateTime(timezone=True)),
 )

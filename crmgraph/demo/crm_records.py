@@ -2,7 +2,8 @@
 
 A store row becomes a record ``{"id", "properties", "createdAt", "updatedAt", "archived"}`` whose
 properties are all strings. ``hs_object_id``, ``createdate`` and the last-modified property are not in
-the stored JSON: they come from the row's columns, as HubSpot derives them from the object itself.
+the stored JSON: they come from the row's columns, as HubSpot derives them from the object itself; so do a
+seeded deal's ``hs_date_entered_{stage}`` (:mod:`crmgraph.demo.crm_stage_history`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crmgraph.demo.crm_stage_history import stage_dates
 from crmgraph.demo.instruments import json_response
 
 
@@ -206,6 +208,8 @@ def property_view(row: sqlite3.Row, object_type: ObjectType) -> dict[str, str]:
     props["hs_object_id"] = str(row["id"])
     props["createdate"] = row["created_at"]
     props[object_type.last_modified] = row["updated_at"]
+    if object_type.name == "deals":  # HubSpot's calculated hs_date_entered_{stage}
+        props.update(stage_dates(row["id"], stored, row["created_at"], row["updated_at"]))
     return props
 
 

@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from crmgraph import graphiql
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.adapters.sdk.calls import CallLog
+from crmgraph.analytics.incremental import start_updater
 from crmgraph.analytics.store import AnalyticStore, default_store_url
 from crmgraph.audit import AuditEvent, AuditWriter
 from crmgraph.audit.lifecycle import AuditTrailRuntime
@@ -179,6 +180,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 rules = RuleRunner(config.workflows.rules, schema, _service_context(state), events, rule_runs)
                 rules.start()
                 app.state.rules = rules
+                # The reports' store follows the change events (docs/reports.md): no full reload per change.
+                app.state.reports = start_updater(config, analytics, adapters, identity, events)
                 writes = SagaWrites(adapters, idempotency, cache, events)
                 runner = state["runtime"].sagas = SagaRunner(saga_store, {KIND: deal_conversion(writes)})
                 # Sagas a stopped facade left half-way go on (or are undone) in the background.
@@ -197,6 +200,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                         await assignment.close()
                     resuming.cancel()
                     await rules.stop()
+                    if app.state.reports is not None:
+                        await app.state.reports.stop()
                     await feeds.stop()
                     observability.stop()
                     observability.metrics.registry.unregister(collector)

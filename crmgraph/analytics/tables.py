@@ -63,6 +63,7 @@ deals = Table(
     Column("source", String(100), nullable=False),
     Column("source_id", String(100), nullable=False),
     Column("customer_id", String(200), index=True),
+    Column("party_id", String(100)),  # the source's own party: how the row is filed again when identity changes
     Column("owner_id", String(100)),
     Column("name", String(300)),
     Column("stage", String(100), nullable=False),  # the pipeline stage id, as the CRM names it
@@ -91,6 +92,7 @@ tickets = Table(
     Column("source", String(100), nullable=False),
     Column("source_id", String(100), nullable=False),
     Column("customer_id", String(200), index=True),
+    Column("party_id", String(100)),  # the source's own party (organization), as for deals
     Column("group_id", String(100)),
     Column("assignee_id", String(100)),
     Column("priority", String(10)),  # URGENT, HIGH, NORMAL, LOW; NULL when the ticket has none

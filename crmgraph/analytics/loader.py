@@ -28,6 +28,7 @@ from crmgraph.analytics.reading import (
     daily_totals,
     read_all,
     related_lists,
+    run_all,
     scanning,
 )
 from crmgraph.analytics.rows import (
@@ -100,7 +101,7 @@ async def read_snapshot(adapters: Mapping[str, Adapter], progress: Progress | No
         ),
         *(_marketing(snapshot, name, adapter, progress) for name, adapter in scanning(adapters, "campaign").items()),
     ]
-    await asyncio.gather(*reads)
+    await run_all(reads)
     order = {name: position for position, name in enumerate(adapters)}  # precedence: configured order
     snapshot.parties = dict(sorted(snapshot.parties.items(), key=lambda item: order[item[0][0]]))
     return snapshot
@@ -132,9 +133,8 @@ async def _totals(snapshot: Snapshot, name: str, adapter: Adapter, entity: str, 
 
 async def _marketing(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
     """Campaigns, the leads (the source's persons) and who is a member of which campaign and segment."""
-    campaigns, people = await asyncio.gather(
-        read_all(name, adapter, "campaign", progress), read_all(name, adapter, "person", progress)
-    )
+    campaigns = await read_all(name, adapter, "campaign", progress)
+    people = await read_all(name, adapter, "person", progress)
     snapshot.campaigns.extend(r for r in campaigns if isinstance(r, CampaignRecord))
     snapshot.leads.extend(r for r in people if isinstance(r, LeadRecord))
     snapshot.read[f"{name}.campaign"] += len(campaigns)

@@ -8,7 +8,8 @@ segment members through ``fetch_related``. A source that fails while being read 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from crmgraph.adapters.sdk.base import Adapter, RelatedResult
@@ -69,3 +70,18 @@ def related_lists(name: str, keys: Sequence[str], answers: Sequence[RelatedResul
             raise answer
         found[key] = answer
     return found
+
+
+async def run_all(reads: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run ``reads`` together; the first that fails cancels the others and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for read in reads:
+                group.create_task(read)
+    except BaseExceptionGroup as failed:
+        raise _first(failed) from None
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first

@@ -138,21 +138,44 @@ def test_campaigns_leads_and_members_equal_the_marketing_systems(
     assert segments  # a customer is in a segment when one of its leads is
 
 
+def _erp_totals(erp: Path, query: str) -> dict[str, tuple[int, Decimal]]:
+    with sqlite3.connect(erp) as conn:
+        # Summed here as decimals (SQLite's own sum of text amounts is a float).
+        found: defaultdict[str, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+        for currency, amount in conn.execute(query):
+            found[currency][0] += 1
+            found[currency][1] += Decimal(str(amount))
+    return {currency: (n, total) for currency, (n, total) in found.items()}
+
+
+def _stored_totals(store: AnalyticStore, entity: str) -> dict[str, tuple[int, Decimal]]:
+    days = t.party_days.c
+    query = select(days.currency, func.sum(days.count), func.sum(days.total_original)).where(days.entity == entity)
+    return {currency: (int(n), Decimal(total)) for currency, n, total in _rows(store, query.group_by(days.currency))}
+
+
 def test_order_and_invoice_totals_equal_the_erps_database(
     store: AnalyticStore, marketing_estate: MarketingEstate
 ) -> None:
     erp = Path(marketing_estate.estate.layout.erp_db)
-    with sqlite3.connect(erp) as conn:
-        orders = {row[0]: (row[1], Decimal(str(row[2]))) for row in conn.execute(
-            "SELECT WAERK, count(*), sum(NETWR) FROM VBAK GROUP BY WAERK")}  # fmt: skip
-    stored = _rows(
+    # The ERP's own tables: orders not cancelled (ABSTK C), bills not cancelled (FKSTO X), net amounts.
+    orders = _erp_totals(erp, "SELECT WAERK, NETWR FROM VBAK WHERE coalesce(ABSTK, '') <> 'C'")
+    invoices = _erp_totals(erp, "SELECT WAERK, NETWR FROM VBRK WHERE coalesce(FKSTO, '') = ''")
+    assert orders and invoices
+    assert _stored_totals(store, "order") == orders
+    assert _stored_totals(store, "invoice") == invoices
+
+
+def test_the_value_model_scores_every_customer_with_orders(store: AnalyticStore) -> None:
+    with_orders = _rows(
         store,
-        select(t.party_days.c.currency, func.sum(t.party_days.c.count), func.sum(t.party_days.c.total_original))
-        .where(t.party_days.c.entity == "order")
-        .group_by(t.party_days.c.currency),
+        select(t.party_days.c.customer_id)
+        .where(t.party_days.c.entity == "order", t.party_days.c.customer_id.is_not(None))
+        .distinct(),
     )
-    assert orders
-    assert {currency: (int(n), Decimal(total)) for currency, n, total in stored} == orders
+    scored = _rows(store, select(t.customer_value.c.customer_id, t.customer_value.c.p_alive))
+    assert {row[0] for row in with_orders} <= {row.customer_id for row in scored}
+    assert any(row.p_alive is not None for row in scored)  # the seeded estate has history enough to fit
 
 
 def test_freshness_names_every_part_read(store: AnalyticStore) -> None:
@@ -161,9 +184,7 @@ def test_freshness_names_every_part_read(store: AnalyticStore) -> None:
     assert store.version() >= 1
 
 
-def test_a_source_down_leaves_the_old_store(
-    marketing_estate: MarketingEstate, estate: Estate, tmp_path: Path
-) -> None:
+def test_a_source_down_leaves_the_old_store(marketing_estate: MarketingEstate, estate: Estate, tmp_path: Path) -> None:
     opened = AnalyticStore(f"duckdb:///{tmp_path / 'analytics.duckdb'}")
     try:
         config = with_reports(marketing_estate.config(tickets_resilience={"retries": 0}))

@@ -29,12 +29,7 @@ def scanning(adapters: Mapping[str, Adapter], entity: str) -> dict[str, Adapter]
 
 def aggregating(adapters: Mapping[str, Adapter], entity: str) -> dict[str, Adapter]:
     """The sources that can total ``entity`` records by party and day themselves."""
-    return {name: adapter for name, adapter in adapters.items() if entity in _aggregatable(adapter)}
-
-
-def _aggregatable(adapter: Adapter) -> frozenset[str]:
-    found: Any = getattr(adapter, "aggregatable", frozenset())
-    return frozenset(found)
+    return {name: adapter for name, adapter in adapters.items() if entity in adapter.aggregatable}
 
 
 async def read_all(name: str, adapter: Adapter, entity: str, progress: Progress | None = None) -> list[Record]:
@@ -55,8 +50,7 @@ async def daily_totals(
     name: str, adapter: Adapter, entity: str, parties: Sequence[str] | None = None, progress: Progress | None = None
 ) -> list[PartyDayTotal]:
     """The source's own totals of ``entity`` per party and day (of ``parties`` only, when given)."""
-    method: Any = getattr(adapter, "aggregate_daily")  # noqa: B009 - the SDK method of reports (issue 15)
-    totals: list[PartyDayTotal] = await method(entity, parties=list(parties) if parties is not None else None)
+    totals = await adapter.aggregate_daily(entity, parties)
     if progress is not None:
         progress(f"aggregate {name} {entity}", len(totals), len(totals))
     return totals

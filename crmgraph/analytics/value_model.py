@@ -32,7 +32,7 @@ from crmgraph.analytics.writer import delete_keys, insert_rows
 log = logging.getLogger(__name__)
 
 MIN_REPEAT_CUSTOMERS = 10  # fewer customers who bought on two days than this: no model worth the name
-PENALIZERS = (0.001, 0.01, 0.1)  # tried in turn until the fit converges
+PENALIZERS = (0.0, 0.001, 0.01, 0.1)  # tried in turn until a fit converges to usable parameters
 DAYS_PER_MONTH = 30  # lifetimes' own factor for a daily time unit
 STATE_KEY = "value_model"
 Prediction = tuple[float | None, float | None, float | None]  # p_alive, expected purchases, lifetime value
@@ -122,20 +122,25 @@ class ValueModel:
             log.warning("customer value model %s", status)
             return cls(status, fitted_at=now.isoformat())
         lib = _lifetimes()
+        import numpy as np
+
+        frequency, recency, age = (np.asarray(values, dtype=float) for values in _brt(found))
+        repeat_frequency = np.asarray([h.frequency for h in repeat], dtype=float)
+        repeat_monetary = np.asarray([h.monetary for h in repeat], dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # overflow and precision warnings of the optimiser: judged by its result
-            beta_geo = _fit_each(lambda p: lib.BetaGeoFitter(penalizer_coef=p), lambda m: m.fit(*_brt(found)), lib)
+            beta_geo = _fit_each(
+                lambda p: lib.BetaGeoFitter(penalizer_coef=p), lambda m: m.fit(frequency, recency, age), lib
+            )
             gamma_gamma = _fit_each(
                 lambda p: lib.GammaGammaFitter(penalizer_coef=p),
-                lambda m: m.fit([h.frequency for h in repeat], [h.monetary for h in repeat]),
+                lambda m: m.fit(repeat_frequency, repeat_monetary),
                 lib,
             )
         if beta_geo is None:
             status = "not fitted: BG/NBD did not converge; predictions left empty"
             log.warning("customer value model %s", status)
             return cls(status, fitted_at=now.isoformat())
-        if gamma_gamma is not None and float(gamma_gamma.params_["q"]) <= 1:
-            gamma_gamma = None  # q <= 1: the expected spend has no finite mean
         status = f"fitted on {len(found)} customers ({len(repeat)} with repeat orders)"
         if gamma_gamma is None:
             status += "; Gamma-Gamma not fitted: lifetime value left empty"
@@ -157,6 +162,8 @@ class ValueModel:
             if self.beta_geo is not None:
                 beta_geo = lib.BetaGeoFitter()
                 beta_geo.params_ = pd.Series(self.beta_geo)
+                # What fit() would alias: customer_lifetime_value() calls it.
+                beta_geo.predict = beta_geo.conditional_expected_number_of_purchases_up_to_time
             if self.gamma_gamma is not None:
                 gamma_gamma = lib.GammaGammaFitter()
                 gamma_gamma.params_ = pd.Series(self.gamma_gamma)
@@ -220,14 +227,17 @@ def _brt(found: Sequence[History]) -> tuple[list[float], list[float], list[float
     )
 
 
-def _fit_each(make: Any, fit: Any, lib: Any) -> Any:
+def _fit_each(make: Any, fit: Any, lib: Any, usable: Any = None) -> Any:
+    """The first model that converges (to usable parameters), trying the penalizers in turn; None if none does."""
     for penalizer in PENALIZERS:
         model = make(penalizer)
         try:
             fit(model)
-        except (lib.utils.ConvergenceError, ValueError, FloatingPointError):
+        except (lib.utils.ConvergenceError, ValueError, FloatingPointError, ZeroDivisionError):
             continue
-        return model
+        params = [float(value) for value in model.params_.values]
+        if all(value == value and abs(value) != float("inf") for value in params) and (usable is None or usable(model)):
+            return model
     return None
 
 

@@ -148,16 +148,19 @@ async def _marketing(snapshot: Snapshot, name: str, adapter: Adapter, progress: 
 
 
 async def _segments(snapshot: Snapshot, name: str, adapter: Adapter, lead_ids: list[str]) -> None:
-    if "segment" in adapter.scannable and adapter.serves("person", "segment"):
+    """Who is in which segment: each segment's members in one paged read where the source offers it (by the
+    segment's id, or its alias as Mautic's contact search takes it), else each lead's segments (a call per lead)."""
+    by = next((by for by in ("segment", "segment_alias") if adapter.serves("person", by)), None)
+    if "segment" in adapter.scannable and by is not None:
         listed = await read_all(name, adapter, "segment")
-        segments = [r for r in listed if isinstance(r, SegmentRecord)]
-        ids = [segment.source_id for segment in segments]
-        members = related_lists(name, ids, await adapter.fetch_related("person", "segment", ids))
-        for segment in segments:
-            key = record_key(name, segment.source_id)
-            snapshot.segments[key] = segment.name
-            snapshot.segment_members[key] = _keys(name, members[segment.source_id])
-    elif adapter.serves("segment", "person"):  # no list of a segment's members: each lead's segments
+        segments = [r for r in listed if isinstance(r, SegmentRecord) and (by == "segment" or r.alias)]
+        keys = [segment.source_id if by == "segment" else str(segment.alias) for segment in segments]
+        members = related_lists(name, keys, await adapter.fetch_related("person", by, keys))
+        for segment, key in zip(segments, keys, strict=True):
+            segment_key = record_key(name, segment.source_id)
+            snapshot.segments[segment_key] = segment.name
+            snapshot.segment_members[segment_key] = _keys(name, members[key])
+    elif adapter.serves("segment", "person"):
         of_lead = related_lists(name, lead_ids, await adapter.fetch_related("segment", "person", lead_ids))
         for lead_id, found in of_lead.items():
             for record in found:

@@ -60,6 +60,8 @@ def print_summary(summary: RebuildSummary, store_url: str) -> None:
     read = ", ".join(f"{what} {n:,}" for what, n in summary.read.items())
     out.print(f"Read: {read}.", markup=False, highlight=False)
     out.print(f"Customer value model: {summary.value_model}.", markup=False, highlight=False)
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary.phases.items())
+    out.print(f"Time: {phases}.", markup=False, highlight=False)
     if summary.missing_rates:
         out.print(f"[yellow]No exchange rate for {', '.join(summary.missing_rates)}[/]: those amounts are kept in "
                   "their own currency and left out of converted figures (reports.exchange_rates).")  # fmt: skip

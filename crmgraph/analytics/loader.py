@@ -84,6 +84,7 @@ class RebuildSummary:
     missing_rates: list[str] = field(default_factory=list)  # currencies without an exchange rate
     value_model: str = ""  # how the customer value model was fitted, or why it was not
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # read (systems and identity), model, write: seconds
     version: int = 0  # the store's version after the rebuild
 
 
@@ -245,16 +246,19 @@ async def rebuild(
     now = datetime.now(UTC)
     snapshot = await read_snapshot(adapters, progress)
     customer_ids, filing = await asyncio.to_thread(read_filing, identity)
+    read = time.monotonic()
     converter = Converter(config.reports)
     tables = build_tables(snapshot, customer_ids, filing, config, converter, list(adapters))
-    model = ValueModel.fit(tables["party_days"], config.reports.value, now)
+    model = await asyncio.to_thread(ValueModel.fit, tables["party_days"], config.reports.value, now)
     tables["customer_value"] = value_rows(model, tables["party_days"], config.reports.value, now)
     fresh = freshness_rows(snapshot.read, tables, now)
+    modelled = time.monotonic()
     summary = RebuildSummary(read=dict(sorted(snapshot.read.items())), value_model=model.status)
     summary.version = await asyncio.to_thread(_write, store, tables, fresh, model, now, progress)
     summary.rows = {name: len(rows) for name, rows in tables.items()}
     summary.missing_rates = sorted(converter.missing)
     summary.seconds = time.monotonic() - started
+    summary.phases = {"read": read - started, "model": modelled - read, "write": time.monotonic() - modelled}
     return summary
 
 

@@ -16,6 +16,7 @@ from crmgraph.errors import SourceError
 
 if TYPE_CHECKING:
     from crmgraph.analytics.loader import RebuildSummary
+    from crmgraph.analytics.store import AnalyticStore
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -23,16 +24,31 @@ ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="The YAML confi
 reports_app = typer.Typer(help="Reports: the analytic store they read (rebuild it, see how fresh it is).")
 
 
+def open_store(url: str) -> AnalyticStore:
+    """The store at ``url``; exits 1 with what to do when another process holds its DuckDB file."""
+    from crmgraph.analytics.store import AnalyticStore
+
+    try:
+        return AnalyticStore(url)
+    except Exception as exc:  # duckdb.IOException: duckdb is imported only when the store opens
+        if "lock" not in str(exc).lower():
+            raise
+        console.print(f"[red]The reports' store {_safe_url(url)} is open in another process[/] (a running facade: "
+                      "DuckDB lets one process open the file). Stop it, or keep the store in PostgreSQL "
+                      "(reports.store_url) to rebuild and read it while the facade serves.")  # fmt: skip
+        raise typer.Exit(1) from exc
+
+
 def run_rebuild(loaded: Config, *, show_progress: bool = True) -> RebuildSummary:
     """Rebuild the store of ``loaded`` with progress bars; exits 1 (the old store kept) when a source fails."""
     from crmgraph.analytics.loader import rebuild
-    from crmgraph.analytics.store import AnalyticStore, default_store_url
+    from crmgraph.analytics.store import default_store_url
     from crmgraph.cli_identity import _Bars
     from crmgraph.identity.store import IdentityStore
     from crmgraph.sources import OpenSources
 
     async def run() -> RebuildSummary:
-        store = AnalyticStore(default_store_url(loaded.reports, loaded.identity.url))
+        store = open_store(default_store_url(loaded.reports, loaded.identity.url))
         identity = IdentityStore(loaded.identity.url)
         try:
             async with OpenSources(loaded) as adapters:
@@ -84,13 +100,13 @@ def status_command(config: ConfigFile) -> None:
     """How fresh each part of the analytic store is: its last full load and its last change applied."""
     from sqlalchemy import select
 
-    from crmgraph.analytics.store import AnalyticStore, default_store_url
+    from crmgraph.analytics.store import default_store_url
     from crmgraph.analytics.tables import freshness
     from crmgraph.cli_graph import _load
 
     loaded = _load(config)
     url = default_store_url(loaded.reports, loaded.identity.url)
-    store = AnalyticStore(url)
+    store = open_store(url)
     try:
         with store.engine.connect() as conn:
             rows = list(conn.execute(select(freshness).order_by(freshness.c.name)))

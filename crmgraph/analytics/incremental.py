@@ -13,7 +13,8 @@ The updater subscribes to the instance's :class:`~crmgraph.events.hub.EventHub`,
 - leads (persons of a source that has campaigns): fetched again and their rows replaced;
 - the customers whose orders or invoices changed are scored again with the fitted value model.
 
-Each part's ``freshness.changed_at`` is set to when its change was applied, and the store's version rises
+A store no rebuild has filled yet is left alone (the rebuild will read these changes too). Each part's
+``freshness.changed_at`` is set to when its change was applied, and the store's version rises
 (report caches key on it). A batch that fails (a source down) is logged and dropped; the next change of the
 same records, or a rebuild, repairs it.
 """
@@ -111,6 +112,7 @@ class StoreUpdater:
         self._subscriber: Subscriber | None = None
         self._task: asyncio.Task[None] | None = None
         self._model: ValueModel | None = None
+        self._was_loaded = False
 
     def start(self) -> None:
         self._subscribe()
@@ -139,12 +141,22 @@ class StoreUpdater:
                 self._subscribe()
                 continue
             try:
-                await self.apply(batch)
+                if await asyncio.to_thread(self._loaded):
+                    await self.apply(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a source down or a bad record: the next change or a rebuild repairs it
                 log.exception("reports: applying %d change events to the store failed", len(batch))
             self.applied += len(batch)
+
+    def _loaded(self) -> bool:
+        """Whether a rebuild has filled the store: an empty store waits for one (which reads these changes too)
+        rather than holding a few rows of what changed."""
+        if not self._was_loaded:
+            query = select(t.freshness.c.name).where(t.freshness.c.loaded_at.is_not(None)).limit(1)
+            with self.store.engine.connect() as conn:
+                self._was_loaded = conn.execute(query).first() is not None
+        return self._was_loaded
 
     async def _gather(self, subscriber: Subscriber) -> list[ChangeEvent]:
         """The first event, and what else arrives within ``apply_every_s`` of it."""

@@ -41,7 +41,7 @@ def open_store(url: str) -> AnalyticStore:
 
 def run_rebuild(loaded: Config, *, show_progress: bool = True) -> RebuildSummary:
     """Rebuild the store of ``loaded`` with progress bars; exits 1 (the old store kept) when a source fails."""
-    from crmgraph.analytics.loader import rebuild
+    from crmgraph.analytics.loader import rebuild, rebuild_config
     from crmgraph.analytics.store import default_store_url
     from crmgraph.cli_identity import _Bars
     from crmgraph.identity.store import IdentityStore
@@ -51,7 +51,7 @@ def run_rebuild(loaded: Config, *, show_progress: bool = True) -> RebuildSummary
         store = open_store(default_store_url(loaded.reports, loaded.identity.url))
         identity = IdentityStore(loaded.identity.url)
         try:
-            async with OpenSources(loaded) as adapters:
+            async with OpenSources(rebuild_config(loaded)) as adapters:
                 columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
                 with Progress(*columns, console=console, transient=True, disable=not show_progress) as progress:
                     return await rebuild(loaded, store, adapters, identity, _Bars(progress))

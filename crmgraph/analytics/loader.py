@@ -60,6 +60,8 @@ from crmgraph.records import (
     TicketRecord,
 )
 
+TOTALS_PARTIES = 500  # parties per aggregate_daily call (the sql adapter's statement takes as many)
+
 
 @dataclass
 class Snapshot:
@@ -91,14 +93,19 @@ class RebuildSummary:
 async def read_snapshot(adapters: Mapping[str, Adapter], progress: Progress | None = None) -> Snapshot:
     """Every record the reports need, read from every source at once."""
     snapshot = Snapshot()
+    totalled = {name for entity in AGGREGATED for name in aggregating(adapters, entity)}
     reads = [
-        *(_parties(snapshot, name, adapter, progress) for name, adapter in scanning(adapters, "party").items()),
+        *(
+            _parties(snapshot, name, adapter, progress, totals=name in totalled)
+            for name, adapter in scanning(adapters, "party").items()
+        ),
         *(_deals(snapshot, name, adapter, progress) for name, adapter in scanning(adapters, "deal").items()),
         *(_tickets(snapshot, name, adapter, progress) for name, adapter in scanning(adapters, "ticket").items()),
         *(
-            _totals(snapshot, name, adapter, entity, progress)
+            _totals(snapshot, name, adapter, entity, None, progress)
             for entity in AGGREGATED
             for name, adapter in aggregating(adapters, entity).items()
+            if "party" not in adapter.scannable  # else totalled by party once its parties are read
         ),
         *(_marketing(snapshot, name, adapter, progress) for name, adapter in scanning(adapters, "campaign").items()),
     ]
@@ -108,10 +115,15 @@ async def read_snapshot(adapters: Mapping[str, Adapter], progress: Progress | No
     return snapshot
 
 
-async def _parties(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
+async def _parties(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None, *, totals: bool) -> None:
     found = await read_all(name, adapter, "party", progress)
     snapshot.parties.update({(name, r.source_id): r for r in found if isinstance(r, PartyRecord)})
     snapshot.read[f"{name}.party"] += len(found)
+    if totals:
+        ids = [record.source_id for record in found]
+        for entity in AGGREGATED:
+            if entity in adapter.aggregatable:
+                await _totals(snapshot, name, adapter, entity, ids, progress)
 
 
 async def _deals(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
@@ -126,8 +138,21 @@ async def _tickets(snapshot: Snapshot, name: str, adapter: Adapter, progress: Pr
     snapshot.read[f"{name}.ticket"] += len(found)
 
 
-async def _totals(snapshot: Snapshot, name: str, adapter: Adapter, entity: str, progress: Progress | None) -> None:
-    found = await daily_totals(name, adapter, entity, progress=progress)
+async def _totals(
+    snapshot: Snapshot, name: str, adapter: Adapter, entity: str, parties: Sequence[str] | None,
+    progress: Progress | None,
+) -> None:  # fmt: skip
+    """The source's daily totals of ``entity``: of every party at once, or ``TOTALS_PARTIES`` parties a call
+    (each call short, well inside the source's timeout however large the estate, and several in flight)."""
+    if parties is None:
+        found = await daily_totals(name, adapter, entity, progress=progress)
+    else:
+        chunks = [parties[i : i + TOTALS_PARTIES] for i in range(0, len(parties), TOTALS_PARTIES)]
+        found = []
+        for answer in await asyncio.gather(*(daily_totals(name, adapter, entity, chunk) for chunk in chunks)):
+            found.extend(answer)
+        if progress is not None:
+            progress(f"aggregate {name} {entity}", len(found), len(found))
     snapshot.totals.extend((entity, total) for total in found)
     snapshot.read[f"{name}.{entity}"] += len(found)
 
@@ -232,6 +257,18 @@ def freshness_rows(read: Mapping[str, int], tables: Mapping[str, list[Row]], now
         {"name": "model.customer_value", "loaded_at": now, "changed_at": None, "rows": len(tables["customer_value"])}
     )
     return rows
+
+
+def rebuild_config(config: Config) -> Config:
+    """``config`` with every source's call timeout raised to ``reports.rebuild_timeout_s``: a rebuild's calls
+    are few and large (a segment's members, a source's daily totals), not a request's many small ones."""
+    sources = {}
+    for name, source in config.sources.items():
+        settings = source.settings()
+        resilience = dict(settings.get("resilience") or {})
+        resilience["timeout_s"] = max(float(resilience.get("timeout_s", 0)), config.reports.rebuild_timeout_s)
+        sources[name] = source.model_copy(update={"resilience": resilience})
+    return config.model_copy(update={"sources": sources})
 
 
 async def rebuild(

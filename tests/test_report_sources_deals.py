@@ -191,3 +191,23 @@ def test_a_moved_deal_comes_through_the_change_feed_and_by_id_with_its_new_stage
         assert deal.stage_label == "closedwon" and deal.party_id is not None
         assert [stage for stage, _ in deal.stage_entered] == ["appointmentscheduled", "closedwon"]
         assert deal.stage_entered[-1][1] == deal.updated_at
+
+
+def test_a_search_filters_and_sorts_on_when_deals_entered_a_stage(
+    running_estate: Estate, seeded_deals: dict[str, tuple[dict[str, str], str, str]]
+) -> None:
+    won = sorted((moment(props["closedate"]), oid) for oid, (props, _, _) in seeded_deals.items()
+                 if props["dealstage"] == "closedwon")  # fmt: skip
+    bound = won[len(won) // 2][0]
+    body = {
+        "filterGroups": [{"filters": [{"propertyName": "hs_date_entered_closedwon", "operator": "GTE",
+                                       "value": str(int(bound.timestamp() * 1000))}]}],
+        "sorts": [{"propertyName": "hs_date_entered_closedwon", "direction": "DESCENDING"}],
+        "properties": ["hs_date_entered_closedwon"], "limit": 200,
+    }  # fmt: skip
+    with running_estate.crm() as crm:
+        answer = crm.post("/crm/v3/objects/deals/search", json=body).json()
+    expected = sorted(((when, oid) for when, oid in won if when >= bound), key=lambda item: item[0], reverse=True)
+    assert answer["total"] == len(expected)
+    found = [moment(r["properties"]["hs_date_entered_closedwon"]) for r in answer["results"]]
+    assert found == [when for when, _ in expected][: len(found)]

@@ -211,3 +211,17 @@ def test_a_search_filters_and_sorts_on_when_deals_entered_a_stage(
     assert answer["total"] == len(expected)
     found = [moment(r["properties"]["hs_date_entered_closedwon"]) for r in answer["results"]]
     assert found == [when for when, _ in expected][: len(found)]
+
+
+def test_a_write_that_leaves_the_stage_moves_no_stage_date(
+    writable_estate: Estate, seeded_deals: dict[str, tuple[dict[str, str], str, str]]
+) -> None:
+    deal_id = next(oid for oid, (props, _, _) in seeded_deals.items() if props["dealstage"] == "presentationscheduled")
+    properties = {"properties": ",".join(ENTERED)}
+    with writable_estate.crm() as crm:
+        before = crm.get(f"/crm/v3/objects/deals/{deal_id}", params=properties).json()
+        answer = crm.patch(f"/crm/v3/objects/deals/{deal_id}", json={"properties": {"amount": "1234.50"}})
+        assert answer.status_code == 200, answer.text
+        after = crm.get(f"/crm/v3/objects/deals/{deal_id}", params=properties).json()
+    assert after["updatedAt"] != before["updatedAt"]
+    assert after["properties"] | {"hs_lastmodifieddate": None} == before["properties"] | {"hs_lastmodifieddate": None}

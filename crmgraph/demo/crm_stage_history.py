@@ -3,7 +3,8 @@
 HubSpot stamps ``hs_date_entered_<stage>`` (read-only, readable like any property) each time a deal enters a
 stage. The demo keeps these stamps among the deal's stored properties once a write has moved the deal
 (:func:`entered_on_write`); a seeded deal has none stored (the seed and its pinned rows stay as they are), so
-its history is derived, deterministically, from what the row holds (:func:`derived_stage_dates`):
+its history is derived, deterministically, from what the row holds (:func:`derived_stage_dates`) until a
+write changes the deal, which first stores that history (:func:`settle_history`):
 
 - every deal entered the pipeline's first stage when it was created (``createdate``);
 - an open deal in the pipeline's stage *k* went through the stages before it, evenly spaced between its
@@ -109,18 +110,18 @@ def stage_dates(object_id: int, stored: Mapping[str, object], created: str, upda
     )
 
 
-def entered_on_write(
-    object_id: int, stored: dict[str, object], previous_stage: str | None, created: str, updated: str, stamp: str
-) -> None:
-    """Record in ``stored`` (the deal's properties after a write that set a new ``dealstage``) that the deal
-    entered that stage at ``stamp``, keeping the history it had before (derived ones made concrete)."""
-    stage = stored.get("dealstage")
-    if not isinstance(stage, str) or not stage:
-        return
+def settle_history(object_id: int, stored: dict[str, object], created: str, updated: str) -> None:
+    """Before a write changes a deal (and its last update): store the history its row implies, so that the
+    write moves no stage date it does not set."""
     if not has_history(stored):
-        before = {**stored, "dealstage": previous_stage or ""}
-        stored.update(stage_dates(object_id, before, created, updated))
-    stored[f"{PREFIX}{stage}"] = stamp
+        stored.update(stage_dates(object_id, stored, created, updated))
+
+
+def entered_on_write(stored: dict[str, object], stamp: str) -> None:
+    """After a write set a deal's ``dealstage``: the deal entered that stage at ``stamp``."""
+    stage = stored.get("dealstage")
+    if isinstance(stage, str) and stage:
+        stored[f"{PREFIX}{stage}"] = stamp
 
 
 def pipelines_json() -> dict[str, object]:

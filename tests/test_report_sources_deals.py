@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crmgraph.adapters.hubspot import HubSpotAdapter
+from crmgraph.adapters.hubspot.mapping import HubSpotMapping
 from crmgraph.adapters.sdk.testing import run_with
+from crmgraph.errors import ConfigError
 from crmgraph.records import DealRecord, Record
 
 if TYPE_CHECKING:
@@ -225,3 +227,21 @@ def test_a_write_that_leaves_the_stage_moves_no_stage_date(
         after = crm.get(f"/crm/v3/objects/deals/{deal_id}", params=properties).json()
     assert after["updatedAt"] != before["updatedAt"]
     assert after["properties"] | {"hs_lastmodifieddate": None} == before["properties"] | {"hs_lastmodifieddate": None}
+
+
+def test_stages_of_other_pipelines_are_read_when_configured_and_ordered_by_when() -> None:
+    raw = {
+        "id": "7", "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-03-01T00:00:00Z",
+        "properties": {"dealname": "A", "dealstage": "12345", "hs_date_entered_12345": "2026-02-01T00:00:00Z",
+                       "hs_date_entered_appointmentscheduled": "2026-01-01T00:00:00Z",
+                       "hs_date_entered_qualifiedtobuy": None, "hs_date_entered_closedlost": ""},
+    }  # fmt: skip
+    deal = HubSpotMapping("crm", "EUR").deal(raw, None)
+    assert deal.stage_entered == (
+        ("appointmentscheduled", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("12345", datetime(2026, 2, 1, tzinfo=UTC)),
+    )
+    HubSpotAdapter("crm", {"url": "http://x", "token": "t", "deal_stages": ["12345", "closedwon"]})
+    with pytest.raises(ConfigError) as refused:
+        HubSpotAdapter("crm", {"url": "http://x", "token": "t", "deal_stages": "12345"})
+    assert refused.value.path == "sources.crm.deal_stages"

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crmgraph.adapters.hubspot import HubSpotAdapter
+from crmgraph.adapters.hubspot.mapping import HubSpotMapping
 from crmgraph.adapters.sdk.testing import run_with
+from crmgraph.errors import ConfigError
 from crmgraph.records import DealRecord, Record
 
 if TYPE_CHECKING:
@@ -191,3 +193,55 @@ def test_a_moved_deal_comes_through_the_change_feed_and_by_id_with_its_new_stage
         assert deal.stage_label == "closedwon" and deal.party_id is not None
         assert [stage for stage, _ in deal.stage_entered] == ["appointmentscheduled", "closedwon"]
         assert deal.stage_entered[-1][1] == deal.updated_at
+
+
+def test_a_search_filters_and_sorts_on_when_deals_entered_a_stage(
+    running_estate: Estate, seeded_deals: dict[str, tuple[dict[str, str], str, str]]
+) -> None:
+    won = sorted((moment(props["closedate"]), oid) for oid, (props, _, _) in seeded_deals.items()
+                 if props["dealstage"] == "closedwon")  # fmt: skip
+    bound = won[len(won) // 2][0]
+    body = {
+        "filterGroups": [{"filters": [{"propertyName": "hs_date_entered_closedwon", "operator": "GTE",
+                                       "value": str(int(bound.timestamp() * 1000))}]}],
+        "sorts": [{"propertyName": "hs_date_entered_closedwon", "direction": "DESCENDING"}],
+        "properties": ["hs_date_entered_closedwon"], "limit": 200,
+    }  # fmt: skip
+    with running_estate.crm() as crm:
+        answer = crm.post("/crm/v3/objects/deals/search", json=body).json()
+    expected = sorted(((when, oid) for when, oid in won if when >= bound), key=lambda item: item[0], reverse=True)
+    assert answer["total"] == len(expected)
+    found = [moment(r["properties"]["hs_date_entered_closedwon"]) for r in answer["results"]]
+    assert found == [when for when, _ in expected][: len(found)]
+
+
+def test_a_write_that_leaves_the_stage_moves_no_stage_date(
+    writable_estate: Estate, seeded_deals: dict[str, tuple[dict[str, str], str, str]]
+) -> None:
+    deal_id = next(oid for oid, (props, _, _) in seeded_deals.items() if props["dealstage"] == "presentationscheduled")
+    properties = {"properties": ",".join(ENTERED)}
+    with writable_estate.crm() as crm:
+        before = crm.get(f"/crm/v3/objects/deals/{deal_id}", params=properties).json()
+        answer = crm.patch(f"/crm/v3/objects/deals/{deal_id}", json={"properties": {"amount": "1234.50"}})
+        assert answer.status_code == 200, answer.text
+        after = crm.get(f"/crm/v3/objects/deals/{deal_id}", params=properties).json()
+    assert after["updatedAt"] != before["updatedAt"]
+    assert after["properties"] | {"hs_lastmodifieddate": None} == before["properties"] | {"hs_lastmodifieddate": None}
+
+
+def test_stages_of_other_pipelines_are_read_when_configured_and_ordered_by_when() -> None:
+    raw = {
+        "id": "7", "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-03-01T00:00:00Z",
+        "properties": {"dealname": "A", "dealstage": "12345", "hs_date_entered_12345": "2026-02-01T00:00:00Z",
+                       "hs_date_entered_appointmentscheduled": "2026-01-01T00:00:00Z",
+                       "hs_date_entered_qualifiedtobuy": None, "hs_date_entered_closedlost": ""},
+    }  # fmt: skip
+    deal = HubSpotMapping("crm", "EUR").deal(raw, None)
+    assert deal.stage_entered == (
+        ("appointmentscheduled", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("12345", datetime(2026, 2, 1, tzinfo=UTC)),
+    )
+    HubSpotAdapter("crm", {"url": "http://x", "token": "t", "deal_stages": ["12345", "closedwon"]})
+    with pytest.raises(ConfigError) as refused:
+        HubSpotAdapter("crm", {"url": "http://x", "token": "t", "deal_stages": "12345"})
+    assert refused.value.path == "sources.crm.deal_stages"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crmgraph.adapters import Adapter
@@ -102,3 +103,24 @@ def test_the_contact_search_finds_a_segments_members_as_mautic_does(estate: Esta
     assert answer.status_code == 200, answer.text
     assert set(answer.json()["contacts"]) == members and int(answer.json()["total"]) == len(members)
     assert int(unknown.json()["total"]) == 0
+
+
+def test_campaigns_and_segments_changed_since_a_moment_come_through_their_feeds(estate: Estate) -> None:
+    stamps = {
+        "campaign": sorted(rows(estate, "SELECT date_modified, id FROM campaigns")),
+        "segment": sorted(rows(estate, "SELECT date_modified, id FROM segments")),
+    }
+
+    async def feeds(adapter: Adapter) -> dict[str, list[str]]:
+        assert {"campaign", "segment"} <= adapter.change_feeds
+        found: dict[str, list[str]] = {}
+        for entity, stamped in stamps.items():
+            since = datetime.fromisoformat(stamped[len(stamped) // 2][0].replace(" ", "T")).replace(tzinfo=UTC)
+            page = await adapter.changes(entity, since, None, size=200)
+            found[entity] = [record.source_id for record in page.records]
+        return found
+
+    found, _ = run_with(make(estate), feeds)
+    for entity, stamped in stamps.items():
+        middle = stamped[len(stamped) // 2][0]
+        assert sorted(found[entity], key=int) == sorted((str(i) for stamp, i in stamped if stamp >= middle), key=int)

@@ -39,7 +39,7 @@ from crmgraph.demo.crm_records import (
     validation_error,
 )
 from crmgraph.demo.crm_stage_history import PREFIX as STAGE_DATE_PREFIX
-from crmgraph.demo.crm_stage_history import entered_on_write
+from crmgraph.demo.crm_stage_history import entered_on_write, settle_history
 from crmgraph.demo.crm_write_rules import (
     IF_UPDATED_AT,
     AssociationSpec,
@@ -157,19 +157,18 @@ class CrmObjectWrites:
     def _update(self, object_type: ObjectType, row: sqlite3.Row, values: dict[str, str]) -> dict[str, str]:
         """Apply ``values``; return the properties whose value changed (new values, "" for cleared)."""
         stored: dict[str, object] = orjson.loads(row["properties"])
-        previous_stage = stored.get("dealstage")
         changed = {name: value for name, value in values.items() if stored.get(name, "") != value}
+        deal = object_type.name == "deals"
+        if deal:  # every update moves updated_at, which a derived history goes by
+            settle_history(row["id"], stored, row["created_at"], row["updated_at"])
         for name, value in changed.items():
             if value == "":
                 stored.pop(name, None)
             else:
                 stored[name] = value
         stamp = next_stamp(row["updated_at"])
-        if object_type.name == "deals" and changed.get("dealstage"):
-            entered_on_write(
-                row["id"], stored, previous_stage if isinstance(previous_stage, str) else None,
-                row["created_at"], row["updated_at"], stamp,
-            )  # fmt: skip
+        if deal and changed.get("dealstage"):
+            entered_on_write(stored, stamp)
         self.conn.execute(
             "UPDATE objects SET properties = ?, updated_at = ? WHERE object_type = ? AND id = ?",
             (orjson.dumps(stored).decode(), stamp, object_type.name, row["id"]),

@@ -4,11 +4,12 @@ Settings (``sources.<name>`` in the configuration)::
 
     crm: {adapter: hubspot, url: "https://api.hubapi.com", token: "${HUBSPOT_TOKEN}", timeout_s: 10, currency: EUR}
 
-``token`` is a private app token, sent as ``Authorization: Bearer``. ``timeout_s`` bounds each call
-(10 s by default). ``currency`` is the account's company currency, for deals whose ``deal_currency_code``
-is unset (single-currency accounts leave it so); without it such a deal's amount is a bad response.
-``precondition`` says how a write naming the version it read is made conditional: ``read`` (the default)
-compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
+``token`` is a private app token, sent as ``Authorization: Bearer``. ``deal_stages`` lists the stage ids of
+pipelines other than the default one whose entry dates deals are read with (``[]`` by default). ``timeout_s``
+bounds each call (10 s by default). ``currency`` is the account's company currency, for deals whose
+``deal_currency_code`` is unset (single-currency accounts leave it so); without it such a deal's amount is a
+bad response. ``precondition`` says how a write naming the version it read is made conditional: ``read`` (the
+default) compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
 ``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
 
 Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot.writes`.
@@ -44,8 +45,9 @@ deal                    ``lastmodifieddate``) from the moment asked, oldest chan
 
 A deal's ``stage_entered`` comes from HubSpot's calculated ``hs_date_entered_{stageId}`` properties, asked
 on every deal path (by id, by party, scan, changes) for the stages of HubSpot's default sales pipeline
-(:data:`~crmgraph.adapters.hubspot.mapping.DEFAULT_PIPELINE_STAGES`): each stage the deal has a moment for,
-oldest first. A stage HubSpot has no moment for (never entered, or not in the default pipeline) is absent.
+(:data:`~crmgraph.adapters.hubspot.mapping.DEFAULT_PIPELINE_STAGES`) and those the ``deal_stages`` setting
+names: each stage the deal has a moment for, oldest first. A stage HubSpot has no moment for (never entered)
+or that neither names is absent.
 
 ``party_id`` is filled on every path, at the price of the associations read by id, because a record is
 cached under its id whichever path loaded it: it must not lack its company when ``node(id)`` loaded it.
@@ -70,9 +72,11 @@ import httpx
 from crmgraph.adapters.hubspot.changes import FeedPosition, advance, epoch_ms, search_body
 from crmgraph.adapters.hubspot.mapping import (
     DEAL_PROPERTIES,
+    DEFAULT_PIPELINE_STAGES,
     ENGAGEMENT_TYPES,
     PARTY_PROPERTIES,
     PERSON_PROPERTIES,
+    STAGE_ENTERED_PREFIX,
     EngagementType,
     HubSpotMapping,
     interaction_id,
@@ -174,6 +178,9 @@ class HubSpotAdapter(Adapter):
         # How a write naming a version is made conditional: "header", the demo CRM's precondition header
         # (the real HubSpot ignores it); "read", the version compared just before the write (a short race).
         self._precondition = _choice_setting(source, settings, "precondition", ("read", "header"))
+        # The stages of other pipelines whose entry dates a deal is read with (the default pipeline's always).
+        self._deal_properties = (*DEAL_PROPERTIES, *(f"{STAGE_ENTERED_PREFIX}{stage}" for stage in
+                                                     _deal_stages_setting(source, settings)))  # fmt: skip
         # Bounds the calls in flight for the whole adapter: one SDK batch may make several at once.
         self._wire = asyncio.Semaphore(self.max_concurrency)
         self._http: HttpSource | None = None
@@ -206,7 +213,7 @@ class HubSpotAdapter(Adapter):
             case "person":
                 return await self._read_with_company("contacts", ids, PERSON_PROPERTIES, self.mapping.person)
             case "deal":
-                return await self._read_with_company("deals", ids, DEAL_PROPERTIES, self.mapping.deal)
+                return await self._read_with_company("deals", ids, self._deal_properties, self.mapping.deal)
             case "interaction":
                 return await self._interactions(ids)
             case "owner":  # max_batch 1: the SDK fans owners out, one id per call
@@ -218,13 +225,17 @@ class HubSpotAdapter(Adapter):
             case "person", "party":
                 return _widen(await self._of_companies("contacts", keys, PERSON_PROPERTIES, self.mapping.person))
             case "deal", "party":
-                return _widen(await self._of_companies("deals", keys, DEAL_PROPERTIES, self.mapping.deal))
+                return _widen(await self._of_companies("deals", keys, self._deal_properties, self.mapping.deal))
             case "interaction", "party":
                 return await self._interactions_of_companies(keys)
         raise AdapterContractError(f"{self.kind} cannot fetch {entity} by {by}")
 
-    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+    def _listed(self, entity: str) -> tuple[str, Sequence[str]]:
         object_type, properties = SCANNED[entity]
+        return object_type, (self._deal_properties if entity == "deal" else properties)
+
+    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+        object_type, properties = self._listed(entity)
         params = {"limit": str(max(1, min(size, LIST_LIMIT))), "properties": ",".join(properties)}
         if entity in WITH_COMPANY:
             params["associations"] = "companies"  # listed with each record: no associations read per page
@@ -240,7 +251,7 @@ class HubSpotAdapter(Adapter):
         return Page(self._page_records(entity, raws, companies, "scan"), next_cursor)
 
     async def _changes(self, entity: str, since: datetime, cursor: str | None, size: int) -> Page:
-        object_type, properties = SCANNED[entity]
+        object_type, properties = self._listed(entity)
         position = FeedPosition.decode(self.source, cursor) if cursor else FeedPosition(epoch_ms(since))
         body = search_body(position, object_type, properties, size)
         answer = await self._post(f"/crm/v3/objects/{object_type}/search", body)
@@ -536,6 +547,19 @@ def _choice_setting(source: str, settings: Mapping[str, Any], key: str, choices:
     if value not in choices:
         raise ConfigError(f"sources.{source}.{key}", f"one of {', '.join(choices)}, got {value!r}")
     return str(value)
+
+
+def _deal_stages_setting(source: str, settings: Mapping[str, Any]) -> list[str]:
+    value = settings.get("deal_stages", [])
+    valid = isinstance(value, list) and all(
+        isinstance(stage, str) and re.fullmatch("[A-Za-z0-9_]+", stage) for stage in value
+    )
+    if not valid:
+        raise ConfigError(
+            f"sources.{source}.deal_stages",
+            f"a list of deal stage ids (as GET /crm/v3/pipelines/deals names them), got {value!r}",
+        )
+    return [stage for stage in value if stage not in DEFAULT_PIPELINE_STAGES]
 
 
 def _currency_setting(source: str, settings: Mapping[str, Any]) -> str | None:

@@ -55,6 +55,8 @@ def running(writable_estate: Estate, linked_identity: str, tmp_path: Path) -> It
     finally:
         store.close()
     with instance(config) as running:
+        updater: StoreUpdater = running.app.state.reports
+        _eventually(lambda: updater.following, "the store's updater follows the change events")
         hook = {"url": f"{running.url}/webhooks/crm", "secret": SECRET, "retry_base_s": 0.2}
         httpx.post(f"{writable_estate.crm_url}/_control/webhooks", json=hook, timeout=10).raise_for_status()
         yield running, identity

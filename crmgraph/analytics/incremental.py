@@ -13,7 +13,8 @@ The updater subscribes to the instance's :class:`~crmgraph.events.hub.EventHub`,
 - leads (persons of a source that has campaigns): fetched again and their rows replaced;
 - the customers whose orders or invoices changed are scored again with the fitted value model.
 
-A store no rebuild has filled yet is left alone (the rebuild will read these changes too). Each part's
+A store no rebuild has filled is left alone: the updater subscribes once a rebuild (here or in another
+process sharing the store) has filled it, and that rebuild read what changed before. Each part's
 ``freshness.changed_at`` is set to when its change was applied, and the store's version rises
 (report caches key on it). A batch that fails (a source down) is logged and dropped; the next change of the
 same records, or a rebuild, repairs it.
@@ -60,6 +61,7 @@ from crmgraph.records import DealRecord, LeadRecord, PartyRecord, TicketRecord
 
 log = logging.getLogger(__name__)
 
+LOADED_POLL_S = 5.0  # how often an updater whose store was never rebuilt looks whether it has been
 APPLIED = frozenset({Entity.DEAL, Entity.TICKET, Entity.ORDER, Entity.INVOICE, Entity.PARTY, Entity.PERSON})
 
 
@@ -115,8 +117,17 @@ class StoreUpdater:
         self._was_loaded = False
 
     def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="reports: apply changes")
+
+    async def _run(self) -> None:
+        # A store no rebuild has filled is left alone (the rebuild reads what changes meanwhile): the updater
+        # subscribes once one has, here or in another process sharing the store.
+        while True:
+            if await asyncio.to_thread(self._loaded):
+                break
+            await asyncio.sleep(LOADED_POLL_S)
         self._subscribe()
-        self._task = asyncio.get_running_loop().create_task(self._consume(), name="reports: apply changes")
+        await self._consume()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -141,17 +152,20 @@ class StoreUpdater:
                 self._subscribe()
                 continue
             try:
-                if await asyncio.to_thread(self._loaded):
-                    await self.apply(batch)
+                await self.apply(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a source down or a bad record: the next change or a rebuild repairs it
                 log.exception("reports: applying %d change events to the store failed", len(batch))
             self.applied += len(batch)
 
+    @property
+    def following(self) -> bool:
+        """Whether the updater hears change events (once the store has been rebuilt)."""
+        return self._subscriber is not None
+
     def _loaded(self) -> bool:
-        """Whether a rebuild has filled the store: an empty store waits for one (which reads these changes too)
-        rather than holding a few rows of what changed."""
+        """Whether a rebuild has filled the store (an empty one would hold a few rows of what changed)."""
         if not self._was_loaded:
             query = select(t.freshness.c.name).where(t.freshness.c.loaded_at.is_not(None)).limit(1)
             with self.store.engine.connect() as conn:

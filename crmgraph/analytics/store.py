@@ -12,6 +12,7 @@ caches key on.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from sqlalchemy.pool import QueuePool
 
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.tables import metadata, store_state
+
+log = logging.getLogger(__name__)
 
 
 def default_store_url(reports: ReportsConfig, identity_url: str) -> str:
@@ -91,3 +94,22 @@ def _bump_version(conn: Connection) -> None:
     )
     if bumped.rowcount == 0:
         conn.execute(store_state.insert().values(name="store", version=1))
+
+
+def open_store(reports: ReportsConfig, identity_url: str) -> AnalyticStore | None:
+    """The app's store when ``reports.enabled``; None (reports off on this instance, said in the log) when its
+    DuckDB file is held by another process: several instances share a PostgreSQL store instead."""
+    if not reports.enabled:
+        return None
+    url = default_store_url(reports, identity_url)
+    try:
+        return AnalyticStore(url)
+    except Exception as exc:  # duckdb.IOException, imported only with the store
+        if "lock" not in str(exc).lower():
+            raise
+        log.error(
+            "reports are off on this instance: the analytic store %s is held by another process (DuckDB lets one "
+            "process open a file); give several instances one PostgreSQL store (reports.store_url)",
+            make_url(url).render_as_string(hide_password=True),
+        )
+        return None

@@ -41,7 +41,7 @@ def _eventually(probe: Callable[[], T | None], what: str) -> T:
 def running(writable_estate: Estate, linked_identity: str, tmp_path: Path) -> Iterator[tuple[Instance, str]]:
     """The facade over the writable estate with reports on: its store rebuilt first, the CRM's webhooks on."""
     identity = store_copy(linked_identity, tmp_path)
-    webhooks = {"sources": {"crm": {"secret": SECRET}}}
+    webhooks = {"sources": {"crm": {"secret": SECRET}, "tickets": {"secret": SECRET}}}
     governance = (
         f"{TEST_AUTH}\n        webhooks: {json.dumps(webhooks)}\n"
         "        feeds: {follow: [{source: erp, entity: order, every_s: 0.3}], lease_s: 5}"
@@ -57,8 +57,9 @@ def running(writable_estate: Estate, linked_identity: str, tmp_path: Path) -> It
     with instance(config) as running:
         updater: StoreUpdater = running.app.state.reports
         _eventually(lambda: updater.following, "the store's updater follows the change events")
-        hook = {"url": f"{running.url}/webhooks/crm", "secret": SECRET, "retry_base_s": 0.2}
-        httpx.post(f"{writable_estate.crm_url}/_control/webhooks", json=hook, timeout=10).raise_for_status()
+        for system in ("crm", "tickets"):
+            hook = {"url": f"{running.url}/webhooks/{system}", "secret": SECRET, "retry_base_s": 0.2}
+            httpx.post(f"{writable_estate.base(system)}/_control/webhooks", json=hook, timeout=10).raise_for_status()
         yield running, identity
 
 
@@ -136,3 +137,46 @@ def test_an_order_booked_in_the_erp_shows_in_the_stores_daily_totals(
     if customer is not None:
         value = _one(store, select(t.customer_value.c.computed_at).where(t.customer_value.c.customer_id == customer))
         assert value is not None and value.computed_at >= now.replace(microsecond=0)
+
+
+def test_a_ticket_solved_in_the_ticket_system_shows_in_the_store(
+    running: tuple[Instance, str], writable_estate: Estate
+) -> None:
+    facade, _ = running
+    store = _store(facade)
+    ticket = _one(store, select(t.tickets.c.source_id).where(t.tickets.c.status == "OPEN"))
+    assert ticket is not None
+    with writable_estate.tickets() as zendesk:
+        zendesk.put(f"/api/v2/tickets/{ticket.source_id}.json",
+                    json={"ticket": {"status": "solved"}}).raise_for_status()  # fmt: skip
+
+    def solved() -> Any:
+        row = _one(
+            store, select(t.tickets.c.status, t.tickets.c.solved_at).where(t.tickets.c.source_id == ticket.source_id)
+        )
+        return row is not None and row.status == "SOLVED" and row.solved_at is not None
+
+    _eventually(solved, "the solved ticket in the store")
+
+
+def test_a_companys_industry_changed_in_the_crm_shows_in_its_customers_row(
+    running: tuple[Instance, str], writable_estate: Estate
+) -> None:
+    facade, identity_url = running
+    store = _store(facade)
+    with sqlite3.connect(identity_url.removeprefix("sqlite:///")) as conn:
+        customer, company = conn.execute(
+            "SELECT customer_id, source_id FROM crmgraph_links WHERE source = 'crm' AND entity = 'party' "
+            "ORDER BY customer_id LIMIT 1"
+        ).fetchone()
+    before = _one(store, select(t.customers.c.industry).where(t.customers.c.customer_id == str(customer)))
+    assert before is not None and before.industry != "RENEWABLES_ENVIRONMENT"
+    with writable_estate.crm() as crm:
+        crm.patch(f"/crm/v3/objects/companies/{company}",
+                  json={"properties": {"industry": "RENEWABLES_ENVIRONMENT"}}).raise_for_status()  # fmt: skip
+
+    def changed() -> Any:
+        row = _one(store, select(t.customers.c.industry).where(t.customers.c.customer_id == str(customer)))
+        return row is not None and row.industry == "RENEWABLES_ENVIRONMENT"
+
+    _eventually(changed, "the customer's new industry in the store")

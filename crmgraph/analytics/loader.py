@@ -286,13 +286,15 @@ async def rebuild(
     read = time.monotonic()
     converter = Converter(config.reports)
     tables = build_tables(snapshot, customer_ids, filing, config, converter, list(adapters))
+    counts = dict(sorted(snapshot.read.items()))
+    del snapshot, filing  # the records are rows now: what a large estate's rebuild must not hold twice
     model = await asyncio.to_thread(ValueModel.fit, tables["party_days"], config.reports.value, now)
     tables["customer_value"] = value_rows(model, tables["party_days"], config.reports.value, now)
-    fresh = freshness_rows(snapshot.read, tables, now)
+    fresh = freshness_rows(counts, tables, now)
     modelled = time.monotonic()
-    summary = RebuildSummary(read=dict(sorted(snapshot.read.items())), value_model=model.status)
-    summary.version = await asyncio.to_thread(_write, store, tables, fresh, model, now, progress)
+    summary = RebuildSummary(read=counts, value_model=model.status)
     summary.rows = {name: len(rows) for name, rows in tables.items()}
+    summary.version = await asyncio.to_thread(_write, store, tables, fresh, model, now, progress)
     summary.missing_rates = sorted(converter.missing)
     summary.seconds = time.monotonic() - started
     summary.phases = {"read": read - started, "model": modelled - read, "write": time.monotonic() - modelled}
@@ -307,12 +309,13 @@ TABLES = {
 
 
 def _write(
-    store: AnalyticStore, tables: Mapping[str, list[Row]], fresh: list[Row], model: ValueModel, now: datetime,
+    store: AnalyticStore, tables: dict[str, list[Row]], fresh: list[Row], model: ValueModel, now: datetime,
     progress: Progress | None,
 ) -> int:  # fmt: skip
+    """Every table replaced in one transaction; each table's rows are let go once the database has them."""
     with store.writing() as conn:
         for done, (name, table) in enumerate(TABLES.items(), start=1):
-            replace_all(conn, table, tables[name])
+            replace_all(conn, table, tables.pop(name))
             if progress is not None:
                 progress("write", done, len(TABLES) + 1)
         replace_all(conn, t.freshness, fresh)

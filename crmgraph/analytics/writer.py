@@ -42,11 +42,17 @@ def _complete(table: Table, names: list[str], row: Row) -> Row:
 def _duckdb_insert(conn: Connection, table: Table, names: list[str], rows: Sequence[Row]) -> None:
     import pandas as pd  # type: ignore[import-untyped]
 
-    frame = pd.DataFrame.from_records([_complete(table, names, row) for row in rows], columns=names)
+    columns: dict[str, list[Any]] = {}
     for column in table.columns:
-        # Decimals go as text (cast exactly by the insert), everything else as pandas infers it.
-        if column.type.python_type.__name__ == "Decimal":
-            frame[column.name] = frame[column.name].map(lambda value: None if value is None else str(value))
+        values = [row.get(column.name) for row in rows]
+        default = getattr(column.default, "arg", None) if column.default is not None and not column.nullable else None
+        if default is not None:  # what a column's default gives (tags "", complaint false)
+            values = [default if value is None else value for value in values]
+        if column.type.python_type.__name__ == "Decimal":  # as text, cast exactly by the insert
+            values = [None if value is None else str(value) for value in values]
+        columns[column.name] = values
+    frame = pd.DataFrame(columns, columns=names)
+    del columns
     raw: Any = conn.connection.driver_connection
     view = f"_load_{table.name}"
     raw.register(view, frame)

@@ -27,6 +27,7 @@ from crmgraph.analytics.reading import (
     aggregating,
     daily_totals,
     read_all,
+    read_pages,
     related_lists,
     run_all,
     scanning,
@@ -37,12 +38,12 @@ from crmgraph.analytics.rows import (
     SourceRecord,
     campaign_row,
     deal_rows,
-    lead_customer,
     lead_row,
     party_day_row,
     record_key,
     ticket_row,
 )
+from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.store import AnalyticStore
 from crmgraph.analytics.value_model import ValueModel, value_rows
 from crmgraph.analytics.writer import replace_all
@@ -53,7 +54,6 @@ from crmgraph.records import (
     CampaignRecord,
     DealRecord,
     LeadRecord,
-    PartyDayTotal,
     PartyRecord,
     Record,
     SegmentRecord,
@@ -65,14 +65,20 @@ TOTALS_PARTIES = 500  # parties per aggregate_daily call (the sql adapter's stat
 
 @dataclass
 class Snapshot:
-    """Everything a rebuild read from the systems."""
+    """What a rebuild read, already as rows: each page of records becomes rows as it arrives (filed under its
+    customer, amounts converted), so a large estate's records are never all held at once."""
 
-    parties: dict[SourceRecord, PartyRecord] = field(default_factory=dict)
-    deals: list[DealRecord] = field(default_factory=list)
-    tickets: list[TicketRecord] = field(default_factory=list)
-    totals: list[tuple[str, PartyDayTotal]] = field(default_factory=list)  # (order | invoice, total)
-    campaigns: list[CampaignRecord] = field(default_factory=list)
-    leads: list[LeadRecord] = field(default_factory=list)
+    filing: Filing
+    converter: Converter
+    reports: ReportsConfig
+    parties: dict[SourceRecord, PartyRecord] = field(default_factory=dict)  # for the golden fields
+    deals: list[Row] = field(default_factory=list)
+    deal_stages: list[Row] = field(default_factory=list)
+    tickets: list[Row] = field(default_factory=list)
+    party_days: list[Row] = field(default_factory=list)
+    campaigns: list[Row] = field(default_factory=list)
+    leads: list[Row] = field(default_factory=list)
+    lead_customers: dict[str, str | None] = field(default_factory=dict)  # lead key -> customer
     campaign_members: dict[str, list[str]] = field(default_factory=dict)  # campaign key -> lead keys
     segments: dict[str, str] = field(default_factory=dict)  # segment key -> name
     segment_members: dict[str, list[str]] = field(default_factory=dict)  # segment key -> lead keys
@@ -90,9 +96,11 @@ class RebuildSummary:
     version: int = 0  # the store's version after the rebuild
 
 
-async def read_snapshot(adapters: Mapping[str, Adapter], progress: Progress | None = None) -> Snapshot:
-    """Every record the reports need, read from every source at once."""
-    snapshot = Snapshot()
+async def read_snapshot(
+    adapters: Mapping[str, Adapter], filing: Filing, config: Config, progress: Progress | None = None
+) -> Snapshot:
+    """Every record the reports need, read from every source at once, as rows."""
+    snapshot = Snapshot(filing, Converter(config.reports), config.reports)
     totalled = {name for entity in AGGREGATED for name in aggregating(adapters, entity)}
     reads = [
         *(
@@ -121,21 +129,30 @@ async def _parties(snapshot: Snapshot, name: str, adapter: Adapter, progress: Pr
     snapshot.read[f"{name}.party"] += len(found)
     if totals:
         ids = [record.source_id for record in found]
+        del found
         for entity in AGGREGATED:
             if entity in adapter.aggregatable:
                 await _totals(snapshot, name, adapter, entity, ids, progress)
 
 
 async def _deals(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
-    found = await read_all(name, adapter, "deal", progress)
-    snapshot.deals.extend(r for r in found if isinstance(r, DealRecord))
-    snapshot.read[f"{name}.deal"] += len(found)
+    def rows(page: Sequence[Record]) -> None:
+        for deal in page:
+            if isinstance(deal, DealRecord):
+                row, entered = deal_rows(deal, snapshot.filing, snapshot.converter)
+                snapshot.deals.append(row)
+                snapshot.deal_stages.extend(entered)
+
+    snapshot.read[f"{name}.deal"] += await read_pages(name, adapter, "deal", rows, progress)
 
 
 async def _tickets(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
-    found = await read_all(name, adapter, "ticket", progress)
-    snapshot.tickets.extend(r for r in found if isinstance(r, TicketRecord))
-    snapshot.read[f"{name}.ticket"] += len(found)
+    def rows(page: Sequence[Record]) -> None:
+        snapshot.tickets.extend(
+            ticket_row(r, snapshot.filing, snapshot.reports) for r in page if isinstance(r, TicketRecord)
+        )
+
+    snapshot.read[f"{name}.ticket"] += await read_pages(name, adapter, "ticket", rows, progress)
 
 
 async def _totals(
@@ -145,32 +162,41 @@ async def _totals(
     """The source's daily totals of ``entity``: of every party at once, or ``TOTALS_PARTIES`` parties a call
     (each call short, well inside the source's timeout however large the estate, and several in flight)."""
     if parties is None:
-        found = await daily_totals(name, adapter, entity, progress=progress)
+        answers = [await daily_totals(name, adapter, entity, progress=progress)]
     else:
         chunks = [parties[i : i + TOTALS_PARTIES] for i in range(0, len(parties), TOTALS_PARTIES)]
-        found = []
-        for answer in await asyncio.gather(*(daily_totals(name, adapter, entity, chunk) for chunk in chunks)):
-            found.extend(answer)
-        if progress is not None:
-            progress(f"aggregate {name} {entity}", len(found), len(found))
-    snapshot.totals.extend((entity, total) for total in found)
-    snapshot.read[f"{name}.{entity}"] += len(found)
+        answers = list(await asyncio.gather(*(daily_totals(name, adapter, entity, chunk) for chunk in chunks)))
+    count = 0
+    for found in answers:
+        snapshot.party_days.extend(party_day_row(entity, t, snapshot.filing, snapshot.converter) for t in found)
+        count += len(found)
+    if progress is not None and parties is not None:
+        progress(f"aggregate {name} {entity}", count, count)
+    snapshot.read[f"{name}.{entity}"] += count
 
 
 async def _marketing(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
     """Campaigns, the leads (the source's persons) and who is a member of which campaign and segment."""
-    campaigns = await read_all(name, adapter, "campaign", progress)
-    people = await read_all(name, adapter, "person", progress)
-    snapshot.campaigns.extend(r for r in campaigns if isinstance(r, CampaignRecord))
-    snapshot.leads.extend(r for r in people if isinstance(r, LeadRecord))
+    campaigns = [r for r in await read_all(name, adapter, "campaign", progress) if isinstance(r, CampaignRecord)]
+    snapshot.campaigns.extend(campaign_row(campaign, snapshot.converter) for campaign in campaigns)
     snapshot.read[f"{name}.campaign"] += len(campaigns)
-    snapshot.read[f"{name}.person"] += len(people)
+    lead_ids: list[str] = []
+
+    def leads(page: Sequence[Record]) -> None:
+        for lead in page:
+            if isinstance(lead, LeadRecord):
+                row = lead_row(lead, snapshot.filing)
+                snapshot.leads.append(row)
+                snapshot.lead_customers[row["lead_key"]] = row["customer_id"]
+                lead_ids.append(lead.source_id)
+
+    snapshot.read[f"{name}.person"] += await read_pages(name, adapter, "person", leads, progress)
     if adapter.serves("person", "campaign"):
         ids = [campaign.source_id for campaign in campaigns]
         members = related_lists(name, ids, await adapter.fetch_related("person", "campaign", ids))
-        for campaign_id, leads in members.items():
-            snapshot.campaign_members[record_key(name, campaign_id)] = _keys(name, leads)
-    await _segments(snapshot, name, adapter, [lead.source_id for lead in snapshot.leads if lead.source == name])
+        for campaign_id, found in members.items():
+            snapshot.campaign_members[record_key(name, campaign_id)] = _keys(name, found)
+    await _segments(snapshot, name, adapter, lead_ids)
 
 
 async def _segments(snapshot: Snapshot, name: str, adapter: Adapter, lead_ids: list[str]) -> None:
@@ -209,37 +235,27 @@ def read_filing(identity: IdentityStore) -> tuple[list[int], Filing]:
 
 
 def build_tables(
-    snapshot: Snapshot, customer_ids: Sequence[int], filing: Filing, config: Config, converter: Converter,
-    sources: Sequence[str],
-) -> dict[str, list[Row]]:  # fmt: skip
+    snapshot: Snapshot, customer_ids: Sequence[int], config: Config, sources: Sequence[str]
+) -> dict[str, list[Row]]:
     """Every table's rows (but the value model's) from what was read."""
-    reports = config.reports
-    deals: list[Row] = []
-    stages: list[Row] = []
-    for deal in snapshot.deals:
-        row, entered = deal_rows(deal, filing, converter)
-        deals.append(row)
-        stages.extend(entered)
-    leads_by_key = {record_key(lead.source, lead.source_id): lead for lead in snapshot.leads}
     segment_rows: dict[tuple[str, str], Row] = {}
     for segment, members in snapshot.segment_members.items():
         for lead_key in members:
-            lead = leads_by_key.get(lead_key)
-            customer = lead_customer(lead, filing) if lead is not None else None
+            customer = snapshot.lead_customers.get(lead_key)
             if customer is not None:  # a customer is in a segment when one of its leads is
                 segment_rows[(customer, segment)] = {
                     "customer_id": customer, "segment_key": segment, "segment_name": snapshot.segments.get(segment),
                 }  # fmt: skip
     return {
         "customers": customer_rows(
-            customer_ids, snapshot.parties, filing.parties, sources, config.identity.survivorship
+            customer_ids, snapshot.parties, snapshot.filing.parties, sources, config.identity.survivorship
         ),
-        "deals": deals,
-        "deal_stages": stages,
-        "tickets": [ticket_row(ticket, filing, reports) for ticket in snapshot.tickets],
-        "party_days": [party_day_row(entity, total, filing, converter) for entity, total in snapshot.totals],
-        "campaigns": [campaign_row(campaign, converter) for campaign in snapshot.campaigns],
-        "leads": [lead_row(lead, filing) for lead in snapshot.leads],
+        "deals": snapshot.deals,
+        "deal_stages": snapshot.deal_stages,
+        "tickets": snapshot.tickets,
+        "party_days": snapshot.party_days,
+        "campaigns": snapshot.campaigns,
+        "leads": snapshot.leads,
         "campaign_members": [
             {"campaign_key": campaign, "lead_key": lead}
             for campaign, members in snapshot.campaign_members.items()
@@ -281,13 +297,13 @@ async def rebuild(
     """Re-create every table from the systems; the old store stays until the new one is complete."""
     started = time.monotonic()
     now = datetime.now(UTC)
-    snapshot = await read_snapshot(adapters, progress)
     customer_ids, filing = await asyncio.to_thread(read_filing, identity)
+    snapshot = await read_snapshot(adapters, filing, config, progress)
     read = time.monotonic()
-    converter = Converter(config.reports)
-    tables = build_tables(snapshot, customer_ids, filing, config, converter, list(adapters))
+    converter = snapshot.converter
+    tables = build_tables(snapshot, customer_ids, config, list(adapters))
     counts = dict(sorted(snapshot.read.items()))
-    del snapshot, filing  # the records are rows now: what a large estate's rebuild must not hold twice
+    del snapshot, filing  # the party records: what a large estate's rebuild must not hold while it writes
     model = await asyncio.to_thread(ValueModel.fit, tables["party_days"], config.reports.value, now)
     tables["customer_value"] = value_rows(model, tables["party_days"], config.reports.value, now)
     fresh = freshness_rows(counts, tables, now)

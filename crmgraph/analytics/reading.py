@@ -46,6 +46,24 @@ async def read_all(name: str, adapter: Adapter, entity: str, progress: Progress 
         cursor = page.next_cursor
 
 
+async def read_pages(
+    name: str, adapter: Adapter, entity: str, handle: Callable[[Sequence[Record]], None],
+    progress: Progress | None = None,
+) -> int:  # fmt: skip
+    """Every ``entity`` record of one source, handed to ``handle`` a page at a time (not kept); how many."""
+    count = 0
+    cursor: str | None = None
+    while True:
+        page = await adapter.scan(entity, cursor, PAGE_SIZE)
+        handle(page.records)
+        count += len(page.records)
+        if progress is not None:
+            progress(f"read {name} {entity}", count, None)
+        if page.next_cursor is None:
+            return count
+        cursor = page.next_cursor
+
+
 async def daily_totals(
     name: str, adapter: Adapter, entity: str, parties: Sequence[str] | None = None, progress: Progress | None = None
 ) -> list[PartyDayTotal]:

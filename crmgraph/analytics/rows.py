@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from crmgraph.analytics.convert import Converter
@@ -149,7 +148,3 @@ def lead_row(lead: LeadRecord, filing: Filing) -> Row:
         "stage": lead.stage,
         "created_at": aware(lead.created_at),
     }
-
-
-def zero_if_none(value: Decimal | None) -> Decimal:
-    return value if value is not None else Decimal(0)

@@ -188,9 +188,15 @@ def test_the_value_model_scores_every_customer_with_orders(store: AnalyticStore)
 
 
 def test_freshness_names_every_part_read(store: AnalyticStore) -> None:
+    from crmgraph.analytics.freshness import as_of, parts
+
     names = {row.name for row in _rows(store, select(t.freshness))}
     assert {"crm.deal", "tickets.ticket", "marketing.campaign", "identity.customer", "model.customer_value"} <= names
     assert store.version() >= 1
+    with store.engine.connect() as conn:
+        known = parts(conn)
+        assert as_of(conn, ["*.deal", "identity.customer"]) == min(known["crm.deal"], known["identity.customer"])
+        assert as_of(conn, ["nowhere.deal"]) is None
 
 
 def test_a_source_down_leaves_the_old_store(marketing_estate: MarketingEstate, estate: Estate, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from crmgraph import graphiql
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.adapters.sdk.calls import CallLog
-from crmgraph.analytics.store import AnalyticStore, default_store_url
+from crmgraph.analytics.store import AnalyticStore, open_analytic_store
 from crmgraph.audit import AuditEvent, AuditWriter
 from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
@@ -151,9 +151,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
         audit = AuditTrailRuntime.open(config.audit, config.identity.url)
-        analytics = (
-            AnalyticStore(default_store_url(config.reports, config.identity.url)) if config.reports.enabled else None
-        )
+        analytics = open_analytic_store(config.reports, config.identity.url)
         try:
             async with OpenSources(config) as adapters:
                 cache = ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for)

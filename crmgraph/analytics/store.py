@@ -6,14 +6,18 @@ writing process per file: several facade instances share a PostgreSQL store inst
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.tables import metadata
+
+logger = logging.getLogger(__name__)
 
 
 def default_store_url(reports: ReportsConfig, identity_url: str) -> str:
@@ -44,3 +48,27 @@ class AnalyticStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_analytic_store(reports: ReportsConfig, identity_url: str) -> AnalyticStore | None:
+    """The store reports read, or None when reports are off or an embedded store is held by another process.
+
+    DuckDB lets one process write a database file. A second facade instance over the same SQLite files
+    (a test, a blue/green switch on one host) serves everything but reports, and says why once; instances
+    that should all serve reports share a PostgreSQL store (``reports.store_url``).
+    """
+    if not reports.enabled:
+        return None
+    url = default_store_url(reports, identity_url)
+    try:
+        return AnalyticStore(url)
+    except DBAPIError as exc:
+        if "lock" not in str(exc.orig).lower():
+            raise
+        logger.warning(
+            "reports: the analytic store %s is held by another process (an embedded DuckDB file has one "
+            "writer); this instance serves no reports. Share a PostgreSQL store (reports.store_url) to "
+            "serve them from every instance.",
+            url,
+        )
+        return None

@@ -26,6 +26,7 @@ from crmgraph.adapters.sdk.names import person_name
 from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples, run_with
 from crmgraph.demo import crm_api
 from crmgraph.demo.crm_api import build_crm_api
+from crmgraph.demo.crm_stage_history import derived_stage_dates
 from crmgraph.demo.seed.crm_projection import COUNTRY_NAMES
 from crmgraph.demo.stores import crm as crm_store
 from crmgraph.demo.wire import serving_in_thread
@@ -129,6 +130,13 @@ def expected_person(oid: str, props: Props, created: str, party_id: str | None, 
     )  # fmt: skip
 
 
+def expected_stage_entered(oid: str, props: Props, created: str, updated: str) -> tuple[tuple[str, datetime], ...]:
+    """A seeded deal's stage history as the CRM derives it (tests/test_report_sources_deals.py checks how)."""
+    dates = derived_stage_dates(int(oid), props["dealstage"], created, updated, props.get("closedate"))
+    entered = [(name.removeprefix("hs_date_entered_"), instant(moment)) for name, moment in dates.items()]
+    return tuple(sorted(entered, key=lambda item: item[1]))
+
+
 def expected_deal(oid: str, props: Props, created: str, party_id: str, updated: str) -> DealRecord:
     stage = props["dealstage"]
     return DealRecord(
@@ -137,6 +145,7 @@ def expected_deal(oid: str, props: Props, created: str, party_id: str, updated: 
         stage_label=stage, amount=Money(Decimal(props["amount"]), props["deal_currency_code"]),
         pipeline=props["pipeline"], close_date=instant(props["closedate"]), owner_id=props["hubspot_owner_id"],
         party_id=party_id, created_at=instant(created), updated_at=instant(updated),
+        stage_entered=expected_stage_entered(oid, props, created, updated),
     )  # fmt: skip
 
 

@@ -44,7 +44,7 @@ def test_a_python_adapter_package_passes_its_contract_suite_as_generated(tmp_pat
     pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     done = subprocess.run(pytest_run, cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed" in done.stdout  # the seven contract checks and the adapter's own test
+    assert "10 passed" in done.stdout  # the nine contract checks and the adapter's own test
     _assert_lint_clean(root, "src", "tests")
 
 
@@ -93,7 +93,7 @@ def test_a_yaml_source_passes_the_contract_suite_as_generated(tmp_path: Path) ->
     ]  # fmt: skip
     done = _pytest_in(root)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "7 passed" in done.stdout  # the seven contract checks, run by the rest adapter on the YAML
+    assert "9 passed" in done.stdout  # the nine contract checks, run by the rest adapter on the YAML
     _assert_lint_clean(root, ".")
 
 

@@ -11,7 +11,8 @@ Every route needs ``Authorization: Bearer <private app token>``. The reads:
 - ``POST /crm/v3/objects/{objectType}/search``: see :mod:`crmgraph.demo.crm_search`;
 - ``POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read``: up to 1,000 inputs, 500
   associated ids each per answer (send the input again with its ``after`` for the rest);
-- ``GET  /crm/v3/owners`` and ``GET /crm/v3/owners/{ownerId}``.
+- ``GET  /crm/v3/owners`` and ``GET /crm/v3/owners/{ownerId}``;
+- ``GET  /crm/v3/pipelines/deals``: the deal pipelines and their stages in order (the demo has one, ``default``).
 
 The writes are in :mod:`crmgraph.demo.crm_writes` (objects) and :mod:`crmgraph.demo.crm_association_writes`.
 """
@@ -57,6 +58,7 @@ from crmgraph.demo.crm_records import (
     validation_error,
 )
 from crmgraph.demo.crm_search import SearchRequest, run_search
+from crmgraph.demo.crm_stage_history import pipelines_json
 from crmgraph.demo.crm_writes import CrmObjectWrites
 from crmgraph.demo.instruments import json_response
 from crmgraph.demo.stores.crm import connect
@@ -401,6 +403,10 @@ class CrmApi:
         return json_response(owner_json(row))
 
 
+async def _deal_pipelines(request: Request) -> Response:
+    return json_response(pipelines_json())
+
+
 def build_crm_api(db_path: Path, token: str, webhooks: WebhookHub | None = None) -> Starlette:
     """The CRM's product API over the store at ``db_path``, accepting ``token`` as its private app token;
     changes are announced through ``webhooks`` (a hub of its own when none is given)."""
@@ -433,6 +439,7 @@ def build_crm_api(db_path: Path, token: str, webhooks: WebhookHub | None = None)
             route(f"{objects}/{{objectId}}", api.get_object, "GET"),
             route(f"{associations}/batch/read", api.associations, "POST"),
             route("/crm/v3/owners", api.list_owners, "GET"),
+            route("/crm/v3/pipelines/deals", _deal_pipelines, "GET"),
             route("/crm/v3/owners/{ownerId}", api.get_owner, "GET"),
             *write_routes,
         ],

@@ -2,8 +2,9 @@
 are read-only, which are numbers or dates, and which must be unique.
 
 HubSpot refuses a write that names a property the portal does not define, a value outside an enumeration's
-options, a number that does not parse, a read-only property, and a second contact with an e-mail already
-held. The demo defines the properties its seed writes plus a few HubSpot defaults a client commonly sets.
+options, a number that does not parse, a read-only property (a deal's calculated ``hs_date_entered_*`` too),
+and a second contact with an e-mail already held. The demo defines the properties its seed writes plus a few
+HubSpot defaults a client commonly sets.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crmgraph.demo.crm_stage_history import is_stage_date
 from crmgraph.demo.seed.crm_projection import DEAL_STAGES_OPEN
 
 READ_ONLY = frozenset({"hs_object_id", "createdate", "hs_createdate", "hs_lastmodifieddate", "lastmodifieddate"})
@@ -108,7 +110,7 @@ def check_properties(object_type: str, values: dict[str, str]) -> list[PropertyP
     spec = PROPERTIES[object_type]
     problems: list[PropertyProblem] = []
     for name, value in values.items():
-        if name in READ_ONLY:
+        if name in READ_ONLY or (object_type == "deals" and is_stage_date(name)):
             problems.append(PropertyProblem(name, "READ_ONLY_VALUE", f'Property "{name}" is read-only'))
         elif name not in spec.names:
             problems.append(PropertyProblem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))

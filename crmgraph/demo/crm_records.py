@@ -2,7 +2,8 @@
 
 A store row becomes a record ``{"id", "properties", "createdAt", "updatedAt", "archived"}`` whose
 properties are all strings. ``hs_object_id``, ``createdate`` and the last-modified property are not in
-the stored JSON: they come from the row's columns, as HubSpot derives them from the object itself.
+the stored JSON: they come from the row's columns, as HubSpot derives them from the object itself; so do a
+seeded deal's ``hs_date_entered_{stage}`` (:mod:`crmgraph.demo.crm_stage_history`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crmgraph.demo import crm_stage_history
 from crmgraph.demo.instruments import json_response
 
 
@@ -199,13 +201,16 @@ def _as_string(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def property_view(row: sqlite3.Row, object_type: ObjectType) -> dict[str, str]:
-    """Every property of a stored object that has a value, the derived ones included."""
+def property_view(row: sqlite3.Row, object_type: ObjectType, *, with_stages: bool = True) -> dict[str, str]:
+    """Every property of a stored object that has a value, the derived ones included (a deal's stage dates
+    only ``with_stages``: a search that neither filters nor sorts on them skips deriving them per row)."""
     stored: dict[str, object] = orjson.loads(row["properties"])
     props = {name: _as_string(value) for name, value in stored.items() if value is not None}
     props["hs_object_id"] = str(row["id"])
     props["createdate"] = row["created_at"]
     props[object_type.last_modified] = row["updated_at"]
+    if with_stages and object_type.name == "deals":  # HubSpot's calculated hs_date_entered_{stage}
+        props.update(crm_stage_history.stage_dates(row["id"], stored, row["created_at"], row["updated_at"]))
     return props
 
 
@@ -217,7 +222,7 @@ def record_json(
 ) -> dict[str, object]:
     """The record as HubSpot answers it: the requested properties (or the defaults), null when unset."""
     if props is None:
-        props = property_view(row, object_type)
+        props = property_view(row, object_type, with_stages=any(map(crm_stage_history.is_stage_date, requested)))
     names = [*(requested or object_type.defaults), "hs_object_id", "createdate", object_type.last_modified]
     record: dict[str, object] = {
         "id": str(row["id"]),

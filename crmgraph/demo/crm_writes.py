@@ -12,6 +12,8 @@ Association writes are in :mod:`crmgraph.demo.crm_association_writes`, what both
 A batch is one transaction: a property HubSpot would refuse (400 VALIDATION_ERROR), an e-mail another contact
 holds (409 CONFLICT) or a failed precondition (409 CONFLICT) writes nothing. Each committed change becomes
 webhook events (``contact.creation``, ``deal.propertyChange`` per property, ``company.associationChange``).
+A write that sets a deal's ``dealstage`` stamps ``hs_date_entered_<stage>`` with the write's time, as HubSpot
+does (:mod:`crmgraph.demo.crm_stage_history`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from crmgraph.demo.crm_records import (
     resolve_object_type,
     validation_error,
 )
+from crmgraph.demo.crm_stage_history import PREFIX as STAGE_DATE_PREFIX
+from crmgraph.demo.crm_stage_history import entered_on_write, settle_history
 from crmgraph.demo.crm_write_rules import (
     IF_UPDATED_AT,
     AssociationSpec,
@@ -142,6 +146,8 @@ class CrmObjectWrites:
         object_id = (last or 0) + 1
         stamp = next_stamp(None)
         kept = {name: value for name, value in values.items() if value != ""}
+        if object_type.name == "deals" and kept.get("dealstage"):
+            kept[f"{STAGE_DATE_PREFIX}{kept['dealstage']}"] = stamp  # HubSpot stamps the stage a deal starts in
         self.conn.execute(
             "INSERT INTO objects (object_type, id, properties, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
             (object_type.name, object_id, orjson.dumps(kept).decode(), stamp, stamp),
@@ -150,16 +156,22 @@ class CrmObjectWrites:
 
     def _update(self, object_type: ObjectType, row: sqlite3.Row, values: dict[str, str]) -> dict[str, str]:
         """Apply ``values``; return the properties whose value changed (new values, "" for cleared)."""
-        stored: dict[str, str] = orjson.loads(row["properties"])
+        stored: dict[str, object] = orjson.loads(row["properties"])
         changed = {name: value for name, value in values.items() if stored.get(name, "") != value}
+        deal = object_type.name == "deals"
+        if deal:  # every update moves updated_at, which a derived history goes by
+            settle_history(row["id"], stored, row["created_at"], row["updated_at"])
         for name, value in changed.items():
             if value == "":
                 stored.pop(name, None)
             else:
                 stored[name] = value
+        stamp = next_stamp(row["updated_at"])
+        if deal and changed.get("dealstage"):
+            entered_on_write(stored, stamp)
         self.conn.execute(
             "UPDATE objects SET properties = ?, updated_at = ? WHERE object_type = ? AND id = ?",
-            (orjson.dumps(stored).decode(), next_stamp(row["updated_at"]), object_type.name, row["id"]),
+            (orjson.dumps(stored).decode(), stamp, object_type.name, row["id"]),
         )
         return changed
 

@@ -4,6 +4,7 @@
 - ``orderBy`` (a column in snake_case or camelCase) and ``orderByDir`` (``asc`` | ``desc``), the id breaking
   ties so that paging is stable;
 - ``search``: search commands ``ids:1,2,3``, ``email:x``, ``company:"Name"`` (quoted for spaces), ``name:x``,
+  ``segment:alias`` (contacts: the members of the segment with that alias),
   and plain words (each must match a name, e-mail or company); ``%`` is a wildcard in a command's value;
 - ``where[i][col]``, ``where[i][expr]``, ``where[i][val]``: Doctrine expressions ``eq neq gt gte lt lte in
   notIn like notLike isNull isNotNull``; date columns take ``Y-m-d H:i:s`` or ISO 8601 (UTC when no offset);
@@ -39,6 +40,8 @@ class ListSpec:
     dates: frozenset[str]  # SQL columns holding instants
     text: tuple[str, ...]  # SQL columns a plain search word is looked for in
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # search command -> SQL columns
+    # Search commands that test a membership: command -> an SQL condition with one ``?`` for the value.
+    memberships: Mapping[str, str] = field(default_factory=dict)
     published: str | None = None  # the SQL column of "published", if any
 
 
@@ -98,6 +101,9 @@ def _search(raw: str, spec: ListSpec) -> tuple[list[str], list[object]]:
             ids = _ids(value)
             clauses.append(f"id IN ({', '.join('?' * len(ids))})" if ids else "0")
             args += ids
+        elif command in spec.memberships:
+            clauses.append(spec.memberships[command])
+            args.append(value)
         elif command in spec.commands:
             parts = [_match(column, value) for column in spec.commands[command]]
             clauses.append("(" + " OR ".join(sql for sql, _ in parts) + ")")

@@ -52,6 +52,12 @@ CONTACTS = ListSpec(
         "phone": ("phone", "mobile"),
     },
     published="is_published",
+    # Mautic's search command segment:<alias>: the contacts in the segment of that alias (how the API lists a
+    # segment's contacts; Mautic has no /segments/{id}/contacts).
+    memberships={
+        "segment": "id IN (SELECT m.lead_id FROM segment_leads m JOIN segments s ON s.id = m.segment_id"
+        " WHERE s.alias = ? COLLATE NOCASE)"
+    },
 )
 COMPANIES = ListSpec(
     "companies",

@@ -10,7 +10,10 @@ Endpoints (each also answers with a ``.json`` suffix, as Zendesk does):
   ``/api/v2/tickets/{id}/comments``                             one parent's children (no batch form);
 - ``GET /api/v2/users/search?query=`` or ``?external_id=``      ``email:``, ``name:`` or free text;
 - ``GET /api/v2/incremental/{tickets|users}/cursor?start_time=``  cursor-based exports, by ``(updated_at, id)``;
-- ``GET /api/v2/incremental/organizations?start_time=``         the time-based export of organizations.
+- ``GET /api/v2/incremental/organizations?start_time=``         the time-based export of organizations;
+- ``GET /api/v2/ticket_metrics``, ``/ticket_metrics/{id}``, ``/tickets/{id}/metrics``  ticket metric sets, also
+  side-loaded by ``include=metric_sets`` on the ticket export and ``tickets/show_many``
+  (:mod:`crmgraph.demo.ticket_metrics`).
 
 Writes (ticket create and update, comments) are in :mod:`crmgraph.demo.ticket_writes`.
 
@@ -48,7 +51,8 @@ from crmgraph.demo.ticket_errors import (
     ticket_error,
     unauthenticated,
 )
-from crmgraph.demo.ticket_exports import cursor_export, time_export
+from crmgraph.demo.ticket_exports import cursor_export, time_export, wants_metric_sets
+from crmgraph.demo.ticket_metrics import ensure_schema, metric_sets
 from crmgraph.demo.ticket_paging import (
     BY_CREATED,
     BY_ID,
@@ -150,10 +154,27 @@ class TicketApi:
             sql = f"SELECT * FROM {collection.table} WHERE id IN ({marks})"
             found = {row["id"]: row for row in self.conn.execute(sql, ids)}
             base = _base(request)
-            records = [collection.render(found[i], base) for i in ids if i in found]
-            return json_response({collection.table: records})
+            rows = [found[i] for i in ids if i in found]
+            body: dict[str, object] = {collection.table: [collection.render(row, base) for row in rows]}
+            if collection is TICKETS and wants_metric_sets(request):
+                body["metric_sets"] = metric_sets(self.conn, rows, base)
+            return json_response(body)
 
         return endpoint
+
+    async def ticket_metrics(self, request: Request) -> Response:
+        """``GET /ticket_metrics``: every ticket's metric set, cursor-paged in ticket id order."""
+        listing = Listing("tickets", BY_ID)
+        page = fetch_page(self.conn, listing, parse_page_request(request.query_params, listing.spec))
+        records = metric_sets(self.conn, page.rows, _base(request))
+        return json_response(page_body(request.url, "ticket_metrics", records, page))
+
+    async def ticket_metric(self, request: Request) -> Response:
+        """``GET /ticket_metrics/{id}`` or ``/tickets/{id}/metrics`` (a metric set's id is its ticket's)."""
+        row = self._row("tickets", request.path_params["id"])
+        if row is None:
+            raise not_found()
+        return json_response({"ticket_metric": metric_sets(self.conn, [row], _base(request))[0]})
 
     def listing(
         self,
@@ -226,6 +247,7 @@ def build_ticket_api(db_path: Path, email: str, api_token: str, webhooks: Webhoo
     """The product app (without ``/_control``, which :func:`crmgraph.demo.instruments.instrument` adds);
     changes are announced through ``webhooks`` (a hub of its own when none is given)."""
     api = TicketApi(connect(db_path))
+    ensure_schema(api.conn)  # where the demo keeps when a write solved a ticket
     hub = webhooks or WebhookHub(ZENDESK_WIRE)
     writes = TicketWrites(api.conn, hub, email)
     v2 = "/api/v2"
@@ -235,7 +257,13 @@ def build_ticket_api(db_path: Path, email: str, api_token: str, webhooks: Webhoo
     ]
     routes = [
         *write_routes,
-        *_routes(f"{v2}/incremental/tickets/cursor", cursor_export(api.conn, "tickets", ticket_record)),
+        *_routes(
+            f"{v2}/incremental/tickets/cursor",
+            cursor_export(api.conn, "tickets", ticket_record, side_loads_metrics=True),
+        ),
+        *_routes(f"{v2}/ticket_metrics", api.ticket_metrics),
+        *_routes(f"{v2}/ticket_metrics/{{id:int}}", api.ticket_metric),
+        *_routes(f"{v2}/tickets/{{id:int}}/metrics", api.ticket_metric),
         *_routes(f"{v2}/incremental/users/cursor", cursor_export(api.conn, "users", user_record)),
         *_routes(f"{v2}/incremental/organizations", time_export(api.conn, "organizations", organization_record)),
         *_routes(f"{v2}/users/search", api.listing(USERS, _users_found)),

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crmgraph.demo.instruments import json_response
+from crmgraph.demo.ticket_metrics import metric_sets
 from crmgraph.demo.ticket_paging import BY_UPDATED, Key, encode_cursor, parse_cursor, parse_size
 from crmgraph.demo.ticket_params import start_time
 from crmgraph.demo.ticket_records import Renderer
@@ -68,8 +69,18 @@ def _rows(
     return [found[i] for i in ids]
 
 
-def cursor_export(conn: sqlite3.Connection, table: str, render: Renderer) -> Endpoint:
-    """``/api/v2/incremental/{table}/cursor``: ``table``'s records by ``(updated_at, id)`` from a cursor."""
+def wants_metric_sets(request: Request) -> bool:
+    """Whether ``?include=`` (a comma-separated list) asks for the side-loaded ``metric_sets``."""
+    return "metric_sets" in {
+        name.strip() for value in request.query_params.getlist("include") for name in value.split(",")
+    }
+
+
+def cursor_export(
+    conn: sqlite3.Connection, table: str, render: Renderer, *, side_loads_metrics: bool = False
+) -> Endpoint:
+    """``/api/v2/incremental/{table}/cursor``: ``table``'s records by ``(updated_at, id)`` from a cursor; with
+    ``side_loads_metrics`` (tickets), ``?include=metric_sets`` adds the page's ticket metric sets."""
 
     async def endpoint(request: Request) -> Response:
         params = request.query_params
@@ -88,16 +99,17 @@ def cursor_export(conn: sqlite3.Connection, table: str, render: Renderer) -> End
         last: Key = (rows[-1]["updated_at"], rows[-1]["id"]) if rows else position
         after_cursor = encode_cursor(last)
         query = {"cursor": after_cursor} | ({"per_page": per_page_raw} if per_page_raw is not None else {})
-        return json_response(
-            {
-                table: [render(row, base) for row in rows],
-                "after_cursor": after_cursor,
-                "after_url": f"{base}/api/v2/incremental/{table}/cursor.json?{urlencode(query)}",
-                "before_cursor": None,
-                "before_url": None,
-                "end_of_stream": not more,
-            }
-        )
+        body: dict[str, object] = {
+            table: [render(row, base) for row in rows],
+            "after_cursor": after_cursor,
+            "after_url": f"{base}/api/v2/incremental/{table}/cursor.json?{urlencode(query)}",
+            "before_cursor": None,
+            "before_url": None,
+            "end_of_stream": not more,
+        }
+        if side_loads_metrics and wants_metric_sets(request):
+            body["metric_sets"] = metric_sets(conn, rows, base)
+        return json_response(body)
 
     return endpoint
 

@@ -11,6 +11,7 @@
 Refused values are Zendesk's 422 ``RecordInvalid`` with ``details`` by field. Fields Zendesk does not know are
 ignored, as Zendesk ignores them. Every change sets ``updated_at`` to a second after the last one at least, so
 the change shows in the incremental export and a ``updated_stamp`` read before it never matches after it.
+A write that solves a ticket records when (the metric set's ``solved_at``: :mod:`crmgraph.demo.ticket_metrics`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.responses import Response
 from crmgraph.demo.instruments import json_response, note_write
 from crmgraph.demo.ticket_errors import ApiError, not_found, record_invalid
 from crmgraph.demo.ticket_events import change_events, comment_event, ticket_event
+from crmgraph.demo.ticket_metrics import record_created_solved, record_solve
 from crmgraph.demo.ticket_records import ticket_record
 from crmgraph.demo.webhooks import Event, WebhookHub
 
@@ -219,6 +221,7 @@ class TicketWrites:
                  orjson.dumps(item.tags or []).decode(), "api", stamp, stamp, item.due_at),
             )  # fmt: skip
             comment_id = self._add_comment(ticket_id, item.comment, author_id, stamp)
+            record_created_solved(self.conn, ticket_id, status, stamp)
         note_write(request.scope, 2 + users_written)  # the ticket, its first comment, maybe the requester
         ticket = self._ticket(ticket_id)
         assert ticket is not None
@@ -267,6 +270,8 @@ class TicketWrites:
         comment_id = None
         author_id = item.comment.author_id if item.comment and item.comment.author_id else self._api_user()
         with self.conn:
+            new_status = changes.get("status")
+            record_solve(self.conn, before, new_status if isinstance(new_status, str) else None, stamp)
             assignments = ", ".join(f"{column} = ?" for column in changes)
             self.conn.execute(
                 f"UPDATE tickets SET {assignments}{', ' if changes else ''}updated_at = ? WHERE id = ?",

@@ -81,7 +81,8 @@ class Readiness:
 
     async def _probe(self, adapter: Any) -> tuple[str | None, str | None]:
         """(what was probed, why it is unreachable) — the reason is ``None`` when it answered."""
-        entities = sorted(getattr(adapter, "scannable", ()))
+        # A party scan where the source has one: the cheapest page, and the same probe whatever else it lists.
+        entities = sorted(getattr(adapter, "scannable", ()), key=lambda entity: (entity != "party", entity))
         if not entities:
             return None, None
         probe = f"scan {entities[0]}"

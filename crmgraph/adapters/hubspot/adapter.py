@@ -4,11 +4,12 @@ Settings (``sources.<name>`` in the configuration)::
 
     crm: {adapter: hubspot, url: "https://api.hubapi.com", token: "${HUBSPOT_TOKEN}", timeout_s: 10, currency: EUR}
 
-``token`` is a private app token, sent as ``Authorization: Bearer``. ``timeout_s`` bounds each call
-(10 s by default). ``currency`` is the account's company currency, for deals whose ``deal_currency_code``
-is unset (single-currency accounts leave it so); without it such a deal's amount is a bad response.
-``precondition`` says how a write naming the version it read is made conditional: ``read`` (the default)
-compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
+``token`` is a private app token, sent as ``Authorization: Bearer``. ``deal_stages`` lists the stage ids of
+pipelines other than the default one whose entry dates deals are read with (``[]`` by default). ``timeout_s``
+bounds each call (10 s by default). ``currency`` is the account's company currency, for deals whose
+``deal_currency_code`` is unset (single-currency accounts leave it so); without it such a deal's amount is a
+bad response. ``precondition`` says how a write naming the version it read is made conditional: ``read`` (the
+default) compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
 ``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
 
 Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot.writes`.
@@ -32,14 +33,21 @@ interaction by party    the same for each of the four engagement types: four ass
                         one ``batch/read`` per 100 engagements of each type found
 one company by party    (the customer-360 case) no associations read: the company's ``GET`` above lists
                         its contacts, deals and engagements, one call shared by every path in the request
-scan party, person      one list call per page of at most 100 (HubSpot's ceiling); contacts are listed with
-                        their companies (``?associations=companies``), so a page costs no associations read
-                        (only a contact with more companies than its answer lists adds one v4 read)
-changes party, person   one search call per page of at most 200, on ``hs_lastmodifieddate`` (contacts:
-                        ``lastmodifieddate``) from the moment asked, oldest change first (see
-                        :mod:`crmgraph.adapters.hubspot.changes`); a page of contacts adds one v4
+scan party, person,     one list call per page of at most 100 (HubSpot's ceiling); contacts and deals are
+deal                    listed with their companies (``?associations=companies``), so a page costs no
+                        associations read (only a record with more companies than its answer lists adds
+                        one v4 read)
+changes party, person,  one search call per page of at most 200, on ``hs_lastmodifieddate`` (contacts:
+deal                    ``lastmodifieddate``) from the moment asked, oldest change first (see
+                        :mod:`crmgraph.adapters.hubspot.changes`); a page of contacts or deals adds one v4
                         associations read for their companies (search answers carry no associations)
 ======================= =================================================================================
+
+A deal's ``stage_entered`` comes from HubSpot's calculated ``hs_date_entered_{stageId}`` properties, asked
+on every deal path (by id, by party, scan, changes) for the stages of HubSpot's default sales pipeline
+(:data:`~crmgraph.adapters.hubspot.mapping.DEFAULT_PIPELINE_STAGES`) and those the ``deal_stages`` setting
+names: each stage the deal has a moment for, oldest first. A stage HubSpot has no moment for (never entered)
+or that neither names is absent.
 
 ``party_id`` is filled on every path, at the price of the associations read by id, because a record is
 cached under its id whichever path loaded it: it must not lack its company when ``node(id)`` loaded it.
@@ -64,9 +72,11 @@ import httpx
 from crmgraph.adapters.hubspot.changes import FeedPosition, advance, epoch_ms, search_body
 from crmgraph.adapters.hubspot.mapping import (
     DEAL_PROPERTIES,
+    DEFAULT_PIPELINE_STAGES,
     ENGAGEMENT_TYPES,
     PARTY_PROPERTIES,
     PERSON_PROPERTIES,
+    STAGE_ENTERED_PREFIX,
     EngagementType,
     HubSpotMapping,
     interaction_id,
@@ -92,12 +102,19 @@ Build = Callable[[Raw, str | None], R]  # (upstream record, party_id) -> canonic
 BATCH_READ_LIMIT = 100  # inputs of one objects batch/read
 ASSOCIATION_INPUTS_LIMIT = 1_000  # inputs of one v4 associations batch/read
 LIST_LIMIT = 100  # records of one list page
-SCANNED = {"party": ("companies", PARTY_PROPERTIES), "person": ("contacts", PERSON_PROPERTIES)}
+SCANNED = {
+    "party": ("companies", PARTY_PROPERTIES),
+    "person": ("contacts", PERSON_PROPERTIES),
+    "deal": ("deals", DEAL_PROPERTIES),
+}
 # HubSpot-defined association types that mark the primary company: contact -> company 1, deal -> company 5.
 PRIMARY_COMPANY_TYPE_IDS = frozenset({1, 5})
 # How a record's own answer (v3 ``associations``) names a contact's primary company (type 1); the plain
 # association every associated company has is ``contact_to_company_unlabeled`` (type 279).
 PRIMARY_CONTACT_COMPANY = ("contact_to_company", 1)
+PRIMARY_DEAL_COMPANY = ("deal_to_company", 5)  # a deal's, likewise (plain: ``deal_to_company_unlabeled``, 341)
+# The entities listed with their companies, and how each names its primary company.
+WITH_COMPANY = {"person": ("contacts", PRIMARY_CONTACT_COMPANY), "deal": ("deals", PRIMARY_DEAL_COMPANY)}
 
 
 @dataclass(frozen=True)
@@ -143,8 +160,8 @@ class HubSpotAdapter(Adapter):
         AccessPath("deal", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("interaction", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
     )
-    scannable = frozenset({"party", "person"})
-    change_feeds = frozenset({"party", "person"})
+    scannable = frozenset({"party", "person", "deal"})
+    change_feeds = frozenset({"party", "person", "deal"})
     writable = frozenset(
         (entity, action) for entity in ("party", "person", "deal", "interaction") for action in ("create", "update")
     )
@@ -161,6 +178,9 @@ class HubSpotAdapter(Adapter):
         # How a write naming a version is made conditional: "header", the demo CRM's precondition header
         # (the real HubSpot ignores it); "read", the version compared just before the write (a short race).
         self._precondition = _choice_setting(source, settings, "precondition", ("read", "header"))
+        # The stages of other pipelines whose entry dates a deal is read with (the default pipeline's always).
+        self._deal_properties = (*DEAL_PROPERTIES, *(f"{STAGE_ENTERED_PREFIX}{stage}" for stage in
+                                                     _deal_stages_setting(source, settings)))  # fmt: skip
         # Bounds the calls in flight for the whole adapter: one SDK batch may make several at once.
         self._wire = asyncio.Semaphore(self.max_concurrency)
         self._http: HttpSource | None = None
@@ -193,7 +213,7 @@ class HubSpotAdapter(Adapter):
             case "person":
                 return await self._read_with_company("contacts", ids, PERSON_PROPERTIES, self.mapping.person)
             case "deal":
-                return await self._read_with_company("deals", ids, DEAL_PROPERTIES, self.mapping.deal)
+                return await self._read_with_company("deals", ids, self._deal_properties, self.mapping.deal)
             case "interaction":
                 return await self._interactions(ids)
             case "owner":  # max_batch 1: the SDK fans owners out, one id per call
@@ -205,16 +225,20 @@ class HubSpotAdapter(Adapter):
             case "person", "party":
                 return _widen(await self._of_companies("contacts", keys, PERSON_PROPERTIES, self.mapping.person))
             case "deal", "party":
-                return _widen(await self._of_companies("deals", keys, DEAL_PROPERTIES, self.mapping.deal))
+                return _widen(await self._of_companies("deals", keys, self._deal_properties, self.mapping.deal))
             case "interaction", "party":
                 return await self._interactions_of_companies(keys)
         raise AdapterContractError(f"{self.kind} cannot fetch {entity} by {by}")
 
-    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+    def _listed(self, entity: str) -> tuple[str, Sequence[str]]:
         object_type, properties = SCANNED[entity]
+        return object_type, (self._deal_properties if entity == "deal" else properties)
+
+    async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
+        object_type, properties = self._listed(entity)
         params = {"limit": str(max(1, min(size, LIST_LIMIT))), "properties": ",".join(properties)}
-        if entity == "person":
-            params["associations"] = "companies"  # listed with each contact: no associations read per page
+        if entity in WITH_COMPANY:
+            params["associations"] = "companies"  # listed with each record: no associations read per page
         if cursor:
             params["after"] = cursor
         answer = await self._get(f"/crm/v3/objects/{object_type}", params)
@@ -222,12 +246,12 @@ class HubSpotAdapter(Adapter):
         next_cursor = _next_after(self.source, answer)
         expect(self.source, next_cursor is None or next_cursor != cursor, "a paging cursor that does not move")
         companies: dict[str, list[Associated]] = {}
-        if entity == "person":
-            companies = await self._companies_listed(raws)
+        if entity in WITH_COMPANY:
+            companies = await self._companies_listed(entity, raws)
         return Page(self._page_records(entity, raws, companies, "scan"), next_cursor)
 
     async def _changes(self, entity: str, since: datetime, cursor: str | None, size: int) -> Page:
-        object_type, properties = SCANNED[entity]
+        object_type, properties = self._listed(entity)
         position = FeedPosition.decode(self.source, cursor) if cursor else FeedPosition(epoch_ms(since))
         body = search_body(position, object_type, properties, size)
         answer = await self._post(f"/crm/v3/objects/{object_type}/search", body)
@@ -235,9 +259,9 @@ class HubSpotAdapter(Adapter):
         more = _next_after(self.source, answer) is not None
         fresh, following = advance(self.source, position, raws, object_type, more, body["limit"])
         companies: dict[str, list[Associated]] = {}
-        if entity == "person" and fresh:
+        if entity in WITH_COMPANY and fresh:
             ids = [str(raw.get("id")) for raw in fresh if isinstance(raw.get("id"), str)]
-            companies = await self._associations("contacts", "companies", ids)
+            companies = await self._associations(object_type, "companies", ids)
         records = self._page_records(entity, fresh, companies, "changes")
         return Page(records, None if following is None else following.encode())
 
@@ -247,35 +271,39 @@ class HubSpotAdapter(Adapter):
         records: list[Record] = []
         for raw in raws:
             try:
+                company = primary_company(companies.get(str(raw.get("id")), []))
                 if entity == "party":
                     records.append(self.mapping.party(raw))
+                elif entity == "deal":
+                    records.append(self.mapping.deal(raw, company))
                 else:
-                    records.append(self.mapping.person(raw, primary_company(companies.get(str(raw.get("id")), []))))
+                    records.append(self.mapping.person(raw, company))
             except UpstreamBadResponse as error:
                 # A page has no slot for one record's error, and failing the page would stall every scan
                 # (identity linking) at this record for good: leave it out, loudly.
                 log.warning("%s: %s %s left out a record: %s", self.source, what, entity, error)
         return records
 
-    async def _companies_listed(self, contacts: Sequence[Raw]) -> dict[str, list[Associated]]:
-        """The companies of each contact as its answer lists them; the v4 API for a list cut short."""
+    async def _companies_listed(self, entity: str, listed: Sequence[Raw]) -> dict[str, list[Associated]]:
+        """The companies of each contact or deal as its answer lists them; the v4 API for a list cut short."""
+        object_type, primary = WITH_COMPANY[entity]
         companies: dict[str, list[Associated]] = {}
         cut: list[str] = []
-        for raw in contacts:
-            contact_id = raw.get("id")
-            if not isinstance(contact_id, str):
+        for raw in listed:
+            record_id = raw.get("id")
+            if not isinstance(record_id, str):
                 continue  # the mapping reports the record itself
             listings = raw.get("associations") or {}
             expect(self.source, isinstance(listings, Mapping), "associations that are not a JSON object")
             listing = listings.get("companies")
             if listing is None:
-                companies[contact_id] = []  # HubSpot leaves out a type with nothing associated
+                companies[record_id] = []  # HubSpot leaves out a type with nothing associated
             elif _next_after(self.source, listing) is not None:
-                cut.append(contact_id)
+                cut.append(record_id)
             else:
-                companies[contact_id] = _listing(self.source, listing, PRIMARY_CONTACT_COMPANY)
+                companies[record_id] = _listing(self.source, listing, primary)
         if cut:
-            companies |= await self._associations("contacts", "companies", cut)
+            companies |= await self._associations(object_type, "companies", cut)
         return companies
 
     # --- writes (crmgraph/adapters/hubspot/writes.py) ---------------------------------------------
@@ -519,6 +547,19 @@ def _choice_setting(source: str, settings: Mapping[str, Any], key: str, choices:
     if value not in choices:
         raise ConfigError(f"sources.{source}.{key}", f"one of {', '.join(choices)}, got {value!r}")
     return str(value)
+
+
+def _deal_stages_setting(source: str, settings: Mapping[str, Any]) -> list[str]:
+    value = settings.get("deal_stages", [])
+    valid = isinstance(value, list) and all(
+        isinstance(stage, str) and re.fullmatch("[A-Za-z0-9_]+", stage) for stage in value
+    )
+    if not valid:
+        raise ConfigError(
+            f"sources.{source}.deal_stages",
+            f"a list of deal stage ids (as GET /crm/v3/pipelines/deals names them), got {value!r}",
+        )
+    return [stage for stage in value if stage not in DEFAULT_PIPELINE_STAGES]
 
 
 def _currency_setting(source: str, settings: Mapping[str, Any]) -> str | None:

@@ -1,17 +1,18 @@
-"""HubSpot's change feed: the companies or contacts modified since a moment, through the CRM search.
+"""HubSpot's change feed: the companies, contacts or deals modified since a moment, through the CRM search.
 
 HubSpot has no change log to read, so integrations search on the last-modified property, sorted by it::
 
-    POST /crm/v3/objects/{companies|contacts}/search
+    POST /crm/v3/objects/{companies|contacts|deals}/search
     {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": <ms>}]}],
      "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}], "limit": 200, ...}
 
-(contacts go by ``lastmodifieddate``). A search answers at most 10,000 results, however it is paged
-(``after`` + ``limit`` beyond that is refused), so the feed does not page with ``after``: each page is a new
-search whose lower bound is the modification time of the last record the page before gave. The records of
-that millisecond come again and are dropped by id (the ids given at the bound travel in the cursor). Only
-when a whole page shares one millisecond does ``after`` step through that millisecond's records; more than
-10,000 of them (a bulk import stamped in one instant) cannot be read this way and fail the feed.
+(contacts go by ``lastmodifieddate``, companies and deals by ``hs_lastmodifieddate``). A search answers at
+most 10,000 results, however it is paged (``after`` + ``limit`` beyond that is refused), so the feed does not
+page with ``after``: each page is a new search whose lower bound is the modification time of the last record
+the page before gave. The records of that millisecond come again and are dropped by id (the ids given at the
+bound travel in the cursor). Only when a whole page shares one millisecond does ``after`` step through that
+millisecond's records; more than 10,000 of them (a bulk import stamped in one instant) cannot be read this way
+and fail the feed.
 
 Moving the bound rather than an offset also keeps the feed whole while records change under it: a record
 modified meanwhile moves to the end of the order, where a later page finds it, and shifts no one else out
@@ -33,7 +34,7 @@ from crmgraph.errors import ClientError, UpstreamBadResponse
 SEARCH_LIMIT = 200  # results of one search page: HubSpot's ceiling
 SEARCH_WINDOW = 10_000  # results one search reaches, whatever the paging
 # The property each object type's last modification is searchable by (both are set by HubSpot itself).
-CHANGE_PROPERTY = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate"}
+CHANGE_PROPERTY = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

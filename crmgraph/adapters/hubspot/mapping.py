@@ -38,8 +38,17 @@ PARTY_PROPERTIES = (
     "hubspot_owner_id",
 )  # fmt: skip
 PERSON_PROPERTIES = ("firstname", "lastname", "email", "phone", "jobtitle")
+# The stages of HubSpot's default sales pipeline, in the pipeline's order (``GET /crm/v3/pipelines/deals``).
+DEFAULT_PIPELINE_STAGES = (
+    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
+    "closedwon", "closedlost",
+)  # fmt: skip
+# HubSpot's calculated, read-only ``hs_date_entered_{stageId}``: when the deal (last) entered that stage.
+STAGE_ENTERED_PREFIX = "hs_date_entered_"
+STAGE_ENTERED_PROPERTIES = tuple(f"{STAGE_ENTERED_PREFIX}{stage}" for stage in DEFAULT_PIPELINE_STAGES)
 DEAL_PROPERTIES = (
     "dealname", "dealstage", "amount", "deal_currency_code", "pipeline", "closedate", "hubspot_owner_id",
+    *STAGE_ENTERED_PROPERTIES,
 )  # fmt: skip
 
 # HubSpot keeps a company's country as free text, usually the English name its UI offers. The names of the
@@ -195,6 +204,20 @@ class _Fields:
         return moment
 
 
+def _stage_entered(deal: _Fields) -> tuple[tuple[str, datetime], ...]:
+    """(stage id, moment) for every ``hs_date_entered_*`` property the answer carries with a value, oldest
+    first; stages entered in the same instant keep the pipeline's order (a known stage before an unknown)."""
+    order = {stage: index for index, stage in enumerate(DEFAULT_PIPELINE_STAGES)}
+    entered: list[tuple[str, datetime]] = []
+    for name in deal.properties:
+        if isinstance(name, str) and name.startswith(STAGE_ENTERED_PREFIX):
+            moment = deal.instant(name)
+            if moment is not None:
+                entered.append((name.removeprefix(STAGE_ENTERED_PREFIX), moment))
+    entered.sort(key=lambda item: (item[1], order.get(item[0], len(order)), item[0]))
+    return tuple(entered)
+
+
 @dataclass(frozen=True)
 class HubSpotMapping:
     """Maps the records of one source. ``currency`` is the account's company currency, if configured:
@@ -266,6 +289,7 @@ class HubSpotMapping:
             party_id=party_id,
             created_at=deal.stamp("createdAt"),
             updated_at=deal.stamp("updatedAt"),
+            stage_entered=_stage_entered(deal),
         )
 
     def _amount(self, deal: _Fields) -> Money | None:

@@ -13,9 +13,13 @@ and **implements** the protected batch methods:
   changed or created at or after ``since``, read from the system's own change feed (a search on the
   last-modified time, an incremental export, a change column). An adapter that can do it for an entity
   names the entity in ``change_feeds``; one that cannot leaves it out, and a caller reads the entity whole
-  with :meth:`scan` instead (``crmgraph link --changed`` does, and says so in its report).
+  with :meth:`scan` instead (``crmgraph link --changed`` does, and says so in its report);
+- :meth:`Adapter._aggregate_daily` ``(entity, parties)`` (optional): the source's own ``GROUP BY`` of an entity's
+  documents (orders, invoices) into one :class:`~crmgraph.records.PartyDayTotal` per party, day and currency,
+  for reports that need totals rather than rows; entities named in ``aggregatable``.
 
-crmgraph owns the public methods (:meth:`fetch`, :meth:`fetch_related`, :meth:`scan`, :meth:`changes`): they remove
+crmgraph owns the public methods (:meth:`fetch`, :meth:`fetch_related`, :meth:`scan`, :meth:`changes`,
+:meth:`aggregate_daily`): they remove
 duplicate keys, cut the keys into batches of the declared size, run the batches with bounded concurrency
 (a path whose ``max_batch`` is 1 has no batch form upstream and is fanned out), check the answer's
 alignment, and turn an exception into a per-key error so one bad batch never fails the others. They
@@ -57,7 +61,7 @@ from crmgraph.errors import (
     UpstreamUnavailable,
     UpstreamUnreachable,
 )
-from crmgraph.records import Page, Record
+from crmgraph.records import Page, PartyDayTotal, Record
 
 T = TypeVar("T")
 FetchResult = Record | None | SourceError
@@ -91,6 +95,8 @@ class Adapter(ABC):
     # Entities :meth:`changes` can read by change time (mostly among ``scannable``; a feed of an entity too
     # large to list whole, as the ERP's orders, is fine): declared like it.
     change_feeds: frozenset[str] = frozenset()
+    # Entities :meth:`aggregate_daily` can total by party and day in the source itself (a SQL GROUP BY).
+    aggregatable: frozenset[str] = frozenset()
     # (entity, "create" | "update") pairs :meth:`write` accepts; an adapter without writes leaves it empty.
     writable: frozenset[tuple[str, str]] = frozenset()
     # Upstream calls in flight at once for this source: the adapter's default, which the source's
@@ -170,6 +176,21 @@ class Adapter(ABC):
         with operation(f"changes {entity}", size):
             return await self.resilience.once(lambda: self._changes(entity, since, cursor, size), self._limit)
 
+    async def aggregate_daily(self, entity: str, parties: Sequence[str] | None = None) -> list[PartyDayTotal]:
+        """The source's own totals of ``entity``: one row per party, day and currency (count and sum), over every
+        record the source counts (cancelled documents left out), or over those of ``parties`` only.
+
+        What a day and a total are is the adapter's to say (the ``sql`` adapter: an order's ``placed_at`` date and
+        ``total``, an invoice's ``issued_at`` date and ``net``). Rows come sorted by party, day and currency.
+        """
+        if entity not in self.aggregatable:
+            raise ClientError(f"{self.source} cannot total {entity} by party and day")
+        wanted = None if parties is None else list(dict.fromkeys(parties))
+        if wanted == []:
+            return []
+        with operation(f"aggregate {entity}", 0 if wanted is None else len(wanted)):
+            return await self.resilience.once(lambda: self._aggregate_daily(entity, wanted), self._limit)
+
     async def write(self, op: WriteOp) -> Record:
         """Create or update one record in the system of record; the record as the system now holds it.
 
@@ -208,6 +229,11 @@ class Adapter(ABC):
 
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
         raise AdapterContractError(f"{self.kind} declares {entity} scannable but does not implement it")
+
+    async def _aggregate_daily(self, entity: str, parties: Sequence[str] | None) -> list[PartyDayTotal]:
+        """Totals by party, day and currency, of every party (``parties`` None) or of these distinct ones (any
+        number: split them as the source needs), sorted by party, day and currency."""
+        raise AdapterContractError(f"{self.kind} declares {entity} aggregatable but does not implement it")
 
     async def _write(self, op: WriteOp) -> Record:
         """Send one write; the record the system answers with, or :class:`WriteRefused`."""

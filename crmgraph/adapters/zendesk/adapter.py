@@ -12,6 +12,15 @@ Access paths (source ids are Zendesk's integer ids, as strings)::
 Tickets are writable (opened, changed, commented on): see :mod:`crmgraph.adapters.zendesk.writes`.
     person  by email   GET /api/v2/users/search?query=email:{email}  one address a call (paged)
 
+Tickets carry their service metrics (``first_reply_at``, ``solved_at``) where the ticket's metric set is
+read with it: by id (``show_many?include=metric_sets``), scanned and followed (the ticket export with
+``include=metric_sets``); a ticket read by party or person has them unset. ``group_id`` and ``kind``
+(Zendesk's ``type``) come with the ticket itself on every path. ``first_reply_at`` is the ticket's creation
+plus the metric set's ``reply_time_in_minutes.calendar`` (Zendesk counts whole minutes to the first public
+reply by an agent); ``solved_at`` is the metric set's, the last time the ticket was solved.
+
+    scan ticket  GET /api/v2/incremental/tickets/cursor?start_time=0&include=metric_sets, then ?cursor=
+
 ``party`` (organizations) and ``person`` (users) are scannable through Zendesk's incremental exports
 from the epoch, up to 1,000 records a call (ten times the list endpoints' 100), in the order of their
 last update::
@@ -101,6 +110,11 @@ class _Related:
         return (self.path, {"query": self.query.format(key=key)}) if plausible_email(key) else None
 
 
+def _raw_id(raw: Any) -> int | None:
+    value = raw.get("id") if isinstance(raw, Mapping) else None
+    return value if type(value) is int else None
+
+
 def _is_staff(raw: Any) -> bool:
     return isinstance(raw, Mapping) and raw.get("role") in ("agent", "admin")
 
@@ -160,9 +174,9 @@ class ZendeskAdapter(Adapter):
         AccessPath("ticket", max_batch=MAX_PAGE_SIZE),
         *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED),  # no batch form upstream
     )
-    scannable = frozenset({"party", "person"})
-    # Tickets are not scanned (identity resolution reads companies and people), but their changes are
-    # followed: the incremental ticket export is the feed crmgraph polls for ticket events.
+    # Tickets are scanned (for reports) and followed (the feed crmgraph polls for ticket events) through the
+    # incremental ticket export, with their metric sets side-loaded.
+    scannable = frozenset({"party", "person", "ticket"})
     change_feeds = frozenset({"party", "person", "ticket"})
     writable = frozenset({("ticket", "create"), ("ticket", "update")})  # comments come with an update
     max_concurrency = 8
@@ -220,13 +234,19 @@ class ZendeskAdapter(Adapter):
         asked = [key for key in ids if zendesk_id(key)]
         if not asked:
             return [None] * len(ids)
-        body = await self.http.get_json(f"{API}/{collection}/show_many", params={"ids": ",".join(asked)})
+        params = {"ids": ",".join(asked)} | ({"include": "metric_sets"} if entity == "ticket" else {})
+        body = await self.http.get_json(f"{API}/{collection}/show_many", params=params)
         raws = self._records(body, collection)
+        metrics = self._metric_sets(body) if entity == "ticket" else {}
         found: dict[str, FetchResult] = {}
         unattributed = False
         for raw in raws:
+            record: Record
             try:
-                record = self._mapper(entity)(raw)
+                if entity == "ticket":
+                    record = self.mapping.ticket(raw, metrics.get(_raw_id(raw)))
+                else:
+                    record = self._mapper(entity)(raw)
             except SourceError as error:
                 raw_id = raw.get("id") if isinstance(raw, Mapping) else None
                 if type(raw_id) is int:
@@ -322,8 +342,12 @@ class ZendeskAdapter(Adapter):
     async def _scan_tickets(self, cursor: str | None, per_page: str, start_time: int) -> Page:
         """One page of the cursor-based ticket export (``GET /incremental/tickets/cursor``)."""
         position = {"cursor": cursor} if cursor else {"start_time": str(start_time)}
-        body = await self.http.get_json(f"{API}/incremental/tickets/cursor", params=position | {"per_page": per_page})
-        records: list[Record] = [self.mapping.ticket(raw) for raw in self._records(body, "tickets")]
+        params = position | {"per_page": per_page, "include": "metric_sets"}
+        body = await self.http.get_json(f"{API}/incremental/tickets/cursor", params=params)
+        metrics = self._metric_sets(body)
+        records: list[Record] = [
+            self.mapping.ticket(raw, metrics.get(_raw_id(raw))) for raw in self._records(body, "tickets")
+        ]
         if body.get("end_of_stream") is True:
             return Page(records, None)
         after = body.get("after_cursor")
@@ -368,6 +392,17 @@ class ZendeskAdapter(Adapter):
         return Page(records, _export_cursor(following, given))
 
     # --- helpers ----------------------------------------------------------------------------------
+
+    def _metric_sets(self, body: Any) -> dict[int | None, Any]:
+        """The side-loaded ``metric_sets`` of an answer, by ticket id."""
+        sets = body.get("metric_sets", []) if isinstance(body, Mapping) else []
+        expect(self.source, isinstance(sets, list), "metric_sets that are not a list")
+        found: dict[int | None, Any] = {}
+        for raw in sets:
+            ticket_id = raw.get("ticket_id") if isinstance(raw, Mapping) else None
+            expect(self.source, type(ticket_id) is int, f"a metric set without a ticket_id: {raw!r}")
+            found[ticket_id] = raw
+        return found
 
     def _records(self, body: Any, holds: str) -> list[Any]:
         expect(self.source, isinstance(body, Mapping) and isinstance(body.get(holds), list), f"no {holds} list")

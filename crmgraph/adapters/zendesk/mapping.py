@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from crmgraph.adapters.sdk.http import expect
@@ -161,8 +161,11 @@ class ZendeskMapping:
             xrefs=self._xrefs(user),
         )
 
-    def ticket(self, raw: object) -> TicketRecord:
+    def ticket(self, raw: object, metrics: object = None) -> TicketRecord:
+        """A ticket; ``metrics`` is its metric set (side-loaded with ``include=metric_sets``), if read."""
         ticket = _Fields(self.source, raw, "ticket")
+        created_at = ticket.time("created_at")
+        first_reply_at, solved_at = self._service_times(metrics, created_at)
         via = ticket.raw.get("via")
         if via is not None and not isinstance(via, Mapping):
             ticket.fail(f"via is {via!r}")
@@ -180,9 +183,27 @@ class ZendeskMapping:
             assignee_id=ticket.ref("assignee_id"),
             channel=channel,
             tags=ticket.strings("tags"),
-            created_at=ticket.time("created_at"),
+            created_at=created_at,
             updated_at=ticket.time("updated_at"),
+            group_id=ticket.ref("group_id"),
+            kind=ticket.optional_text("type"),
+            first_reply_at=first_reply_at,
+            solved_at=solved_at,
         )
+
+    def _service_times(self, raw: object, created_at: datetime | None) -> tuple[datetime | None, datetime | None]:
+        """First reply (creation + ``reply_time_in_minutes.calendar``, Zendesk's measure: whole minutes to the
+        first public agent comment) and ``solved_at`` of a metric set; (None, None) without one."""
+        if raw is None:
+            return None, None
+        metrics = _Fields(self.source, raw, "ticket metric set")
+        reply = metrics.raw.get("reply_time_in_minutes")
+        minutes = reply.get("calendar") if isinstance(reply, Mapping) else reply
+        metrics.check(minutes is None or (type(minutes) is int and minutes >= 0), f"reply_time_in_minutes {reply!r}")
+        first_reply_at = None
+        if minutes is not None and created_at is not None:
+            first_reply_at = created_at + timedelta(minutes=minutes)
+        return first_reply_at, metrics.time("solved_at")
 
     def comment(self, raw: object, ticket_id: str) -> CommentRecord:
         comment = _Fields(self.source, raw, "comment")

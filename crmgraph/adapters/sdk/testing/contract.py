@@ -10,7 +10,7 @@ from typing import TypeVar
 from crmgraph.adapters.sdk.base import Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.errors import SourceError
-from crmgraph.records import Record
+from crmgraph.records import PartyDayTotal, Record
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Adapter)
@@ -163,6 +163,40 @@ class AdapterContract:
             assert len(ids) == len(set(ids)), f"scanning {entity} returned duplicates"
             if entity in contract_samples.scan_totals:
                 assert len(ids) == contract_samples.scan_totals[entity]
+
+    def test_daily_totals_are_one_row_per_party_day_and_currency_and_narrow_to_the_parties_asked(
+        self, make_adapter: MakeAdapter
+    ) -> None:
+        async def totals(adapter: Adapter) -> dict[str, tuple[list[PartyDayTotal], list[PartyDayTotal]]]:
+            found = {}
+            for entity in sorted(adapter.aggregatable):
+                every = await adapter.aggregate_daily(entity)
+                some = await adapter.aggregate_daily(entity, [every[0].party_id]) if every else []
+                found[entity] = (every, some)
+            return found
+
+        found, _ = run_with(make_adapter, totals)
+        source = make_adapter().source
+        for entity, (every, some) in found.items():
+            keys = [(row.party_id, row.day, row.total.currency) for row in every]
+            assert keys == sorted(keys) and len(keys) == len(set(keys)), f"{entity}: rows repeat or are not sorted"
+            assert all(row.source == source and row.count > 0 for row in every), entity
+            assert some == [row for row in every if every and row.party_id == every[0].party_id], entity
+
+    def test_an_unreachable_system_fails_daily_totals_with_a_typed_error(
+        self, make_unreachable_adapter: MakeAdapter
+    ) -> None:
+        async def totals(adapter: Adapter) -> list[object]:
+            outcomes: list[object] = []
+            for entity in sorted(adapter.aggregatable):
+                try:
+                    outcomes.append(await adapter.aggregate_daily(entity))
+                except SourceError as error:
+                    outcomes.append(error)
+            return outcomes
+
+        outcomes, _ = run_with(make_unreachable_adapter, totals)
+        assert all(isinstance(outcome, SourceError) for outcome in outcomes), outcomes
 
     def test_an_unreachable_system_gives_typed_errors_per_key_not_exceptions(
         self, make_unreachable_adapter: MakeAdapter, contract_samples: ContractSamples

@@ -263,7 +263,9 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         # Change notifications from the systems of record, signed (docs/realtime.md).
         Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
         # Reports as CSV, PNG or PDF, for the same principals and scopes as /graphql (docs/reports.md).
-        Route("/reports/{report}.{format}", ReportExports(lambda: state["runtime"], authenticator), methods=["GET"]),
+        Route(
+            "/reports/{report}.{format}", ReportExports(lambda: state["runtime"], authenticator).handle, methods=["GET"]
+        ),
     ]
     paths = frozenset(route.path for route in routes)
     middleware = [

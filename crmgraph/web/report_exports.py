@@ -43,7 +43,7 @@ class ReportExports:
         self.runtime = runtime  # the app's Runtime, once the lifespan started it
         self.authenticator = authenticator
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         try:
             return await self._answer(request)
         except HttpRefusal as refusal:

@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from bench.common import percentile
 from crmgraph.analytics.reports import (
     REPORTS,
@@ -31,6 +33,7 @@ from crmgraph.analytics.reports import (
 )
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.store import AnalyticStore
+from crmgraph.analytics.tables import metadata
 
 OWNERS = 50
 CAMPAIGNS = 200
@@ -106,6 +109,37 @@ def _synthetic(store: AnalyticStore, customers: int) -> int:
         return sum(int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()) for table in tables)
 
 
+def _copy(source_url: str, store: AnalyticStore) -> int:
+    """Copy every table of the store at ``source_url`` into ``store`` (PostgreSQL: COPY); the rows copied."""
+    source = AnalyticStore(source_url)
+    copied = 0
+    with store.engine.begin() as target:
+        for table in reversed(metadata.sorted_tables):
+            target.execute(table.delete())
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for table in metadata.sorted_tables:
+            names = [column.name for column in table.columns]
+            with source.engine.connect() as conn:
+                rows = conn.execute(select(*table.columns)).all()
+            if store.backend == "postgresql":
+                with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for row in rows:
+                        copy.write_row(tuple(row))
+            else:
+                marks = ", ".join("?" for _ in names)
+                cursor.executemany(
+                    f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", [tuple(r) for r in rows]
+                )
+            copied += len(rows)
+        raw.commit()
+    finally:
+        raw.close()
+        source.close()
+    return copied
+
+
 def _requests(now: datetime) -> dict[str, ReportRequest]:
     quarter = ReportFilter(start=datetime(2024, 10, 1, tzinfo=UTC), end=datetime(2025, 1, 1, tzinfo=UTC))
     return {
@@ -124,6 +158,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default="duckdb:///var/bench-reports.duckdb", help="the analytic store's URL")
     parser.add_argument("--synthetic", type=int, default=0, help="first fill it with this many made-up customers")
+    parser.add_argument(
+        "--copy-from", help="first copy every table of this store into --store (e.g. a synthetic DuckDB)"
+    )
     parser.add_argument("--runs", type=int, default=20, help="uncached runs per report and request")
     args = parser.parse_args()
     store = AnalyticStore(args.store)
@@ -132,6 +169,13 @@ def main() -> None:
         started = time.perf_counter()
         rows = _synthetic(store, args.synthetic)
         print(f"filled {rows:,} rows for {args.synthetic:,} customers in {_ms(started) / 1000:.1f} s")
+    if args.copy_from:
+        started = time.perf_counter()
+        rows = _copy(args.copy_from, store)
+        with store.engine.begin() as conn:
+            if store.backend == "postgresql":
+                conn.exec_driver_sql("ANALYZE")
+        print(f"copied {rows:,} rows from {args.copy_from} in {_ms(started) / 1000:.1f} s")
     now = datetime.now(UTC)
     print(f"{'report':<26} {'request':<8} {'cold':>8} {'p50':>8} {'p95':>8} {'cached':>8}")
     for name in REPORTS:

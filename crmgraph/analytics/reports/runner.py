@@ -25,6 +25,7 @@ from sqlalchemy import Select, func, select
 from crmgraph.analytics.reports.drilldown import decode
 from crmgraph.analytics.reports.filters import ReportRequest
 from crmgraph.analytics.reports.freshness import all_parts, of_parts
+from crmgraph.analytics.reports.indexes import ensure_indexes
 from crmgraph.analytics.reports.registry import REPORTS
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.store import AnalyticStore
@@ -38,6 +39,7 @@ class _StoreState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.answers: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self.indexed = False
 
 
 _states: weakref.WeakKeyDictionary[AnalyticStore, _StoreState] = weakref.WeakKeyDictionary()
@@ -54,6 +56,9 @@ def _state(store: AnalyticStore) -> _StoreState:
 
 def _run(store: AnalyticStore, work: Any) -> Any:
     state = _state(store)
+    if not state.indexed:
+        ensure_indexes(store.engine)
+        state.indexed = True
     if store.backend == "duckdb":
         with state.lock, store.engine.connect() as conn:
             return work(conn)

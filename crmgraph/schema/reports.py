@@ -4,7 +4,8 @@ revenue and churn risk (docs/reports.md), read from the analytic store (:mod:`cr
 Any role may read a report; it answers within the role's row scope (a sales rep's funnel is their own
 deals), and the field policies (deny, mask) apply to these types as to any other. Every figure that counts
 customers or records carries an opaque ``drillDown`` token; ``reportCustomers(drillDown:)`` lists the
-customers behind it as the graph's own ``Customer`` objects, under the asker's scope again.
+customers behind it as the graph's own ``Customer`` objects, under the asker's scope again. Every amount is
+nullable, so that a role's policy can deny it (a service agent reads the service report, not revenue).
 """
 
 from __future__ import annotations
@@ -302,9 +303,11 @@ class CampaignRoi:
     leads: int
     customers: int = strawberry.field(description="The customers its leads became.")
     won_deals: int = strawberry.field(description="Those customers' deals won in the period.")
-    won_revenue: Decimal = strawberry.field(description="Their amount (in full, not attributed).")
-    invoiced_revenue: Decimal = strawberry.field(description="Those customers' invoices in the period (in full).")
-    attributed_revenue: Decimal = strawberry.field(description="The campaign's share by the attribution rule.")
+    won_revenue: Decimal | None = strawberry.field(description="Their amount (in full, not attributed).")
+    invoiced_revenue: Decimal | None = strawberry.field(
+        description="Those customers' invoices in the period (in full)."
+    )
+    attributed_revenue: Decimal | None = strawberry.field(description="The campaign's share by the attribution rule.")
     roi: float | None = strawberry.field(description="(attributed revenue - cost) / cost; null without a cost.")
     drill_down: strawberry.ID = strawberry.field(description="The customers its leads became.")
 
@@ -327,8 +330,8 @@ class CampaignRoiReport:
     currency: str
     attribution: str = strawberry.field(description="The attribution rule (reports.attribution), in words.")
     campaigns: list[CampaignRoi] = strawberry.field(description="Best ROI first.")
-    cost: Decimal
-    attributed_revenue: Decimal
+    cost: Decimal | None
+    attributed_revenue: Decimal | None
     roi: float | None
 
     freshness: ReportFreshness
@@ -347,8 +350,8 @@ class CampaignRoiReport:
 class ValueBand:
     label: str
     customers: int
-    lifetime_revenue: Decimal
-    predicted_value: Decimal
+    lifetime_revenue: Decimal | None
+    predicted_value: Decimal | None
     drill_down: strawberry.ID
 
     @classmethod
@@ -384,8 +387,8 @@ class CustomerValueReport:
     currency: str
     horizon_months: int
     customers: int
-    lifetime_revenue: Decimal
-    predicted_value: Decimal
+    lifetime_revenue: Decimal | None
+    predicted_value: Decimal | None
     bands: list[ValueBand] = strawberry.field(description="By predicted value, highest first.")
     freshness: ReportFreshness
 
@@ -408,7 +411,7 @@ class CustomerValueReport:
 class ComplaintBand:
     label: str
     customers: int
-    revenue: Decimal
+    revenue: Decimal | None
     complaints: int = strawberry.field(description="Complaint tickets created in the period.")
     customers_complaining: int
     drill_down: strawberry.ID
@@ -440,7 +443,7 @@ class ChurnRiskRow:
     name: str | None
     probability_alive: float | None
     lifetime_revenue: Decimal | None
-    revenue_at_risk: Decimal = strawberry.field(
+    revenue_at_risk: Decimal | None = strawberry.field(
         description="Its invoiced revenue in the period (without one: the last 365 days)."
     )
     days_since_last_order: int | None
@@ -462,7 +465,7 @@ class ChurnRisk:
     report: strawberry.Private[churn.ChurnRisk]
     currency: str
     at_risk: int
-    revenue_at_risk: Decimal
+    revenue_at_risk: Decimal | None
     drill_down: strawberry.ID
     freshness: ReportFreshness
 

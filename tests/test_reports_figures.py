@@ -236,6 +236,11 @@ def test_campaign_roi_for_a_sales_rep_counts_their_leads_and_customers(store: An
     third = money(Decimal(2500) / 3)
     assert by_name == {"Webinar": (2, 2, third + 300), "Spring mail": (1, 1, third), "Trade show": (1, 1, third),
                        "No cost": (0, 0, money(0))}  # fmt: skip
+    # Their campaigns' cost is their leads' share of it: Webinar 2 of 3 leads, Spring mail 1 of 3, Trade show 1 of 1.
+    costs = {c.name: c.cost for c in roi.campaigns}
+    assert costs == {"Webinar": money(Decimal(1000) / 3), "Spring mail": money(Decimal(1000) / 3),
+                     "Trade show": money(2000), "No cost": None}  # fmt: skip
+    assert roi.cost == money(Decimal(1000) / 3) * 2 + money(2000)
 
 
 # --- customer value ---

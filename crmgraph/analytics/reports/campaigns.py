@@ -8,7 +8,10 @@ its won deals by close date (``deals``, of the owner or team asked) plus its inv
 (``party_days``). How that revenue is shared between a customer's campaigns is ``reports.attribution``
 (:data:`RULES`, stated in every answer). A campaign's won deals, won revenue and invoiced revenue are its
 customers' in full (a customer of two campaigns counts in both); only the attributed revenue is shared,
-so the report's attributed total counts each customer's revenue once.
+so the report's attributed total counts each customer's revenue once. A report narrowed to some leads (an
+owner, team, country or segment asked, or the asker's row scope) counts a campaign's cost for those leads
+only: its cost times the share of its leads kept, so that a sales rep's campaigns are not charged in full
+against the revenue of their own customers alone.
 """
 
 from __future__ import annotations
@@ -166,11 +169,16 @@ def compute(conn: Connection, request: ReportRequest, config: ReportsConfig) -> 
             .group_by(campaign_members.c.campaign_key)
         )
     }
+    narrowed = bool(record_conditions(request, leads.c.customer_id, leads.c.owner_id))
+    all_leads = _all_lead_counts(conn) if narrowed else lead_counts
     found = []
     for campaign in conn.execute(select(campaigns).where(*_running(request))):
         row = per_campaign.get(campaign.campaign_key)
         attributed = money(row.attributed if row is not None else None)
+        kept, everyone = lead_counts.get(campaign.campaign_key, 0), all_leads.get(campaign.campaign_key, 0)
         cost = optional_money(campaign.cost)
+        if narrowed and cost is not None:
+            cost = optional_money(cost * kept / everyone if everyone else Decimal(0))
         found.append(
             CampaignRoi(
                 campaign_key=campaign.campaign_key,
@@ -201,6 +209,12 @@ def compute(conn: Connection, request: ReportRequest, config: ReportsConfig) -> 
         roi=_roi(attributed, cost),
         freshness=Freshness(None, ()),
     )
+
+
+def _all_lead_counts(conn: Connection) -> dict[str, int]:
+    """Every campaign's members, whoever asks: the denominator of a narrowed report's cost share."""
+    counts = select(campaign_members.c.campaign_key, func.count(campaign_members.c.lead_key.distinct()))
+    return {key: int(count) for key, count in conn.execute(counts.group_by(campaign_members.c.campaign_key))}
 
 
 def _roi(revenue: Decimal, cost: Decimal | None) -> float | None:

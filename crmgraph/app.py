@@ -33,7 +33,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from crmgraph import graphiql
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.adapters.sdk.calls import CallLog
-from crmgraph.analytics.store import AnalyticStore, open_analytic_store
+from crmgraph.analytics.incremental import start_updater
+from crmgraph.analytics.store import AnalyticStore, open_store
 from crmgraph.audit import AuditEvent, AuditWriter
 from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
@@ -152,7 +153,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         backend = open_backend(config.cache)
         tracing = start_tracing(config.tracing)
         audit = AuditTrailRuntime.open(config.audit, config.identity.url)
-        analytics = open_analytic_store(config.reports, config.identity.url)
+        analytics = open_store(config.reports, config.identity.url)
         try:
             async with OpenSources(config) as adapters:
                 cache = ReadThrough(backend, config.cache.ttl_for, config.cache.stale_for)
@@ -178,6 +179,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 rules = RuleRunner(config.workflows.rules, schema, _service_context(state), events, rule_runs)
                 rules.start()
                 app.state.rules = rules
+                # The reports' store follows the change events (docs/reports.md): no full reload per change.
+                app.state.reports = start_updater(config, analytics, adapters, identity, events)
                 writes = SagaWrites(adapters, idempotency, cache, events)
                 runner = state["runtime"].sagas = SagaRunner(saga_store, {KIND: deal_conversion(writes)})
                 # Sagas a stopped facade left half-way go on (or are undone) in the background.
@@ -196,6 +199,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                         await assignment.close()
                     resuming.cancel()
                     await rules.stop()
+                    if app.state.reports is not None:
+                        await app.state.reports.stop()
                     await feeds.stop()
                     observability.stop()
                     observability.metrics.registry.unregister(collector)

@@ -19,6 +19,7 @@ from crmgraph.cli_auth import apikey_app, token
 from crmgraph.cli_documents import documents_app
 from crmgraph.cli_events import events_app
 from crmgraph.cli_identity import identity_app
+from crmgraph.cli_reports import reports_app
 from crmgraph.cli_rules import rules_app
 from crmgraph.cli_triage import triage_app
 from crmgraph.demo.layout import DEFAULT_DATA_DIR, EstateCredentials, EstateLayout
@@ -38,6 +39,7 @@ app.add_typer(documents_app, name="documents")
 app.add_typer(events_app, name="events")
 app.add_typer(rules_app, name="rules")
 app.add_typer(triage_app, name="triage")
+app.add_typer(reports_app, name="reports")
 app.command("token")(token)
 app.command("serve")(cli_graph.serve)
 app.command("check-config")(cli_graph.check_config)

@@ -236,6 +236,11 @@ def demo_group(
         except ConfigErrors as exc:
             raise _fail_with(exc.problems, "demo configuration") from exc
         _run_link(loaded)
+        if loaded.reports.enabled:  # the console's figures at once: the reports' store filled from the estate
+            from crmgraph.cli_reports import run_rebuild
+
+            rebuilt = run_rebuild(loaded)
+            out.print(f"Reports' store rebuilt in {rebuilt.seconds:.1f} s ({sum(rebuilt.rows.values()):,} rows).")
         from crmgraph.app import build_app
         from crmgraph.runner import run_server
 

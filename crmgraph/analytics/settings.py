@@ -72,6 +72,11 @@ class ReportsConfig(_Strict):
     apply_every_s: float = Field(
         1.0, gt=0, le=60, description="Change events are applied to the store in batches at most this often."
     )
+    rebuild_timeout_s: float = Field(
+        300, gt=0, le=3600,
+        description="A rebuild's calls may each take this long (a source's own resilience.timeout_s, meant for "
+        "requests, is raised to it): reading a large segment or the daily totals of many parties is one call.",
+    )  # fmt: skip
     funnel: FunnelConfig = Field(default_factory=FunnelConfig)
     service: ServiceReportConfig = Field(default_factory=ServiceReportConfig)
     value: ValueConfig = Field(default_factory=ValueConfig)

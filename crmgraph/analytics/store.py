@@ -2,22 +2,31 @@
 
 Opened once per process (``Runtime.analytics``); the tables are created when missing. DuckDB allows one
 writing process per file: several facade instances share a PostgreSQL store instead (docs/reports.md).
+
+Readers and writers each take a connection of their own from ``engine``, so a reader sees the store as
+the last committed write left it: a rebuild or a batch of changes is one transaction (:meth:`writing`),
+never half applied. Writes are serialised within the process (DuckDB refuses two transactions writing
+the same rows), and every committed write raises the store's version (:meth:`version`), what report
+caches key on.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool
 
 from crmgraph.analytics.settings import ReportsConfig
-from crmgraph.analytics.tables import metadata
+from crmgraph.analytics.tables import metadata, store_state
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 def default_store_url(reports: ReportsConfig, identity_url: str) -> str:
@@ -30,45 +39,77 @@ def default_store_url(reports: ReportsConfig, identity_url: str) -> str:
     return "duckdb:///:memory:"
 
 
+def _duckdb_engine(database: str) -> tuple[Engine, Any]:
+    """An engine whose every pooled connection is a connection of its own to one DuckDB database.
+
+    A DuckDB connection is one transaction at a time and not safe to share between threads; its cursors
+    are further connections to the same database (an in-memory one too), each with its own transaction.
+    """
+    import duckdb
+    from duckdb_engine import ConnectionWrapper
+
+    root = duckdb.connect(database)
+    engine = create_engine("duckdb://", creator=lambda: ConnectionWrapper(root.cursor()), poolclass=QueuePool)
+    return engine, root
+
+
 class AnalyticStore:
     def __init__(self, url: str) -> None:
         self.url = url
         backend = make_url(url).get_backend_name()
         self.backend = backend
+        self._duckdb: Any = None  # the DuckDB database's first connection, closed with the store
+        self.engine: Engine
         if backend == "duckdb":
-            database = make_url(url).database
-            if database and database != ":memory:":
+            database = make_url(url).database or ":memory:"
+            if database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            # One connection shared by the process: DuckDB runs queries in parallel inside it, and an
-            # in-memory database exists only within its connection.
-            self.engine: Engine = create_engine(url, poolclass=StaticPool)
+            self.engine, self._duckdb = _duckdb_engine(database)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         metadata.create_all(self.engine)
+        self._write_lock = threading.Lock()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction: readers see all of it once it commits, none of it before; the version rises."""
+        with self._write_lock, self.engine.begin() as conn:
+            _bump_version(conn)
+            yield conn
+
+    def version(self) -> int:
+        """How many writes the store has committed (any process's): a report cache's key."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(store_state.c.version).where(store_state.c.name == "store")) or 0)
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._duckdb is not None:
+            self._duckdb.close()
 
 
-def open_analytic_store(reports: ReportsConfig, identity_url: str) -> AnalyticStore | None:
-    """The store reports read, or None when reports are off or an embedded store is held by another process.
+def _bump_version(conn: Connection) -> None:
+    bumped = conn.execute(
+        update(store_state).where(store_state.c.name == "store").values(version=store_state.c.version + 1)
+    )
+    if bumped.rowcount == 0:
+        conn.execute(store_state.insert().values(name="store", version=1))
 
-    DuckDB lets one process write a database file. A second facade instance over the same SQLite files
-    (a test, a blue/green switch on one host) serves everything but reports, and says why once; instances
-    that should all serve reports share a PostgreSQL store (``reports.store_url``).
-    """
+
+def open_store(reports: ReportsConfig, identity_url: str) -> AnalyticStore | None:
+    """The app's store when ``reports.enabled``; None (reports off on this instance, said in the log) when its
+    DuckDB file is held by another process: several instances share a PostgreSQL store instead."""
     if not reports.enabled:
         return None
     url = default_store_url(reports, identity_url)
     try:
         return AnalyticStore(url)
-    except DBAPIError as exc:
-        if "lock" not in str(exc.orig).lower():
+    except Exception as exc:  # duckdb.IOException, imported only with the store
+        if "lock" not in str(exc).lower():
             raise
-        logger.warning(
-            "reports: the analytic store %s is held by another process (an embedded DuckDB file has one "
-            "writer); this instance serves no reports. Share a PostgreSQL store (reports.store_url) to "
-            "serve them from every instance.",
-            url,
+        log.error(
+            "reports are off on this instance: the analytic store %s is held by another process (DuckDB lets one "
+            "process open a file); give several instances one PostgreSQL store (reports.store_url)",
+            make_url(url).render_as_string(hide_password=True),
         )
         return None

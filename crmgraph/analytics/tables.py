@@ -11,7 +11,20 @@ Who writes: :mod:`crmgraph.analytics.loader` (``crmgraph reports rebuild``, ever
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -50,6 +63,7 @@ deals = Table(
     Column("source", String(100), nullable=False),
     Column("source_id", String(100), nullable=False),
     Column("customer_id", String(200), index=True),
+    Column("party_id", String(100)),  # the source's own party: how the row is filed again when identity changes
     Column("owner_id", String(100)),
     Column("name", String(300)),
     Column("stage", String(100), nullable=False),  # the pipeline stage id, as the CRM names it
@@ -78,6 +92,7 @@ tickets = Table(
     Column("source", String(100), nullable=False),
     Column("source_id", String(100), nullable=False),
     Column("customer_id", String(200), index=True),
+    Column("party_id", String(100)),  # the source's own party (organization), as for deals
     Column("group_id", String(100)),
     Column("assignee_id", String(100)),
     Column("priority", String(10)),  # URGENT, HIGH, NORMAL, LOW; NULL when the ticket has none
@@ -165,4 +180,15 @@ freshness = Table(
     Column("loaded_at", DateTime(timezone=True)),  # the last full load (rebuild)
     Column("changed_at", DateTime(timezone=True)),  # the last change event applied
     Column("rows", Integer, nullable=False, default=0),
+)
+
+# The store's own state: ``store`` counts committed writes (report caches key on it); ``value_model`` holds
+# the fitted parameters of the customer value model (JSON), so incremental updates predict without a refit.
+store_state = Table(
+    "store_state",
+    metadata,
+    _key("name"),
+    Column("version", BigInteger, nullable=False, default=0),
+    Column("detail", Text),
+    Column("updated_at", DateTime(timezone=True)),
 )

@@ -1,0 +1,36 @@
+"""Shared by the analytic store's tests: the marketing estate's configuration with a ``reports:`` section,
+and a store rebuilt from it once per session."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from crmgraph.analytics.loader import RebuildSummary, rebuild
+from crmgraph.analytics.settings import ReportsConfig
+from crmgraph.analytics.store import AnalyticStore
+from crmgraph.config import Config
+from crmgraph.demo.seed.vocabulary import USD_PER_UNIT
+from crmgraph.identity.store import IdentityStore
+from crmgraph.sources import OpenSources
+
+# The demo's rates: EUR per unit of each currency the seed uses.
+EUR_RATES = {code: Decimal(str(usd)) / Decimal(str(USD_PER_UNIT["EUR"])) for code, usd in USD_PER_UNIT.items()}
+
+
+def with_reports(config: Config, **settings: Any) -> Config:
+    reports = ReportsConfig(currency="EUR", exchange_rates=EUR_RATES, **settings)
+    return config.model_copy(update={"reports": reports})
+
+
+def rebuilt(config: Config, store: AnalyticStore) -> RebuildSummary:
+    async def run() -> RebuildSummary:
+        identity = IdentityStore(config.identity.url)
+        try:
+            async with OpenSources(config) as adapters:
+                return await rebuild(config, store, adapters, identity)
+        finally:
+            identity.close()
+
+    return asyncio.run(run())

@@ -9,7 +9,7 @@ SEED ?= 42
 PORT_BASE ?= 8100
 PORT ?= 8000
 
-.PHONY: install demo estate test lint typecheck unit bench-seed clean
+.PHONY: install chromium demo estate test lint typecheck unit bench-seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The console's browser tests drive Debian's Chromium (never a browser download at run time).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if ! apt-cache show chromium >/dev/null 2>&1; then apt-get update; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
 
 ## The whole demo: legacy estate (CRM, tickets, ERP, marketing) with seeded data, identity links, GraphQL + GraphiQL.
 demo: install

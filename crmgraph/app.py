@@ -39,6 +39,7 @@ from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config, ConfigErrors
+from crmgraph.console.routes import console_routes
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
 from crmgraph.events import EventHub
@@ -261,6 +262,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         *observability.routes(operators.allowed),
         # Change notifications from the systems of record, signed (docs/realtime.md).
         Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
+        # The console at / (docs/console.md): a page that asks /graphql, as the signed-in role, for all it shows.
+        *console_routes(config, lambda: state["runtime"].identity),
     ]
     paths = frozenset(route.path for route in routes)
     middleware = [

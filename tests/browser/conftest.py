@@ -64,7 +64,11 @@ def _demo_governance(jwks: Path) -> str:
     as ``facade_config``'s ``governance`` (top-level sections, JSON being YAML)."""
     demo = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     auth = {"jwt": {"jwks_file": str(jwks), "issuer": DEMO_ISSUER, "audience": DEMO_AUDIENCE}, "api_keys": True}
-    sections = {"auth": auth, "policy": demo["policy"], "console": {"demo_sign_in": True}}
+    # Lead distribution and ticket routing as the demo has them, the ticket triage by keywords (no model file).
+    assignment = demo["workflows"]["assignment"]
+    assignment["tickets"]["classifier"] = "keywords"
+    sections = {"auth": auth, "policy": demo["policy"], "console": {"demo_sign_in": True},
+                "workflows": {"assignment": assignment}}  # fmt: skip
     return "\n        ".join(f"{name}: {json.dumps(value)}" for name, value in sections.items())
 
 

@@ -44,7 +44,7 @@ export const TITLES = {
   complaintsAgainstRevenue: "Complaints against revenue",
 };
 
-export const DRILL = `query Drill($drillDown: ID!, $first: Int, $after: String) {
+export const DRILL = `query Drill($drillDown: ID!, $first: Int!, $after: String) {
   reportCustomers(drillDown: $drillDown, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     nodes { id name country city lifecycleStage owner { name } }

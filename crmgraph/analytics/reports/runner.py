@@ -1,0 +1,125 @@
+"""Running a report against the analytic store: off the event loop, once per store version, with its freshness.
+
+Answers are kept in a small LRU cache keyed by (report, filter, teams, scope, store version), where the
+store version is the ``freshness`` table's rows: any load or applied change moves a part's ``changed_at``
+or ``loaded_at``, so a cached answer is never served across a change. Reports that depend on the current
+time (backlog ages, churn's trailing year) are cached for at most :data:`NOW_TTL_S`.
+
+DuckDB's single connection is not safe to use from two threads at once, so queries on an embedded store
+take turns (a lock per store); PostgreSQL's pool runs them side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from crmgraph.analytics.reports.drilldown import decode
+from crmgraph.analytics.reports.filters import ReportRequest
+from crmgraph.analytics.reports.freshness import all_parts, of_parts
+from crmgraph.analytics.reports.registry import REPORTS
+from crmgraph.analytics.settings import ReportsConfig
+from crmgraph.analytics.store import AnalyticStore
+from crmgraph.errors import ClientError
+
+CACHE_SIZE = 256
+NOW_TTL_S = 30.0  # a cached answer that read the clock is this old at most
+
+
+class _StoreState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answers: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+
+
+_states: weakref.WeakKeyDictionary[AnalyticStore, _StoreState] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def _state(store: AnalyticStore) -> _StoreState:
+    with _states_lock:
+        state = _states.get(store)
+        if state is None:
+            state = _states[store] = _StoreState()
+        return state
+
+
+def _run(store: AnalyticStore, work: Any) -> Any:
+    state = _state(store)
+    if store.backend == "duckdb":
+        with state.lock, store.engine.connect() as conn:
+            return work(conn)
+    with store.engine.connect() as conn:
+        return work(conn)
+
+
+def report_now(store: AnalyticStore, name: str, request: ReportRequest, config: ReportsConfig) -> Any:
+    """The report's answer (blocking: call it off the event loop, or from a script)."""
+    report = REPORTS[name]
+    request.owners()  # a team not configured is the client's mistake before anything runs
+    state = _state(store)
+
+    def work(conn: Any) -> Any:
+        parts = all_parts(conn)
+        key = (name, request.filter, _teams_key(request), request.scope, id(config), parts, request.now)
+        found = state.answers.get(key)
+        if found is not None and (request.now is not None or time.monotonic() - found[0] < NOW_TTL_S):
+            state.answers.move_to_end(key)
+            return found[1]
+        moment = request if request.now is not None else replace(request, now=request.moment())
+        answer = report.compute(conn, moment, config)
+        answer = replace(answer, freshness=of_parts(parts, report.parts))
+        state.answers[key] = (time.monotonic(), answer)
+        while len(state.answers) > CACHE_SIZE:
+            state.answers.popitem(last=False)
+        return answer
+
+    return _run(store, work)
+
+
+async def report(store: AnalyticStore, name: str, request: ReportRequest, config: ReportsConfig) -> Any:
+    return await asyncio.to_thread(report_now, store, name, request, config)
+
+
+def _teams_key(request: ReportRequest) -> Hashable:
+    # Only the team asked for matters to the answer; its members are part of the key.
+    owners = request.owners()
+    return None if owners is None else tuple(sorted(owners))
+
+
+def customers_query(token: str, request: ReportRequest, config: ReportsConfig) -> Select[Any]:
+    """The customers behind the figure a drill-down token names, under the scope of ``request`` (its filter
+    is replaced by the token's)."""
+    drill = decode(token, frozenset(REPORTS))
+    asked = replace(request, filter=drill.filter)
+    query = REPORTS[drill.report].customers_behind(drill.key, asked, config)
+    if query is None:
+        raise ClientError(f"drillDown: {drill.report} has no figure {drill.key!r} (take a token from the report)")
+    return query
+
+
+def customer_page(
+    store: AnalyticStore, query: Select[Any], first: int, after: str | None
+) -> tuple[list[str], bool, int]:
+    """One page of the distinct customer ids ``query`` selects, in id order after ``after``: (ids, has next, total)."""
+    ids = query.subquery("behind")
+    column = ids.c[0]
+    distinct = select(column.label("customer_id")).where(column.is_not(None)).distinct().subquery("distinct_ids")
+
+    def work(conn: Any) -> tuple[list[str], bool, int]:
+        total = int(conn.execute(select(func.count()).select_from(distinct)).scalar_one())
+        page = select(distinct.c.customer_id)
+        if after is not None:
+            page = page.where(distinct.c.customer_id > after)
+        found = [str(row[0]) for row in conn.execute(page.order_by(distinct.c.customer_id).limit(first + 1))]
+        return found[:first], len(found) > first, total
+
+    return _run(store, work)  # type: ignore[no-any-return]

@@ -19,7 +19,9 @@ import httpx
 import pytest
 import yaml
 
+from crmgraph.analytics.store import default_store_url
 from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key
+from tests.browser.reports_store import ReportOwners, fill_reports
 from tests.facade import Facade, facade_config, serve_facade, store_copy
 from tests.marketing_source import marketing_sources
 
@@ -43,6 +45,7 @@ class ConsoleFacade:
     """The facade serving the console, and the demo roles' tokens (the ones its sign-in page issues)."""
 
     facade: Facade
+    owners: ReportOwners  # whose figures the dashboard's dataset holds
 
     @property
     def url(self) -> str:
@@ -94,8 +97,9 @@ def console(
     config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, identity,
                            more_sources=marketing_sources(estate.marketing_url),
                            governance=_demo_governance(jwks))  # fmt: skip
+    owners = fill_reports(identity, default_store_url(config.reports, identity))
     with serve_facade(config) as facade:
-        yield ConsoleFacade(facade)
+        yield ConsoleFacade(facade, owners)
 
 
 @pytest.fixture(scope="package")

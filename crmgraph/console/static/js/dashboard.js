@@ -236,7 +236,7 @@ const RENDER = {
       })),
       h("h3", {}, "Most valuable"),
       table(["Customer", `Lifetime (${currency})`, `Predicted (${currency})`, "P(alive)", "Orders"],
-        report.top.map((row) => h("tr", {}, [customerLink(row.customer, row.name), amount(row.lifetimeRevenue), amount(row.predictedValue),
+        report.top.map((row) => h("tr", {}, [customerLink(row.customer, row.customer ? row.customer.name : row.name), amount(row.lifetimeRevenue), amount(row.predictedValue),
           share(row.probabilityAlive), count(row.orders)].map((cell) => h("td", {}, cell))))),
     ];
   },
@@ -248,7 +248,7 @@ const RENDER = {
         figure("atRisk", "customers at risk", count(report.atRisk), report.drillDown, context, "Customers at risk of churning"),
         figure("revenueAtRisk", `revenue at risk (${currency})`, amount(report.revenueAtRisk), null, context)),
       table(["Customer", "P(alive)", `Lifetime (${currency})`, "Days since last order", "Open complaints"],
-        report.customers.map((row) => h("tr", {}, [customerLink(row.customer, row.name), share(row.probabilityAlive), amount(row.lifetimeRevenue),
+        report.customers.map((row) => h("tr", {}, [customerLink(row.customer, row.customer ? row.customer.name : row.name), share(row.probabilityAlive), amount(row.lifetimeRevenue),
           count(row.daysSinceLastOrder), count(row.openComplaints)].map((cell) => h("td", {}, cell))))),
     ];
   },

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
+from crmgraph.config import ConfigErrors, parse_config
+from crmgraph.console.demo_sign_in import DemoSignIn, DemoSignInUnavailable
 from tests.browser.conftest import ConsoleFacade, sign_in
 
 if TYPE_CHECKING:
@@ -56,3 +59,23 @@ def test_a_role_the_page_does_not_offer_gets_no_token(console: ConsoleFacade) ->
 def test_sign_in_as_each_role_shows_who(page: Page) -> None:
     sign_in(page, "marketing")
     expect(page.locator("#who")).to_contain_text("demo-marketing (marketing)")
+
+
+def test_production_mode_refuses_the_demo_sign_in_by_name() -> None:
+    text = """
+    sources: {crm: {adapter: hubspot, url: "http://127.0.0.1:1", token: t}}
+    server: {production: true}
+    console: {demo_sign_in: true}
+    """
+    with pytest.raises(ConfigErrors) as refused:
+        parse_config(text)
+    assert "console.demo_sign_in" in str(refused.value.problems)
+
+
+def test_without_the_switch_the_console_offers_no_demo_roles() -> None:
+    config = parse_config('sources: {crm: {adapter: hubspot, url: "http://127.0.0.1:1", token: t}}')
+    assert not config.console.demo_sign_in  # off by default
+    sign_in = DemoSignIn(config, lambda: pytest.fail("no identity store is read"))
+    assert sign_in.roles() == [] and "console.demo_sign_in" in (sign_in.unavailable() or "")
+    with pytest.raises(DemoSignInUnavailable):
+        sign_in.issue("admin")

@@ -106,7 +106,7 @@ function renderCard(card, name, answer, context, params) {
     return;
   }
   const asOf = report.freshness && report.freshness.asOf;
-  freshness.textContent = asOf ? `data as of ${when(asOf)} UTC` : "not loaded yet";
+  freshness.textContent = asOf ? `data as of ${when(asOf)} UTC` : "not loaded yet (crmgraph reports rebuild)";
   if (report.freshness) freshness.title = report.freshness.parts.map((part) => `${part.name}: ${part.rows} rows, loaded ${when(part.loadedAt)}`).join("\n");
   const exports = h("div", { class: "exports" }, "Export: ",
     ["csv", "png", "pdf"].map((extension) => h("button", { type: "button", class: "link", dataset: { export: extension }, onclick: async (event) => {

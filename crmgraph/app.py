@@ -62,6 +62,7 @@ from crmgraph.web.body import BodyLimitMiddleware
 from crmgraph.web.csrf import PREFLIGHT_HEADERS
 from crmgraph.web.graphql_view import GraphQLApp
 from crmgraph.web.operators import OperatorAccess
+from crmgraph.web.report_exports import ReportExports
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
 from crmgraph.web.webhooks import WebhookEndpoint
 from crmgraph.workflows.assignment.runtime import Assignment, start_assignment
@@ -262,6 +263,10 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         *observability.routes(operators.allowed),
         # Change notifications from the systems of record, signed (docs/realtime.md).
         Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
+        # Reports as CSV, PNG or PDF, for the same principals and scopes as /graphql (docs/reports.md).
+        Route(
+            "/reports/{report}.{format}", ReportExports(lambda: state["runtime"], authenticator).handle, methods=["GET"]
+        ),
         # The console at / (docs/console.md): a page that asks /graphql, as the signed-in role, for all it shows.
         *console_routes(config, lambda: state["runtime"].identity),
     ]

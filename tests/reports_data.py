@@ -176,3 +176,15 @@ def _fill(conn: Connection, s: Slots) -> None:
         {"name": "marketing.campaign", "loaded_at": at(2024, 3, 30), "changed_at": None, "rows": 4},
         {"name": "model.customer_value", "loaded_at": at(2024, 3, 31), "changed_at": None, "rows": 6},
     ])  # fmt: skip
+
+
+def slots_of_identity(identity_url: str) -> Slots:
+    """c1, c2, c5 among the customers of the estate's busiest owner (A, a real CRM owner), the others among
+    the rest: an analytic store whose scope agrees with the identity store's, for tests through the graph."""
+    from tests.test_governance import Estate360
+
+    owned = Estate360(identity_url)
+    mine, others = sorted(owned.owned), owned.outside
+    assert len(mine) >= 3 and len(others) >= 3
+    customers = [mine[0], mine[1], others[0], others[1], mine[2], others[2]]
+    return Slots(customers=[str(n) for n in customers], a=owned.owner, b="owner-b")

@@ -4,19 +4,18 @@ Deals are those created in the period (``deals.created_at``), of the owner or te
 owner), of customers in the country or segment asked, within the asker's scope. A deal *reached* a stage
 when its stage history (``deal_stages``) records it entering it, or it is in that stage now. Stages come
 in pipeline order: ``reports.funnel.stages`` when configured (stages seen but not configured follow),
-else the order deals entered them (their mean position in the deals' histories); the lost stage is last,
-and no stage converts into it.
+else the order deals entered them (by the mean time from a deal's creation to its entering the stage); the
+won and the lost stage are last, and no stage converts into the lost one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Select, Subquery, and_, case, func, select, union
+from sqlalchemy import Connection, Select, Subquery, case, extract, func, null, select, union, union_all
 
 from crmgraph.analytics.reports import drilldown
 from crmgraph.analytics.reports.filters import ReportRequest, in_period, record_conditions
@@ -82,64 +81,85 @@ def _reached(request: ReportRequest) -> Subquery:
     return union(history.where(*chosen), now.where(*chosen)).subquery("reached")
 
 
-def stage_order(conn: Connection, request: ReportRequest, config: ReportsConfig, seen: Sequence[str]) -> list[str]:
+def _entries(request: ReportRequest) -> Subquery:
+    """(deal_key, stage, entered_at, amount, created_at) of every stage a chosen deal reached: a row per entry
+    in its history, and one for its stage now (entered_at NULL: the history may lack it)."""
+    chosen = _deal_conditions(request)
+    history = (
+        select(deals.c.deal_key, deal_stages.c.stage, deal_stages.c.entered_at, deals.c.amount, deals.c.created_at)
+        .join(deals, deals.c.deal_key == deal_stages.c.deal_key)
+        .where(*chosen)
+    )
+    now = select(deals.c.deal_key, deals.c.stage, null().label("entered_at"), deals.c.amount, deals.c.created_at).where(
+        *chosen
+    )
+    return union_all(history, now).subquery("entries")
+
+
+def stage_order(conn: Connection, entries: Subquery, config: ReportsConfig) -> list[str]:
     """The stages in pipeline order (see the module's docstring)."""
     funnel = config.funnel
-    position = func.row_number().over(
-        partition_by=deal_stages.c.deal_key, order_by=(deal_stages.c.entered_at, deal_stages.c.stage)
-    )
-    ranked = (
-        select(deal_stages.c.stage, position.label("position"))
-        .join(deals, deals.c.deal_key == deal_stages.c.deal_key)
-        .where(*_deal_conditions(request))
-        .subquery()
-    )
+    offset = extract("epoch", entries.c.entered_at) - extract("epoch", entries.c.created_at)
     mean = {
-        row.stage: float(row.mean)
-        for row in conn.execute(
-            select(ranked.c.stage, func.avg(ranked.c.position).label("mean")).group_by(ranked.c.stage)
-        )
+        row.stage: (float(row.mean) if row.mean is not None else float("inf"))
+        for row in conn.execute(select(entries.c.stage, func.avg(offset).label("mean")).group_by(entries.c.stage))
     }
-    inferred = sorted(set(seen) | set(mean), key=lambda stage: (mean.get(stage, float("inf")), stage))
+    inferred = sorted(mean, key=lambda stage: (mean[stage], stage))
     order = [*funnel.stages, *(stage for stage in inferred if stage not in funnel.stages)]
     ends = [stage for stage in (funnel.won_stage, funnel.lost_stage) if stage in order]
     return [*(stage for stage in order if stage not in ends), *ends]
 
 
+def _per_stage(conn: Connection, entries: Subquery, order: list[str], following: dict[str, str]) -> dict[str, Any]:
+    """Per stage: reached, amount, converted to the next, median days to the next; in one pass over the
+    chosen deals (a row per deal, a column per stage)."""
+    columns: list[Any] = [entries.c.deal_key, func.max(entries.c.amount).label("amount")]
+    for n, stage in enumerate(order):
+        is_stage = entries.c.stage == stage
+        columns.append(func.max(case((is_stage, 1), else_=0)).label(f"r{n}"))
+        columns.append(func.min(case((is_stage, entries.c.entered_at))).label(f"e{n}"))
+    per_deal = select(*columns).group_by(entries.c.deal_key).subquery("per_deal")
+    index = {stage: n for n, stage in enumerate(order)}
+    figures: list[Any] = []
+    for n, stage in enumerate(order):
+        reached = per_deal.c[f"r{n}"]
+        figures += [func.sum(reached).label(f"reached{n}"), func.sum(reached * per_deal.c.amount).label(f"amount{n}")]
+        if stage in following:
+            m = index[following[stage]]
+            entered, entered_next = per_deal.c[f"e{n}"], per_deal.c[f"e{m}"]
+            days = hours_between(entered, entered_next) / 24.0
+            figures.append(func.sum(reached * per_deal.c[f"r{m}"]).label(f"converted{n}"))
+            figures.append(percentile(0.5, case((entered_next >= entered, days))).label(f"days{n}"))
+    return dict(conn.execute(select(*figures)).one()._mapping)
+
+
 def compute(conn: Connection, request: ReportRequest, config: ReportsConfig) -> SalesFunnel:
     report_filter = request.filter
     chosen = _deal_conditions(request)
-    reached = _reached(request)
-    counted = {
-        row.stage: (int(row.reached), row.amount)
-        for row in conn.execute(
-            select(reached.c.stage, func.count().label("reached"), func.sum(deals.c.amount).label("amount"))
-            .join(deals, deals.c.deal_key == reached.c.deal_key)
-            .group_by(reached.c.stage)
-        )
-    }
+    entries = _entries(request)
     current = {
         row.stage: int(row.n)
         for row in conn.execute(select(deals.c.stage, func.count().label("n")).where(*chosen).group_by(deals.c.stage))
     }
-    order = stage_order(conn, request, config, [*counted, *current])
+    order = stage_order(conn, entries, config)
     chain = [stage for stage in order if stage != config.funnel.lost_stage]
     following = dict(pairwise(chain))
-    converted, median_days = _transitions(conn, request, following)
-    stages = tuple(
-        FunnelStage(
-            stage=stage,
-            reached=counted.get(stage, (0, None))[0],
-            current=current.get(stage, 0),
-            amount=optional_money(counted.get(stage, (0, None))[1]),
-            conversion_to_next=share(converted.get(stage, 0), counted.get(stage, (0, None))[0])
-            if stage in following
-            else None,
-            median_days_to_next=median_days.get(stage),
-            drill_down=drilldown.encode(NAME, f"stage:{stage}", report_filter),
+    figures = _per_stage(conn, entries, order, following) if order else {}
+    stages = []
+    for n, stage in enumerate(order):
+        reached = int(figures[f"reached{n}"] or 0)
+        days = figures.get(f"days{n}")
+        stages.append(
+            FunnelStage(
+                stage=stage,
+                reached=reached,
+                current=current.get(stage, 0),
+                amount=optional_money(figures[f"amount{n}"]) if reached else None,
+                conversion_to_next=share(figures[f"converted{n}"] or 0, reached) if stage in following else None,
+                median_days_to_next=float(days) if days is not None else None,
+                drill_down=drilldown.encode(NAME, f"stage:{stage}", report_filter),
+            )
         )
-        for stage in order
-    )
     won_amount = func.sum(case((deals.c.outcome == "WON", deals.c.amount)))
     owners = [
         FunnelOwner(
@@ -166,67 +186,24 @@ def compute(conn: Connection, request: ReportRequest, config: ReportsConfig) -> 
         )
     ]
     owners.sort(key=lambda owner: (-owner.won_amount, -owner.won, owner.owner_id))
-    totals = conn.execute(
+    outcomes = conn.execute(
         select(
-            func.count().label("deals"),
             func.sum(case((deals.c.outcome == "WON", 1), else_=0)).label("won"),
             func.sum(case((deals.c.outcome == "LOST", 1), else_=0)).label("lost"),
         ).where(*chosen)
     ).one()
-    won, lost = int(totals.won or 0), int(totals.lost or 0)
+    won, lost = int(outcomes.won or 0), int(outcomes.lost or 0)
     return SalesFunnel(
         currency=config.currency,
-        stages=stages,
+        stages=tuple(stages),
         owners=tuple(owners),
-        deals=int(totals.deals or 0),
+        deals=sum(current.values()),  # every deal is in one stage now
         won=won,
         lost=lost,
         win_rate=share(won, won + lost),
         drill_down=drilldown.encode(NAME, "", report_filter),
         freshness=Freshness(None, ()),  # filled by the runner
     )
-
-
-def _transitions(
-    conn: Connection, request: ReportRequest, following: dict[str, str]
-) -> tuple[dict[str, int], dict[str, float]]:
-    """Per stage with a next one: how many deals that reached it reached the next, and the median days between
-    entering the two (deals whose history records both, the next entered no earlier)."""
-    if not following:
-        return {}, {}
-    reached = _reached(request)
-    later = reached.alias("later")
-    next_of = case(following, value=reached.c.stage)
-    converted = {
-        row.stage: int(row.n)
-        for row in conn.execute(
-            select(reached.c.stage, func.count().label("n"))
-            .join(later, and_(later.c.deal_key == reached.c.deal_key, later.c.stage == next_of))
-            .group_by(reached.c.stage)
-        )
-    }
-    entered = deal_stages.alias("entered")
-    entered_next = deal_stages.alias("entered_next")
-    days = hours_between(entered.c.entered_at, entered_next.c.entered_at) / 24.0
-    median_days = {
-        row.stage: float(row.days)
-        for row in conn.execute(
-            select(entered.c.stage, percentile(0.5, days).label("days"))
-            .join(deals, deals.c.deal_key == entered.c.deal_key)
-            .join(
-                entered_next,
-                and_(
-                    entered_next.c.deal_key == entered.c.deal_key,
-                    entered_next.c.stage == case(following, value=entered.c.stage),
-                    entered_next.c.entered_at >= entered.c.entered_at,
-                ),
-            )
-            .where(*_deal_conditions(request))
-            .group_by(entered.c.stage)
-        )
-        if row.days is not None
-    }
-    return converted, median_days
 
 
 def customers_behind(key: str, request: ReportRequest, config: ReportsConfig) -> Select[Any] | None:

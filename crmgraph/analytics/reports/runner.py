@@ -61,17 +61,20 @@ def _run(store: AnalyticStore, work: Any) -> Any:
         return work(conn)
 
 
-def report_now(store: AnalyticStore, name: str, request: ReportRequest, config: ReportsConfig) -> Any:
-    """The report's answer (blocking: call it off the event loop, or from a script)."""
+def report_now(
+    store: AnalyticStore, name: str, request: ReportRequest, config: ReportsConfig, *, cached: bool = True
+) -> Any:
+    """The report's answer (blocking: call it off the event loop, or from a script); ``cached=False`` computes it
+    again whatever the cache holds (benchmarks)."""
     report = REPORTS[name]
     request.owners()  # a team not configured is the client's mistake before anything runs
     state = _state(store)
 
     def work(conn: Any) -> Any:
         parts = all_parts(conn)
-        key = (name, request.filter, _teams_key(request), request.scope, id(config), parts, request.now)
+        key = (name, request.filter, _teams_key(request), request.scope, config.model_dump_json(), parts, request.now)
         found = state.answers.get(key)
-        if found is not None and (request.now is not None or time.monotonic() - found[0] < NOW_TTL_S):
+        if cached and found is not None and (request.now is not None or time.monotonic() - found[0] < NOW_TTL_S):
             state.answers.move_to_end(key)
             return found[1]
         moment = request if request.now is not None else replace(request, now=request.moment())

@@ -1,0 +1,166 @@
+"""Every report's query time on an analytic store: cold, warm uncached (p50/p95) and from the answer cache.
+
+    .venv/bin/python bench/reports.py --store duckdb:///var/analytics.duckdb     # a store the data path filled
+    .venv/bin/python bench/reports.py --synthetic 100000 [--store duckdb:///var/bench-reports.duckdb]
+
+``--synthetic N`` first fills the store (DuckDB only: it is generated with DuckDB's own SQL) with a made-up
+business of N customers in the proportions of the demo estate: a deal per customer and its stage history,
+1.5 tickets, 3 order or invoice days, half a lead in one or two of 200 campaigns, a value-model row, and a
+marketing segment for 30% of them: about 11.6 rows per customer (1.16 million for 100,000).
+
+Each report runs under four requests: no filter, a sales rep's scope (one owner of 50), one country, and the
+last quarter; ``--runs`` times each, the answer cache bypassed, then once more from the cache. It also pages
+the customers behind the funnel's first stage. Prints a table of milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.common import percentile
+from crmgraph.analytics.reports import (
+    REPORTS,
+    ReportFilter,
+    ReportRequest,
+    customer_page,
+    customers_query,
+    report_now,
+)
+from crmgraph.analytics.settings import ReportsConfig
+from crmgraph.analytics.store import AnalyticStore
+
+OWNERS = 50
+CAMPAIGNS = 200
+COUNTRIES = ("DE", "FR", "GB", "CN", "JP", "SG", "US", "IT", "ES", "NL")
+
+
+def _synthetic(store: AnalyticStore, customers: int) -> int:
+    """Fill the store with a made-up business of ``customers`` customers; the rows written."""
+    if store.backend != "duckdb":
+        raise SystemExit("--synthetic: only a DuckDB store is generated (duckdb:///path)")
+    n = customers
+    countries = "[" + ", ".join(f"'{c}'" for c in COUNTRIES) + "]"
+    statements = [
+        # hash() is an unsigned 64-bit number; list indexes and intervals want a signed one
+        "CREATE OR REPLACE TEMP MACRO h(x) AS (hash(x) % 1000000007)::BIGINT",
+        *(f"DELETE FROM {table}" for table in ("deal_stages", "deals", "tickets", "party_days", "campaign_members",
+                                               "leads", "campaigns", "customer_value", "customer_segments",
+                                               "customers", "freshness")),
+        f"""INSERT INTO customers SELECT i::VARCHAR, 'Customer ' || i, {countries}[1 + i % 10], 'o' || (i % {OWNERS}),
+            'industry', 'customer', TIMESTAMPTZ '2020-01-01' + to_days((i % 1000)::INT) FROM range(1, {n} + 1) t(i)""",
+        f"""INSERT INTO customer_segments SELECT i::VARCHAR, 'marketing:' || (i % 5), 'Segment ' || (i % 5)
+            FROM range(1, {n} + 1) t(i) WHERE i % 10 < 3""",
+        f"""CREATE TEMP TABLE synthetic_deals AS SELECT i, 1 + (h(i) % 5)::INT AS depth, h(i * 7) % 2 = 0 AS won,
+            TIMESTAMPTZ '2023-01-01' + to_seconds((h(i * 3) % (730 * 86400))::BIGINT) AS created
+            FROM range(1, {n} + 1) t(i)""",
+        """INSERT INTO deals SELECT 'crm:' || i, 'crm', i::VARCHAR, CASE WHEN i % 20 = 0 THEN NULL ELSE i::VARCHAR END,
+            'o' || (h(i * 11) % 50), 'Deal ' || i,
+            CASE WHEN depth = 5 THEN (CASE WHEN won THEN 'closedwon' ELSE 'closedlost' END)
+                 ELSE ['appointment', 'qualified', 'proposal', 'contract'][depth] END,
+            CASE WHEN depth = 5 THEN (CASE WHEN won THEN 'WON' ELSE 'LOST' END) ELSE 'OPEN' END,
+            (100 + h(i * 5) % 50000)::DECIMAL(18, 2), (100 + h(i * 5) % 50000)::DECIMAL(18, 2), 'EUR', created,
+            CASE WHEN depth = 5 THEN created + to_days(5 * depth) END, created FROM synthetic_deals""",
+        """INSERT INTO deal_stages SELECT 'crm:' || i,
+            CASE WHEN k = 5 THEN (CASE WHEN won THEN 'closedwon' ELSE 'closedlost' END)
+                 ELSE ['appointment', 'qualified', 'proposal', 'contract'][k] END,
+            created + to_hours((k - 1) * (24 + h(i * k) % 200)::INT)
+            FROM synthetic_deals, range(1, 6) s(k) WHERE k <= depth""",
+        f"""INSERT INTO tickets SELECT 'tickets:' || j, 'tickets', j::VARCHAR, (1 + j % {n})::VARCHAR,
+            'g' || (j % 8), NULL, ['URGENT', 'HIGH', 'NORMAL', 'LOW', NULL][1 + h(j) % 5],
+            ['question', 'problem', 'incident', 'task', 'complaint', 'billing'][1 + h(j * 3) % 6], '',
+            h(j * 3) % 6 = 4, CASE WHEN h(j * 7) % 10 < 7 THEN 'SOLVED' ELSE ['NEW', 'OPEN', 'PENDING'][1 + j % 3] END,
+            created, CASE WHEN h(j * 13) % 10 < 9 THEN created + to_minutes((h(j * 17) % 3000)::INT) END,
+            CASE WHEN h(j * 7) % 10 < 7 THEN created + to_minutes((h(j * 19) % 20000)::INT) END, created
+            FROM (SELECT j, TIMESTAMPTZ '2023-01-01' + to_seconds((h(j * 23) % (730 * 86400))::BIGINT) AS created
+                  FROM range(1, {n * 3 // 2} + 1) t(j))""",
+        f"""INSERT INTO party_days SELECT 'erp', CASE WHEN k = 1 THEN 'order' ELSE 'invoice' END, i::VARCHAR,
+            DATE '2023-01-01' + (k * 240 + h(i * k) % 200)::INT, 'EUR', i::VARCHAR, 1,
+            (50 + h(i * k * 3) % 20000)::DECIMAL(18, 2), (50 + h(i * k * 3) % 20000)::DECIMAL(18, 2)
+            FROM range(1, {n} + 1) t(i), range(1, 4) s(k)""",
+        f"""INSERT INTO campaigns SELECT 'marketing:' || c, 'marketing', c::VARCHAR, 'Campaign ' || c,
+            ['email', 'webinar', 'trade_show', 'ads'][1 + c % 4], (1000 + c * 37 % 20000)::DECIMAL(18, 2),
+            TIMESTAMPTZ '2023-01-01' + to_days((c * 3)::INT), TIMESTAMPTZ '2023-01-01' + to_days((c * 3 + 30)::INT)
+            FROM range(1, {CAMPAIGNS} + 1) t(c)""",
+        f"""INSERT INTO leads SELECT 'marketing:l' || l, 'marketing', 'l' || l,
+            CASE WHEN l % 10 = 0 THEN NULL ELSE (1 + h(l) % {n})::VARCHAR END, 'o' || (l % {OWNERS}), 'lead',
+            TIMESTAMPTZ '2023-01-01' + to_days((l % 700)::INT) FROM range(1, {n // 2} + 1) t(l)""",
+        f"""INSERT INTO campaign_members SELECT DISTINCT 'marketing:' || c, 'marketing:l' || l FROM (
+            SELECT l, 1 + l % {CAMPAIGNS} AS c FROM range(1, {n // 2} + 1) t(l)
+            UNION ALL SELECT l, 1 + (l * 7 + 3) % {CAMPAIGNS} FROM range(1, {n // 2} + 1) t(l) WHERE l % 2 = 0)""",
+        f"""INSERT INTO customer_value SELECT i::VARCHAR, 1 + i % 9, i % 9, 10.0 + i % 300, 400.0, 100.0 + i % 500,
+            (i % 9 * 700)::DECIMAL(18, 2), (h(i) % 1000) / 1000.0, (i % 7) / 2.0, 10.0 + h(i * 3) % 30000,
+            TIMESTAMPTZ '2024-12-31' FROM range(1, {n} + 1) t(i)""",
+        """INSERT INTO freshness SELECT name, now(), NULL, 0 FROM (VALUES ('crm.party'), ('crm.deal'),
+            ('tickets.ticket'), ('erp.invoice'), ('erp.order'), ('marketing.campaign'), ('marketing.person'),
+            ('model.customer_value')) v(name)""",
+        "DROP TABLE synthetic_deals",
+    ]  # fmt: skip
+    with store.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        tables = ("customers", "customer_segments", "deals", "deal_stages", "tickets", "party_days", "campaigns",
+                  "leads", "campaign_members", "customer_value")  # fmt: skip
+        return sum(int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()) for table in tables)
+
+
+def _requests(now: datetime) -> dict[str, ReportRequest]:
+    quarter = ReportFilter(start=datetime(2024, 10, 1, tzinfo=UTC), end=datetime(2025, 1, 1, tzinfo=UTC))
+    return {
+        "all": ReportRequest(ReportFilter(), now=now),
+        "rep": ReportRequest(ReportFilter(), scope=((("owner_id", ("o7",)),),), now=now),
+        "country": ReportRequest(ReportFilter(country="DE"), now=now),
+        "quarter": ReportRequest(quarter, now=now),
+    }
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", default="duckdb:///var/bench-reports.duckdb", help="the analytic store's URL")
+    parser.add_argument("--synthetic", type=int, default=0, help="first fill it with this many made-up customers")
+    parser.add_argument("--runs", type=int, default=20, help="uncached runs per report and request")
+    args = parser.parse_args()
+    store = AnalyticStore(args.store)
+    config = ReportsConfig()
+    if args.synthetic:
+        started = time.perf_counter()
+        rows = _synthetic(store, args.synthetic)
+        print(f"filled {rows:,} rows for {args.synthetic:,} customers in {_ms(started) / 1000:.1f} s")
+    now = datetime.now(UTC)
+    print(f"{'report':<26} {'request':<8} {'cold':>8} {'p50':>8} {'p95':>8} {'cached':>8}")
+    for name in REPORTS:
+        for label, request in _requests(now).items():
+            started = time.perf_counter()
+            report_now(store, name, request, config, cached=False)
+            cold = _ms(started)
+            times = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                report_now(store, name, request, config, cached=False)
+                times.append(_ms(started))
+            started = time.perf_counter()
+            answer: Any = report_now(store, name, request, config)
+            cached = _ms(started)
+            print(f"{name:<26} {label:<8} {cold:8.1f} {percentile(times, 0.5):8.1f} {percentile(times, 0.95):8.1f} "
+                  f"{cached:8.2f}")  # fmt: skip
+    funnel = report_now(store, "salesFunnel", _requests(now)["all"], config)
+    times = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        query = customers_query(funnel.stages[0].drill_down, _requests(now)["rep"], config)
+        customer_page(store, query, 20, None)
+        times.append(_ms(started))
+    print(f"{'reportCustomers (page 20)':<26} {'rep':<8} {'':>8} {percentile(times, 0.5):8.1f} "
+          f"{percentile(times, 0.95):8.1f}")  # fmt: skip
+    del answer
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,8 +3,10 @@ customers behind a figure, the filters, and the freshness; each compared with wh
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ConsoleFacade, sign_in
@@ -111,3 +113,26 @@ def test_the_filters_ask_the_reports_again_and_stay_in_the_address(page: Page, c
     expect(page).to_have_url(f"{console.url}/#/dashboard?period=all&country=de")
     expect(_figure(page, "salesFunnel", "deals")).to_have_text(f"{germany['deals']:,}")
     expect(page.locator(".filter-summary")).to_contain_text("country DE")
+
+
+def test_a_cards_exports_are_the_files_the_facade_gives_the_role_with_the_filters_shown(
+    page: Page, console: ConsoleFacade
+) -> None:
+    def exported(role: str, extension: str, query: str = "") -> bytes:
+        answer = httpx.get(f"{console.url}/reports/salesFunnel.{extension}{query}",
+                           headers={"Authorization": f"Bearer {console.token(role)}"}, timeout=30)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer.content
+
+    own = exported("sales_rep", "csv", "?country=DE")
+    assert own != exported("admin", "csv", "?country=DE")  # the rep's file is their own
+    sign_in(page, "sales_rep")
+    page.goto("/#/dashboard?country=DE")
+    card = page.locator('[data-report="salesFunnel"]')
+    with page.expect_download() as csv:
+        card.locator('[data-export="csv"]').click()
+    assert csv.value.suggested_filename == "salesFunnel.csv"
+    assert Path(csv.value.path()).read_bytes() == own
+    with page.expect_download() as png:
+        card.locator('[data-export="png"]').click()
+    assert Path(png.value.path()).read_bytes().startswith(b"\x89PNG")

@@ -93,10 +93,10 @@ export async function dashboard(container, { params }) {
     show(container, h("h1", {}, "Dashboard"), forbiddenPage("the reports", answers[0].errors));
     return;
   }
-  Object.keys(REPORTS).forEach((name, index) => renderCard(cards[index], name, answers[index], context, params));
+  Object.keys(REPORTS).forEach((name, index) => renderCard(cards[index], name, answers[index], context));
 }
 
-function renderCard(card, name, answer, context, params) {
+function renderCard(card, name, answer, context) {
   const body = card.querySelector(".body");
   const freshness = card.querySelector(".freshness");
   const report = answer.data && answer.data.report;
@@ -110,8 +110,7 @@ function renderCard(card, name, answer, context, params) {
   if (report.freshness) freshness.title = report.freshness.parts.map((part) => `${part.name}: ${part.rows} rows, loaded ${when(part.loadedAt)}`).join("\n");
   const exports = h("div", { class: "exports" }, "Export: ",
     ["csv", "png", "pdf"].map((extension) => h("button", { type: "button", class: "link", dataset: { export: extension }, onclick: async (event) => {
-      const query = new URLSearchParams();
-      for (const [key, value] of params.entries()) if (key !== "period") query.set(key, value);
+      const query = new URLSearchParams(context.filter); // the file holds what the card shows
       try {
         await download(`/reports/${name}.${extension}?${query}`, `${name}.${extension}`);
       } catch (error) {

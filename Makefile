@@ -21,10 +21,13 @@ install: $(STAMP) chromium
 
 # The console's browser tests drive Debian's Chromium (never a browser download at run time).
 CHROMIUM ?= /usr/bin/chromium
+# On a fresh machine the package lists may be missing or stale: they are updated when the install needs it.
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
-		if ! apt-cache show chromium >/dev/null 2>&1; then apt-get update; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-cache show chromium >/dev/null 2>&1 || apt-get update; \
+		apt-get install -y --no-install-recommends chromium \
+			|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
 	fi
 
 ## The whole demo: legacy estate (CRM, tickets, ERP, marketing) with seeded data, identity links, GraphQL + GraphiQL.

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from crmgraph.config import ConfigErrors, parse_config
 from crmgraph.console.demo_sign_in import DemoSignIn, DemoSignInUnavailable
-from tests.browser.conftest import ConsoleFacade, sign_in
+from tests.browser.conftest import ConsoleFacade
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -56,9 +56,14 @@ def test_a_role_the_page_does_not_offer_gets_no_token(console: ConsoleFacade) ->
     assert refused.status_code == 400 and "not a demo role" in refused.json()["error"]
 
 
-def test_sign_in_as_each_role_shows_who(page: Page) -> None:
-    sign_in(page, "marketing")
+def test_a_page_asked_for_opens_once_someone_signed_in_and_not_before(page: Page) -> None:
+    page.goto("/#/customers")
+    expect(page.locator("h1")).to_have_text("Sign in to the crmgraph console")  # a page asked for: sign in first
+    expect(page.locator("#nav")).to_be_hidden()
+    page.get_by_role("button", name="marketing", exact=True).click()
     expect(page.locator("#who")).to_contain_text("demo-marketing (marketing)")
+    expect(page.locator("#nav")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Customers")  # then the page asked for
 
 
 def test_production_mode_refuses_the_demo_sign_in_by_name() -> None:

@@ -39,7 +39,8 @@ async function route() {
   header();
   if (!session.token() || name === "sign-in") {
     document.title = "Sign in - crmgraph console";
-    await signInPage(page, () => { location.hash = "#/dashboard"; if (name === "dashboard") route(); });
+    // Signed in, the page that was asked for opens (the dashboard when the sign-in page itself was).
+    await signInPage(page, () => { if (name === "sign-in") location.hash = "#/dashboard"; else route(); });
     return;
   }
   const view = VIEWS[name];

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from crmgraph.analytics.store import default_store_url
-from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key
+from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key, issue_development_token
 from tests.browser.reports_store import ReportOwners, fill_reports
 from tests.facade import Facade, facade_config, serve_facade, store_copy
 from tests.marketing_source import marketing_sources
@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "crmgraph" / "demo" / "config.yaml"
 TIMEOUT_MS = 15_000
+NO_AMOUNTS = "analyst_without_amounts"
 
 
 @dataclass
@@ -46,6 +47,12 @@ class ConsoleFacade:
 
     facade: Facade
     owners: ReportOwners  # whose figures the dashboard's dataset holds
+    keys: Path  # the development key the facade accepts
+
+    def token_of(self, subject: str, *roles: str) -> str:
+        """A token of the test's own making, for a role the sign-in page does not offer."""
+        return issue_development_token(self.keys, subject=subject, roles=list(roles), issuer=DEMO_ISSUER,
+                                       audience=DEMO_AUDIENCE)  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -70,6 +77,8 @@ def _demo_governance(jwks: Path) -> str:
     # Lead distribution and ticket routing as the demo has them, the ticket triage by keywords (no model file).
     assignment = demo["workflows"]["assignment"]
     assignment["tickets"]["classifier"] = "keywords"
+    # One role more, signed in with a pasted token: some of the funnel's figures are denied it.
+    demo["policy"]["roles"][NO_AMOUNTS] = {"deny": ["SalesFunnel.winRate", "FunnelStage.amount"]}
     sections = {"auth": auth, "policy": demo["policy"], "console": {"demo_sign_in": True},
                 "workflows": {"assignment": assignment}}  # fmt: skip
     return "\n        ".join(f"{name}: {json.dumps(value)}" for name, value in sections.items())
@@ -91,7 +100,8 @@ def console(
 ) -> Iterator[ConsoleFacade]:
     """The facade over the four test systems, configured as the demo is, serving the console."""
     folder = tmp_path_factory.mktemp("console")
-    _, jwks = ensure_development_key(folder / "keys")
+    keys = folder / "keys"
+    _, jwks = ensure_development_key(keys)
     identity = store_copy(marketing_estate.identity_url, folder)  # the console's tests decide review candidates
     estate = marketing_estate.estate
     config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, identity,
@@ -99,7 +109,7 @@ def console(
                            governance=_demo_governance(jwks))  # fmt: skip
     owners = fill_reports(identity, default_store_url(config.reports, identity))
     with serve_facade(config) as facade:
-        yield ConsoleFacade(facade, owners)
+        yield ConsoleFacade(facade, owners, keys)
 
 
 @pytest.fixture(scope="package")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ConsoleFacade, sign_in
+from tests.browser.conftest import NO_AMOUNTS, ConsoleFacade, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -136,3 +136,23 @@ def test_a_cards_exports_are_the_files_the_facade_gives_the_role_with_the_filter
     with page.expect_download() as png:
         card.locator('[data-export="png"]').click()
     assert Path(png.value.path()).read_bytes().startswith(b"\x89PNG")
+
+
+def test_figures_a_role_may_not_read_are_said_to_be_hidden_and_the_rest_still_shows(
+    page: Page, console: ConsoleFacade
+) -> None:
+    token = console.token_of("analyst", NO_AMOUNTS)
+    answer = console.facade.query(FUNNEL.replace("deals drillDown", "deals winRate drillDown"),
+                                  headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer["data"]["salesFunnel"]["winRate"] is None
+    assert {error["extensions"]["code"] for error in answer["errors"]} == {"FORBIDDEN"}
+    page.goto("/#/sign-in")
+    page.locator("#credential").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    funnel = page.locator('[data-report="salesFunnel"]')
+    hidden = funnel.locator('.notice li[data-code="FORBIDDEN"]')
+    expect(hidden).to_have_count(2)  # the win rate, and the stages' amounts (one line for them all)
+    expect(hidden.first).to_contain_text("salesFunnel.winRate hidden for your role")
+    expect(_figure(page, "salesFunnel", "winRate")).to_have_text("–")
+    expect(_figure(page, "salesFunnel", "deals")).to_have_text(f"{answer['data']['salesFunnel']['deals']:,}")
+    expect(page.locator('[data-report="serviceReport"] .notice')).to_have_count(0)

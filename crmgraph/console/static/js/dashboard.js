@@ -96,7 +96,9 @@ export async function dashboard(container, { params }) {
   Object.keys(REPORTS).forEach((name, index) => renderCard(cards[index], name, answers[index], context));
 }
 
-function renderCard(card, name, answer, context) {
+function renderCard(card, name, { data, errors }, context) {
+  // The documents alias each report as `report`: its errors name it as the graph does (salesFunnel.winRate).
+  const answer = { data, errors: errors.map((error) => (error.path && error.path[0] === "report" ? { ...error, path: [name, ...error.path.slice(1)] } : error)) };
   const body = card.querySelector(".body");
   const freshness = card.querySelector(".freshness");
   const report = answer.data && answer.data.report;

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from crmgraph.config import ConfigErrors, parse_config
 from crmgraph.console.demo_sign_in import DemoSignIn, DemoSignInUnavailable
+from crmgraph.console.routes import console_routes
 from tests.browser.conftest import ConsoleFacade
 
 if TYPE_CHECKING:
@@ -84,3 +85,11 @@ def test_without_the_switch_the_console_offers_no_demo_roles() -> None:
     assert sign_in.roles() == [] and "console.demo_sign_in" in (sign_in.unavailable() or "")
     with pytest.raises(DemoSignInUnavailable):
         sign_in.issue("admin")
+
+
+def test_a_configuration_may_serve_no_console() -> None:
+    text = 'sources: {crm: {adapter: hubspot, url: "http://127.0.0.1:1", token: t}}'
+    off = parse_config(text + "\nconsole: {enabled: false}")
+    assert console_routes(off, lambda: pytest.fail("no identity store is read")) == []
+    served = console_routes(parse_config(text), lambda: pytest.fail("no identity store is read"))
+    assert "/" in {route.path for route in served}

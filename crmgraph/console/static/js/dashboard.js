@@ -9,6 +9,7 @@ import { errorList, forbiddenPage } from "./problems.js";
 import { DRILL, REPORTS, TITLES } from "./reports.js";
 
 const FILTERS = ["from", "to", "ownerId", "team", "country", "segmentId"];
+let refreshTimer = null; // the big screen's next refresh
 const PERIODS = { all: "All time", "30d": "Last 30 days", "90d": "Last 90 days", quarter: "This quarter", year: "This year", custom: "Custom" };
 
 function day(date) {
@@ -51,7 +52,7 @@ function filterForm(params, owners) {
     const chosen = data.get("period");
     const range = chosen === "custom" ? { from: data.get("from"), to: data.get("to") } : periodRange(chosen);
     const next = new URLSearchParams({ period: chosen, ...range });
-    for (const name of ["ownerId", "team", "country", "segmentId"]) {
+    for (const name of ["ownerId", "team", "country", "segmentId", "refresh"]) {
       if (String(data.get(name) || "").trim()) next.set(name, String(data.get(name)).trim());
     }
     for (const [name, value] of [...next.entries()]) if (!value) next.delete(name);
@@ -65,13 +66,25 @@ function filterForm(params, owners) {
   field("team", "Team", { placeholder: "e.g. emea", size: 10 }),
   field("country", "Country", { placeholder: "DE", size: 4, maxlength: 2 }),
   field("segmentId", "Segment", { placeholder: "segment id", size: 12 }),
+  h("label", {}, "Refresh", h("select", { name: "refresh" },
+    [["", "never"], ["60", "every minute"], ["300", "every 5 minutes"]].map(([value, label]) =>
+      h("option", { value, selected: (params.get("refresh") || "") === value }, label)))),
   h("button", { type: "submit" }, "Apply"),
-  h("a", { href: "#/dashboard", class: "reset" }, "Reset"));
+  h("a", { href: "#/dashboard", class: "reset" }, "Reset"),
+  // The big screen (大屏): the dashboard alone on a wall display, refreshed as chosen.
+  h("button", { type: "button", class: "link", onclick: () => document.documentElement.requestFullscreen?.() }, "Full screen"));
   return form;
 }
 
 export async function dashboard(container, { params }) {
   const filter = reportFilter(params);
+  const every = Number.parseInt(params.get("refresh") || "", 10);
+  clearTimeout(refreshTimer);
+  if (every >= 30) {
+    const shown = location.hash;
+    // Asked again while the same dashboard is still shown (a hashchange re-renders it, same address).
+    refreshTimer = setTimeout(() => { if (location.hash === shown) window.dispatchEvent(new HashChangeEvent("hashchange")); }, every * 1000);
+  }
   const owners = h("datalist", { id: "owners" });
   const drill = h("aside", { id: "drill", class: "drill", hidden: true });
   const cards = Object.keys(REPORTS).map((name) => h("article", { class: "card", dataset: { report: name } },

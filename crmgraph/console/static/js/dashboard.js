@@ -10,6 +10,7 @@ import { DRILL, REPORTS, TITLES } from "./reports.js";
 
 const FILTERS = ["from", "to", "ownerId", "team", "country", "segmentId"];
 let refreshTimer = null; // the big screen's next refresh
+const CHART_BARS = 10; // more bars than this are unreadable on a card; the table below lists them all
 const PERIODS = { all: "All time", "30d": "Last 30 days", "90d": "Last 90 days", quarter: "This quarter", year: "This year", custom: "Custom" };
 
 function day(date) {
@@ -176,10 +177,10 @@ const RENDER = {
           share(stage.conversionToNext), stage.medianDaysToNext === null ? "–" : stage.medianDaysToNext.toFixed(1)],
         stage.drillDown, `Deals that reached ${stage.stage}`, context))),
       h("h3", {}, "By owner"),
-      table(["Owner", "Open", "Won", "Lost", `Won (${currency})`, "Win rate"],
+      scrolling(table(["Owner", "Open", "Won", "Lost", `Won (${currency})`, "Win rate"],
         report.owners.map((owner) => drillRow([owner.owner ? owner.owner.name : owner.ownerId, count(owner.open), count(owner.won),
           count(owner.lost), amount(owner.wonAmount), share(owner.winRate)],
-        owner.drillDown, `Deals of ${owner.owner ? owner.owner.name : owner.ownerId}`, context))),
+        owner.drillDown, `Deals of ${owner.owner ? owner.owner.name : owner.ownerId}`, context)))),
     ];
   },
 
@@ -217,22 +218,24 @@ const RENDER = {
 
   campaignRoi(report, context) {
     const { currency } = report;
+    const best = report.campaigns.slice(0, CHART_BARS); // the report lists the best ROI first
     return [
       h("div", { class: "figures" },
         figure("cost", `cost (${currency})`, amount(report.cost), null, context),
         figure("attributedRevenue", `attributed revenue (${currency})`, amount(report.attributedRevenue), null, context),
         figure("roi", "ROI", share(report.roi), null, context)),
       h("p", { class: "muted attribution" }, `Attribution: ${report.attribution}`),
+      report.campaigns.length > CHART_BARS ? h("h3", {}, `The ${CHART_BARS} best by ROI`) : null,
       chartBox((canvas) => barChart(canvas, {
-        labels: report.campaigns.map((campaign) => campaign.name),
-        datasets: [{ label: `cost (${currency})`, data: report.campaigns.map((campaign) => Number(campaign.cost || 0)) },
-          { label: `attributed revenue (${currency})`, data: report.campaigns.map((campaign) => Number(campaign.attributedRevenue)) }],
-        onPick: (index) => context.openDrill(report.campaigns[index].drillDown, `Customers from ${report.campaigns[index].name}`),
+        labels: best.map((campaign) => campaign.name),
+        datasets: [{ label: `cost (${currency})`, data: best.map((campaign) => Number(campaign.cost || 0)) },
+          { label: `attributed revenue (${currency})`, data: best.map((campaign) => Number(campaign.attributedRevenue)) }],
+        onPick: (index) => context.openDrill(best[index].drillDown, `Customers from ${best[index].name}`),
       })),
-      table(["Campaign", "Channel", "Leads", "Customers", "Won deals", `Attributed (${currency})`, "ROI"],
+      scrolling(table(["Campaign", "Channel", "Leads", "Customers", "Won deals", `Attributed (${currency})`, "ROI"],
         report.campaigns.map((campaign) => drillRow([campaign.name, campaign.channel || "–", count(campaign.leads), count(campaign.customers),
           count(campaign.wonDeals), amount(campaign.attributedRevenue), share(campaign.roi)],
-        campaign.drillDown, `Customers from ${campaign.name}`, context))),
+        campaign.drillDown, `Customers from ${campaign.name}`, context)))),
     ];
   },
 
@@ -282,6 +285,10 @@ const RENDER = {
     ];
   },
 };
+
+function scrolling(content) {
+  return h("div", { class: "scroll" }, content);
+}
 
 function pct(value) {
   return value === null || value === undefined ? null : Math.round(value * 1000) / 10;

@@ -88,7 +88,7 @@ export async function customer360(container, { argument }) {
       [when(event.occurredAt), event.kind, [h("strong", {}, event.title), event.summary ? ` ${event.summary}` : ""], source(event.source)])),
     h("div", { class: "columns" },
       section("Contacts", total("contacts"), rows("contacts", ["Name", "E-mail", "Phone", "Title", "Records"], (contact) =>
-        [contact.name, contact.email || "–", contact.phone || "–", contact.jobTitle || "–", contact.sources.map(source)])),
+        [contact.name, contact.email || "–", contact.phone || "–", contact.jobTitle || "–", contact.sources.flatMap((link) => [source(link), h("br")])])),
       section("Leads", list("leads") ? list("leads").length : null, rows("leads", ["Name", "E-mail", "Stage", "Points", "Record"], (lead) =>
         [lead.name, lead.email || "–", lead.stage || "–", count(lead.points), source(lead.source)]))),
     h("div", { class: "columns" },

@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from bench.common import percentile
 from crmgraph.analytics.reports import (
     REPORTS,
@@ -31,6 +33,7 @@ from crmgraph.analytics.reports import (
 )
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.store import AnalyticStore
+from crmgraph.analytics.tables import metadata
 
 OWNERS = 50
 CAMPAIGNS = 200
@@ -49,26 +52,33 @@ def _synthetic(store: AnalyticStore, customers: int) -> int:
         *(f"DELETE FROM {table}" for table in ("deal_stages", "deals", "tickets", "party_days", "campaign_members",
                                                "leads", "campaigns", "customer_value", "customer_segments",
                                                "customers", "freshness")),
-        f"""INSERT INTO customers SELECT i::VARCHAR, 'Customer ' || i, {countries}[1 + i % 10], 'o' || (i % {OWNERS}),
+        f"""INSERT INTO customers (customer_id, name, country, owner_id, industry, lifecycle_stage, created_at)
+            SELECT i::VARCHAR, 'Customer ' || i, {countries}[1 + i % 10], 'o' || (i % {OWNERS}),
             'industry', 'customer', TIMESTAMPTZ '2020-01-01' + to_days((i % 1000)::INT) FROM range(1, {n} + 1) t(i)""",
-        f"""INSERT INTO customer_segments SELECT i::VARCHAR, 'marketing:' || (i % 5), 'Segment ' || (i % 5)
+        f"""INSERT INTO customer_segments (customer_id, segment_key, segment_name)
+            SELECT i::VARCHAR, 'marketing:' || (i % 5), 'Segment ' || (i % 5)
             FROM range(1, {n} + 1) t(i) WHERE i % 10 < 3""",
         f"""CREATE TEMP TABLE synthetic_deals AS SELECT i, 1 + (h(i) % 5)::INT AS depth, h(i * 7) % 2 = 0 AS won,
             TIMESTAMPTZ '2023-01-01' + to_seconds((h(i * 3) % (730 * 86400))::BIGINT) AS created
             FROM range(1, {n} + 1) t(i)""",
-        """INSERT INTO deals SELECT 'crm:' || i, 'crm', i::VARCHAR, CASE WHEN i % 20 = 0 THEN NULL ELSE i::VARCHAR END,
+        """INSERT INTO deals (deal_key, source, source_id, customer_id, owner_id, name, stage, outcome, amount,
+            amount_original, currency, created_at, close_date, updated_at)
+            SELECT 'crm:' || i, 'crm', i::VARCHAR, CASE WHEN i % 20 = 0 THEN NULL ELSE i::VARCHAR END,
             'o' || (h(i * 11) % 50), 'Deal ' || i,
             CASE WHEN depth = 5 THEN (CASE WHEN won THEN 'closedwon' ELSE 'closedlost' END)
                  ELSE ['appointment', 'qualified', 'proposal', 'contract'][depth] END,
             CASE WHEN depth = 5 THEN (CASE WHEN won THEN 'WON' ELSE 'LOST' END) ELSE 'OPEN' END,
             (100 + h(i * 5) % 50000)::DECIMAL(18, 2), (100 + h(i * 5) % 50000)::DECIMAL(18, 2), 'EUR', created,
             CASE WHEN depth = 5 THEN created + to_days(5 * depth) END, created FROM synthetic_deals""",
-        """INSERT INTO deal_stages SELECT 'crm:' || i,
+        """INSERT INTO deal_stages (deal_key, stage, entered_at)
+            SELECT 'crm:' || i,
             CASE WHEN k = 5 THEN (CASE WHEN won THEN 'closedwon' ELSE 'closedlost' END)
                  ELSE ['appointment', 'qualified', 'proposal', 'contract'][k] END,
             created + to_hours((k - 1) * (24 + h(i * k) % 200)::INT)
             FROM synthetic_deals, range(1, 6) s(k) WHERE k <= depth""",
-        f"""INSERT INTO tickets SELECT 'tickets:' || j, 'tickets', j::VARCHAR, (1 + j % {n})::VARCHAR,
+        f"""INSERT INTO tickets (ticket_key, source, source_id, customer_id, group_id, assignee_id, priority, kind,
+            tags, complaint, status, created_at, first_reply_at, solved_at, updated_at)
+            SELECT 'tickets:' || j, 'tickets', j::VARCHAR, (1 + j % {n})::VARCHAR,
             'g' || (j % 8), NULL, ['URGENT', 'HIGH', 'NORMAL', 'LOW', NULL][1 + h(j) % 5],
             ['question', 'problem', 'incident', 'task', 'complaint', 'billing'][1 + h(j * 3) % 6], '',
             h(j * 3) % 6 = 4, CASE WHEN h(j * 7) % 10 < 7 THEN 'SOLVED' ELSE ['NEW', 'OPEN', 'PENDING'][1 + j % 3] END,
@@ -76,24 +86,31 @@ def _synthetic(store: AnalyticStore, customers: int) -> int:
             CASE WHEN h(j * 7) % 10 < 7 THEN created + to_minutes((h(j * 19) % 20000)::INT) END, created
             FROM (SELECT j, TIMESTAMPTZ '2023-01-01' + to_seconds((h(j * 23) % (730 * 86400))::BIGINT) AS created
                   FROM range(1, {n * 3 // 2} + 1) t(j))""",
-        f"""INSERT INTO party_days SELECT 'erp', CASE WHEN k = 1 THEN 'order' ELSE 'invoice' END, i::VARCHAR,
+        f"""INSERT INTO party_days (source, entity, party_id, day, currency, customer_id, count, total, total_original)
+            SELECT 'erp', CASE WHEN k = 1 THEN 'order' ELSE 'invoice' END, i::VARCHAR,
             DATE '2023-01-01' + (k * 240 + h(i * k) % 200)::INT, 'EUR', i::VARCHAR, 1,
             (50 + h(i * k * 3) % 20000)::DECIMAL(18, 2), (50 + h(i * k * 3) % 20000)::DECIMAL(18, 2)
             FROM range(1, {n} + 1) t(i), range(1, 4) s(k)""",
-        f"""INSERT INTO campaigns SELECT 'marketing:' || c, 'marketing', c::VARCHAR, 'Campaign ' || c,
+        f"""INSERT INTO campaigns (campaign_key, source, source_id, name, channel, cost, starts_at, ends_at)
+            SELECT 'marketing:' || c, 'marketing', c::VARCHAR, 'Campaign ' || c,
             ['email', 'webinar', 'trade_show', 'ads'][1 + c % 4], (1000 + c * 37 % 20000)::DECIMAL(18, 2),
             TIMESTAMPTZ '2023-01-01' + to_days((c * 3)::INT), TIMESTAMPTZ '2023-01-01' + to_days((c * 3 + 30)::INT)
             FROM range(1, {CAMPAIGNS} + 1) t(c)""",
-        f"""INSERT INTO leads SELECT 'marketing:l' || l, 'marketing', 'l' || l,
+        f"""INSERT INTO leads (lead_key, source, source_id, customer_id, owner_id, stage, created_at)
+            SELECT 'marketing:l' || l, 'marketing', 'l' || l,
             CASE WHEN l % 10 = 0 THEN NULL ELSE (1 + h(l) % {n})::VARCHAR END, 'o' || (l % {OWNERS}), 'lead',
             TIMESTAMPTZ '2023-01-01' + to_days((l % 700)::INT) FROM range(1, {n // 2} + 1) t(l)""",
-        f"""INSERT INTO campaign_members SELECT DISTINCT 'marketing:' || c, 'marketing:l' || l FROM (
+        f"""INSERT INTO campaign_members (campaign_key, lead_key)
+            SELECT DISTINCT 'marketing:' || c, 'marketing:l' || l FROM (
             SELECT l, 1 + l % {CAMPAIGNS} AS c FROM range(1, {n // 2} + 1) t(l)
             UNION ALL SELECT l, 1 + (l * 7 + 3) % {CAMPAIGNS} FROM range(1, {n // 2} + 1) t(l) WHERE l % 2 = 0)""",
-        f"""INSERT INTO customer_value SELECT i::VARCHAR, 1 + i % 9, i % 9, 10.0 + i % 300, 400.0, 100.0 + i % 500,
+        f"""INSERT INTO customer_value (customer_id, orders, frequency, recency_days, age_days, monetary,
+            lifetime_revenue, p_alive, expected_purchases, predicted_clv, computed_at)
+            SELECT i::VARCHAR, 1 + i % 9, i % 9, 10.0 + i % 300, 400.0, 100.0 + i % 500,
             (i % 9 * 700)::DECIMAL(18, 2), (h(i) % 1000) / 1000.0, (i % 7) / 2.0, 10.0 + h(i * 3) % 30000,
             TIMESTAMPTZ '2024-12-31' FROM range(1, {n} + 1) t(i)""",
-        """INSERT INTO freshness SELECT name, now(), NULL, 0 FROM (VALUES ('crm.party'), ('crm.deal'),
+        """INSERT INTO freshness (name, loaded_at, changed_at, rows)
+            SELECT name, now(), NULL, 0 FROM (VALUES ('crm.party'), ('crm.deal'),
             ('tickets.ticket'), ('erp.invoice'), ('erp.order'), ('marketing.campaign'), ('marketing.person'),
             ('model.customer_value')) v(name)""",
         "DROP TABLE synthetic_deals",
@@ -104,6 +121,37 @@ def _synthetic(store: AnalyticStore, customers: int) -> int:
         tables = ("customers", "customer_segments", "deals", "deal_stages", "tickets", "party_days", "campaigns",
                   "leads", "campaign_members", "customer_value")  # fmt: skip
         return sum(int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()) for table in tables)
+
+
+def _copy(source_url: str, store: AnalyticStore) -> int:
+    """Copy every table of the store at ``source_url`` into ``store`` (PostgreSQL: COPY); the rows copied."""
+    source = AnalyticStore(source_url)
+    copied = 0
+    with store.engine.begin() as target:
+        for table in reversed(metadata.sorted_tables):
+            target.execute(table.delete())
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for table in metadata.sorted_tables:
+            names = [column.name for column in table.columns]
+            with source.engine.connect() as conn:
+                rows = conn.execute(select(*table.columns)).all()
+            if store.backend == "postgresql":
+                with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for row in rows:
+                        copy.write_row(tuple(row))
+            else:
+                marks = ", ".join("?" for _ in names)
+                cursor.executemany(
+                    f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", [tuple(r) for r in rows]
+                )
+            copied += len(rows)
+        raw.commit()
+    finally:
+        raw.close()
+        source.close()
+    return copied
 
 
 def _requests(now: datetime) -> dict[str, ReportRequest]:
@@ -124,6 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default="duckdb:///var/bench-reports.duckdb", help="the analytic store's URL")
     parser.add_argument("--synthetic", type=int, default=0, help="first fill it with this many made-up customers")
+    parser.add_argument(
+        "--copy-from", help="first copy every table of this store into --store (e.g. a synthetic DuckDB)"
+    )
     parser.add_argument("--runs", type=int, default=20, help="uncached runs per report and request")
     args = parser.parse_args()
     store = AnalyticStore(args.store)
@@ -132,6 +183,13 @@ def main() -> None:
         started = time.perf_counter()
         rows = _synthetic(store, args.synthetic)
         print(f"filled {rows:,} rows for {args.synthetic:,} customers in {_ms(started) / 1000:.1f} s")
+    if args.copy_from:
+        started = time.perf_counter()
+        rows = _copy(args.copy_from, store)
+        with store.engine.begin() as conn:
+            if store.backend == "postgresql":
+                conn.exec_driver_sql("ANALYZE")
+        print(f"copied {rows:,} rows from {args.copy_from} in {_ms(started) / 1000:.1f} s")
     now = datetime.now(UTC)
     print(f"{'report':<26} {'request':<8} {'cold':>8} {'p50':>8} {'p95':>8} {'cached':>8}")
     for name in REPORTS:

@@ -5,6 +5,7 @@ filter or token. The facade runs as a real server in front of the test estate (t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from crmgraph.analytics.reports import ReportFilter
 from crmgraph.analytics.reports.drilldown import encode
 from crmgraph.policy.masking import MASK
 from crmgraph.schema.ids import encode_id
+from crmgraph.schema.reports import teams
+from crmgraph.workflows.assignment.settings import LeadRules
 from tests.conftest import Estate
 from tests.facade import Facade
 from tests.reports_data import Slots
@@ -168,3 +171,14 @@ def test_a_filter_narrows_the_figures_through_the_graph(served: tuple[Facade, Sl
     assert data(ask(served, FUNNEL, filter=january))["salesFunnel"]["deals"] == 5
     assert data(ask(served, FUNNEL, filter={"segmentId": segment}))["salesFunnel"]["deals"] == 3
     assert data(ask(served, FUNNEL, filter={"country": "DE", "ownerId": served[1].a}))["salesFunnel"]["deals"] == 3
+
+
+def test_the_team_filter_reads_the_teams_of_the_running_lead_distribution() -> None:
+    rules = LeadRules.model_validate({"teams": [
+        {"name": "apac", "members": [{"owner_id": "50000001"}, {"owner_id": "50000002"}]},
+        {"name": "emea", "members": [{"owner_id": "50000003"}]},
+    ]})  # fmt: skip
+    assert teams(SimpleNamespace(leads=SimpleNamespace(rules=rules))) == {
+        "apac": ("50000001", "50000002"), "emea": ("50000003",)
+    }  # fmt: skip
+    assert teams(None) == {} and teams(SimpleNamespace(leads=None)) == {}, "no lead distribution: no teams"

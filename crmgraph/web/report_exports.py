@@ -83,6 +83,7 @@ class ReportExports:
         try:
             principal = self.authenticator.principal(request.headers)
         except Unauthenticated as refused:
+            self.runtime().denied(refused.reason, request.client.host if request.client else "")
             raise HttpRefusal(
                 401,
                 "UNAUTHENTICATED",

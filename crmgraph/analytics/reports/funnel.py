@@ -15,12 +15,12 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Select, Subquery, case, extract, func, null, select, union, union_all
+from sqlalchemy import Connection, Select, Subquery, case, func, null, select, union, union_all
 
 from crmgraph.analytics.reports import drilldown
 from crmgraph.analytics.reports.filters import ReportRequest, in_period, record_conditions
 from crmgraph.analytics.reports.freshness import DEAL, PARTY, Freshness
-from crmgraph.analytics.reports.sql import hours_between, money, optional_money, percentile, share
+from crmgraph.analytics.reports.sql import epoch_seconds, hours_between, money, optional_money, percentile, share
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.tables import deal_stages, deals
 
@@ -99,7 +99,7 @@ def _entries(request: ReportRequest) -> Subquery:
 def stage_order(conn: Connection, entries: Subquery, config: ReportsConfig) -> list[str]:
     """The stages in pipeline order (see the module's docstring)."""
     funnel = config.funnel
-    offset = extract("epoch", entries.c.entered_at) - extract("epoch", entries.c.created_at)
+    offset = epoch_seconds(entries.c.entered_at) - epoch_seconds(entries.c.created_at)
     mean = {
         row.stage: (float(row.mean) if row.mean is not None else float("inf"))
         for row in conn.execute(select(entries.c.stage, func.avg(offset).label("mean")).group_by(entries.c.stage))

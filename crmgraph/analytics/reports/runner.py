@@ -1,12 +1,13 @@
 """Running a report against the analytic store: off the event loop, once per store version, with its freshness.
 
-Answers are kept in a small LRU cache keyed by (report, filter, teams, scope, store version), where the
-store version is the ``freshness`` table's rows: any load or applied change moves a part's ``changed_at``
-or ``loaded_at``, so a cached answer is never served across a change. Reports that depend on the current
+Answers are kept in a small LRU cache keyed by (report, filter, teams, scope, configuration, store version),
+where the store version is the ``freshness`` table's rows (any load or applied change moves a part's
+``changed_at`` or ``loaded_at``) and the store's count of committed writes where it keeps one, so a cached
+answer is never served across a change. Reports that depend on the current
 time (backlog ages, churn's trailing year) are cached for at most :data:`NOW_TTL_S`.
 
-DuckDB's single connection is not safe to use from two threads at once, so queries on an embedded store
-take turns (a lock per store); PostgreSQL's pool runs them side by side.
+A DuckDB connection is not safe to use from two threads at once, so queries on a store whose engine shares
+one connection take turns (a lock per store); a pool of connections runs them side by side.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.pool import StaticPool
 
 from crmgraph.analytics.reports.drilldown import decode
 from crmgraph.analytics.reports.filters import ReportRequest
 from crmgraph.analytics.reports.freshness import all_parts, of_parts
+from crmgraph.analytics.reports.indexes import ensure_indexes
 from crmgraph.analytics.reports.registry import REPORTS
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.store import AnalyticStore
@@ -36,8 +39,10 @@ NOW_TTL_S = 30.0  # a cached answer that read the clock is this old at most
 
 class _StoreState:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the store's one shared connection, where it has only one
+        self.cache_lock = threading.Lock()
         self.answers: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self.indexed = False
 
 
 _states: weakref.WeakKeyDictionary[AnalyticStore, _StoreState] = weakref.WeakKeyDictionary()
@@ -54,7 +59,12 @@ def _state(store: AnalyticStore) -> _StoreState:
 
 def _run(store: AnalyticStore, work: Any) -> Any:
     state = _state(store)
-    if store.backend == "duckdb":
+    if not state.indexed:
+        with _states_lock:  # two first requests at once would race to create the same index
+            if not state.indexed:
+                ensure_indexes(store.engine)
+                state.indexed = True
+    if isinstance(store.engine.pool, StaticPool):  # one DuckDB connection for the process: take turns
         with state.lock, store.engine.connect() as conn:
             return work(conn)
     with store.engine.connect() as conn:
@@ -69,20 +79,25 @@ def report_now(
     report = REPORTS[name]
     request.owners()  # a team not configured is the client's mistake before anything runs
     state = _state(store)
+    version = getattr(store, "version", None)  # the store's count of committed writes, where it keeps one
+    written = version() if callable(version) else None
 
     def work(conn: Any) -> Any:
         parts = all_parts(conn)
-        key = (name, request.filter, _teams_key(request), request.scope, config.model_dump_json(), parts, request.now)
-        found = state.answers.get(key)
-        if cached and found is not None and (request.now is not None or time.monotonic() - found[0] < NOW_TTL_S):
-            state.answers.move_to_end(key)
-            return found[1]
+        settings = config.model_dump_json()
+        key = (name, request.filter, _teams_key(request), request.scope, settings, written, parts, request.now)
+        with state.cache_lock:
+            found = state.answers.get(key)
+            if cached and found is not None and (request.now is not None or time.monotonic() - found[0] < NOW_TTL_S):
+                state.answers.move_to_end(key)
+                return found[1]
         moment = request if request.now is not None else replace(request, now=request.moment())
         answer = report.compute(conn, moment, config)
         answer = replace(answer, freshness=of_parts(parts, report.parts))
-        state.answers[key] = (time.monotonic(), answer)
-        while len(state.answers) > CACHE_SIZE:
-            state.answers.popitem(last=False)
+        with state.cache_lock:
+            state.answers[key] = (time.monotonic(), answer)
+            while len(state.answers) > CACHE_SIZE:
+                state.answers.popitem(last=False)
         return answer
 
     return _run(store, work)

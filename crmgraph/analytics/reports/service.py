@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, extract, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, literal, or_, select
 
 from crmgraph.analytics.reports import drilldown
 from crmgraph.analytics.reports.filters import ReportRequest, in_period, record_conditions
 from crmgraph.analytics.reports.freshness import PARTY, TICKET, Freshness
-from crmgraph.analytics.reports.sql import hours_between, percentile, share
+from crmgraph.analytics.reports.sql import epoch_seconds, hours_between, percentile, share
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.tables import tickets
 
@@ -154,7 +154,7 @@ def _breakdown(
 
 
 def _age_hours(now: datetime) -> ColumnElement[float]:
-    return (literal(now.timestamp()) - extract("epoch", tickets.c.created_at)) / 3600.0
+    return (literal(now.timestamp()) - epoch_seconds(tickets.c.created_at)) / 3600.0
 
 
 def _past_sla(config: ReportsConfig, now: datetime) -> ColumnElement[bool]:

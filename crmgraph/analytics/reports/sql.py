@@ -5,14 +5,42 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Double, cast, extract, func
+from sqlalchemy import ColumnElement, Double, cast, func
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 CENT = Decimal("0.01")
 
 
+class epoch_seconds(FunctionElement[float]):
+    """Seconds since 1970 of a timestamp, as a double. ``EXTRACT(epoch FROM ...)`` is a ``numeric`` on
+    PostgreSQL 14 and later, and sorting or dividing numerics is many times slower than doubles (the
+    service report's percentiles took seconds on 150,000 tickets): each dialect's double-valued form."""
+
+    type = Double()
+    inherit_cache = True
+    name = "epoch_seconds"
+
+
+@compiles(epoch_seconds)
+def _epoch_default(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(EXTRACT(epoch FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch_seconds, "duckdb")
+def _epoch_duckdb(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"epoch({compiler.process(element.clauses, **kw)})"
+
+
 def hours_between(start: Any, end: Any) -> ColumnElement[Any]:
     """Hours from ``start`` to ``end`` (timestamps with a zone): NULL when either is NULL."""
-    return (extract("epoch", end) - extract("epoch", start)) / 3600.0
+    return (epoch_seconds(end) - epoch_seconds(start)) / 3600.0
 
 
 def percentile(fraction: float, value: Any) -> ColumnElement[float]:

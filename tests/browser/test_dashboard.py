@@ -42,6 +42,8 @@ def _figure(page: Page, report: str, figure: str) -> Any:
 def test_an_admin_sees_every_report_with_its_figures_charts_and_freshness(page: Page, console: ConsoleFacade) -> None:
     funnel = _funnel(console, "admin")
     service = console.query("admin", SERVICE)["data"]["serviceReport"]
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     sign_in(page, "admin")
     for report in REPORTS:
         card = page.locator(f'[data-report="{report}"]')
@@ -54,6 +56,10 @@ def test_an_admin_sees_every_report_with_its_figures_charts_and_freshness(page: 
     expect(page.locator('[data-report="salesFunnel"] .freshness')).to_contain_text("data as of 20")
     charts = page.evaluate("() => [...document.querySelectorAll('canvas')].filter((c) => Chart.getChart(c)).length")
     assert charts == 5  # funnel, service, campaigns, value bands, complaints: drawn by the vendored Chart.js
+    elsewhere = [
+        url for url in asked if not url.startswith(f"{console.url}/") and not url.startswith(("data:", "blob:"))
+    ]
+    assert asked and not elsewhere  # offline: the page, its scripts and every answer come from the facade
 
 
 def test_a_click_on_a_figure_lists_the_customers_behind_it_each_a_link_to_its_360(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.store import AnalyticStore
 from crmgraph.analytics.tables import metadata
 from crmgraph.errors import ClientError
-from tests.reports_data import DEFAULT, NOW, SEGMENT, STAGES, at, fill
+from tests.reports_data import DEFAULT, NOW, SEGMENT, STAGES, Slots, at, fill
 
 CONFIG = ReportsConfig()
 A, B = DEFAULT.a, DEFAULT.b
@@ -343,6 +344,16 @@ def test_the_customers_behind_a_figure_come_in_pages(store: AnalyticStore) -> No
     rest, more_after, _ = customer_page(store, query, 2, first[-1])
     assert (len(first), more, total, more_after) == (2, True, 3, False)
     assert first + rest == ids("c2", "c3", "c4")
+
+
+def test_the_customers_behind_a_figure_come_in_the_order_of_their_ids(tmp_path: Path) -> None:
+    store = AnalyticStore(f"duckdb:///{tmp_path / 'analytics.duckdb'}")
+    fill(store, Slots(customers=["9", "10", "100", "2", "30", "4"]))
+    query = customers_query(run(store, "churnRisk").drill_down, ReportRequest(ReportFilter()), CONFIG)
+    first, more, _ = customer_page(store, query, 2, None)
+    rest, _, _ = customer_page(store, query, 2, first[-1])
+    store.close()
+    assert (first, more, rest) == (["2", "10"], True, ["100"]), "c2 c3 c4 in numeric order, not as text"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from collections.abc import Hashable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.pool import StaticPool
 
 from crmgraph.analytics.reports.drilldown import decode
@@ -127,17 +127,19 @@ def customers_query(token: str, request: ReportRequest, config: ReportsConfig) -
 def customer_page(
     store: AnalyticStore, query: Select[Any], first: int, after: str | None
 ) -> tuple[list[str], bool, int]:
-    """One page of the distinct customer ids ``query`` selects, in id order after ``after``: (ids, has next, total)."""
+    """One page of the distinct customer ids ``query`` selects, after ``after``: (ids, has next, total). Golden
+    ids are decimal numbers kept as text: ordered by length, then as text, they come in numeric order."""
     ids = query.subquery("behind")
     column = ids.c[0]
     distinct = select(column.label("customer_id")).where(column.is_not(None)).distinct().subquery("distinct_ids")
+    customer_id, length = distinct.c.customer_id, func.length(distinct.c.customer_id)
 
     def work(conn: Any) -> tuple[list[str], bool, int]:
         total = int(conn.execute(select(func.count()).select_from(distinct)).scalar_one())
-        page = select(distinct.c.customer_id)
+        page = select(customer_id)
         if after is not None:
-            page = page.where(distinct.c.customer_id > after)
-        found = [str(row[0]) for row in conn.execute(page.order_by(distinct.c.customer_id).limit(first + 1))]
+            page = page.where(or_(length > len(after), and_(length == len(after), customer_id > after)))
+        found = [str(row[0]) for row in conn.execute(page.order_by(length, customer_id).limit(first + 1))]
         return found[:first], len(found) > first, total
 
     return _run(store, work)  # type: ignore[no-any-return]

@@ -19,7 +19,6 @@ import httpx
 import pytest
 import yaml
 
-from crmgraph.analytics.store import default_store_url
 from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key, issue_development_token
 from tests.browser.reports_store import ReportOwners, fill_reports
 from tests.facade import Facade, facade_config, serve_facade, store_copy
@@ -69,7 +68,7 @@ class ConsoleFacade:
         return self.facade.query(query, variables, headers={"Authorization": f"Bearer {self.token(role)}"})
 
 
-def _demo_governance(jwks: Path) -> str:
+def _demo_governance(jwks: Path, store_url: str) -> str:
     """The demo configuration's roles and policy, with JWTs of ``jwks``'s key and the console's demo sign-in;
     as ``facade_config``'s ``governance`` (top-level sections, JSON being YAML)."""
     demo = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
@@ -80,6 +79,7 @@ def _demo_governance(jwks: Path) -> str:
     # One role more, signed in with a pasted token: some of the funnel's figures are denied it.
     demo["policy"]["roles"][NO_AMOUNTS] = {"deny": ["SalesFunnel.winRate", "FunnelStage.amount"]}
     sections = {"auth": auth, "policy": demo["policy"], "console": {"demo_sign_in": True},
+                "reports": {"store_url": store_url},
                 "workflows": {"assignment": assignment}}  # fmt: skip
     return "\n        ".join(f"{name}: {json.dumps(value)}" for name, value in sections.items())
 
@@ -103,11 +103,12 @@ def console(
     keys = folder / "keys"
     _, jwks = ensure_development_key(keys)
     identity = store_copy(marketing_estate.identity_url, folder)  # the console's tests decide review candidates
+    store_url = f"duckdb:///{folder / 'analytics.duckdb'}"  # the dashboard's dataset, filled before the facade starts
     estate = marketing_estate.estate
     config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, identity,
                            more_sources=marketing_sources(estate.marketing_url),
-                           governance=_demo_governance(jwks))  # fmt: skip
-    owners = fill_reports(identity, default_store_url(config.reports, identity))
+                           governance=_demo_governance(jwks, store_url))  # fmt: skip
+    owners = fill_reports(identity, store_url)
     with serve_facade(config) as facade:
         yield ConsoleFacade(facade, owners, keys)
 

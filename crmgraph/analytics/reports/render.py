@@ -13,7 +13,7 @@ from typing import Any
 
 from crmgraph.analytics.reports.tabular import Chart, Table
 
-MAX_TABLE_ROWS = 30  # a page's worth; the CSV has every row
+MAX_TABLE_ROWS = 22  # what fits under the chart; the CSV has every row
 _drawing = threading.Lock()
 
 
@@ -61,7 +61,7 @@ def _table(axes: Any, table: Table) -> None:
     drawn = axes.table(cellText=text, colLabels=[_short(c) for c in table.columns], loc="upper center", cellLoc="right")
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(6)
-    drawn.scale(1, 1.1)
+    drawn.scale(1, 1.0)
 
 
 def _short(found: Any) -> str:

@@ -40,6 +40,7 @@ from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config, ConfigErrors
+from crmgraph.console.routes import console_routes
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
 from crmgraph.events import EventHub
@@ -269,6 +270,8 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         Route(
             "/reports/{report}.{format}", ReportExports(lambda: state["runtime"], authenticator).handle, methods=["GET"]
         ),
+        # The console at / (docs/console.md): a page that asks /graphql, as the signed-in role, for all it shows.
+        *console_routes(config, lambda: state["runtime"].identity),
     ]
     paths = frozenset(route.path for route in routes)
     middleware = [

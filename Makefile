@@ -52,7 +52,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile  # two workers (2 cores); tests/conftest.py gives each its own databases
 
 bench-seed: install
 	$(BIN)/python bench/seed_scale.py --customers 100000

@@ -181,7 +181,10 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 rules.start()
                 app.state.rules = rules
                 # The reports' store follows the change events (docs/reports.md): no full reload per change.
-                app.state.reports = start_updater(config, analytics, adapters, identity, events)
+                # One classifier (workflows.triage) routes new tickets and files changed ones under a category.
+                triage = build_classifier(config.workflows.triage)
+                categorize = triage if config.reports.service.categorize else None
+                app.state.reports = start_updater(config, analytics, adapters, identity, events, categorize)
                 writes = SagaWrites(adapters, idempotency, cache, events)
                 runner = state["runtime"].sagas = SagaRunner(saga_store, {KIND: deal_conversion(writes)})
                 # Sagas a stopped facade left half-way go on (or are undone) in the background.
@@ -192,7 +195,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 await audit.start()
                 assignment = app.state.assignment = state["runtime"].assignment = start_assignment(
                     config.workflows.assignment, config.identity.url, adapters, cache, identity, idempotency,
-                    events, audit.writer, triage=build_classifier(config.workflows.triage))  # fmt: skip
+                    events, audit.writer, triage=triage)  # fmt: skip
                 try:
                     yield
                 finally:

@@ -117,7 +117,7 @@ def _fill(conn: Connection, s: Slots) -> None:
     ]
     _insert(conn, t.tickets, [
         {"ticket_key": f"tickets:{key}", "source": "tickets", "source_id": key, "customer_id": s[slot],
-         "group_id": group, "priority": priority, "kind": kind, "complaint": complaint,
+         "group_id": group, "priority": priority, "kind": kind, "category": kind, "complaint": complaint,
          "tags": ",complaint," if complaint else "", "status": status, "created_at": created,
          "first_reply_at": created + reply * hours if reply is not None else None,
          "solved_at": created + solved * hours if solved is not None else None}

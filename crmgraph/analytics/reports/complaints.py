@@ -3,8 +3,8 @@
 The customers are those of the owner, team, country or segment asked, within the asker's scope. Their
 revenue is what they were invoiced in the period (``party_days``, by invoice day); bands rank the customers
 with revenue by it (:mod:`crmgraph.analytics.reports.bands`), the others are "No revenue". A complaint is a
-ticket created in the period that the ticket system's tags or type mark as one (``tickets.complaint``,
-``reports.service.complaint_tags``).
+ticket created in the period whose tags, or whose category (the triage classifier's, else the ticket
+system's type), ``reports.service.complaint_tags`` names (``tickets.complaint``).
 """
 
 from __future__ import annotations

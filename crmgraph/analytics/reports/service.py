@@ -30,7 +30,7 @@ NAME = "serviceReport"
 PARTS = (*PARTY, *TICKET)
 OPEN_STATUSES = ("NEW", "OPEN", "PENDING", "ON_HOLD")
 DEFAULT_PRIORITY = "NORMAL"
-DIMENSIONS = {"group": tickets.c.group_id, "priority": tickets.c.priority, "category": tickets.c.kind}
+DIMENSIONS = {"group": tickets.c.group_id, "priority": tickets.c.priority, "category": tickets.c.category}
 METRICS = ("firstReply", "resolution")
 
 

@@ -40,6 +40,7 @@ from crmgraph.audit.lifecycle import AuditTrailRuntime
 from crmgraph.cache.backend import close_backend, open_backend
 from crmgraph.cache.read_through import ReadThrough
 from crmgraph.config import Config, ConfigErrors
+from crmgraph.console.routes import console_routes
 from crmgraph.context import ANONYMOUS, RequestContext
 from crmgraph.errors import ConfigError
 from crmgraph.events import EventHub
@@ -62,6 +63,7 @@ from crmgraph.web.body import BodyLimitMiddleware
 from crmgraph.web.csrf import PREFLIGHT_HEADERS
 from crmgraph.web.graphql_view import GraphQLApp
 from crmgraph.web.operators import OperatorAccess
+from crmgraph.web.report_exports import ReportExports
 from crmgraph.web.security_headers import SecurityHeadersMiddleware
 from crmgraph.web.webhooks import WebhookEndpoint
 from crmgraph.workflows.assignment.runtime import Assignment, start_assignment
@@ -179,7 +181,10 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 rules.start()
                 app.state.rules = rules
                 # The reports' store follows the change events (docs/reports.md): no full reload per change.
-                app.state.reports = start_updater(config, analytics, adapters, identity, events)
+                # One classifier (workflows.triage) routes new tickets and files changed ones under a category.
+                triage = build_classifier(config.workflows.triage)
+                categorize = triage if config.reports.service.categorize else None
+                app.state.reports = start_updater(config, analytics, adapters, identity, events, categorize)
                 writes = SagaWrites(adapters, idempotency, cache, events)
                 runner = state["runtime"].sagas = SagaRunner(saga_store, {KIND: deal_conversion(writes)})
                 # Sagas a stopped facade left half-way go on (or are undone) in the background.
@@ -190,7 +195,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
                 await audit.start()
                 assignment = app.state.assignment = state["runtime"].assignment = start_assignment(
                     config.workflows.assignment, config.identity.url, adapters, cache, identity, idempotency,
-                    events, audit.writer, triage=build_classifier(config.workflows.triage))  # fmt: skip
+                    events, audit.writer, triage=triage)  # fmt: skip
                 try:
                     yield
                 finally:
@@ -264,6 +269,12 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
         *observability.routes(operators.allowed),
         # Change notifications from the systems of record, signed (docs/realtime.md).
         Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
+        # Reports as CSV, PNG or PDF, for the same principals and scopes as /graphql (docs/reports.md).
+        Route(
+            "/reports/{report}.{format}", ReportExports(lambda: state["runtime"], authenticator).handle, methods=["GET"]
+        ),
+        # The console at / (docs/console.md): a page that asks /graphql, as the signed-in role, for all it shows.
+        *console_routes(config, lambda: state["runtime"].identity),
     ]
     paths = frozenset(route.path for route in routes)
     middleware = [

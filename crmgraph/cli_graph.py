@@ -253,6 +253,7 @@ def demo_group(
         out.print(f"\nThe legacy systems: CRM {urls['crm']}, tickets {urls['tickets']}, ERP {urls['erp']}, "
                   f"marketing {urls['marketing']}",
                   markup=False, highlight=False)  # fmt: skip
+        out.print(f"\nThe console: http://127.0.0.1:{port}/   (sign in as any of the roles below)")
         out.print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql   (open it in a browser: its tabs carry the admin "
                   "token in Headers)\nA first query to paste:\n")  # fmt: skip
         out.print(FIRST_QUERY, markup=False, highlight=False)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.audit.settings import AuditConfig
+from crmgraph.console.settings import ConsoleConfig
 from crmgraph.errors import ConfigError
 from crmgraph.events.feed_settings import FeedsConfig
 from crmgraph.events.settings import EventsConfig
@@ -266,6 +267,9 @@ class Config(Strict):
         default_factory=ReportsConfig,
         description="Reports and the analytic store that serves them (docs/reports.md).",
     )
+    console: ConsoleConfig = Field(
+        default_factory=ConsoleConfig, description="The console at / and its demo sign-in (docs/console.md)."
+    )
 
     @field_validator("sources")
     @classmethod
@@ -280,6 +284,12 @@ class Config(Strict):
         for name, source in self.writes.owners.items():
             if source not in self.sources:
                 raise ValueError(f"writes.owners.{name}: {source!r} is not a configured source")
+        return self
+
+    @model_validator(mode="after")
+    def _no_demo_sign_in_in_production(self) -> Config:
+        if self.console.demo_sign_in and self.server.production:
+            raise ValueError("console.demo_sign_in: the demo's role tokens are never issued in production mode")
         return self
 
 

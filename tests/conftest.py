@@ -195,12 +195,49 @@ def facade(estate: Estate, linked_identity: str) -> Iterator[Facade]:
         yield running
 
 
+# Under pytest-xdist (`make test` runs two workers), each worker gets its own databases and Redis database:
+# tests create and drop tables by fixed names, and two workers doing so in one database would collide.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database(url: str) -> str:
+    """``url`` with this worker's own database (``test`` -> ``test_gw1``), created when missing."""
+    if not WORKER:
+        return url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    own = f"{parsed.database}_{WORKER}"
+    if parsed.get_backend_name() == "postgresql":
+        server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with server.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own}) is None:
+                conn.execute(text(f'CREATE DATABASE "{own}"'))
+        server.dispose()
+    elif parsed.get_backend_name() in ("mysql", "mariadb"):
+        server = create_engine(parsed.set(database=""))
+        with server.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{own}`"))
+        server.dispose()
+    return parsed.set(database=own).render_as_string(hide_password=False)
+
+
+def _worker_redis(url: str) -> str:
+    """``url`` with this worker's own Redis database number (gw0 -> the given one + 1, and so on)."""
+    if not WORKER:
+        return url
+    base, _, number = url.rpartition("/")
+    return f"{base}/{(int(number or 0) + 1 + int(WORKER.removeprefix('gw'))) % 16}"
+
+
 def _service_url(env: str, default: str) -> str:
     """A database URL for tests; skipped when unreachable, unless CI requires every service."""
     url = os.environ.get(env, default)
     from sqlalchemy import create_engine, text
 
     try:
+        url = _worker_database(url)
         engine = create_engine(url)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -214,7 +251,7 @@ def _service_url(env: str, default: str) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    url = os.environ.get("CRMGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    url = _worker_redis(os.environ.get("CRMGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     import redis
 
     try:

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, select, tuple_, update
 
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.analytics import tables as t
+from crmgraph.analytics.categories import ticket_categories
 from crmgraph.analytics.convert import Converter
 from crmgraph.analytics.golden import customer_rows
 from crmgraph.analytics.reading import aggregating, daily_totals
@@ -58,6 +59,7 @@ from crmgraph.events.hub import EventHub
 from crmgraph.identity.store import IdentityStore
 from crmgraph.identity.tables import links, person_links, persons
 from crmgraph.records import DealRecord, LeadRecord, PartyRecord, TicketRecord
+from crmgraph.workflows.triage.verdict import TicketClassifier
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +103,10 @@ class StoreUpdater:
 
     def __init__(
         self, config: Config, store: AnalyticStore, adapters: Mapping[str, Adapter], identity: IdentityStore,
-        hub: EventHub,
+        hub: EventHub, classifier: TicketClassifier | None = None,
     ) -> None:  # fmt: skip
         self.config = config
+        self.classifier = classifier  # puts changed tickets in a category, as the rebuild does
         self.reports = config.reports
         self.store = store
         self.adapters = adapters
@@ -227,7 +230,20 @@ class StoreUpdater:
                 totals[(source, entity)] = await daily_totals(source, adapter, entity.value, sorted(parties))
         golden = await self._golden_parties(fetched)
         filing = await asyncio.to_thread(self._filing, fetched, changes)
-        return {"fetched": fetched, "totals": totals, "golden": golden, "filing": filing}
+        categories = await self._categories(fetched)
+        return {"fetched": fetched, "totals": totals, "golden": golden, "filing": filing, "categories": categories}
+
+    async def _categories(self, fetched: Mapping[tuple[str, Entity], list[Any]]) -> dict[SourceRecord, str | None]:
+        """The changed tickets' categories (the triage classifier's), by (source, ticket id)."""
+        tickets = [
+            record
+            for (_source, entity), pairs in fetched.items()
+            if entity is Entity.TICKET
+            for _id, record in pairs
+            if isinstance(record, TicketRecord)
+        ]
+        found = await ticket_categories(self.classifier, tickets)
+        return {(ticket.source, ticket.source_id): category for ticket, category in zip(tickets, found, strict=True)}
 
     async def _golden_parties(self, fetched: Mapping[tuple[str, Entity], list[Any]]) -> dict[str, Any]:
         """For changed parties: their customers, and every party record of those customers."""
@@ -309,7 +325,7 @@ class StoreUpdater:
             for (source, entity), ids in changes.deleted.items():
                 self._delete(conn, source, entity, ids, applied)
             for (source, entity), pairs in reads["fetched"].items():
-                self._replace(conn, source, entity, pairs, filing, applied)
+                self._replace(conn, source, entity, pairs, filing, applied, reads["categories"])
             for (source, entity), totals in reads["totals"].items():
                 parties = changes.parties[(source, entity)]
                 delete_tuples(conn, t.party_days, ("source", "entity", "party_id"),
@@ -339,8 +355,9 @@ class StoreUpdater:
         applied.parts.add(f"{source}.{entity.value}")
 
     def _replace(
-        self, conn: Connection, source: str, entity: Entity, pairs: list[Any], filing: Filing, applied: Applied
-    ) -> None:
+        self, conn: Connection, source: str, entity: Entity, pairs: list[Any], filing: Filing, applied: Applied,
+        categories: Mapping[SourceRecord, str | None],
+    ) -> None:  # fmt: skip
         gone = [record_id for record_id, record in pairs if record is None]
         if gone:
             self._delete(conn, source, entity, set(gone), applied)
@@ -357,7 +374,11 @@ class StoreUpdater:
             insert_rows(conn, t.deal_stages, stages)
             applied.rows += len(deals)
         elif entity is Entity.TICKET:
-            tickets = [ticket_row(r, filing, self.reports) for r in records if isinstance(r, TicketRecord)]
+            tickets = [
+                ticket_row(r, filing, self.reports, categories.get((r.source, r.source_id)))
+                for r in records
+                if isinstance(r, TicketRecord)
+            ]
             upsert_rows(conn, t.tickets, "ticket_key", tickets)
             applied.rows += len(tickets)
         elif entity is Entity.PERSON:
@@ -411,11 +432,11 @@ class StoreUpdater:
 
 def start_updater(
     config: Config, store: AnalyticStore | None, adapters: Mapping[str, Adapter], identity: IdentityStore,
-    hub: EventHub,
+    hub: EventHub, classifier: TicketClassifier | None = None,
 ) -> StoreUpdater | None:  # fmt: skip
     """The updater, started, when reports are enabled; None otherwise."""
     if store is None or not config.reports.enabled:
         return None
-    updater = StoreUpdater(config, store, adapters, identity, hub)
+    updater = StoreUpdater(config, store, adapters, identity, hub, classifier)
     updater.start()
     return updater

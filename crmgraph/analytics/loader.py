@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from crmgraph.adapters.sdk.base import Adapter
 from crmgraph.analytics import tables as t
+from crmgraph.analytics.categories import ticket_categories, ticket_classifier
 from crmgraph.analytics.convert import Converter
 from crmgraph.analytics.golden import customer_rows
 from crmgraph.analytics.reading import (
@@ -59,6 +60,7 @@ from crmgraph.records import (
     SegmentRecord,
     TicketRecord,
 )
+from crmgraph.workflows.triage.verdict import TicketClassifier
 
 TOTALS_PARTIES = 500  # parties per aggregate_daily call (the sql adapter's statement takes as many)
 
@@ -83,6 +85,7 @@ class Snapshot:
     segments: dict[str, str] = field(default_factory=dict)  # segment key -> name
     segment_members: dict[str, list[str]] = field(default_factory=dict)  # segment key -> lead keys
     read: Counter[str] = field(default_factory=Counter)  # "source.entity" -> records read
+    classifier: TicketClassifier | None = None  # what puts each ticket in a category (workflows.triage)
 
 
 @dataclass
@@ -97,10 +100,11 @@ class RebuildSummary:
 
 
 async def read_snapshot(
-    adapters: Mapping[str, Adapter], filing: Filing, config: Config, progress: Progress | None = None
-) -> Snapshot:
+    adapters: Mapping[str, Adapter], filing: Filing, config: Config, progress: Progress | None = None,
+    classifier: TicketClassifier | None = None,
+) -> Snapshot:  # fmt: skip
     """Every record the reports need, read from every source at once, as rows."""
-    snapshot = Snapshot(filing, Converter(config.reports), config.reports)
+    snapshot = Snapshot(filing, Converter(config.reports), config.reports, classifier=classifier)
     totalled = {name for entity in AGGREGATED for name in aggregating(adapters, entity)}
     reads = [
         *(
@@ -147,9 +151,12 @@ async def _deals(snapshot: Snapshot, name: str, adapter: Adapter, progress: Prog
 
 
 async def _tickets(snapshot: Snapshot, name: str, adapter: Adapter, progress: Progress | None) -> None:
-    def rows(page: Sequence[Record]) -> None:
+    async def rows(page: Sequence[Record]) -> None:
+        tickets = [r for r in page if isinstance(r, TicketRecord)]
+        categories = await ticket_categories(snapshot.classifier, tickets)
         snapshot.tickets.extend(
-            ticket_row(r, snapshot.filing, snapshot.reports) for r in page if isinstance(r, TicketRecord)
+            ticket_row(r, snapshot.filing, snapshot.reports, category)
+            for r, category in zip(tickets, categories, strict=True)
         )
 
     snapshot.read[f"{name}.ticket"] += await read_pages(name, adapter, "ticket", rows, progress)
@@ -293,12 +300,16 @@ async def rebuild(
     adapters: Mapping[str, Adapter],
     identity: IdentityStore,
     progress: Progress | None = None,
+    classifier: TicketClassifier | None = None,
 ) -> RebuildSummary:
-    """Re-create every table from the systems; the old store stays until the new one is complete."""
+    """Re-create every table from the systems; the old store stays until the new one is complete.
+    ``classifier`` puts tickets in categories (default: the one ``workflows.triage`` configures)."""
     started = time.monotonic()
     now = datetime.now(UTC)
+    if classifier is None:
+        classifier = ticket_classifier(config.reports, config.workflows.triage)
     customer_ids, filing = await asyncio.to_thread(read_filing, identity)
-    snapshot = await read_snapshot(adapters, filing, config, progress)
+    snapshot = await read_snapshot(adapters, filing, config, progress, classifier)
     read = time.monotonic()
     converter = snapshot.converter
     tables = build_tables(snapshot, customer_ids, config, list(adapters))

@@ -9,7 +9,7 @@ segment members through ``fetch_related``. A source that fails while being read 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from crmgraph.adapters.sdk.base import Adapter, RelatedResult
@@ -47,7 +47,7 @@ async def read_all(name: str, adapter: Adapter, entity: str, progress: Progress 
 
 
 async def read_pages(
-    name: str, adapter: Adapter, entity: str, handle: Callable[[Sequence[Record]], None],
+    name: str, adapter: Adapter, entity: str, handle: Callable[[Sequence[Record]], Awaitable[None] | None],
     progress: Progress | None = None,
 ) -> int:  # fmt: skip
     """Every ``entity`` record of one source, handed to ``handle`` a page at a time (not kept); how many."""
@@ -55,7 +55,9 @@ async def read_pages(
     cursor: str | None = None
     while True:
         page = await adapter.scan(entity, cursor, PAGE_SIZE)
-        handle(page.records)
+        handled = handle(page.records)
+        if handled is not None:  # a handler that classifies or fetches more per page
+            await handled
         count += len(page.records)
         if progress is not None:
             progress(f"read {name} {entity}", count, None)

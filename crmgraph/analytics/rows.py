@@ -79,11 +79,14 @@ def deal_rows(deal: DealRecord, filing: Filing, converter: Converter) -> tuple[R
     return row, stages
 
 
-def ticket_row(ticket: TicketRecord, filing: Filing, reports: ReportsConfig) -> Row:
+def ticket_row(ticket: TicketRecord, filing: Filing, reports: ReportsConfig, category: str | None = None) -> Row:
+    """``category``: what the triage classifier said the ticket is about (None: no classifier; the system's
+    type stands in)."""
     complaint_marks = {mark.lower() for mark in reports.service.complaint_tags}
     tags = [tag for tag in ticket.tags if tag]
+    category = category or ticket.kind
     complaint = any(tag.lower() in complaint_marks for tag in tags) or (
-        ticket.kind is not None and ticket.kind.lower() in complaint_marks
+        category is not None and category.lower() in complaint_marks
     )
     customer = filing.party(ticket.source, ticket.party_id) or filing.person(ticket.source, ticket.requester_id)
     return {
@@ -96,6 +99,7 @@ def ticket_row(ticket: TicketRecord, filing: Filing, reports: ReportsConfig) -> 
         "assignee_id": ticket.assignee_id,
         "priority": ticket.priority.value if ticket.priority is not None else None,
         "kind": ticket.kind,
+        "category": category,
         "tags": f",{','.join(tags)}," if tags else "",
         "complaint": complaint,
         "status": ticket.status.value,

@@ -31,7 +31,13 @@ class ServiceReportConfig(_Strict):
         default_factory=_default_sla, description="Targets by ticket priority (URGENT, HIGH, NORMAL, LOW)."
     )
     complaint_tags: tuple[str, ...] = Field(
-        ("complaint",), description="A ticket with any of these tags (or of this kind) counts as a complaint."
+        ("complaint",),
+        description="A ticket with any of these tags, or of this kind or category, counts as a complaint.",
+    )
+    categorize: bool = Field(
+        True,
+        description="Put each ticket in a category with the triage classifier of workflows.triage (when one is "
+        "configured): the category the service report breaks down by and complaints are counted from.",
     )
 
 

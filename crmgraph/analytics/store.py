@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, select, update
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, create_engine, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
@@ -27,6 +27,12 @@ from crmgraph.analytics.settings import ReportsConfig
 from crmgraph.analytics.tables import metadata, store_state
 
 log = logging.getLogger(__name__)
+
+# The tables' layout (crmgraph.analytics.tables). Raise it with any change to them: a store of another layout
+# holds only what a rebuild can read again, so its tables are dropped and re-created (empty) when opened.
+LAYOUT = 2
+# Kept outside the tables' metadata, so that code emptying "every table" never forgets which layout they are.
+_layout = Table("store_layout", MetaData(), Column("layout", Integer, nullable=False))
 
 
 def default_store_url(reports: ReportsConfig, identity_url: str) -> str:
@@ -67,8 +73,24 @@ class AnalyticStore:
             self.engine, self._duckdb = _duckdb_engine(database)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        self._ensure_layout()
         self._write_lock = threading.Lock()
+
+    def _ensure_layout(self) -> None:
+        """Tables of this version's layout: created when missing, re-created when another version left them."""
+        with self.engine.begin() as conn:
+            _layout.create(conn, checkfirst=True)
+            found = conn.scalar(select(_layout.c.layout))
+            if found == LAYOUT:
+                metadata.create_all(conn)  # a table dropped by hand comes back
+                return
+            if found is not None:
+                log.warning("reports: the analytic store's tables are of layout %s, this version's are %s: "
+                            "they are re-created empty; run `crmgraph reports rebuild`", found, LAYOUT)  # fmt: skip
+            metadata.drop_all(conn, checkfirst=True)
+            metadata.create_all(conn)
+            conn.execute(_layout.delete())
+            conn.execute(_layout.insert().values(layout=LAYOUT))
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:

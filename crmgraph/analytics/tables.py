@@ -96,7 +96,10 @@ tickets = Table(
     Column("group_id", String(100)),
     Column("assignee_id", String(100)),
     Column("priority", String(10)),  # URGENT, HIGH, NORMAL, LOW; NULL when the ticket has none
-    Column("kind", String(50)),  # the system's type of request: the reports' "category"
+    Column("kind", String(50)),  # the system's own type of request (Zendesk: problem, incident, ...)
+    # What the request is about (complaint, billing, delivery, ...): the triage classifier's category
+    # (workflows.triage) where one is configured, else the system's type. The reports' "category".
+    Column("category", String(50)),
     Column("tags", String(2000), nullable=False, default=""),  # ",tag1,tag2," so that one LIKE finds a tag
     Column("complaint", Boolean, nullable=False, default=False),
     Column("status", String(10), nullable=False),  # NEW, OPEN, PENDING, ON_HOLD, SOLVED, CLOSED

@@ -27,6 +27,7 @@ from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.order_mutations import OrderMutation
 from crmgraph.schema.query import Query
+from crmgraph.schema.reports import ReportsQuery
 from crmgraph.schema.review import ReviewCandidate
 from crmgraph.schema.saga_mutations import SagaMutation
 from crmgraph.schema.shared_answers import SharedEventExecution
@@ -50,7 +51,7 @@ def build_schema(
     cost, checked before it is validated or run; the fields ``policy`` denies or masks, and the ``audited``
     ones (``audit.personal_data``), are guarded (:mod:`crmgraph.schema.field_policy`)."""
     schema = _Schema(
-        query=merge_types("Query", (Query, AssignmentQuery)),
+        query=merge_types("Query", (Query, AssignmentQuery, ReportsQuery)),
         mutation=merge_types(
             "Mutation", (Mutation, TicketMutation, CrmMutation, OrderMutation, SagaMutation, AssignmentMutation)
         ),

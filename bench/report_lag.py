@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 import orjson
+from common import percentile
 
-from bench.common import percentile
 from crmgraph.demo.layout import EstateCredentials, EstateLayout
 from crmgraph.demo.role_tokens import role_tokens
 

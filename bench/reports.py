@@ -22,9 +22,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from common import LeanClient, percentile
 from sqlalchemy import func, select
 
-from bench.common import LeanClient, percentile
 from crmgraph.analytics.reports import (
     REPORTS,
     ReportFilter,

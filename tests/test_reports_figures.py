@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from crmgraph.analytics import tables as t
 from crmgraph.analytics.reports import ReportFilter, ReportRequest, customer_page, customers_query, report_now
 from crmgraph.analytics.reports.drilldown import encode
 from crmgraph.analytics.settings import ReportsConfig
@@ -349,6 +350,18 @@ def test_the_customers_behind_a_figure_come_in_pages(store: AnalyticStore) -> No
     rest, more_after, _ = customer_page(store, query, 2, first[-1])
     assert (len(first), more, total, more_after) == (2, True, 3, False)
     assert first + rest == ids("c2", "c3", "c4")
+
+
+def test_a_sales_reps_campaigns_count_the_leads_of_their_customers_whoever_owns_them_in_marketing(
+    tmp_path: Path,
+) -> None:
+    store = AnalyticStore(f"duckdb:///{tmp_path / 'analytics.duckdb'}")
+    fill(store)
+    with store.writing() as conn:  # the marketing system's own user owns every lead, not a CRM owner
+        conn.execute(t.leads.update().values(owner_id="mautic-user-1"))
+    roi = run(store, "campaignRoi", scope=OWN_A)
+    store.close()
+    assert {c.name: c.leads for c in roi.campaigns} == {"Webinar": 2, "Spring mail": 1, "Trade show": 1, "No cost": 0}
 
 
 def test_the_customers_behind_a_figure_come_in_the_order_of_their_ids(tmp_path: Path) -> None:

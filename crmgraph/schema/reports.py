@@ -67,7 +67,7 @@ class ReportFilterInput:
     to: datetime | None = strawberry.field(default=None, description="The period's end, exclusive.")
     owner_id: strawberry.ID | None = strawberry.field(
         default=None,
-        description="A CRM owner's id: deals and leads by their own owner, everything else by its customer's owner.",
+        description="A CRM owner's id: deals by their own owner, everything else by its customer's owner.",
     )
     team: str | None = strawberry.field(
         default=None, description="A team of workflows.assignment.leads.teams: as ownerId, for any of its members."

@@ -1,8 +1,9 @@
 """Campaign ROI: what each campaign cost against the revenue of the customers its leads became.
 
 The campaigns are those running in the period (started before its end, not ended before its start; a
-campaign without dates always). A campaign's leads are its members (``campaign_members``) of the owner or
-team asked (the lead's own owner), of customers in the country or segment asked, within the asker's scope;
+campaign without dates always). A campaign's leads are its members (``campaign_members``) whose customers
+are of the owner, team, country or segment asked, within the asker's scope (a lead's own owner is the
+marketing system's user, not a CRM owner: the customer's owner decides);
 its customers are the golden customers those leads belong to. A customer's revenue is that of the period:
 its won deals by close date (``deals``, of the owner or team asked) plus its invoices by invoice day
 (``party_days``). How that revenue is shared between a customer's campaigns is ``reports.attribution``
@@ -85,7 +86,7 @@ def _lead_conditions(request: ReportRequest) -> list[Any]:
     running = select(campaigns.c.campaign_key).where(*_running(request))
     return [
         campaign_members.c.campaign_key.in_(running),
-        *record_conditions(request, leads.c.customer_id, leads.c.owner_id),
+        *record_conditions(request, leads.c.customer_id),
     ]
 
 
@@ -169,7 +170,7 @@ def compute(conn: Connection, request: ReportRequest, config: ReportsConfig) -> 
             .group_by(campaign_members.c.campaign_key)
         )
     }
-    narrowed = bool(record_conditions(request, leads.c.customer_id, leads.c.owner_id))
+    narrowed = bool(record_conditions(request, leads.c.customer_id))
     all_leads = _all_lead_counts(conn) if narrowed else lead_counts
     found = []
     for campaign in conn.execute(select(campaigns).where(*_running(request))):

@@ -2,7 +2,8 @@
 
 Both become SQL conditions on a record table of the analytic store (:func:`record_conditions`). A record's
 customer is tested through the ``customers`` table (country, owner) and ``customer_segments`` (segment);
-an owner filter tests the record's own owner where it has one (deals, leads) and its customer's otherwise.
+an owner filter tests the record's own owner where it has one (deals) and its customer's otherwise (a lead's
+owner is a user of the marketing system, not a CRM owner).
 
 The row scope is the request's :meth:`~crmgraph.policy.roles.Access.scope_clauses`: clauses ORed, each a
 ``{field: allowed values}`` that must all hold on the record's customer. A clause on ``owner_id`` also
@@ -146,7 +147,7 @@ def _customers_where(conditions: list[ColumnElement[bool]], customer_id: Any) ->
 
 def record_conditions(request: ReportRequest, customer_id: Any, owner: Any = None) -> list[ColumnElement[bool]]:
     """The filter's and the scope's conditions on a record whose customer is ``customer_id`` and whose own
-    owner (deals, leads) is ``owner`` (None: the record has none; its customer's owner is tested)."""
+    owner (deals) is ``owner`` (None: the record has none; its customer's owner is tested)."""
     report_filter = request.filter
     conditions: list[ColumnElement[bool]] = []
     on_customer: list[ColumnElement[bool]] = []

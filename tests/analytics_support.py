@@ -14,6 +14,7 @@ from crmgraph.config import Config
 from crmgraph.demo.seed.vocabulary import USD_PER_UNIT
 from crmgraph.identity.store import IdentityStore
 from crmgraph.sources import OpenSources
+from tests.conftest import Estate
 
 # The demo's rates: EUR per unit of each currency the seed uses.
 EUR_RATES = {code: Decimal(str(usd)) / Decimal(str(USD_PER_UNIT["EUR"])) for code, usd in USD_PER_UNIT.items()}
@@ -34,3 +35,16 @@ def rebuilt(config: Config, store: AnalyticStore) -> RebuildSummary:
             identity.close()
 
     return asyncio.run(run())
+
+
+def zendesk_tickets(estate: Estate) -> list[dict[str, Any]]:
+    """Every ticket the ticket system holds, through its own incremental export (cursor paging)."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"start_time": 0}
+    with estate.tickets() as tickets:
+        while True:
+            body = tickets.get("/api/v2/incremental/tickets/cursor.json", params=params).raise_for_status().json()
+            found.extend(body["tickets"])
+            if body.get("end_of_stream") or not body.get("after_cursor"):
+                return found
+            params = {"cursor": body["after_cursor"]}

@@ -23,7 +23,7 @@ from crmgraph.workflows.assignment.keywords import KeywordClassifier
 from crmgraph.workflows.triage.http import HttpClassifier
 from crmgraph.workflows.triage.settings import TriageEndpoint
 from crmgraph.workflows.triage.verdict import TicketClassifier
-from tests.analytics_support import with_reports
+from tests.analytics_support import with_reports, zendesk_tickets
 from tests.marketing_source import MarketingEstate
 
 
@@ -54,25 +54,13 @@ def categorised(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Ite
     store.close()
 
 
-def _tickets_of_the_system(marketing_estate: MarketingEstate) -> list[dict[str, object]]:
-    found: list[dict[str, object]] = []
-    params: dict[str, object] = {"start_time": 0}
-    with marketing_estate.estate.tickets() as zendesk:
-        while True:
-            body = zendesk.get("/api/v2/incremental/tickets/cursor.json", params=params).raise_for_status().json()
-            found.extend(body["tickets"])
-            if body.get("end_of_stream") or not body.get("after_cursor"):
-                return found
-            params = {"cursor": body["after_cursor"]}
-
-
 def test_each_tickets_category_is_the_classifiers_verdict_on_its_text(
     categorised: AnalyticStore, marketing_estate: MarketingEstate
 ) -> None:
     classifier = KeywordClassifier()
     expected = {
         str(ticket["id"]): classifier.one(str(ticket["subject"]), str(ticket["description"])).category
-        for ticket in _tickets_of_the_system(marketing_estate)
+        for ticket in zendesk_tickets(marketing_estate.estate)
     }
     with categorised.engine.connect() as conn:
         stored = {row.source_id: (row.category, row.complaint) for row in conn.execute(select(t.tickets))}

@@ -20,7 +20,7 @@ from crmgraph.analytics import tables as t
 from crmgraph.analytics.store import AnalyticStore
 from crmgraph.errors import SourceError
 from crmgraph.identity.store import IdentityStore
-from tests.analytics_support import rebuilt, with_reports
+from tests.analytics_support import rebuilt, with_reports, zendesk_tickets
 from tests.conftest import Estate
 from tests.marketing_source import MarketingEstate
 
@@ -50,18 +50,6 @@ def _crm_deals(estate: Estate) -> list[dict[str, Any]]:
             if after is None:
                 return found
             params["after"] = after
-
-
-def _zendesk_tickets(estate: Estate) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"start_time": 0}
-    with estate.tickets() as tickets:
-        while True:
-            body = tickets.get("/api/v2/incremental/tickets/cursor.json", params=params).raise_for_status().json()
-            found.extend(body["tickets"])
-            if body.get("end_of_stream") or not body.get("after_cursor"):
-                return found
-            params = {"cursor": body["after_cursor"]}
 
 
 def test_deals_count_and_amounts_equal_the_crms(store: AnalyticStore, marketing_estate: MarketingEstate) -> None:
@@ -98,7 +86,7 @@ def test_every_won_deal_has_its_stage_history(store: AnalyticStore) -> None:
 
 
 def test_tickets_equal_the_ticket_systems(store: AnalyticStore, marketing_estate: MarketingEstate) -> None:
-    tickets = _zendesk_tickets(marketing_estate.estate)
+    tickets = zendesk_tickets(marketing_estate.estate)
     assert len(tickets) > 0
     stored = _rows(store, select(t.tickets.c.source_id, t.tickets.c.status, t.tickets.c.complaint, t.tickets.c.kind))
     assert sorted(str(ticket["id"]) for ticket in tickets) == sorted(row.source_id for row in stored)

@@ -23,6 +23,7 @@ from crmgraph.analytics.reports import ReportFilter, ReportRequest, report_now
 from crmgraph.analytics.store import AnalyticStore
 from crmgraph.config import Config
 from tests.analytics_support import EUR_RATES, rebuilt, with_reports
+from tests.analytics_support import zendesk_tickets as export_tickets
 from tests.conftest import Estate
 from tests.marketing_source import MarketingEstate
 
@@ -79,16 +80,9 @@ def crm_deals(estate: Estate) -> list[dict[str, Any]]:
 
 def zendesk_tickets(estate: Estate) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
     """Every ticket (the incremental export) and its metric set (Zendesk's ticket metrics API)."""
-    tickets: list[dict[str, Any]] = []
+    tickets = export_tickets(estate)
     metrics: dict[int, dict[str, Any]] = {}
     with estate.tickets() as zd:
-        params: dict[str, Any] = {"start_time": 0}
-        while True:
-            body = zd.get("/api/v2/incremental/tickets/cursor.json", params=params).raise_for_status().json()
-            tickets.extend(body["tickets"])
-            if body.get("end_of_stream") or not body.get("after_cursor"):
-                break
-            params = {"cursor": body["after_cursor"]}
         url: str | None = "/api/v2/ticket_metrics.json?page[size]=100"  # cursor paging, as Zendesk offers
         while url:
             body = zd.get(url).raise_for_status().json()

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmgraph.config import Config
-from crmgraph.demo.role_tokens import ROLES, WHAT_EACH_SEES, busiest_owner
+from crmgraph.demo.role_tokens import ROLES, WHAT_EACH_SEES, RoleToken, busiest_owner, role_token
 from crmgraph.identity.store import IdentityStore
-from crmgraph.policy.tokens import JWKS_FILE, PRIVATE_KEY_FILE, issue_development_token
+from crmgraph.policy.tokens import JWKS_FILE, PRIVATE_KEY_FILE
 
 # The demo's roles in the order the sign-in page lists them; sales_manager only where the policy has it.
 OFFERED = (*ROLES, "sales_manager")
@@ -30,14 +30,6 @@ class DemoSignInUnavailable(Exception):
 class DemoRole:
     role: str
     description: str
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    role: str
-    subject: str
-    token: str
-    claims: dict[str, object]
 
 
 class DemoSignIn:
@@ -66,7 +58,7 @@ class DemoSignIn:
         configured = self._config.policy.roles
         return [DemoRole(role, DESCRIPTIONS[role]) for role in OFFERED if role in configured]
 
-    def issue(self, role: str) -> IssuedToken:
+    def issue(self, role: str) -> RoleToken:
         """The development token of ``role``; :class:`DemoSignInUnavailable` if none may be issued, KeyError
         for a role the page does not offer."""
         why = self.unavailable()
@@ -77,15 +69,8 @@ class DemoSignIn:
         jwt = self._config.auth.jwt
         folder = self._key_folder()
         assert jwt is not None and folder is not None  # unavailable() said so
-        claims: dict[str, object] = {}
-        if role == "sales_rep":
-            owner = busiest_owner(self._identity())
-            if owner is not None:
-                claims["owner_id"] = owner
-        subject = f"demo-{role.replace('_', '-')}"
-        token = issue_development_token(folder, subject=subject, roles=[role], issuer=jwt.issuer,
-                                        audience=jwt.audience, claims=claims)  # fmt: skip
-        return IssuedToken(role, subject, token, claims)
+        owner = busiest_owner(self._identity()) if role == "sales_rep" else None
+        return role_token(folder, role, owner, issuer=jwt.issuer, audience=jwt.audience)
 
     def _key_folder(self) -> Path | None:
         jwt = self._config.auth.jwt

@@ -54,11 +54,15 @@ def role_tokens(data_dir: Path, identity_url: str) -> list[RoleToken]:
         owner = busiest_owner(identity)
     finally:
         identity.close()
-    tokens: list[RoleToken] = []
-    for role in ROLES:
-        claims: dict[str, object] = {"owner_id": owner} if role == "sales_rep" and owner is not None else {}
-        subject = f"demo-{role.replace('_', '-')}"
-        token = issue_development_token(data_dir, subject=subject, roles=[role], issuer=DEMO_ISSUER,
-                                        audience=DEMO_AUDIENCE, claims=claims)  # fmt: skip
-        tokens.append(RoleToken(role, subject, token, claims))
-    return tokens
+    return [role_token(data_dir, role, owner) for role in ROLES]
+
+
+def role_token(
+    key_folder: Path, role: str, owner: str | None, issuer: str = DEMO_ISSUER, audience: str = DEMO_AUDIENCE
+) -> RoleToken:
+    """The development token of one demo role (subject ``demo-<role>``); a sales rep's names ``owner``."""
+    claims: dict[str, object] = {"owner_id": owner} if role == "sales_rep" and owner is not None else {}
+    subject = f"demo-{role.replace('_', '-')}"
+    token = issue_development_token(key_folder, subject=subject, roles=[role], issuer=issuer, audience=audience,
+                                    claims=claims)  # fmt: skip
+    return RoleToken(role, subject, token, claims)

@@ -52,7 +52,7 @@ from crmgraph.schema import build_schema
 from crmgraph.web.csrf import check_preflight
 from crmgraph.web.media import GRAPHQL_RESPONSE, JSON, SUPPORTED, negotiate
 from crmgraph.web.persisted import document_to_run, requested_hash
-from crmgraph.web.problems import HttpRefusal
+from crmgraph.web.problems import HttpRefusal, unauthenticated
 from crmgraph.web.production import ProductionMode
 from crmgraph.web.request_body import read_graphql_request
 from crmgraph.web.security_headers import page_csp
@@ -217,14 +217,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             return self.authenticator.principal(request.headers)
         except Unauthenticated as refused:
             self.runtime_getter().denied(refused.reason, _client(request))
-            raise HttpRefusal(
-                401,
-                "UNAUTHENTICATED",
-                f"Authentication failed: {refused.reason}.",
-                part="headers.authorization",
-                expected="Authorization: Bearer <JWT>, or an API key (Authorization: ApiKey cg_..., X-Api-Key)",
-                headers={"WWW-Authenticate": refused.challenge()},
-            ) from None
+            raise unauthenticated(refused) from None
 
     async def _take_token(self, request: Request, principal: Principal | None) -> None:
         assert self.rate_limiter is not None

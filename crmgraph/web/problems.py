@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from crmgraph.policy.principal import Unauthenticated
+
 JSON = "application/json"
 
 
@@ -72,3 +74,18 @@ class HttpRefusal(Exception):
             *(f"{name}: {value}" for name, value in self.headers.items()),
         ]
         return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+CREDENTIALS = "Authorization: Bearer <JWT>, or an API key (Authorization: ApiKey cg_..., X-Api-Key)"
+
+
+def unauthenticated(refused: Unauthenticated) -> HttpRefusal:
+    """The 401 every endpoint answers a request whose credentials failed (RFC 6750's challenge included)."""
+    return HttpRefusal(
+        401,
+        "UNAUTHENTICATED",
+        f"Authentication failed: {refused.reason}.",
+        part="headers.authorization",
+        expected=CREDENTIALS,
+        headers={"WWW-Authenticate": refused.challenge()},
+    )

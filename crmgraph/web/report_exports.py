@@ -30,7 +30,7 @@ from crmgraph.policy.principal import Unauthenticated
 from crmgraph.policy.roles import Access, Visibility, decide
 from crmgraph.schema.ids import decode_id
 from crmgraph.schema.reports import teams
-from crmgraph.web.problems import HttpRefusal
+from crmgraph.web.problems import HttpRefusal, unauthenticated
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "png": "image/png", "pdf": "application/pdf"}
 PARAMETERS = ("from", "to", "ownerId", "team", "country", "segmentId")
@@ -84,14 +84,7 @@ class ReportExports:
             principal = self.authenticator.principal(request.headers)
         except Unauthenticated as refused:
             self.runtime().denied(refused.reason, request.client.host if request.client else "")
-            raise HttpRefusal(
-                401,
-                "UNAUTHENTICATED",
-                f"Authentication failed: {refused.reason}.",
-                part="headers.authorization",
-                expected="Authorization: Bearer <JWT>, or an API key (Authorization: ApiKey cg_..., X-Api-Key)",
-                headers={"WWW-Authenticate": refused.challenge()},
-            ) from None
+            raise unauthenticated(refused) from None
         return decide(principal, self.runtime().config.policy)
 
 

@@ -26,7 +26,9 @@ party by id             one companies ``batch/read`` per 100 ids; a single id: o
 person, deal by id      per 100 ids: one ``batch/read`` and one v4 associations read to companies, for
                         ``party_id`` (the primary company, else the first)
 interaction by id       the same, once per engagement type present among the ids
-owner by id             one ``GET /crm/v3/owners/{id}`` per distinct id: HubSpot has no batch form
+owner by id             none most of the time: the account's owners are read whole (``GET /crm/v3/owners``,
+                        500 a page) once per ``owners_ttl_s`` (300 s) for the process, and every owner
+                        id is answered from that list (HubSpot has no batch read of owners)
 person, deal by party   per 1,000 companies: one associations read (one more round for the companies with
                         more than 500 left), then one ``batch/read`` per 100 distinct associated records
 interaction by party    the same for each of the four engagement types: four associations reads, and
@@ -65,7 +67,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -82,6 +83,7 @@ from crmgraph.adapters.hubspot.mapping import (
     interaction_id,
     parse_interaction_id,
 )
+from crmgraph.adapters.hubspot.owners import DEFAULT_TTL_S, OwnerDirectory
 from crmgraph.adapters.hubspot.writes import Target, conflict, send, stale
 from crmgraph.adapters.hubspot.writes import target as write_target
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
@@ -102,6 +104,7 @@ Build = Callable[[Raw, str | None], R]  # (upstream record, party_id) -> canonic
 BATCH_READ_LIMIT = 100  # inputs of one objects batch/read
 ASSOCIATION_INPUTS_LIMIT = 1_000  # inputs of one v4 associations batch/read
 LIST_LIMIT = 100  # records of one list page
+OWNERS_PAGE = 500  # owners of one GET /crm/v3/owners page
 SCANNED = {
     "party": ("companies", PARTY_PROPERTIES),
     "person": ("contacts", PERSON_PROPERTIES),
@@ -155,7 +158,7 @@ class HubSpotAdapter(Adapter):
         AccessPath("person", max_batch=BATCH_READ_LIMIT),
         AccessPath("deal", max_batch=BATCH_READ_LIMIT),
         AccessPath("interaction", max_batch=BATCH_READ_LIMIT),
-        AccessPath("owner", max_batch=1),
+        AccessPath("owner", max_batch=OWNERS_PAGE),  # answered from the whole list (owners.py)
         AccessPath("person", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("deal", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("interaction", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
@@ -184,6 +187,8 @@ class HubSpotAdapter(Adapter):
         # Bounds the calls in flight for the whole adapter: one SDK batch may make several at once.
         self._wire = asyncio.Semaphore(self.max_concurrency)
         self._http: HttpSource | None = None
+        # The account's owners, kept for the process (HubSpot has no batch read of owners, and few of them).
+        self._owners = OwnerDirectory(_seconds_setting(source, settings, "owners_ttl_s", DEFAULT_TTL_S))
 
     async def open(self) -> None:
         self._http = HttpSource(
@@ -216,8 +221,9 @@ class HubSpotAdapter(Adapter):
                 return await self._read_with_company("deals", ids, self._deal_properties, self.mapping.deal)
             case "interaction":
                 return await self._interactions(ids)
-            case "owner":  # max_batch 1: the SDK fans owners out, one id per call
-                return [await self._owner(owner_id) for owner_id in ids]
+            case "owner":  # from the account's whole owner list, read once per owners_ttl_s (see owners.py)
+                found = await self._owners.lookup(list(ids), self._read_owners)
+                return _each(ids, found, lambda key, raw: self.mapping.owner(raw))
         raise AdapterContractError(f"{self.kind} cannot fetch {entity}")
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
@@ -387,14 +393,22 @@ class HubSpotAdapter(Adapter):
             results.update(zip((interaction_id(engagement, oid) for oid in object_ids), typed, strict=True))
         return [results.get(key) for key in ids]
 
-    async def _owner(self, owner_id: str) -> FetchResult:
-        raw = await self._get(f"/crm/v3/owners/{quote(owner_id, safe='')}", allow_missing=True)
-        if raw is None:
-            return None
-        try:
-            return self.mapping.owner(raw)
-        except UpstreamBadResponse as error:
-            return error
+    async def _read_owners(self) -> dict[str, Raw]:
+        """Every active owner of the account by id: ``GET /crm/v3/owners``, 500 a page (HubSpot's ceiling)."""
+        owners: dict[str, Raw] = {}
+        after: str | None = None
+        while True:
+            params = {"limit": str(OWNERS_PAGE)} | ({"after": after} if after else {})
+            answer = await self._get("/crm/v3/owners", params)
+            for raw in _items(self.source, answer, "results"):
+                owner_id = raw.get("id")
+                expect(self.source, isinstance(owner_id, str) and owner_id != "", f"an owner without an id: {raw!r}")
+                owners[str(owner_id)] = raw
+            following = _next_after(self.source, answer)
+            if following is None:
+                return owners
+            expect(self.source, following != after, "a paging cursor that does not move")
+            after = following
 
     # --- reads by company ------------------------------------------------------------------------
 
@@ -567,6 +581,13 @@ def _currency_setting(source: str, settings: Mapping[str, Any]) -> str | None:
     if value is not None and not (isinstance(value, str) and re.fullmatch("[A-Z]{3}", value)):
         raise ConfigError(f"sources.{source}.currency", f"must be an ISO 4217 code such as EUR, got {value!r}")
     return value
+
+
+def _seconds_setting(source: str, settings: Mapping[str, Any], key: str, default: float) -> float:
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"sources.{source}.{key}", f"must be a number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def _timeout_setting(source: str, settings: Mapping[str, Any]) -> httpx.Timeout:

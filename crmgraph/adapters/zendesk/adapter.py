@@ -5,7 +5,9 @@ Access paths (source ids are Zendesk's integer ids, as strings)::
     party   by id      GET /api/v2/organizations/show_many?ids=      100 ids a call
     person  by id      GET /api/v2/users/show_many?ids=              100 ids a call
     ticket  by id      GET /api/v2/tickets/show_many?ids=            100 ids a call
-    ticket  by party   GET /api/v2/organizations/{id}/tickets        one organization a call (paged)
+    ticket  by party   GET /api/v2/search/export?query=type:ticket organization:{id} organization:{id} ...
+                       &filter[type]=ticket                          100 organizations a call (paged, 1,000
+                                                                     tickets a page)
     ticket  by person  GET /api/v2/users/{id}/tickets/requested      one requester a call (paged)
     comment by ticket  GET /api/v2/tickets/{id}/comments             one ticket a call (paged)
 
@@ -82,6 +84,7 @@ T = TypeVar("T")
 API = "/api/v2"
 MAX_PAGE_SIZE = 100  # Zendesk's ceiling for page[size] and for show_many ids
 MAX_EXPORT_PAGE = 1000  # Zendesk's ceiling for per_page of an incremental export
+ORGANIZATIONS_PER_SEARCH = 100  # organizations OR-ed in one search query (a URL of about 3 KB)
 MAX_ZENDESK_ID = 2**63 - 1  # ids are 64-bit signed integers; a bigger number is refused with a 400
 
 
@@ -172,7 +175,9 @@ class ZendeskAdapter(Adapter):
         AccessPath("party", max_batch=MAX_PAGE_SIZE),
         AccessPath("person", max_batch=MAX_PAGE_SIZE),
         AccessPath("ticket", max_batch=MAX_PAGE_SIZE),
-        *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED),  # no batch form upstream
+        # Tickets of many organizations in one export search (see _tickets_of_organizations).
+        AccessPath("ticket", "party", max_batch=ORGANIZATIONS_PER_SEARCH),
+        *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED if by != "party"),  # no batch form
     )
     # Tickets are scanned (for reports) and followed (the feed crmgraph polls for ticket events) through the
     # incremental ticket export, with their metric sets side-loaded.
@@ -275,6 +280,8 @@ class ZendeskAdapter(Adapter):
     # --- related ----------------------------------------------------------------------------------
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
+        if (entity, by) == ("ticket", "party"):
+            return await self._tickets_of_organizations(keys)
         related = _RELATED[(entity, by)]
         results: list[RelatedResult] = []
         for key in keys:  # one key a call: the SDK fans the keys out, so this loop runs once
@@ -283,6 +290,43 @@ class ZendeskAdapter(Adapter):
             except SourceError as error:
                 results.append(error)
         return results
+
+    async def _tickets_of_organizations(self, keys: Sequence[str]) -> list[RelatedResult]:
+        """The tickets of up to 100 organizations in one listing: ``GET /search/export`` with
+        ``type:ticket organization:1 organization:2 ...`` (Zendesk ORs the values of a keyword named more than
+        once), paged by cursor, 1,000 a page; each organization's tickets in id order, as its own listing
+        gives them. If the organizations hold more than ``max_related`` tickets each on average, the search
+        stops there and each is read from its own listing instead (with its own cut)."""
+        organizations = [key for key in keys if zendesk_id(key)]
+        found: dict[str, list[Any]] = {key: [] for key in organizations}
+        if organizations:
+            query = "type:ticket " + " ".join(f"organization:{key}" for key in organizations)
+            params = {"query": query, "filter[type]": "ticket"}
+            raws = await self._walk(f"{API}/search/export", params, "results", MAX_EXPORT_PAGE,
+                                    self.max_related * len(organizations) + 1)  # fmt: skip
+            if len(raws) > self.max_related * len(organizations):
+                return [await self._related_or_error("ticket", _RELATED[("ticket", "party")], key) for key in keys]
+            for raw in raws:
+                owner = raw.get("organization_id") if isinstance(raw, Mapping) else None
+                if str(owner) in found:
+                    found[str(owner)].append(raw)
+        results: list[RelatedResult] = []
+        for key in keys:
+            listed = sorted(found.get(key, []), key=lambda raw: _raw_id(raw) or 0)
+            if len(listed) > self.max_related:
+                logger.warning("%s: organization %s has more than %d tickets; cut there (max_related)",
+                               self.source, key, self.max_related)  # fmt: skip
+            try:
+                results.append([self.mapping.ticket(raw) for raw in listed[: self.max_related]])
+            except SourceError as error:
+                results.append(error)
+        return results
+
+    async def _related_or_error(self, entity: str, related: _Related, key: str) -> RelatedResult:
+        try:
+            return await self._related(entity, related, key)
+        except SourceError as error:
+            return error
 
     async def _related(self, entity: str, related: _Related, key: str) -> list[Record]:
         request = related.request(key)
@@ -294,7 +338,9 @@ class ZendeskAdapter(Adapter):
             return [self.mapping.comment(raw, key) for raw in raws]
         return [self._mapper(entity)(raw) for raw in raws]
 
-    async def _walk(self, url: str, params: dict[str, str], holds: str) -> list[Any]:
+    async def _walk(
+        self, url: str, params: dict[str, str], holds: str, page_size: int | None = None, most: int | None = None
+    ) -> list[Any]:
         """Every record of a cursor-paged listing, up to ``max_related``; [] when its parent does not exist.
 
         The next page is asked for with ``page[after]`` on the configured host rather than by following
@@ -303,8 +349,9 @@ class ZendeskAdapter(Adapter):
         """
         raws: list[Any] = []
         after: str | None = None
+        most = self.max_related if most is None else most
         while True:
-            size = min(self.page_size, self.max_related - len(raws))
+            size = min(page_size or self.page_size, most - len(raws))
             query = params | {"page[size]": str(size)} | ({"page[after]": after} if after else {})
             # Only the first page may 404 meaning "no such parent"; later, the parent existed a moment ago.
             body = await self.http.get_json(url, params=query, allow_missing=after is None)
@@ -315,9 +362,9 @@ class ZendeskAdapter(Adapter):
             meta = body.get("meta")
             if not (isinstance(meta, Mapping) and meta.get("has_more") is True):
                 return raws
-            if len(raws) >= self.max_related:
+            if len(raws) >= most:
                 logger.warning("%s: %s has more than %d records; cut there (max_related)", self.source, url, len(raws))
-                return raws[: self.max_related]
+                return raws[:most]
             cursor = meta.get("after_cursor")
             expect(self.source, bool(page) and isinstance(cursor, str) and cursor != after, f"{url}: a stuck cursor")
             after = str(cursor)

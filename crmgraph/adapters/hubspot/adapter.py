@@ -18,7 +18,8 @@ Entities are crmgraph's, source ids are HubSpot's (as strings), except an intera
 engagement type, because HubSpot numbers each type on its own: ``"calls:20000000123"``.
 
 What each access path costs upstream (calls in one row run concurrently, at most ``max_concurrency`` at
-a time for the whole adapter):
+a time for the whole adapter: by default 25, a quarter of HubSpot's 100 requests per 10 s; see
+:mod:`crmgraph.adapters.sdk.budget`):
 
 ======================= =================================================================================
 party by id             one companies ``batch/read`` per 100 ids; a single id: one ``GET`` of the company
@@ -87,6 +88,7 @@ from crmgraph.adapters.hubspot.owners import DEFAULT_TTL_S, OwnerDirectory
 from crmgraph.adapters.hubspot.writes import Target, conflict, send, stale
 from crmgraph.adapters.hubspot.writes import target as write_target
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.budget import RateLimit
 from crmgraph.adapters.sdk.calls import shared_in_request
 from crmgraph.adapters.sdk.http import DEFAULT_TIMEOUT, HttpSource, expect
 from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
@@ -158,7 +160,7 @@ class HubSpotAdapter(Adapter):
         AccessPath("person", max_batch=BATCH_READ_LIMIT),
         AccessPath("deal", max_batch=BATCH_READ_LIMIT),
         AccessPath("interaction", max_batch=BATCH_READ_LIMIT),
-        AccessPath("owner", max_batch=OWNERS_PAGE),  # answered from the whole list (owners.py)
+        AccessPath("owner", max_batch=OWNERS_PAGE, kept_whole=True),  # answered from the whole list (owners.py)
         AccessPath("person", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("deal", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("interaction", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
@@ -168,9 +170,9 @@ class HubSpotAdapter(Adapter):
     writable = frozenset(
         (entity, action) for entity in ("party", "person", "deal", "interaction") for action in ("create", "update")
     )
-    # One level of a customer-360 query needs ~8 CRM calls at once; HubSpot allows private apps bursts of
-    # 100 requests per 10 s, so 10 in flight keeps a level in one wave without nearing the quota.
-    max_concurrency = 10
+    # HubSpot's documented burst limit for a private app (Free and Starter; Professional and Enterprise
+    # allow 190, set with the source's rate_limit): the concurrency budget is sized from it (25 in flight).
+    rate_limit = RateLimit(requests=100, per_s=10.0)
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         super().__init__(source, settings)

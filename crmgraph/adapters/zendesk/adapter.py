@@ -7,9 +7,14 @@ Access paths (source ids are Zendesk's integer ids, as strings)::
     ticket  by id      GET /api/v2/tickets/show_many?ids=            100 ids a call
     ticket  by party   GET /api/v2/search/export?query=type:ticket organization:{id} organization:{id} ...
                        &filter[type]=ticket                          100 organizations a call (paged, 1,000
-                                                                     tickets a page)
+                                                                     tickets a page); one organization
+                                                                     alone: organizations/{id}/tickets
     ticket  by person  GET /api/v2/users/{id}/tickets/requested      one requester a call (paged)
     comment by ticket  GET /api/v2/tickets/{id}/comments             one ticket a call (paged)
+
+The tickets of a page of organizations come from Zendesk's search, whose index can lag a few minutes behind
+a change (Zendesk says so): a ticket opened a moment ago may be missing from a list page until it is indexed
+(a customer's own page, one organization, reads its listing and shows it at once).
 
 Tickets are writable (opened, changed, commented on): see :mod:`crmgraph.adapters.zendesk.writes`.
     person  by email   GET /api/v2/users/search?query=email:{email}  one address a call (paged)
@@ -49,6 +54,9 @@ Settings::
     timeout_s            seconds per upstream call (default 10)
     max_related          most records one key of a related path returns (default 1000)
     page_size            records per page when paging, 1..100 (default 100, Zendesk's maximum)
+    search_page_size     records per page of an export search, 1..1000 (default 1000, Zendesk's maximum)
+    rate_limit           the plan's quota, {requests: 400, per_s: 60} (default 200 a minute, the Team plan's);
+                         it sizes the concurrency budget (crmgraph.adapters.sdk.budget)
     external_id_source   the source that ``external_id`` points into, for identity links (default "crm";
                          "" when external_id holds something else)
 
@@ -71,6 +79,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.budget import RateLimit
 from crmgraph.adapters.sdk.http import HttpSource, expect
 from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.adapters.zendesk.mapping import ZendeskMapping
@@ -184,7 +193,9 @@ class ZendeskAdapter(Adapter):
     scannable = frozenset({"party", "person", "ticket"})
     change_feeds = frozenset({"party", "person", "ticket"})
     writable = frozenset({("ticket", "create"), ("ticket", "update")})  # comments come with an update
-    max_concurrency = 8
+    # Zendesk Support's smallest plan (Team) allows 200 requests a minute (Growth and Professional 400,
+    # Enterprise 700: set the source's rate_limit): the concurrency budget is sized from it (50 in flight).
+    rate_limit = RateLimit(requests=200, per_s=60.0)
 
     def __init__(
         self, source: str, settings: Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None
@@ -197,11 +208,18 @@ class ZendeskAdapter(Adapter):
         self.timeout_s = _setting(source, settings, "timeout_s", float, 10.0)
         self.max_related = _setting(source, settings, "max_related", int, 1000)
         self.page_size = _setting(source, settings, "page_size", int, MAX_PAGE_SIZE)
+        self.search_page_size = _setting(source, settings, "search_page_size", int, MAX_EXPORT_PAGE)
         xref_source = _setting(source, settings, "external_id_source", str, "crm")
-        if self.timeout_s <= 0 or self.max_related < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+        if (
+            self.timeout_s <= 0
+            or self.max_related < 1
+            or not 1 <= self.page_size <= MAX_PAGE_SIZE
+            or not 1 <= self.search_page_size <= MAX_EXPORT_PAGE
+        ):
             raise ConfigError(
                 f"sources.{source}",
-                f"timeout_s must be > 0, max_related >= 1 and page_size 1..{MAX_PAGE_SIZE}",
+                f"timeout_s must be > 0, max_related >= 1, page_size 1..{MAX_PAGE_SIZE} "
+                f"and search_page_size 1..{MAX_EXPORT_PAGE}",
             )
         self.mapping = ZendeskMapping(source, xref_source or None)
         self._transport = transport
@@ -294,15 +312,19 @@ class ZendeskAdapter(Adapter):
     async def _tickets_of_organizations(self, keys: Sequence[str]) -> list[RelatedResult]:
         """The tickets of up to 100 organizations in one listing: ``GET /search/export`` with
         ``type:ticket organization:1 organization:2 ...`` (Zendesk ORs the values of a keyword named more than
-        once), paged by cursor, 1,000 a page; each organization's tickets in id order, as its own listing
-        gives them. If the organizations hold more than ``max_related`` tickets each on average, the search
-        stops there and each is read from its own listing instead (with its own cut)."""
+        once), paged by cursor, ``search_page_size`` a page; each organization's tickets in id order, as its
+        own listing gives them. If the organizations hold more than ``max_related`` tickets each on average, the
+        search stops there and each is read from its own listing instead (with its own cut). One organization
+        (a customer-360 page) is read from its own listing: the same one call, in Zendesk's order, and
+        without the search index's lag behind a ticket just written."""
         organizations = [key for key in keys if zendesk_id(key)]
+        if len(organizations) <= 1:
+            return [await self._related_or_error("ticket", _RELATED[("ticket", "party")], key) for key in keys]
         found: dict[str, list[Any]] = {key: [] for key in organizations}
         if organizations:
             query = "type:ticket " + " ".join(f"organization:{key}" for key in organizations)
             params = {"query": query, "filter[type]": "ticket"}
-            raws = await self._walk(f"{API}/search/export", params, "results", MAX_EXPORT_PAGE,
+            raws = await self._walk(f"{API}/search/export", params, "results", self.search_page_size,
                                     self.max_related * len(organizations) + 1)  # fmt: skip
             if len(raws) > self.max_related * len(organizations):
                 return [await self._related_or_error("ticket", _RELATED[("ticket", "party")], key) for key in keys]

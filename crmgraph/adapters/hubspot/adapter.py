@@ -11,6 +11,9 @@ bounds each call (10 s by default). ``currency`` is the account's company curren
 bad response. ``precondition`` says how a write naming the version it read is made conditional: ``read`` (the
 default) compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
 ``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
+``owners_ttl_s`` is how long the account's owner list, read whole, is kept (300 s by default; see
+:mod:`crmgraph.adapters.hubspot.owners`). ``rate_limit`` is the private app's quota, ``{requests: 190, per_s:
+10}`` on Professional and Enterprise (100 per 10 s by default): it sizes the concurrency budget.
 
 Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot.writes`.
 

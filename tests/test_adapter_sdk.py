@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 PUBLIC_SURFACE = [
     "ENTRY_POINT_GROUP", "AccessPath", "Adapter", "CallLog", "FetchResult", "HttpSource", "InstalledAdapter",
-    "RelatedResult", "SourceError", "UpstreamBadResponse", "UpstreamCall", "UpstreamRateLimited",
+    "RateLimit", "RelatedResult", "SourceError", "UpstreamBadResponse", "UpstreamCall", "UpstreamRateLimited",
     "UpstreamRejected", "UpstreamTimeout", "UpstreamUnavailable", "adapter_class", "expect",
     "installed_adapters", "shared_in_request", "upstream_call",
 ]  # fmt: skip

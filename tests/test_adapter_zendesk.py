@@ -52,6 +52,7 @@ SOURCE = "tickets"
 SHOW_MANY_TICKETS = "GET /api/v2/tickets/show_many"
 ORG_TICKETS = "GET /api/v2/organizations/{id:int}/tickets"
 COMMENTS = "GET /api/v2/tickets/{id:int}/comments"
+SEARCH_EXPORT = "GET /api/v2/search/export"
 STATUSES = {
     "new": TicketStatus.NEW,
     "open": TicketStatus.OPEN,
@@ -218,18 +219,63 @@ def test_comments_of_n_tickets_cost_one_call_per_distinct_ticket(estate: Estate,
     assert received(estate) == {COMMENTS: 12}
 
 
-def test_tickets_of_every_organization_match_the_store_at_one_call_each(estate: Estate, db: sqlite3.Connection) -> None:
+def test_tickets_of_every_organization_match_the_store_at_one_search_per_hundred(
+    estate: Estate, db: sqlite3.Connection
+) -> None:
     organizations = ids(db, "SELECT id FROM organizations ORDER BY id")
     estate.reset("tickets")
     results, log = run(estate, lambda adapter: adapter.fetch_related("ticket", "party", organizations))
-    pages = 0
     for key, tickets in zip(organizations, results, strict=True):
         rows = db.execute("SELECT * FROM tickets WHERE organization_id = ? ORDER BY id", (int(key),)).fetchall()
         assert tickets == [expected_ticket(row) for row in rows]
-        pages += max(1, math.ceil(len(rows) / 100))  # a big account's tickets take a page per hundred
-    assert pages < len(organizations) + 5, "nearly every organization is one page"
-    assert log.count(SOURCE) == pages
-    assert received(estate) == {ORG_TICKETS: pages}
+    # One export search per hundred organizations, a page per thousand of their tickets.
+    pages = 0
+    for start in range(0, len(organizations), 100):
+        chunk = [int(key) for key in organizations[start : start + 100]]
+        held = db.execute(
+            f"SELECT COUNT(*) FROM tickets WHERE organization_id IN ({','.join('?' * len(chunk))})", chunk
+        ).fetchone()[0]
+        pages += max(1, math.ceil(held / 1000))
+    assert log.count(SOURCE) == pages < len(organizations) / 10
+    assert received(estate) == {SEARCH_EXPORT: pages}
+
+
+def test_a_search_of_organizations_pages_to_the_end_of_their_tickets(estate: Estate, db: sqlite3.Connection) -> None:
+    organizations = ids(
+        db,
+        "SELECT organization_id FROM tickets WHERE organization_id IS NOT NULL"
+        " GROUP BY organization_id ORDER BY COUNT(*) DESC LIMIT 3",
+    )
+    stored = {
+        key: ids(db, "SELECT id FROM tickets WHERE organization_id = ? ORDER BY id", int(key)) for key in organizations
+    }
+    total = sum(len(found) for found in stored.values())
+    estate.reset("tickets")
+    results, log = run(
+        estate, lambda adapter: adapter.fetch_related("ticket", "party", organizations), search_page_size=7
+    )
+    assert [[ticket.source_id for ticket in tickets] for tickets in results] == [stored[key] for key in organizations]
+    assert log.count(SOURCE) == math.ceil(total / 7)
+    assert set(received(estate)) == {SEARCH_EXPORT}
+
+
+def test_organizations_holding_more_than_max_related_are_read_from_their_own_listings(
+    estate: Estate, db: sqlite3.Connection
+) -> None:
+    organizations = ids(
+        db,
+        "SELECT organization_id FROM tickets WHERE organization_id IS NOT NULL"
+        " GROUP BY organization_id ORDER BY COUNT(*) DESC LIMIT 2",
+    )
+    stored = {
+        key: ids(db, "SELECT id FROM tickets WHERE organization_id = ? ORDER BY id", int(key)) for key in organizations
+    }
+    estate.reset("tickets")
+    results, _ = run(estate, lambda adapter: adapter.fetch_related("ticket", "party", organizations), max_related=3)
+    assert [[ticket.source_id for ticket in tickets] for tickets in results] == [
+        stored[key][:3] for key in organizations
+    ]
+    assert set(received(estate)) == {SEARCH_EXPORT, ORG_TICKETS}
 
 
 def test_the_busiest_organizations_tickets_are_paged_to_the_end(estate: Estate, db: sqlite3.Connection) -> None:

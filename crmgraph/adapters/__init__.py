@@ -6,6 +6,7 @@ This is crmgraph's stable public surface for plugins (a test locks ``__all__``).
 from __future__ import annotations
 
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.budget import RateLimit
 from crmgraph.adapters.sdk.calls import CallLog, UpstreamCall, shared_in_request, upstream_call
 from crmgraph.adapters.sdk.http import HttpSource, expect
 from crmgraph.adapters.sdk.registry import ENTRY_POINT_GROUP, InstalledAdapter, adapter_class, installed_adapters
@@ -26,6 +27,7 @@ __all__ = [
     "FetchResult",
     "HttpSource",
     "InstalledAdapter",
+    "RateLimit",
     "RelatedResult",
     "SourceError",
     "UpstreamBadResponse",

@@ -9,6 +9,9 @@ Endpoints (each also answers with a ``.json`` suffix, as Zendesk does):
 - ``GET /api/v2/organizations/{id}/tickets``, ``/api/v2/users/{id}/tickets/requested``,
   ``/api/v2/tickets/{id}/comments``                             one parent's children (no batch form);
 - ``GET /api/v2/users/search?query=`` or ``?external_id=``      ``email:``, ``name:`` or free text;
+- ``GET /api/v2/search/export?query=type:ticket organization:1 organization:2&filter[type]=ticket``
+                                                                the tickets of several organizations
+                                                                (:mod:`crmgraph.demo.ticket_search`);
 - ``GET /api/v2/incremental/{tickets|users}/cursor?start_time=``  cursor-based exports, by ``(updated_at, id)``;
 - ``GET /api/v2/incremental/organizations?start_time=``         the time-based export of organizations;
 - ``GET /api/v2/ticket_metrics``, ``/ticket_metrics/{id}``, ``/tickets/{id}/metrics``  ticket metric sets, also
@@ -70,6 +73,7 @@ from crmgraph.demo.ticket_records import (
     ticket_record,
     user_record,
 )
+from crmgraph.demo.ticket_search import search_export
 from crmgraph.demo.ticket_writes import TicketWrites
 from crmgraph.demo.webhook_wires import ZENDESK_WIRE
 from crmgraph.demo.webhooks import WebhookHub
@@ -267,6 +271,7 @@ def build_ticket_api(db_path: Path, email: str, api_token: str, webhooks: Webhoo
         *_routes(f"{v2}/incremental/users/cursor", cursor_export(api.conn, "users", user_record)),
         *_routes(f"{v2}/incremental/organizations", time_export(api.conn, "organizations", organization_record)),
         *_routes(f"{v2}/users/search", api.listing(USERS, _users_found)),
+        *_routes(f"{v2}/search/export", search_export(api.conn)),
         *_routes(f"{v2}/groups", _groups),
     ]
     for collection in (TICKETS, USERS, ORGANIZATIONS):

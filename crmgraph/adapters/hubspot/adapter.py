@@ -11,6 +11,9 @@ bounds each call (10 s by default). ``currency`` is the account's company curren
 bad response. ``precondition`` says how a write naming the version it read is made conditional: ``read`` (the
 default) compares the record's ``updatedAt`` just before the write; ``header`` sends the demo CRM's
 ``X-Crmgraph-If-Updated-At``, which it checks with the write (the real HubSpot ignores it).
+``owners_ttl_s`` is how long the account's owner list, read whole, is kept (300 s by default; see
+:mod:`crmgraph.adapters.hubspot.owners`). ``rate_limit`` is the private app's quota, ``{requests: 190, per_s:
+10}`` on Professional and Enterprise (100 per 10 s by default): it sizes the concurrency budget.
 
 Companies, contacts, deals and engagements are writable: see :mod:`crmgraph.adapters.hubspot.writes`.
 
@@ -18,7 +21,8 @@ Entities are crmgraph's, source ids are HubSpot's (as strings), except an intera
 engagement type, because HubSpot numbers each type on its own: ``"calls:20000000123"``.
 
 What each access path costs upstream (calls in one row run concurrently, at most ``max_concurrency`` at
-a time for the whole adapter):
+a time for the whole adapter: by default 25, a quarter of HubSpot's 100 requests per 10 s; see
+:mod:`crmgraph.adapters.sdk.budget`):
 
 ======================= =================================================================================
 party by id             one companies ``batch/read`` per 100 ids; a single id: one ``GET`` of the company
@@ -26,7 +30,9 @@ party by id             one companies ``batch/read`` per 100 ids; a single id: o
 person, deal by id      per 100 ids: one ``batch/read`` and one v4 associations read to companies, for
                         ``party_id`` (the primary company, else the first)
 interaction by id       the same, once per engagement type present among the ids
-owner by id             one ``GET /crm/v3/owners/{id}`` per distinct id: HubSpot has no batch form
+owner by id             none most of the time: the account's owners are read whole (``GET /crm/v3/owners``,
+                        500 a page) once per ``owners_ttl_s`` (300 s) for the process, and every owner
+                        id is answered from that list (HubSpot has no batch read of owners)
 person, deal by party   per 1,000 companies: one associations read (one more round for the companies with
                         more than 500 left), then one ``batch/read`` per 100 distinct associated records
 interaction by party    the same for each of the four engagement types: four associations reads, and
@@ -65,7 +71,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -82,9 +87,11 @@ from crmgraph.adapters.hubspot.mapping import (
     interaction_id,
     parse_interaction_id,
 )
+from crmgraph.adapters.hubspot.owners import DEFAULT_TTL_S, OwnerDirectory
 from crmgraph.adapters.hubspot.writes import Target, conflict, send, stale
 from crmgraph.adapters.hubspot.writes import target as write_target
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.budget import RateLimit
 from crmgraph.adapters.sdk.calls import shared_in_request
 from crmgraph.adapters.sdk.http import DEFAULT_TIMEOUT, HttpSource, expect
 from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
@@ -102,6 +109,7 @@ Build = Callable[[Raw, str | None], R]  # (upstream record, party_id) -> canonic
 BATCH_READ_LIMIT = 100  # inputs of one objects batch/read
 ASSOCIATION_INPUTS_LIMIT = 1_000  # inputs of one v4 associations batch/read
 LIST_LIMIT = 100  # records of one list page
+OWNERS_PAGE = 500  # owners of one GET /crm/v3/owners page
 SCANNED = {
     "party": ("companies", PARTY_PROPERTIES),
     "person": ("contacts", PERSON_PROPERTIES),
@@ -155,7 +163,7 @@ class HubSpotAdapter(Adapter):
         AccessPath("person", max_batch=BATCH_READ_LIMIT),
         AccessPath("deal", max_batch=BATCH_READ_LIMIT),
         AccessPath("interaction", max_batch=BATCH_READ_LIMIT),
-        AccessPath("owner", max_batch=1),
+        AccessPath("owner", max_batch=OWNERS_PAGE, kept_whole=True),  # answered from the whole list (owners.py)
         AccessPath("person", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("deal", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
         AccessPath("interaction", by="party", max_batch=ASSOCIATION_INPUTS_LIMIT),
@@ -165,9 +173,9 @@ class HubSpotAdapter(Adapter):
     writable = frozenset(
         (entity, action) for entity in ("party", "person", "deal", "interaction") for action in ("create", "update")
     )
-    # One level of a customer-360 query needs ~8 CRM calls at once; HubSpot allows private apps bursts of
-    # 100 requests per 10 s, so 10 in flight keeps a level in one wave without nearing the quota.
-    max_concurrency = 10
+    # HubSpot's documented burst limit for a private app (Free and Starter; Professional and Enterprise
+    # allow 190, set with the source's rate_limit): the concurrency budget is sized from it (25 in flight).
+    rate_limit = RateLimit(requests=100, per_s=10.0)
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         super().__init__(source, settings)
@@ -184,6 +192,8 @@ class HubSpotAdapter(Adapter):
         # Bounds the calls in flight for the whole adapter: one SDK batch may make several at once.
         self._wire = asyncio.Semaphore(self.max_concurrency)
         self._http: HttpSource | None = None
+        # The account's owners, kept for the process (HubSpot has no batch read of owners, and few of them).
+        self._owners = OwnerDirectory(_seconds_setting(source, settings, "owners_ttl_s", DEFAULT_TTL_S))
 
     async def open(self) -> None:
         self._http = HttpSource(
@@ -216,8 +226,9 @@ class HubSpotAdapter(Adapter):
                 return await self._read_with_company("deals", ids, self._deal_properties, self.mapping.deal)
             case "interaction":
                 return await self._interactions(ids)
-            case "owner":  # max_batch 1: the SDK fans owners out, one id per call
-                return [await self._owner(owner_id) for owner_id in ids]
+            case "owner":  # from the account's whole owner list, read once per owners_ttl_s (see owners.py)
+                found = await self._owners.lookup(list(ids), self._read_owners)
+                return _each(ids, found, lambda key, raw: self.mapping.owner(raw))
         raise AdapterContractError(f"{self.kind} cannot fetch {entity}")
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
@@ -387,14 +398,22 @@ class HubSpotAdapter(Adapter):
             results.update(zip((interaction_id(engagement, oid) for oid in object_ids), typed, strict=True))
         return [results.get(key) for key in ids]
 
-    async def _owner(self, owner_id: str) -> FetchResult:
-        raw = await self._get(f"/crm/v3/owners/{quote(owner_id, safe='')}", allow_missing=True)
-        if raw is None:
-            return None
-        try:
-            return self.mapping.owner(raw)
-        except UpstreamBadResponse as error:
-            return error
+    async def _read_owners(self) -> dict[str, Raw]:
+        """Every active owner of the account by id: ``GET /crm/v3/owners``, 500 a page (HubSpot's ceiling)."""
+        owners: dict[str, Raw] = {}
+        after: str | None = None
+        while True:
+            params = {"limit": str(OWNERS_PAGE)} | ({"after": after} if after else {})
+            answer = await self._get("/crm/v3/owners", params)
+            for raw in _items(self.source, answer, "results"):
+                owner_id = raw.get("id")
+                expect(self.source, isinstance(owner_id, str) and owner_id != "", f"an owner without an id: {raw!r}")
+                owners[str(owner_id)] = raw
+            following = _next_after(self.source, answer)
+            if following is None:
+                return owners
+            expect(self.source, following != after, "a paging cursor that does not move")
+            after = following
 
     # --- reads by company ------------------------------------------------------------------------
 
@@ -567,6 +586,13 @@ def _currency_setting(source: str, settings: Mapping[str, Any]) -> str | None:
     if value is not None and not (isinstance(value, str) and re.fullmatch("[A-Z]{3}", value)):
         raise ConfigError(f"sources.{source}.currency", f"must be an ISO 4217 code such as EUR, got {value!r}")
     return value
+
+
+def _seconds_setting(source: str, settings: Mapping[str, Any], key: str, default: float) -> float:
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"sources.{source}.{key}", f"must be a number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def _timeout_setting(source: str, settings: Mapping[str, Any]) -> httpx.Timeout:

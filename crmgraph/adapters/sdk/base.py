@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from crmgraph.adapters.sdk.breaker import CircuitBreaker
+from crmgraph.adapters.sdk.budget import NO_LIMIT_BUDGET, FairBudget, RateLimit, Slots
 from crmgraph.adapters.sdk.calls import operation
 from crmgraph.adapters.sdk.resilience import (
     CircuitOpen,
@@ -78,6 +79,9 @@ class AccessPath:
     # A path that answers at most this many records per key: a list one longer says there were more and it
     # was cut (the ``sql`` adapter's joined reads, which a caller uses only when they are complete).
     row_limit: int | None = None
+    # The adapter answers the path from a list of every record it reads whole and keeps (HubSpot's owners):
+    # its calls do not grow with the keys asked, and a batch of keys may cost no call at all.
+    kept_whole: bool = False
 
     @property
     def batched(self) -> bool:
@@ -99,18 +103,24 @@ class Adapter(ABC):
     aggregatable: frozenset[str] = frozenset()
     # (entity, "create" | "update") pairs :meth:`write` accepts; an adapter without writes leaves it empty.
     writable: frozenset[tuple[str, str]] = frozenset()
-    # Upstream calls in flight at once for this source: the adapter's default, which the source's
-    # ``max_concurrency`` setting overrides. Enough for one level of a query to go out in one wave.
-    max_concurrency: int = 8
+    # The upstream's documented quota (HubSpot: 100 requests per 10 s), which the source's ``rate_limit``
+    # setting replaces; None when the kind documents none. It sizes the concurrency budget (see budget.py).
+    rate_limit: ClassVar[RateLimit | None] = None
+    # Upstream calls in flight at once for this source: from the rate limit (a quarter of one window's
+    # quota, 4..64), else 8; the source's ``max_concurrency`` setting overrides it. Shared fairly between
+    # the requests in flight (FairBudget).
+    max_concurrency: int = NO_LIMIT_BUDGET
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         self.source = source
         self.settings = settings
-        configured = settings.get("max_concurrency", self.max_concurrency)
+        self.quota = RateLimit.from_settings(source, settings, type(self).rate_limit)
+        derived = self.quota.budget() if self.quota is not None else self.max_concurrency
+        configured = settings.get("max_concurrency", derived)
         if isinstance(configured, bool) or not isinstance(configured, int) or configured < 1:
             raise ConfigError(f"sources.{source}.max_concurrency", f"must be a whole number >= 1, got {configured!r}")
         self.max_concurrency = configured
-        self._limit = asyncio.Semaphore(self.max_concurrency)
+        self._limit: Slots = FairBudget(self.max_concurrency)
         self.resilience = Resilience(source, ResiliencePolicy.from_settings(source, settings))
         self._paths = {(path.entity, path.by): path for path in self.paths}
 

@@ -6,7 +6,8 @@ The order in which one upstream call is guarded (:meth:`Resilience.protect`)::
     breaker open?             -> UpstreamUnavailable ("circuit open"), no call
     source paused by a 429?   -> wait it out, or UpstreamRateLimited at once if it ends later than
                                  ``pause_wait_s`` from now or past the deadline
-    concurrency slot          (the adapter's ``max_concurrency``), waited for until the deadline at most
+    concurrency slot          (the adapter's ``max_concurrency``, shared fairly between requests: see
+                              budget.py), waited for until the deadline at most
     client-side rate limit    -> wait for a token (or UpstreamRateLimited if it comes past the deadline)
     the call                  within min(timeout_s, what is left of the deadline) -> else UpstreamTimeout
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from crmgraph.adapters.sdk.breaker import BreakerState, CircuitBreaker
+from crmgraph.adapters.sdk.budget import Slots
 from crmgraph.adapters.sdk.policy import ResiliencePolicy
 from crmgraph.adapters.sdk.throttle import RetryBudget, TokenBucket
 from crmgraph.errors import (
@@ -166,7 +168,7 @@ class Resilience:
             pending = list(failed)
             tries += 1
 
-    async def once(self, call: Callable[[], Awaitable[T]], limit: asyncio.Semaphore) -> T:
+    async def once(self, call: Callable[[], Awaitable[T]], limit: Slots) -> T:
         """One guarded call that raises its error (a scan page), retried like :meth:`batch`."""
         self.budget.record_first()
         tries = 0
@@ -217,9 +219,7 @@ class Resilience:
 
     # --- one call ---------------------------------------------------------------------------------
 
-    async def protect(
-        self, call: Callable[[], Awaitable[T]], limit: asyncio.Semaphore, failed: Callable[[T], bool] = _never
-    ) -> T:
+    async def protect(self, call: Callable[[], Awaitable[T]], limit: Slots, failed: Callable[[T], bool] = _never) -> T:
         """Make one upstream call under every policy. ``failed`` judges an answer that did not raise."""
         self._check_deadline()
         if self.breaker.rejects():
@@ -313,7 +313,7 @@ class Resilience:
             await asyncio.sleep(wait)
 
     @asynccontextmanager
-    async def _slot(self, limit: asyncio.Semaphore) -> AsyncIterator[None]:
+    async def _slot(self, limit: Slots) -> AsyncIterator[None]:
         left = remaining()
         if not limit.locked():
             await limit.acquire()  # free: no wait
@@ -331,7 +331,7 @@ class Resilience:
         finally:
             limit.release()
 
-    async def _wait_for_slot(self, limit: asyncio.Semaphore) -> None:
+    async def _wait_for_slot(self, limit: Slots) -> None:
         started = time.monotonic()
         try:
             await limit.acquire()

@@ -5,9 +5,16 @@ Access paths (source ids are Zendesk's integer ids, as strings)::
     party   by id      GET /api/v2/organizations/show_many?ids=      100 ids a call
     person  by id      GET /api/v2/users/show_many?ids=              100 ids a call
     ticket  by id      GET /api/v2/tickets/show_many?ids=            100 ids a call
-    ticket  by party   GET /api/v2/organizations/{id}/tickets        one organization a call (paged)
+    ticket  by party   GET /api/v2/search/export?query=type:ticket organization:{id} organization:{id} ...
+                       &filter[type]=ticket                          100 organizations a call (paged, 1,000
+                                                                     tickets a page); one organization
+                                                                     alone: organizations/{id}/tickets
     ticket  by person  GET /api/v2/users/{id}/tickets/requested      one requester a call (paged)
     comment by ticket  GET /api/v2/tickets/{id}/comments             one ticket a call (paged)
+
+The tickets of a page of organizations come from Zendesk's search, whose index can lag a few minutes behind
+a change (Zendesk says so): a ticket opened a moment ago may be missing from a list page until it is indexed
+(a customer's own page, one organization, reads its listing and shows it at once).
 
 Tickets are writable (opened, changed, commented on): see :mod:`crmgraph.adapters.zendesk.writes`.
     person  by email   GET /api/v2/users/search?query=email:{email}  one address a call (paged)
@@ -47,6 +54,9 @@ Settings::
     timeout_s            seconds per upstream call (default 10)
     max_related          most records one key of a related path returns (default 1000)
     page_size            records per page when paging, 1..100 (default 100, Zendesk's maximum)
+    search_page_size     records per page of an export search, 1..1000 (default 1000, Zendesk's maximum)
+    rate_limit           the plan's quota, {requests: 400, per_s: 60} (default 200 a minute, the Team plan's);
+                         it sizes the concurrency budget (crmgraph.adapters.sdk.budget)
     external_id_source   the source that ``external_id`` points into, for identity links (default "crm";
                          "" when external_id holds something else)
 
@@ -69,6 +79,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
+from crmgraph.adapters.sdk.budget import RateLimit
 from crmgraph.adapters.sdk.http import HttpSource, expect
 from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.adapters.zendesk.mapping import ZendeskMapping
@@ -82,6 +93,7 @@ T = TypeVar("T")
 API = "/api/v2"
 MAX_PAGE_SIZE = 100  # Zendesk's ceiling for page[size] and for show_many ids
 MAX_EXPORT_PAGE = 1000  # Zendesk's ceiling for per_page of an incremental export
+ORGANIZATIONS_PER_SEARCH = 100  # organizations OR-ed in one search query (a URL of about 3 KB)
 MAX_ZENDESK_ID = 2**63 - 1  # ids are 64-bit signed integers; a bigger number is refused with a 400
 
 
@@ -172,14 +184,18 @@ class ZendeskAdapter(Adapter):
         AccessPath("party", max_batch=MAX_PAGE_SIZE),
         AccessPath("person", max_batch=MAX_PAGE_SIZE),
         AccessPath("ticket", max_batch=MAX_PAGE_SIZE),
-        *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED),  # no batch form upstream
+        # Tickets of many organizations in one export search (see _tickets_of_organizations).
+        AccessPath("ticket", "party", max_batch=ORGANIZATIONS_PER_SEARCH),
+        *(AccessPath(entity, by, max_batch=1) for entity, by in _RELATED if by != "party"),  # no batch form
     )
     # Tickets are scanned (for reports) and followed (the feed crmgraph polls for ticket events) through the
     # incremental ticket export, with their metric sets side-loaded.
     scannable = frozenset({"party", "person", "ticket"})
     change_feeds = frozenset({"party", "person", "ticket"})
     writable = frozenset({("ticket", "create"), ("ticket", "update")})  # comments come with an update
-    max_concurrency = 8
+    # Zendesk Support's smallest plan (Team) allows 200 requests a minute (Growth and Professional 400,
+    # Enterprise 700: set the source's rate_limit): the concurrency budget is sized from it (50 in flight).
+    rate_limit = RateLimit(requests=200, per_s=60.0)
 
     def __init__(
         self, source: str, settings: Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None
@@ -192,11 +208,18 @@ class ZendeskAdapter(Adapter):
         self.timeout_s = _setting(source, settings, "timeout_s", float, 10.0)
         self.max_related = _setting(source, settings, "max_related", int, 1000)
         self.page_size = _setting(source, settings, "page_size", int, MAX_PAGE_SIZE)
+        self.search_page_size = _setting(source, settings, "search_page_size", int, MAX_EXPORT_PAGE)
         xref_source = _setting(source, settings, "external_id_source", str, "crm")
-        if self.timeout_s <= 0 or self.max_related < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+        if (
+            self.timeout_s <= 0
+            or self.max_related < 1
+            or not 1 <= self.page_size <= MAX_PAGE_SIZE
+            or not 1 <= self.search_page_size <= MAX_EXPORT_PAGE
+        ):
             raise ConfigError(
                 f"sources.{source}",
-                f"timeout_s must be > 0, max_related >= 1 and page_size 1..{MAX_PAGE_SIZE}",
+                f"timeout_s must be > 0, max_related >= 1, page_size 1..{MAX_PAGE_SIZE} "
+                f"and search_page_size 1..{MAX_EXPORT_PAGE}",
             )
         self.mapping = ZendeskMapping(source, xref_source or None)
         self._transport = transport
@@ -275,6 +298,8 @@ class ZendeskAdapter(Adapter):
     # --- related ----------------------------------------------------------------------------------
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
+        if (entity, by) == ("ticket", "party"):
+            return await self._tickets_of_organizations(keys)
         related = _RELATED[(entity, by)]
         results: list[RelatedResult] = []
         for key in keys:  # one key a call: the SDK fans the keys out, so this loop runs once
@@ -283,6 +308,47 @@ class ZendeskAdapter(Adapter):
             except SourceError as error:
                 results.append(error)
         return results
+
+    async def _tickets_of_organizations(self, keys: Sequence[str]) -> list[RelatedResult]:
+        """The tickets of up to 100 organizations in one listing: ``GET /search/export`` with
+        ``type:ticket organization:1 organization:2 ...`` (Zendesk ORs the values of a keyword named more than
+        once), paged by cursor, ``search_page_size`` a page; each organization's tickets in id order, as its
+        own listing gives them. If the organizations hold more than ``max_related`` tickets each on average, the
+        search stops there and each is read from its own listing instead (with its own cut). One organization
+        (a customer-360 page) is read from its own listing: the same one call, in Zendesk's order, and
+        without the search index's lag behind a ticket just written."""
+        organizations = [key for key in keys if zendesk_id(key)]
+        if len(organizations) <= 1:
+            return [await self._related_or_error("ticket", _RELATED[("ticket", "party")], key) for key in keys]
+        found: dict[str, list[Any]] = {key: [] for key in organizations}
+        if organizations:
+            query = "type:ticket " + " ".join(f"organization:{key}" for key in organizations)
+            params = {"query": query, "filter[type]": "ticket"}
+            raws = await self._walk(f"{API}/search/export", params, "results", self.search_page_size,
+                                    self.max_related * len(organizations) + 1)  # fmt: skip
+            if len(raws) > self.max_related * len(organizations):
+                return [await self._related_or_error("ticket", _RELATED[("ticket", "party")], key) for key in keys]
+            for raw in raws:
+                owner = raw.get("organization_id") if isinstance(raw, Mapping) else None
+                if str(owner) in found:
+                    found[str(owner)].append(raw)
+        results: list[RelatedResult] = []
+        for key in keys:
+            listed = sorted(found.get(key, []), key=lambda raw: _raw_id(raw) or 0)
+            if len(listed) > self.max_related:
+                logger.warning("%s: organization %s has more than %d tickets; cut there (max_related)",
+                               self.source, key, self.max_related)  # fmt: skip
+            try:
+                results.append([self.mapping.ticket(raw) for raw in listed[: self.max_related]])
+            except SourceError as error:
+                results.append(error)
+        return results
+
+    async def _related_or_error(self, entity: str, related: _Related, key: str) -> RelatedResult:
+        try:
+            return await self._related(entity, related, key)
+        except SourceError as error:
+            return error
 
     async def _related(self, entity: str, related: _Related, key: str) -> list[Record]:
         request = related.request(key)
@@ -294,7 +360,9 @@ class ZendeskAdapter(Adapter):
             return [self.mapping.comment(raw, key) for raw in raws]
         return [self._mapper(entity)(raw) for raw in raws]
 
-    async def _walk(self, url: str, params: dict[str, str], holds: str) -> list[Any]:
+    async def _walk(
+        self, url: str, params: dict[str, str], holds: str, page_size: int | None = None, most: int | None = None
+    ) -> list[Any]:
         """Every record of a cursor-paged listing, up to ``max_related``; [] when its parent does not exist.
 
         The next page is asked for with ``page[after]`` on the configured host rather than by following
@@ -303,8 +371,9 @@ class ZendeskAdapter(Adapter):
         """
         raws: list[Any] = []
         after: str | None = None
+        most = self.max_related if most is None else most
         while True:
-            size = min(self.page_size, self.max_related - len(raws))
+            size = min(page_size or self.page_size, most - len(raws))
             query = params | {"page[size]": str(size)} | ({"page[after]": after} if after else {})
             # Only the first page may 404 meaning "no such parent"; later, the parent existed a moment ago.
             body = await self.http.get_json(url, params=query, allow_missing=after is None)
@@ -315,9 +384,9 @@ class ZendeskAdapter(Adapter):
             meta = body.get("meta")
             if not (isinstance(meta, Mapping) and meta.get("has_more") is True):
                 return raws
-            if len(raws) >= self.max_related:
+            if len(raws) >= most:
                 logger.warning("%s: %s has more than %d records; cut there (max_related)", self.source, url, len(raws))
-                return raws[: self.max_related]
+                return raws[:most]
             cursor = meta.get("after_cursor")
             expect(self.source, bool(page) and isinstance(cursor, str) and cursor != after, f"{url}: a stuck cursor")
             after = str(cursor)

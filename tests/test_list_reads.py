@@ -1,0 +1,126 @@
+"""A list page costs the same few upstream calls whatever its size, where the system's API allows it.
+
+``customers(first: N)`` with each customer's owner, contacts, orders and tickets, asked of a fresh facade
+(cold: nothing cached, the owner list not read yet) at N = 10 and N = 100: the calls of each kind stay the
+same, and what the page says equals what each system holds (the owner in the CRM's owner list, the tickets
+as the organization's own listing gives them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from crmgraph.schema.ids import decode_id, encode_id
+from tests.conftest import Estate
+from tests.facade import Facade, facade_config, serve_facade
+
+PAGE = """
+query($n: Int!) {
+  customers(first: $n) {
+    nodes {
+      id
+      owner { name email }
+      contacts(first: 5) { nodes { name email } }
+      orders(first: 5) { nodes { number total { amount currencyCode } } }
+      tickets(first: 5) { nodes { subject status } }
+    }
+  }
+}
+"""
+ONE = """
+query($id: ID!) { customer(id: $id) { tickets(first: 5) { nodes { subject status } } } }
+"""
+# Reads a whole page costs one call of, whatever its size: (source, SDK operation, request on the wire).
+PER_PAGE = (
+    ("crm", "fetch owner", "GET /crm/v3/owners"),  # the owner list, read whole once
+    ("crm", "fetch_related person by party", "POST /crm/v4/associations/companies/contacts/batch/read"),
+    ("tickets", "fetch party", "GET /api/v2/organizations/show_many"),
+    ("tickets", "fetch_related ticket by party", "GET /api/v2/search/export"),  # every organization's tickets
+    ("erp", "fetch_related order by party", None),  # one statement
+)
+# Reads whose API takes at most 100 ids a call: one call per hundred records, far fewer than the customers.
+PER_HUNDRED = (
+    ("crm", "fetch party", "POST /crm/v3/objects/companies/batch/read"),
+    ("crm", "fetch_related person by party", "POST /crm/v3/objects/contacts/batch/read"),
+    ("tickets", "fetch person", "GET /api/v2/users/show_many"),
+)
+Calls = Counter[tuple[str, str, str | None]]
+
+
+@pytest.fixture
+def fresh_facade(estate: Estate, linked_identity: str) -> Iterator[Facade]:
+    """A facade of its own: a cold cache and an owner list not read yet."""
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity, ttl_s=0.001)
+    with serve_facade(config) as running:
+        yield running
+
+
+def _page(facade: Facade, n: int) -> tuple[dict[str, Any], Calls]:
+    result = facade.query(PAGE, {"n": n}, explain=True)
+    assert "errors" not in result, result.get("errors")
+    calls: Calls = Counter()
+    for call in result["extensions"]["upstream"]["calls"]:
+        request = call["request"] if call["source"] != "erp" else None
+        calls[(call["source"], call["operation"], request)] += 1
+    return result["data"]["customers"], calls
+
+
+@pytest.mark.parametrize("n", [10, 100])
+def test_a_page_of_n_customers_costs_one_call_per_batched_read_at_any_n(
+    fresh_facade: Facade, estate: Estate, n: int
+) -> None:
+    for system in ("crm", "tickets"):
+        estate.reset(system)
+    page, calls = _page(fresh_facade, n)
+    assert len(page["nodes"]) == n
+    print(f"N={n}: " + ", ".join(f"{s} {o} {r or ''}: {c}" for (s, o, r), c in sorted(calls.items(), key=str)))
+    for read in PER_PAGE:
+        assert calls[read] == 1, read
+    for read in PER_HUNDRED:
+        assert 1 <= calls[read] <= 4, read
+    assert not [read for read in calls if read[1].startswith("fetch_related comment")]
+    assert not [read for read in calls if read[2] and "/owners/" in read[2]], "no owner read one by one"
+    # The systems counted the same calls.
+    assert estate.stats("crm")["total"] == sum(c for (source, *_), c in calls.items() if source == "crm")
+    assert estate.stats("tickets")["total"] == sum(c for (source, *_), c in calls.items() if source == "tickets")
+
+
+def test_the_owners_on_a_page_are_those_the_crm_names(fresh_facade: Facade, estate: Estate) -> None:
+    page, _ = _page(fresh_facade, 100)
+    crm = sqlite3.connect(estate.layout.crm_db)
+    try:
+        owners = {f"{first} {last}": email for first, last, email in crm.execute(
+            "SELECT first_name, last_name, email FROM owners")}  # fmt: skip
+        owned = crm.execute(
+            "SELECT COUNT(DISTINCT json_extract(properties, '$.hubspot_owner_id')) FROM objects"
+            " WHERE object_type = 'companies'"
+        ).fetchone()[0]
+    finally:
+        crm.close()
+    shown = [node["owner"] for node in page["nodes"] if node["owner"]]
+    assert shown and owned > 1
+    assert all(owners.get(owner["name"]) == owner["email"] for owner in shown)
+    assert len({owner["email"] for owner in shown}) > 1, "a page shows several owners"
+
+
+def test_the_tickets_on_a_page_are_those_each_customer_shows_alone(fresh_facade: Facade) -> None:
+    """A page's tickets come from one search; a customer alone reads its organization's own listing."""
+    page, _ = _page(fresh_facade, 100)
+    with_tickets = [node for node in page["nodes"] if node["tickets"] and node["tickets"]["nodes"]]
+    assert len(with_tickets) > 5
+    for node in with_tickets[:15]:
+        alone = fresh_facade.query(ONE, {"id": node["id"]})
+        assert "errors" not in alone
+        assert alone["data"]["customer"]["tickets"] == node["tickets"], decode_id(node["id"], "Customer")
+
+
+def test_a_page_keeps_every_customer_in_order(fresh_facade: Facade) -> None:
+    small, _ = _page(fresh_facade, 10)
+    large, _ = _page(fresh_facade, 100)
+    assert large["nodes"][:10] == small["nodes"]
+    assert all(node["id"] == encode_id("Customer", decode_id(node["id"], "Customer")[1][0]) for node in small["nodes"])

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -59,6 +60,7 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TARGETS})
     throughput: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TARGETS})
     slow: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TARGETS})
+    explained: list[str] = field(default_factory=list)  # crmgraph's calls for one query, slowed
 
 
 def ask(client: LeanClient, request: Request) -> float:
@@ -177,9 +179,31 @@ def measure_slow(args: argparse.Namespace, servers: dict[str, str], cases: list[
         for case in cases:
             for target in alternating(args.slow_rounds):
                 figures[case.name].slow[target] += sequential(clients[target], requests_of(case, target), 3)
+        for case in cases:
+            figures[case.name].explained = explain(servers["crmgraph"], case.crmgraph[0])
     finally:
         for client in clients.values():
             client.close()
+
+
+def explain(url: str, request: Request) -> list[str]:
+    """crmgraph's upstream calls for ``request`` by source and operation: how many, how many keys, and from
+    when to when they started (ms into the request): where the page's time goes."""
+    client = LeanClient(url)
+    try:
+        _, content = client.post("/graphql", {**request.body(), "extensions": {"explain": True}})
+    finally:
+        client.close()
+    calls = orjson.loads(content)["extensions"]["upstream"]["calls"]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for call in calls:
+        groups.setdefault((call["source"], call["operation"]), []).append(call)
+    return [
+        f"{source} {operation}: {len(group)} calls, {sum(len(c['keys'] or []) for c in group)} keys, "
+        f"started {min(c['atMs'] for c in group):.0f}-{max(c['atMs'] for c in group):.0f} ms, "
+        f"longest {max(c['ms'] for c in group):.0f} ms"
+        for (source, operation), group in sorted(groups.items(), key=lambda item: min(c["atMs"] for c in item[1]))
+    ]
 
 
 def ratio(ours: float, theirs: float) -> str:
@@ -277,6 +301,9 @@ def main() -> None:
           + (f"pinned to processor {sorted(estate_cpus)[0]}" if estate_cpus else "sharing them"))  # fmt: skip
     print(f"{args.customers} customers; list pages of 50; customer-360 over {args.sample} customers\n")
     print(table(cases, figures, args.latency_ms))
+    for case in cases:
+        print(f"\ncrmgraph's upstream calls, {case.name}, {args.latency_ms:g} ms upstreams (explain):")
+        print("\n".join(f"  {line}" for line in figures[case.name].explained))
 
 
 if __name__ == "__main__":

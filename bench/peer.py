@@ -199,7 +199,7 @@ def explain(url: str, request: Request) -> list[str]:
     for call in calls:
         groups.setdefault((call["source"], call["operation"]), []).append(call)
     return [
-        f"{source} {operation}: {len(group)} calls, {sum(len(c['keys'] or []) for c in group)} keys, "
+        f"{source} {operation}: {len(group)} calls, {sum(c['keys'] or 0 for c in group)} keys, "
         f"started {min(c['atMs'] for c in group):.0f}-{max(c['atMs'] for c in group):.0f} ms, "
         f"longest {max(c['ms'] for c in group):.0f} ms"
         for (source, operation), group in sorted(groups.items(), key=lambda item: min(c["atMs"] for c in item[1]))

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SPEC = Path(__file__).parent / "peer"
-PACKAGES = ("@graphql-hive/gateway", "@graphql-mesh/compose-cli", "@omnigraph/openapi", "graphql")
+PACKAGES = json.loads((SPEC / "package.json").read_text())["dependencies"]
 
 
 def install(home: Path) -> None:

@@ -102,13 +102,13 @@ def test_a_failing_source_makes_the_operation_partial_and_its_calls_errors(estat
 
 
 def test_retries_waits_and_refusals_of_the_policies_are_counted(estate: Estate, linked_identity: str) -> None:
-    policy = {"rate_limit_per_s": 4, "retries": 1, "retry_budget_min": 10, "backoff_max_s": 0.05,
+    policy = {"rate_limit_per_s": 1, "retries": 1, "retry_budget_min": 10, "backoff_max_s": 0.05,
               "window": 4, "min_calls": 4, "open_s": 60}  # fmt: skip
     config = facade_config(
         estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity, ttl_s=0, tickets_resilience=policy
     )
     with serve_facade(config) as facade:
-        facade.query(CUSTOMER_360)  # five customers' tickets: more requests than the limit's burst
+        facade.query(CUSTOMER_360)  # a page's tickets: organizations, one search, users: more than a burst of 1
         waits = _samples(facade, "crmgraph_upstream_wait_seconds_count")
         assert _by(waits, "reason")["rate_limit"] > 0 and {labels["source"] for labels, _ in waits} == {"tickets"}
         estate.faults("tickets", error_rate=1, seed=2)

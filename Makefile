@@ -17,13 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) chromium
+install: $(STAMP)
 
 # The console's browser tests drive Debian's Chromium (never a browser download at run time).
 CHROMIUM ?= /usr/bin/chromium
 # On a fresh machine the package lists may be missing or stale: they are updated when the install needs it.
 # Where it cannot be installed (not root, no apt) the demo still runs; the browser tests skip, or fail when
-# CRMGRAPH_REQUIRE_SERVICES=1.
+# CRMGRAPH_REQUIRE_SERVICES=1. Only the tests need it: `make demo` does not install it.
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 		export DEBIAN_FRONTEND=noninteractive; \
@@ -51,7 +51,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+unit: install chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile  # two workers (2 cores); tests/conftest.py gives each its own databases
 
 bench-seed: install

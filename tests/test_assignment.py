@@ -178,6 +178,13 @@ def test_a_lead_made_in_the_marketing_system_ends_with_its_owner_in_the_crm(
         assert [step["rule"] for step in explanation["steps"]] == [
             "territory", "language", "working_hours", "capacity", "round_robin"]  # fmt: skip
         assert assignment["owner"]["name"]  # the owner as the CRM knows them
+        # the lead queue lists it on top, as the console's routing page shows it
+        queue = facade.query("{ leadAssignments(first: 5) { totalCount nodes { leadId state ownerId } } }")
+        listed = queue["data"]["leadAssignments"]
+        assert listed["totalCount"] == 1
+        assert listed["nodes"] == [{"leadId": said["leadId"], "state": "assigned", "ownerId": assignment["ownerId"]}]
+        wrong = facade.query('{ leadAssignments(state: "lost") { totalCount } }')
+        assert "state: 'lost' is not a queue state" in wrong["errors"][0]["message"]
 
 
 def test_a_lead_whose_email_the_crm_knows_gives_that_contact_its_owner(writable_estate: Estate, tmp_path: Path) -> None:
@@ -336,6 +343,10 @@ def test_a_complaint_ticket_made_in_the_ticket_system_is_routed_there_and_alerts
         assert routing["state"] == "routed" and routing["group"] == "first-line"
         assert routing["explanation"]["rule"] == "vip-complaints"
         assert routing["assigneeId"] == str(shown["assignee_id"]) == routing["explanation"]["chosen"]
+        queue = facade.query('{ ticketRoutings(first: 5, state: "routed") { totalCount nodes { ticketId group } } }')
+        listed = queue["data"]["ticketRoutings"]
+        assert {"ticketId": encode_id("Ticket", "tickets", ticket_id), "group": "first-line"} in listed["nodes"]
+        assert listed["totalCount"] == len(listed["nodes"]) >= 1
         # the groups the demo ticket system lists
         with writable_estate.tickets() as zendesk:
             groups = zendesk.get("/api/v2/groups.json").json()["groups"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import strawberry
@@ -16,6 +16,7 @@ from crmgraph.events import Delivery, Entity
 from crmgraph.schema.event_stream import deliveries
 from crmgraph.schema.ids import decode_id, encode_id
 from crmgraph.schema.nodes import Owner
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, PageInfo, check_first, decode_position, encode_cursor
 from crmgraph.schema.user_errors import UserError, UserErrorCode
 from crmgraph.workflows.assignment.acting import ASSIGNED, DEAL_OWNER_ALERT
 from crmgraph.workflows.assignment.leads import Manual
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     Info = strawberry.Info[RequestContext, None]
 else:
     Info = strawberry.Info
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="A candidate a rule left out, and why.")
@@ -155,6 +158,33 @@ class LeadReassignPayload(LeadAssignmentPayload):
     pass
 
 
+QUEUE_STATES = ("claimed", "assigning", "assigned", "routed", "failed")
+
+
+def _page(info: Info, first: int, after: str | None, state: str | None) -> tuple[int, int]:
+    """The queue's offset and page size; a :class:`ClientError` naming a bad argument."""
+    check_first(first, info.context.max_page_size)
+    if state is not None and state not in QUEUE_STATES:
+        raise ClientError(f"state: {state!r} is not a queue state (expected one of {', '.join(QUEUE_STATES)})")
+    # The queue moves while it is read (new leads arrive on top): a position in it is what a cursor can be.
+    offset = int(decode_position(after, WHOLE)[0]) if after else 0
+    return offset, first
+
+
+def _connection(nodes: list[T], offset: int, first: int, total: int) -> Connection[T]:
+    edges = [Edge(node=node, cursor=encode_cursor((offset + index + 1,))) for index, node in enumerate(nodes[:first])]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(nodes) > first,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
 def _running(info: Info) -> Assignment:
     running: Assignment | None = info.context.assignment
     if running is None or (running.leads is None and running.tickets is None):
@@ -191,6 +221,29 @@ class AssignmentQuery:
         assert running.leads is not None
         row = await running.store.lead(running.leads.rules.source, number)
         return LeadAssignment.of(row, running.leads.rules.crm) if row is not None else None
+
+    @strawberry.field(
+        description="The lead queue: every lead the rules took up, newest first, with its state, owner and why."
+    )
+    async def lead_assignments(
+        self, info: Info, first: int = 20, after: str | None = None, state: str | None = None
+    ) -> Connection[LeadAssignment]:
+        running = _running(info)
+        if running.leads is None:
+            raise ClientError("lead distribution is not configured (workflows.assignment.leads)")
+        crm = running.leads.rules.crm
+        offset, first = _page(info, first, after, state)
+        rows, total = await running.store.recent_leads(offset, first + 1, state)
+        return _connection([LeadAssignment.of(row, crm) for row in rows], offset, first, total)
+
+    @strawberry.field(description="The ticket queue: tickets being routed first, then the routed ones, newest first.")
+    async def ticket_routings(
+        self, info: Info, first: int = 20, after: str | None = None, state: str | None = None
+    ) -> Connection[TicketRouting]:
+        running = _running(info)
+        offset, first = _page(info, first, after, state)
+        rows, total = await running.store.recent_tickets(offset, first + 1, state)
+        return _connection([TicketRouting.of(row) for row in rows], offset, first, total)
 
     @strawberry.field(description="Where a ticket was routed, and why (null before it was).")
     async def ticket_routing(self, info: Info, ticket_id: strawberry.ID) -> TicketRouting | None:

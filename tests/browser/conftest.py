@@ -8,10 +8,12 @@ test leaves a screenshot of its page in var/test-artifacts/.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ import pytest
 import yaml
 
 from crmgraph.policy.tokens import DEMO_AUDIENCE, DEMO_ISSUER, ensure_development_key, issue_development_token
+from crmgraph.workflows.assignment.store import AssignmentStore
 from tests.browser.reports_store import ReportOwners, fill_reports
 from tests.facade import Facade, facade_config, serve_facade, store_copy
 from tests.marketing_source import marketing_sources
@@ -47,6 +50,7 @@ class ConsoleFacade:
     facade: Facade
     owners: ReportOwners  # whose figures the dashboard's dataset holds
     keys: Path  # the development key the facade accepts
+    assigned_leads: list[str]  # the marketing lead ids in the lead queue, oldest first
 
     def token_of(self, subject: str, *roles: str) -> str:
         """A token of the test's own making, for a role the sign-in page does not offer."""
@@ -109,8 +113,30 @@ def console(
                            more_sources=marketing_sources(estate.marketing_url),
                            governance=_demo_governance(jwks, store_url))  # fmt: skip
     owners = fill_reports(identity, store_url)
+    assigned = _assigned_leads(identity, marketing_estate, owners.rep)
     with serve_facade(config) as facade:
-        yield ConsoleFacade(facade, owners, keys)
+        yield ConsoleFacade(facade, owners, keys, assigned)
+
+
+def _assigned_leads(identity_url: str, marketing_estate: MarketingEstate, owner: str) -> list[str]:
+    """Three leads in the lead queue, assigned to ``owner``, as the rules would record them (the facade's own
+    store; no upstream write): the routing page's lead queue has rows. Their ids, oldest first."""
+    leads = [lead.source_id for lead in marketing_estate.truth.leads[:3]]
+    store = AssignmentStore(identity_url)
+
+    async def record() -> None:
+        for minute, lead in enumerate(leads):
+            now = datetime(2026, 12, 1, 9, minute, tzinfo=UTC)
+            assert await store.claim_lead("marketing", lead, now)
+            explanation = {"rule": "round_robin", "why": "next in turn", "steps": []}
+            assert await store.set_lead("marketing", lead, 1, state="assigned", owner_id=owner, team="emea",
+                                        rule="round_robin", assigned_at=now, explanation=explanation)  # fmt: skip
+
+    try:
+        asyncio.run(record())
+    finally:
+        store.close()
+    return leads
 
 
 @pytest.fixture(scope="package")

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
 
+from crmgraph.schema.ids import encode_id
 from tests.browser.conftest import ConsoleFacade, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 QUEUE = "{ reviewCandidates(first: 20) { totalCount nodes { id } } }"
-LEADS = "{ campaigns(first: 8) { nodes { leads(first: 10) { nodes { id name } } } } }"
+LEAD = "query($id: ID!) { node(id: $id) { ... on Lead { name } } }"
 
 
 def test_a_data_steward_rejects_a_review_candidate_and_the_queue_shrinks(page: Page, console: ConsoleFacade) -> None:
@@ -42,19 +43,20 @@ def test_a_service_agent_who_tries_to_accept_is_told_their_role_may_not(page: Pa
     expect(first.locator(".notice.forbidden")).to_contain_text("Your role may not use reviewCandidateAccept")
 
 
-def test_the_routing_queues_list_the_campaigns_leads_and_the_newest_tickets(page: Page, console: ConsoleFacade) -> None:
-    answer = console.query("sales_manager", LEADS)
-    leads: dict[str, str] = {}
-    for campaign in answer["data"]["campaigns"]["nodes"]:
-        for lead in campaign["leads"]["nodes"]:
-            leads.setdefault(lead["id"], lead["name"])
-    shown = list(leads.items())[:20]
-    assert shown
+def test_the_routing_queues_list_the_assigned_leads_newest_first_and_the_ticket_queue(
+    page: Page, console: ConsoleFacade
+) -> None:
+    names = []
+    for lead in reversed(console.assigned_leads):  # newest first
+        answer = console.query("sales_manager", LEAD, {"id": encode_id("Lead", "marketing", lead)})
+        names.append(answer["data"]["node"]["name"])
     sign_in(page, "sales_manager")
     page.goto("/#/routing")
     rows = page.locator('[data-queue="leads"] tbody tr')
-    expect(rows).to_have_count(len(shown))
-    expect(rows.locator("td:first-child")).to_have_text([name for _, name in shown])
-    expect(rows.first.locator("td").nth(4)).to_have_text("not assigned")  # no event has reached this facade
-    expect(page.locator('[data-queue="tickets"] tbody tr').first).to_be_visible()
+    expect(rows).to_have_count(len(names))
+    expect(rows.locator("td:first-child")).to_have_text(names)
+    expect(rows.first.locator("td").nth(4)).to_have_text("assigned")
+    expect(rows.first.locator("td").nth(7)).to_have_text("round_robin: next in turn")
     expect(page.locator('[data-queue="leads"] .notice')).to_have_count(0)  # every lookup answered
+    # no ticket was routed by this facade: the ticket queue says so, and a ticket can still be looked up
+    expect(page.locator('[data-queue="tickets"] .notice')).to_contain_text("No ticket has been routed yet")

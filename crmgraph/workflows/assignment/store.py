@@ -173,6 +173,31 @@ class AssignmentStore:
             row = conn.execute(select(leads).where(leads.c.source == source, leads.c.lead_id == lead_id)).first()
         return _lead(row) if row is not None else None
 
+    async def recent_leads(self, offset: int, limit: int, state: str | None = None) -> tuple[list[LeadRow], int]:
+        """The lead queue, newest first (by when the rules took each up), a page of it, and how many in all."""
+        return await asyncio.to_thread(self._recent_leads, offset, limit, state)
+
+    def _recent_leads(self, offset: int, limit: int, state: str | None) -> tuple[list[LeadRow], int]:
+        chosen = [leads.c.state == state] if state else []
+        query = select(leads).where(*chosen).order_by(leads.c.claimed_at.desc(), leads.c.lead_id.desc())
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.offset(offset).limit(limit)).all()
+            total = conn.scalar(select(func.count()).select_from(leads).where(*chosen))
+        return [_lead(row) for row in rows], int(total or 0)
+
+    async def recent_tickets(self, offset: int, limit: int, state: str | None = None) -> tuple[list[TicketRow], int]:
+        """The ticket queue: tickets under way first, then the routed ones, newest first; a page, and how many."""
+        return await asyncio.to_thread(self._recent_tickets, offset, limit, state)
+
+    def _recent_tickets(self, offset: int, limit: int, state: str | None) -> tuple[list[TicketRow], int]:
+        chosen = [tickets.c.state == state] if state else []
+        order = (tickets.c.routed_at.is_(None).desc(), tickets.c.routed_at.desc(), tickets.c.ticket_id.desc())
+        query = select(tickets).where(*chosen).order_by(*order)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.offset(offset).limit(limit)).all()
+            total = conn.scalar(select(func.count()).select_from(tickets).where(*chosen))
+        return [_ticket(row) for row in rows], int(total or 0)
+
     async def lead_by_crm(self, crm_id: str) -> LeadRow | None:
         return await asyncio.to_thread(self._lead_by_crm, crm_id)
 

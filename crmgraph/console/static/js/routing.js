@@ -1,21 +1,21 @@
-// The lead and ticket routing queues: who each lead went to (leadAssignment) and where each ticket was routed
-// (ticketRouting), with the rule's explanation. The graph has no list of all leads or tickets, so the page
-// takes the leads of the newest campaigns and the newest tickets of the first customers, and looks a ticket up
-// by number; a manager (leadReassign) can give a lead to another owner.
+// The lead and ticket routing queues: the leads the rules took up (leadAssignments) and the tickets they routed
+// (ticketRoutings), newest first, with who or where and the rule's explanation; the lead and the ticket
+// themselves are read by id (node). A ticket can be looked up by number; a manager (leadReassign) can give a
+// lead to another owner.
 
 import { graphql, isForbidden } from "./api.js";
 import { customerLink, h, notice, show, table, when } from "./dom.js";
 import { errorList, forbiddenPage } from "./problems.js";
 
-const LEADS = `query RoutingLeads { campaigns(first: 8) { nodes { name
-  leads(first: 10) { nodes { id name company country stage createdAt customer { id name } } } } } }`;
-const TICKETS = `query RoutingTickets { customers(first: 10) { nodes { id name
-  tickets(first: 2) { nodes { id number subject status priority createdAt } } } } }`;
+const LEAD_FIELDS = "... on Lead { id name company country stage createdAt customer { id name } }";
+const TICKET_FIELDS = "... on Ticket { id number subject status priority createdAt customer { id name } }";
 const ONE_TICKET = `query RoutingTicket($number: String!) { ticket(number: $number) {
   id number subject status priority createdAt customer { id name } } }`;
 const EXPLANATION = "explanation { rule why trigger }";
 const ASSIGNMENT = `state ownerId owner { name } team rule manual touched assignedAt firstTouchDueAt previousOwnerIds ${EXPLANATION}`;
 const ROUTING = `state group assigneeId priority tags alertedOwnerId routedAt ${EXPLANATION}`;
+const LEADS = `query RoutingLeads { leadAssignments(first: 20) { totalCount nodes { leadId ${ASSIGNMENT} } } }`;
+const TICKETS = `query RoutingTickets { ticketRoutings(first: 20) { totalCount nodes { ticketId ${ROUTING} } } }`;
 const REASSIGN = `mutation Reassign($input: LeadReassignInput!) { leadReassign(input: $input) {
   assignment { ${ASSIGNMENT} } userErrors { field message code } } }`;
 const MAX_LOOKUPS = 20; // one root field a lead or ticket: the graph's limit on root fields is 20
@@ -39,27 +39,24 @@ export async function routing(container) {
 
 async function leadQueue(section) {
   const { data, errors } = await graphql(LEADS);
-  const campaigns = data && data.campaigns;
-  if (!campaigns) {
+  const queue = data && data.leadAssignments;
+  if (!queue) {
     show(section, h("h2", {}, "Lead assignment"), isForbidden(errors) ? forbiddenPage("the lead queue", errors) : errorList(errors)
-      || notice("info", "No marketing system answers here."));
+      || notice("info", "No lead distribution here."));
     return;
   }
-  const seen = new Map();
-  for (const campaign of campaigns.nodes) {
-    for (const lead of (campaign.leads && campaign.leads.nodes) || []) if (!seen.has(lead.id)) seen.set(lead.id, { lead, campaign: campaign.name });
-  }
-  const found = [...seen.values()].slice(0, MAX_LOOKUPS);
-  const { results, errors: lookupErrors } = await lookUp("leadAssignment", "leadId", found.map((item) => item.lead.id), ASSIGNMENT);
+  const assignments = queue.nodes.slice(0, MAX_LOOKUPS);
+  const { results: leads, errors: lookupErrors } = await lookUp("node", "id", assignments.map((a) => a.leadId), LEAD_FIELDS);
   show(section,
     h("h2", {}, "Lead assignment"),
-    h("p", { class: "muted" }, `The leads of the newest campaigns (${found.length}), with who they went to and why.`),
+    h("p", { class: "muted" }, `The newest of ${queue.totalCount} leads the rules took up, with who they went to and why.`),
     errorList(errors.concat(lookupErrors)),
-    table(["Lead", "Company", "Country", "Campaign", "State", "Owner", "Team", "Why", "First touch due", ""],
-      found.map(({ lead, campaign }, index) => leadRow(lead, campaign, results[index]))));
+    assignments.length ? table(["Lead", "Company", "Country", "Created", "State", "Owner", "Team", "Why", "First touch due", ""],
+      assignments.map((assignment, index) => leadRow(leads[index] || { id: assignment.leadId, name: assignment.leadId }, assignment)))
+      : notice("info", "No lead has been assigned yet: new leads arrive from the marketing system's webhooks."));
 }
 
-function leadRow(lead, campaign, assignment) {
+function leadRow(lead, assignment) {
   const owner = h("input", { name: "ownerId", placeholder: "owner id", size: 9 });
   const outcome = h("span", { class: "outcome" });
   const reassign = h("form", { class: "reassign", onsubmit: async (event) => {
@@ -72,7 +69,7 @@ function leadRow(lead, campaign, assignment) {
     else show(outcome, notice("info", `Now ${payload.assignment.owner ? payload.assignment.owner.name : payload.assignment.ownerId}.`));
   } }, owner, h("button", { type: "submit" }, "Reassign"), outcome);
   return h("tr", { dataset: { lead: lead.id } }, [
-    lead.customer ? customerLink(lead.customer, lead.name) : lead.name, lead.company || "–", lead.country || "–", campaign,
+    lead.customer ? customerLink(lead.customer, lead.name) : lead.name, lead.company || "–", lead.country || "–", when(lead.createdAt),
     assignment ? assignment.state : "not assigned",
     assignment ? (assignment.owner ? assignment.owner.name : assignment.ownerId || "–") : "–",
     assignment ? assignment.team || "–" : "–",
@@ -84,7 +81,6 @@ function leadRow(lead, campaign, assignment) {
 
 async function ticketQueue(section) {
   const { data, errors } = await graphql(TICKETS);
-  const customers = data && data.customers;
   const lookup = h("input", { name: "number", placeholder: "ticket number", size: 10 });
   const single = h("div", { class: "single" });
   const form = h("form", { class: "lookup", onsubmit: async (event) => {
@@ -98,19 +94,24 @@ async function ticketQueue(section) {
     const routed = await lookUp("ticketRouting", "ticketId", [ticket.id], ROUTING);
     show(single, errorList(routed.errors), ticketTable([{ ticket, customer: ticket.customer }], routed.results));
   } }, h("label", {}, "Look a ticket up ", lookup), h("button", { type: "submit" }, "Show its routing"));
-  if (!customers) {
+  const queue = data && data.ticketRoutings;
+  if (!queue) {
     show(section, h("h2", {}, "Ticket routing"), form, single,
       isForbidden(errors) ? forbiddenPage("the ticket queue", errors) : errorList(errors));
     return;
   }
-  const found = customers.nodes.flatMap((customer) =>
-    ((customer.tickets && customer.tickets.nodes) || []).map((ticket) => ({ ticket, customer }))).slice(0, MAX_LOOKUPS);
-  const { results, errors: lookupErrors } = await lookUp("ticketRouting", "ticketId", found.map((item) => item.ticket.id), ROUTING);
+  const routings = queue.nodes.slice(0, MAX_LOOKUPS);
+  const { results: found, errors: lookupErrors } = await lookUp("node", "id", routings.map((r) => r.ticketId), TICKET_FIELDS);
+  const rows = routings.map((routing, index) => {
+    const ticket = found[index] || { id: routing.ticketId, number: "–", subject: "–", status: "–" };
+    return { ticket, customer: ticket.customer };
+  });
   show(section,
     h("h2", {}, "Ticket routing"), form, single,
-    h("p", { class: "muted" }, `The newest tickets of the first customers (${found.length}), with where they were routed and why.`),
+    h("p", { class: "muted" }, `The newest of ${queue.totalCount} tickets the rules routed, with where they went and why.`),
     errorList(errors.concat(lookupErrors)),
-    ticketTable(found, results));
+    routings.length ? ticketTable(rows, routings)
+      : notice("info", "No ticket has been routed yet: new tickets arrive from the ticket system's webhooks."));
 }
 
 function ticketTable(found, results) {

@@ -14,15 +14,19 @@ from typing import Any
 from crmgraph.analytics.reports.tabular import Chart, Table
 
 MAX_TABLE_ROWS = 22  # what fits under the chart; the CSV has every row
+# Customer names are often Chinese or Japanese: matplotlib falls back glyph by glyph along this list, so a CJK
+# font installed on the server (Debian: fonts-noto-cjk) draws them; without one they show as boxes.
+FONTS = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei"]
 _drawing = threading.Lock()
 
 
 def picture(title: str, subtitle: str, chart: Chart, table: Table, image_format: str) -> bytes:
     """The page as ``png`` or ``pdf`` bytes; ``title`` is drawn on it and written in the file's metadata."""
+    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    with _drawing:
+    with _drawing, rc_context({"font.family": "sans-serif", "font.sans-serif": FONTS}):
         figure = Figure(figsize=(11.69, 8.27), dpi=100)  # A4 landscape
         FigureCanvasAgg(figure)
         figure.suptitle(title, fontsize=16, fontweight="bold")

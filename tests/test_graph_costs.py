@@ -283,6 +283,24 @@ def test_order_lines_are_read_only_when_the_query_asks_for_them_and_then_once(
     assert line_reads == (1 if reads_lines else 0)
 
 
+def test_a_document_asked_again_looks_ahead_with_its_new_variables(
+    estate: Estate, linked_identity: str, active_customer: str
+) -> None:
+    # The document is parsed once and its field nodes are shared by the requests; what one request's variables
+    # selected must not decide what the next one reads. Nothing cached, so every read shows.
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity,
+                           namespace=f"t{uuid.uuid4().hex}", ttl_s=0)  # fmt: skip
+    query = (
+        "query($id: ID!, $lines: Boolean!) { customer(id: $id) { orders(first: 5) { nodes { number "
+        "lines @include(if: $lines) { sku } } } } }"
+    )
+    with serve_facade(config) as facade:
+        for lines in (True, False, True, False):
+            operations = _operations(facade.query(query, {"id": active_customer, "lines": lines}, explain=True))
+            reads = sum(n for (source, op), n in operations.items() if op.startswith("fetch_related order_line by"))
+            assert reads == (1 if lines else 0), (lines, operations)
+
+
 def test_a_customers_name_reads_only_its_own_records(facade: Facade, active_customer: str) -> None:
     operations = _operations(
         facade.query("query($id: ID!) { customer(id: $id) { name } }", {"id": active_customer}, explain=True)

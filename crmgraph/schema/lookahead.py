@@ -2,10 +2,17 @@
 
 Resolvers use it to start the next level of upstream reads as soon as a parent list is known (see
 :func:`crmgraph.resolvers.records.prefetch`), and only when the query will use them.
+
+A list page asks the same question once per row (50 customers: 50 times "are orders' lines selected?"),
+and strawberry converts the field's whole selection from the document each time it is asked. graphql-core
+hands every row the same field nodes (of the parsed document), so the answer is kept per field nodes,
+variables and path: found once for the page. An entry holds the objects whose ids make its key, so no id
+can be reused while it is kept; the fields found are shared, and read only.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,13 +38,30 @@ def selected_names(info: Any, *path: str) -> set[str]:
     return {field.name for field in selected_at(info, *path)}
 
 
+KEPT_SELECTIONS = 1024  # (field, path) answers: a few dozen per document, a request or two at a time
+# (ids of the field nodes, path) -> (the field nodes, the variables, the fields found), least recently used first
+_SELECTED: OrderedDict[
+    tuple[tuple[int, ...], tuple[str, ...]], tuple[tuple[object, ...], object, tuple[SelectedField, ...]]
+] = OrderedDict()
+
+
 def selected_at(info: Any, *path: str) -> list[SelectedField]:
     """The fields selected at ``path`` below the current field, with their arguments (variables filled in)
     and selections; fragments written out, skipped fields left out."""
+    raw = info._raw_info
+    nodes, variables = tuple(raw.field_nodes), raw.variable_values
+    key = (tuple(map(id, nodes)), path)
+    kept = _SELECTED.get(key)
+    if kept is not None and kept[1] is variables:
+        _SELECTED.move_to_end(key)
+        return list(kept[2])
     found: list[SelectedField] = []
     fields: list[SelectedField] = info.selected_fields
     for field in fields:
         _collect(field.selections, path, found)
+    _SELECTED[key] = (nodes, variables, tuple(found))
+    if len(_SELECTED) > KEPT_SELECTIONS:
+        _SELECTED.popitem(last=False)
     return found
 
 

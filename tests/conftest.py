@@ -200,27 +200,36 @@ def facade(estate: Estate, linked_identity: str) -> Iterator[Facade]:
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
-def _worker_database(url: str) -> str:
-    """``url`` with this worker's own database (``test`` -> ``test_gw1``), created when missing."""
-    if not WORKER:
-        return url
+def database_named(url: str, name: str) -> str:
+    """``url`` pointing at the database ``name`` on the same server, created when missing (PostgreSQL,
+    MariaDB); ``url`` itself where the server will not create one (the tests then share the given one)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
-    parsed = make_url(url)
-    own = f"{parsed.database}_{WORKER}"
-    if parsed.get_backend_name() == "postgresql":
-        server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own}) is None:
-                conn.execute(text(f'CREATE DATABASE "{own}"'))
-        server.dispose()
-    elif parsed.get_backend_name() in ("mysql", "mariadb"):
-        server = create_engine(parsed.set(database=""))
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{own}`"))
-        server.dispose()
-    return parsed.set(database=own).render_as_string(hide_password=False)
+    server = make_url(url)
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if server.get_backend_name() == "postgresql":
+                if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+    except DBAPIError:
+        return url
+    finally:
+        engine.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_database(url: str) -> str:
+    """``url`` with this worker's own database (``test`` -> ``test_gw1``)."""
+    if not WORKER:
+        return url
+    from sqlalchemy.engine import make_url
+
+    return database_named(url, f"{make_url(url).database}_{WORKER}")
 
 
 def _worker_redis(url: str) -> str:

@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, func, make_url, select, text, update
-from sqlalchemy import exc as sa
+from sqlalchemy import create_engine, func, select, text, update
 
 from crmgraph.adapters.sdk.calls import CallLog, UpstreamCall, current_call_log
 from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples
@@ -43,7 +42,7 @@ from crmgraph.records import (
     PersonRecord,
     Record,
 )
-from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED
+from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED, database_named
 
 T = TypeVar("T")
 EXAMPLE = Path(__file__).parent.parent / "examples" / "erp-mapping.yaml"
@@ -58,25 +57,6 @@ DATABASES = [
     pytest.param("postgres", marks=pytest.mark.services),
     pytest.param("mariadb", marks=pytest.mark.services),
 ]
-
-
-def _own_database(url: str) -> str:
-    """A database of this module's own on the same server: other modules reset the ERP tables in theirs."""
-    server = make_url(url)
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if server.get_backend_name() == "postgresql":
-                found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": OWN_DATABASE})
-                if found.first() is None:
-                    conn.execute(text(f"CREATE DATABASE {OWN_DATABASE}"))
-            else:
-                conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {OWN_DATABASE} CHARACTER SET utf8mb4"))
-    except sa.DBAPIError:  # no right to create databases here: share the one we were given
-        return url
-    finally:
-        engine.dispose()
-    return server.set(database=OWN_DATABASE).render_as_string(hide_password=False)
 
 
 def with_persons(url: str) -> str:
@@ -116,7 +96,7 @@ def server_erp(request: pytest.FixtureRequest) -> Callable[[str], str]:
 
     def url_of(database: str) -> str:
         if database not in loaded:
-            url = _own_database(request.getfixturevalue(f"{database}_url"))
+            url = database_named(request.getfixturevalue(f"{database}_url"), OWN_DATABASE)
             load_erp(url, customers=ESTATE_CUSTOMERS, seed=ESTATE_SEED)
             loaded[database] = with_persons(url)
         return loaded[database]

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from crmgraph.identity import decisions as steward
 from crmgraph.identity.engine import resolve
@@ -27,7 +25,7 @@ from crmgraph.identity.store import IdentityStore
 from crmgraph.identity.tables import metadata
 from crmgraph.records import PartyRecord, PersonRecord
 from crmgraph.sources import OpenSources
-from tests.conftest import Estate
+from tests.conftest import Estate, database_named
 from tests.facade import facade_config
 
 Records = tuple[dict[SourceRecord, PartyRecord], dict[SourceRecord, PersonRecord]]
@@ -45,22 +43,12 @@ def records(running_estate: Estate) -> Records:
     return asyncio.run(scan())
 
 
-def _postgres_database(url: str) -> str:
-    server = make_url(url)
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": OWN_DATABASE}).first() is None:
-            conn.execute(text(f"CREATE DATABASE {OWN_DATABASE}"))
-    engine.dispose()
-    return server.set(database=OWN_DATABASE).render_as_string(hide_password=False)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityStore]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('identity') / 'identity.sqlite'}"
     else:
-        url = _postgres_database(request.getfixturevalue("postgres_url"))
+        url = database_named(request.getfixturevalue("postgres_url"), OWN_DATABASE)
     found = IdentityStore(url)
     metadata.drop_all(found.engine)
     found.create()

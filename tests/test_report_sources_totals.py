@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import create_engine, make_url, select, text, update
-from sqlalchemy import exc as sa
+from sqlalchemy import create_engine, select, text, update
 
 from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.adapters.sql import SqlAdapter
@@ -22,7 +21,7 @@ from crmgraph.demo.seed import load_erp
 from crmgraph.demo.stores.erp import VBAK, VBRK
 from crmgraph.errors import ClientError
 from crmgraph.records import PartyDayTotal
-from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED
+from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED, database_named
 
 T = TypeVar("T")
 Totals = dict[tuple[str, date, str], tuple[int, Decimal]]
@@ -51,30 +50,11 @@ def sqlite_erp(estate_layout: EstateLayout, tmp_path_factory: pytest.TempPathFac
     return url
 
 
-def _own_database(url: str) -> str:
-    """A database of this module's own on the server (it cancels bills: no other module should see them)."""
-    server = make_url(url)
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if server.get_backend_name() == "postgresql":
-                found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": OWN_DATABASE})
-                if found.first() is None:
-                    conn.execute(text(f"CREATE DATABASE {OWN_DATABASE}"))
-            else:
-                conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {OWN_DATABASE} CHARACTER SET utf8mb4"))
-    except sa.DBAPIError:  # no right to create databases here: use the one we were given
-        return url
-    finally:
-        engine.dispose()
-    return server.set(database=OWN_DATABASE).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module", params=DATABASES)
 def erp_url(request: pytest.FixtureRequest, sqlite_erp: str) -> str:
     if request.param == "sqlite":
         return sqlite_erp
-    url = _own_database(request.getfixturevalue(f"{request.param}_url"))
+    url = database_named(request.getfixturevalue(f"{request.param}_url"), OWN_DATABASE)
     load_erp(url, customers=ESTATE_CUSTOMERS, seed=ESTATE_SEED)
     _cancel_some_invoices(url)
     return url

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import create_engine, func, select
 from sqlalchemy import exc as sa
 
 from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
@@ -23,7 +23,7 @@ from crmgraph.demo.seed import load_erp
 from crmgraph.demo.stores.erp import KNA1, VBAK, VBAP
 from crmgraph.errors import UpstreamOutcomeUnknown
 from crmgraph.records import OrderLineRecord, OrderRecord, OrderStatus
-from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED
+from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED, database_named
 
 OWN_DATABASE = "crmgraph_test_sql_writes"  # its own: writes here must not disturb the read tests' rows
 DATABASES = [
@@ -31,24 +31,6 @@ DATABASES = [
     pytest.param("postgres", marks=pytest.mark.services),
     pytest.param("mariadb", marks=pytest.mark.services),
 ]
-
-
-def _own_database(url: str) -> str:
-    server = make_url(url)
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if server.get_backend_name() == "postgresql":
-                found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": OWN_DATABASE})
-                if found.first() is None:
-                    conn.execute(text(f"CREATE DATABASE {OWN_DATABASE}"))
-            else:
-                conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {OWN_DATABASE} CHARACTER SET utf8mb4"))
-    except sa.DBAPIError:
-        return url
-    finally:
-        engine.dispose()
-    return server.set(database=OWN_DATABASE).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -59,7 +41,7 @@ def erp_url(
         target = tmp_path_factory.mktemp("erp-writes") / "erp.sqlite"
         shutil.copy(estate_layout.erp_db, target)
         return f"sqlite:///{target}"
-    url = _own_database(request.getfixturevalue(f"{request.param}_url"))
+    url = database_named(request.getfixturevalue(f"{request.param}_url"), OWN_DATABASE)
     load_erp(url, customers=ESTATE_CUSTOMERS, seed=ESTATE_SEED)
     return url
 

@@ -12,7 +12,7 @@ import strawberry
 from crmgraph.errors import ClientError, Forbidden
 from crmgraph.schema.ids import decode_number, encode_id
 from crmgraph.schema.nodes import Info
-from crmgraph.schema.pagination import WHOLE, Connection, Edge, PageInfo, check_first, decode_position, encode_cursor
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position, encode_cursor
 from crmgraph.schema.scalars import instant
 
 
@@ -72,13 +72,4 @@ async def audit_events(
         asyncio.to_thread(store.count, customer=customer, since=moment),
     )  # fmt: skip
     edges = [Edge(node=AuditEvent.of(row), cursor=encode_cursor((row["id"],))) for row in rows[:first]]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > first,
-            has_previous_page=position is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=total,
-    )
+    return connection(edges, has_next=len(rows) > first, has_previous=position is not None, total=total)

@@ -14,7 +14,7 @@ from crmgraph.errors import ClientError, Forbidden
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.nodes import Info
-from crmgraph.schema.pagination import WHOLE, Connection, Edge, PageInfo, check_first, decode_position, encode_cursor
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position, encode_cursor
 from crmgraph.schema.user_errors import UserError, UserErrorCode
 from crmgraph.workflows.rules.runs import Run, RunStatus
 
@@ -145,13 +145,4 @@ async def automation_runs(
         asyncio.to_thread(store.count, rule=rule, status=wanted),
     )  # fmt: skip
     edges = [Edge(node=AutomationRun.of(run), cursor=encode_cursor((run.id,))) for run in found[:first]]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(found) > first,
-            has_previous_page=position is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=total,
-    )
+    return connection(edges, has_next=len(found) > first, has_previous=position is not None, total=total)

@@ -61,6 +61,20 @@ class Connection(Generic[T]):
         self.nodes = [edge.node for edge in self.edges]
 
 
+def connection(edges: list[Edge[T]], *, has_next: bool, has_previous: bool, total: int) -> Connection[T]:
+    """A page of ``edges``, its page info filled as every list of the graph fills it."""
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
 def encode_cursor(key: SortKey) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
 
@@ -143,13 +157,4 @@ def paginate(
         start = next((i for i, (key, _) in enumerate(keyed) if key > position), len(keyed))
     window = keyed[start : start + first]
     edges = [Edge(node=wrap(item) if wrap else item, cursor=encode_cursor(key)) for key, item in window]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=start + first < len(keyed),
-            has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=len(keyed),
-    )
+    return connection(edges, has_next=start + first < len(keyed), has_previous=start > 0, total=len(keyed))

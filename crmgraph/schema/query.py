@@ -25,9 +25,9 @@ from crmgraph.schema.pagination import (
     WHOLE,
     Connection,
     Edge,
-    PageInfo,
     check_deadline,
     check_first,
+    connection,
     decode_position,
     encode_cursor,
 )
@@ -154,16 +154,7 @@ class Query:
         )
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
         await asyncio.gather(prefetch_for(info, ids, "nodes"), prefetch_for(info, ids, "edges", "node"))
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next,
-                has_previous_page=position is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=total,
-        )
+        return connection(edges, has_next=has_next, has_previous=position is not None, total=total)
 
     @strawberry.field(
         description="Open review candidates: pairs of records that may be one company or person, strongest "

@@ -23,6 +23,7 @@ from crmgraph.schema.pagination import (
     Edge,
     PageInfo,
     check_first,
+    connection,
     decode_position,
     encode_cursor,
 )
@@ -222,13 +223,4 @@ async def review_queue(
         Edge(node=ReviewCandidate.of(c, distinct_fields(info, c.kind)), cursor=encode_cursor((c.weight, c.id)))
         for c in found
     ]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=has_next,
-            has_previous_page=position is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=total,
-    )
+    return connection(edges, has_next=has_next, has_previous=position is not None, total=total)

@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 import orjson
 import yaml
-from common import percentile
+from common import estate_processors, percentile, seeded_layout
 from marketing import SPEC
 from marketing import config_for as marketing_config
 from realtime import free_port
@@ -64,9 +64,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from crmgraph.cli_graph import demo_config_text
-from crmgraph.demo.layout import EstateCredentials, EstateLayout
+from crmgraph.demo.layout import EstateCredentials
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.schema.ids import decode_id
@@ -382,16 +381,8 @@ def main() -> None:
                         help="the estate on the last processor, the facade and this client on the others")  # fmt: skip
     args = parser.parse_args()
 
-    layout = EstateLayout(args.data_dir)
-    if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
-        generate_estate(layout, customers=args.customers, seed=42)
-    estate_cpus: set[int] | None = None
-    if args.pin:
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            raise SystemExit("--pin needs at least two processors")
-        estate_cpus = {cpus[-1]}
-        os.sched_setaffinity(0, set(cpus[:-1]))
+    layout = seeded_layout(args.data_dir, args.customers)
+    estate_cpus = estate_processors(required=True) if args.pin else None
     load_before = os.getloadavg()[0]
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_path = layout.root.resolve() / "bench-assignment-identity.sqlite"

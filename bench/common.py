@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import http.client
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from crmgraph.demo.layout import EstateLayout
+from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.store import IdentityStore
 
 
@@ -17,6 +21,27 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def seeded_layout(data_dir: Path, customers: int, seed: int = 42) -> EstateLayout:
+    """The estate's files in ``data_dir``, seeded again only when they are not of this size and seed."""
+    layout = EstateLayout(data_dir)
+    if not data_dir_is_current(layout.root, seed=seed, customers=customers):
+        generate_estate(layout, customers=customers, seed=seed)
+    return layout
+
+
+def estate_processors(required: bool) -> set[int] | None:
+    """The last processor for the simulated systems, the others for this process (the facade and its load):
+    on their own machines the legacy systems would not take the facade's processor. None on one processor
+    (a :class:`SystemExit` when ``required``, as ``--pin`` asks)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        if required:
+            raise SystemExit("--pin needs at least two processors")
+        return None
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return {cpus[-1]}
 
 
 def global_id(type_name: str, *parts: object) -> str:

@@ -25,14 +25,12 @@ from typing import Any
 
 import httpx
 import orjson
-from common import LeanClient, active_customers, global_id, percentile
+from common import LeanClient, active_customers, estate_processors, global_id, percentile, seeded_layout
 from sqlalchemy import Engine, event
 
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
-from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
@@ -114,18 +112,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    layout = EstateLayout(args.data_dir)
-    if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
-        generate_estate(layout, customers=args.customers, seed=42)
-    estate_cpus: set[int] | None = None
-    if args.pin:
-        # The simulated systems on the last processor, the facade and this load generator on the others:
-        # on their own machines the legacy systems would not take the facade's processor.
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            raise SystemExit("--pin needs at least two processors")
-        estate_cpus = {cpus[-1]}
-        os.sched_setaffinity(0, set(cpus[:-1]))
+    layout = seeded_layout(args.data_dir, args.customers)
+    estate_cpus = estate_processors(required=True) if args.pin else None
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         erp_path = str(layout.erp_db.resolve())
 

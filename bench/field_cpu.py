@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import os
 import pstats
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from common import active_customers, global_id
+from common import active_customers, estate_processors, global_id, seeded_layout
 from customer360 import QUERY as CUSTOMER_360
 from customer360 import config_for
 from graphql import (
@@ -49,9 +48,7 @@ from peer_queries import LIST_FULL
 from starlette.applications import Starlette
 
 from crmgraph.app import build_app
-from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.sources import OpenSources
@@ -218,14 +215,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("var/bench-peer"))
     args = parser.parse_args()
 
-    layout = EstateLayout(args.data_dir)
-    if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
-        generate_estate(layout, customers=args.customers, seed=42)
-    estate_cpus: set[int] | None = None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2:  # the estate's CPU is not the facade's: on a processor of its own
-        estate_cpus = {cpus[-1]}
-        os.sched_setaffinity(0, set(cpus[:-1]))
+    layout = seeded_layout(args.data_dir, args.customers)
+    estate_cpus = estate_processors(required=False)  # the estate on a processor of its own
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-identity.sqlite'}"
         store = IdentityStore(identity_url)

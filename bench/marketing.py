@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import orjson
 import yaml
-from common import LeanClient, global_id, percentile
+from common import LeanClient, estate_processors, global_id, percentile, seeded_layout
 from customer360 import OPEN_ADMIN
 from customer360 import QUERY as PLAIN_360
 from sqlalchemy import Engine, event
@@ -42,9 +42,7 @@ from sqlalchemy import Engine, event
 import crmgraph.demo
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
-from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
@@ -184,16 +182,8 @@ def main() -> None:
     parser.add_argument("--show-calls", action="store_true", help="the upstream calls of each query's first cold run")
     args = parser.parse_args()
 
-    layout = EstateLayout(args.data_dir)
-    if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
-        generate_estate(layout, customers=args.customers, seed=42)
-    estate_cpus: set[int] | None = None
-    if args.pin:
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            raise SystemExit("--pin needs at least two processors")
-        estate_cpus = {cpus[-1]}
-        os.sched_setaffinity(0, set(cpus[:-1]))
+    layout = seeded_layout(args.data_dir, args.customers)
+    estate_cpus = estate_processors(required=True) if args.pin else None
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         erp_path = str(layout.erp_db.resolve())
         erp_latency_s = 0.0  # set once linking is done

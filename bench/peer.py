@@ -39,13 +39,11 @@ from typing import Any
 import httpx
 import orjson
 import peer_gateway
-from common import LeanClient, active_customers, global_id, percentile
+from common import LeanClient, active_customers, estate_processors, global_id, percentile, seeded_layout
 from customer360 import config_for
 from peer_queries import Case, Request, customer_360_case, list_cases
 
-from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
-from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.sources import OpenSources
@@ -257,14 +255,8 @@ def main() -> None:
     args = parser.parse_args()
 
     peer_gateway.install(args.node_home.resolve())
-    layout = EstateLayout(args.data_dir)
-    if not data_dir_is_current(layout.root, seed=42, customers=args.customers):
-        generate_estate(layout, customers=args.customers, seed=42)
-    estate_cpus: set[int] | None = None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2:
-        estate_cpus = {cpus[-1]}
-        os.sched_setaffinity(0, set(cpus[:-1]))  # the facade, the gateway and the clients: the rest
+    layout = seeded_layout(args.data_dir, args.customers)
+    estate_cpus = estate_processors(required=False)  # the estate on a processor of its own
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-identity.sqlite'}"
         store = IdentityStore(identity_url)

@@ -3,10 +3,8 @@ the demo ERP's schema and seeded rows, equal to a Python sum over the rows read 
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -14,7 +12,6 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.adapters.sql import SqlAdapter
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import load_erp
@@ -22,6 +19,7 @@ from crmgraph.demo.stores.erp import VBAK, VBRK
 from crmgraph.errors import ClientError
 from crmgraph.records import PartyDayTotal
 from tests.conftest import ESTATE_CUSTOMERS, ESTATE_SEED, database_named
+from tests.test_adapter_sql import run
 
 T = TypeVar("T")
 Totals = dict[tuple[str, date, str], tuple[int, Decimal]]
@@ -58,21 +56,6 @@ def erp_url(request: pytest.FixtureRequest, sqlite_erp: str) -> str:
     load_erp(url, customers=ESTATE_CUSTOMERS, seed=ESTATE_SEED)
     _cancel_some_invoices(url)
     return url
-
-
-def run(url: str, scenario: Callable[[SqlAdapter], Awaitable[T]], **settings: Any) -> tuple[T, CallLog]:
-    async def main() -> tuple[T, CallLog]:
-        adapter = SqlAdapter("erp", {"url": url, **settings})
-        await adapter.open()
-        log = CallLog()
-        token = current_call_log.set(log)
-        try:
-            return await scenario(adapter), log
-        finally:
-            current_call_log.reset(token)
-            await adapter.close()
-
-    return asyncio.run(main())
 
 
 def python_totals(url: str, entity: str) -> tuple[Totals, int]:

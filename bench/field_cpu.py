@@ -7,7 +7,8 @@ facade in this process with its cache off (every TTL 0), 0 ms upstreams, no auth
 configuration). Each query is sent straight to the ASGI app (no socket, no HTTP client: what is measured is
 the facade's own work, the upstream HTTP client and the SQL driver included), ``--runs`` times, and the
 process's CPU time is divided by the fields the answer resolved: every key of every object in ``data``,
-list elements counted one by one. Then ``--profile-runs`` more under cProfile, whose top ``--top``
+list elements counted one by one; the asyncio tasks created per answer are counted too (a task factory),
+a figure that does not move with the machine's load. Then ``--profile-runs`` more under cProfile, whose top ``--top``
 functions by cumulative and by own time are printed (the main thread's CPU time).
 
 The floor: a schema built from the facade's own SDL (``schema.graphql``'s shape) with no resolvers, so that
@@ -24,6 +25,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,14 +118,30 @@ class AsgiCaller:
         return answer
 
 
-async def measure(caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int) -> tuple[float, int]:
-    """CPU seconds and resolved fields for ``runs`` passes over ``bodies``."""
+async def measure(caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int) -> tuple[float, int, int, list[float]]:
+    """CPU seconds, resolved fields and asyncio tasks created for ``runs`` passes over ``bodies``, and the
+    CPU seconds of each answer (their median moves less with other work on the machine than the mean)."""
     fields = 0
+    each: list[float] = []
+    loop = asyncio.get_running_loop()
+    tasks = 0
+
+    def counting(loop: asyncio.AbstractEventLoop, coroutine: Any, **options: Any) -> asyncio.Task[Any]:
+        nonlocal tasks
+        tasks += 1
+        return asyncio.Task(coroutine, loop=loop, **options)
+
+    loop.set_task_factory(counting)
     started = time.process_time()
-    for _ in range(runs):
-        for body in bodies:
-            fields += resolved_fields((await caller.post(body))["data"])
-    return time.process_time() - started, fields
+    try:
+        for _ in range(runs):
+            for body in bodies:
+                before = time.process_time()
+                fields += resolved_fields((await caller.post(body))["data"])
+                each.append(time.process_time() - before)
+        return time.process_time() - started, fields, tasks, each
+    finally:
+        loop.set_task_factory(None)
 
 
 async def profile(caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int, top: int) -> str:
@@ -234,7 +252,7 @@ def main() -> None:
             f"customer 360 ({len(ids)} customers)": [{"query": CUSTOMER_360, "variables": {"id": i}} for i in ids],
         }
         app = build_app(config)
-        rows: list[tuple[str, float, int, int]] = []
+        rows: list[tuple[str, float, int, int, int, list[float]]] = []
         profiles: dict[str, str] = {}
         answers: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
 
@@ -244,8 +262,8 @@ def main() -> None:
                 for name, bodies in queries.items():
                     answers[name] = [(b.get("variables", {}), (await caller.post(b))["data"]) for b in bodies]
                     await measure(caller, bodies, 2)  # warm: imports, the parser's and validator's caches
-                    seconds, fields = await measure(caller, bodies, args.runs)
-                    rows.append((name, seconds, fields, args.runs * len(bodies)))
+                    seconds, fields, tasks, each = await measure(caller, bodies, args.runs)
+                    rows.append((name, seconds, fields, args.runs * len(bodies), tasks, each))
                     profiles[name] = await profile(caller, bodies, args.profile_runs, args.top)
 
         asyncio.run(facade())
@@ -260,14 +278,16 @@ def main() -> None:
 
     print(f"CPU per resolved field, cache off, 0 ms upstreams, {args.runs} runs (estate on its own processor)")
     print()
-    print("| query | fields per answer | crmgraph ms per answer | crmgraph µs per field "
-          "| graphql-core floor µs per field (sync) | floor (async resolvers) |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
-    for (name, seconds, fields, answered), (_, sync_s, sync_fields, async_s, async_fields) in zip(
+    print("| query | fields per answer | asyncio tasks per answer | crmgraph ms per answer (median) "
+          "| crmgraph µs per field | graphql-core floor µs per field (sync) | floor (async resolvers) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for (name, seconds, fields, answered, tasks, each), (_, sync_s, sync_fields, async_s, async_fields) in zip(
         rows, floors, strict=True
     ):
         print(
-            f"| {name} | {fields / answered:.0f} | {seconds * 1000 / answered:.1f} | {seconds * 1e6 / fields:.1f} "
+            f"| {name} | {fields / answered:.0f} | {tasks / answered:.0f} | {seconds * 1000 / answered:.1f} "
+            f"({statistics.median(each) * 1000:.1f}) "
+            f"| {seconds * 1e6 / fields:.1f} "
             f"| {sync_s * 1e6 / sync_fields:.2f} | {async_s * 1e6 / async_fields:.2f} |"
         )
     for name, text in profiles.items():

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+UNKNOWN: Any = object()  # what a loader's ``known`` answers for a key it does not know at once
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
@@ -22,8 +23,12 @@ _log = logging.getLogger(__name__)
 class BatchLoader(Generic[K, T]):
     """Loads values by key through ``load_fn`` (aligned results; an exception in a slot fails that key)."""
 
-    def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[Any]]]) -> None:
+    def __init__(
+        self, load_fn: Callable[[list[K]], Awaitable[Sequence[Any]]], known: Callable[[K], Any] | None = None
+    ) -> None:
         self._load_fn = load_fn
+        # A key's value known at once (a fresh entry in the process's cache), else UNKNOWN: not batched.
+        self._known = known
         self._futures: dict[K, asyncio.Future[T]] = {}
         self._waiting: list[K] = []  # keys of the batch not yet sent
         self._running: set[asyncio.Task[None]] = set()  # a task nobody references can be collected mid-way
@@ -36,6 +41,11 @@ class BatchLoader(Generic[K, T]):
             return future
         loop = asyncio.get_running_loop()
         future = self._futures[key] = loop.create_future()
+        if self._known is not None:
+            value = self._known(key)
+            if value is not UNKNOWN:
+                future.set_result(value)
+                return future
         if not self._waiting:
             task = loop.create_task(self._send())
             self._running.add(task)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from crmgraph.adapters.sdk.base import Adapter
-from crmgraph.cache.read_through import ReadThrough, StaleLog
+from crmgraph.cache.read_through import NOT_KEPT, ReadThrough, StaleLog
 from crmgraph.identity.settings import Survivorship
 from crmgraph.identity.stewardship import ReviewCandidate
 from crmgraph.identity.store import IdentityStore, Link, SourceRecord
 from crmgraph.records import Record
 from crmgraph.resolvers import identity_reads
-from crmgraph.resolvers.batching import BatchLoader
+from crmgraph.resolvers.batching import UNKNOWN, BatchLoader
 
 
 class Loaders:
@@ -86,8 +87,13 @@ class Loaders:
                 answers = dict(zip(missing, fetched, strict=True))
                 return [covered[k] if k in covered else answers[k] for k in keys]
 
-            loader = self._loaders[key] = BatchLoader(load)
+            known = partial(self._kept, source, entity, by) if self.cache.peeks(entity) else None
+            loader = self._loaders[key] = BatchLoader(load, known)
         return loader
+
+    def _kept(self, source: str, entity: str, by: str, key: str) -> Any:
+        found = self.cache.peek(source, entity, by, key)
+        return UNKNOWN if found is NOT_KEPT else found
 
     def every(self, source: str, entity: str) -> asyncio.Future[list[Record]]:
         """Every record of ``entity`` in ``source`` (a scan, read through the cache): read once per request,

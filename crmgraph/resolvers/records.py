@@ -11,9 +11,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 from crmgraph.adapters.sdk.calls import current_call_log
+from crmgraph.adapters.sdk.resilience import remaining
 from crmgraph.errors import SourceError
 from crmgraph.identity.store import Link
 from crmgraph.records import PartyRecord, Record
+from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.loaders import Loaders
 
 R = TypeVar("R", bound=Record)
@@ -56,7 +58,7 @@ def _party_loads(
 async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
     """The customer's records in every source, in source precedence order, and the sources that failed."""
     loads = _party_loads(loaders, await party_links(loaders, customer_id))
-    results = await asyncio.gather(*loads, return_exceptions=True)
+    results = await gathered(loads, return_exceptions=True)
     found = [result for result in results if isinstance(result, PartyRecord)]
     failures = [result for result in results if isinstance(result, SourceError)]
     for result in results:
@@ -109,7 +111,9 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
             log.started_ahead.add(load)  # a resolver that fails early never awaits it: the request will
 
 
-async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], entities: set[str]) -> None:
+async def prefetch_customers(
+    loaders: Loaders, customer_ids: Sequence[int], entities: set[str], settle: bool = False
+) -> list[Awaitable[Any]]:
     """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities`` (with
     those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`);
     ``"lead"`` stands for the people of the customers' companies in the marketing systems alone.
@@ -119,8 +123,8 @@ async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], enti
     happens while the systems are answering.
     """
     if not entities:
-        return
-    link_lists = await asyncio.gather(*(loaders.links.load(customer_id) for customer_id in customer_ids))
+        return []
+    link_lists = await gathered([loaders.links.load(customer_id) for customer_id in customer_ids])
     every = [link for found in link_lists for link in found if link.source in loaders.adapters]
     links = [link for link in every if link.entity == "party"]
     loads: list[Awaitable[Any]] = []
@@ -132,10 +136,36 @@ async def prefetch_customers(loaders: Loaders, customer_ids: Sequence[int], enti
     for entity in sorted(entities - {"party", "lead"}):
         loads += _related_loads(loaders, links, entity) + unlisted_loads(loaders, every, entity)
     prefetch(loads)
+    if settle:
+        return loads  # the caller awaits them (settle_reads) once it has started what follows them
     # Let the batches reach the wire before GraphQL walks the customers' fields (a millisecond of work):
     # a turn for each batch's task, one for a call shared by several paths, one for the send itself.
     for _ in range(3):
         await asyncio.sleep(0)
+    return loads
+
+
+async def settle_reads(loads: Sequence[Awaitable[Any]]) -> None:
+    """Wait until ``loads`` have answered, whatever the answer: failures stay with the loads, and the
+    fields that read them report them.
+
+    For a resolver returning customers whose fields all read these: answered before GraphQL walks the
+    fields, the fields resolve without suspending (resolvers are eager, :mod:`crmgraph.schema.eager`),
+    where otherwise each would become an asyncio task waiting for the same answers.
+
+    Under a request deadline it waits at most half the time left: a system that answers late (or not at
+    all) must not hold back the fields the others already answered until the deadline has passed and
+    their pages are refused (``pagination.check_deadline``). Those fields are then walked, and the late
+    ones wait for their own reads as they would have.
+    """
+    waiting = [load for load in loads if not (isinstance(load, asyncio.Future) and load.done())]
+    if not waiting:
+        return
+    left = remaining()
+    if left is None:
+        await gathered(waiting, return_exceptions=True)
+    elif left > 0:
+        await asyncio.wait([asyncio.ensure_future(load) for load in waiting], timeout=left / 2)
 
 
 async def on_arrival(
@@ -225,7 +255,7 @@ async def of_customer(loaders: Loaders, customer_id: int, entity: str) -> list[R
     loads = _related_loads(loaders, await party_links(loaders, customer_id), entity)
     if len(loads) == 1:
         return list(await loads[0])  # most customers have one source for an entity: no gather, no extra turn
-    results = await asyncio.gather(*loads, return_exceptions=True)
+    results = await gathered(loads, return_exceptions=True)
     records: list[Record] = []
     for result in results:
         if isinstance(result, BaseException):

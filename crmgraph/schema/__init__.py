@@ -20,12 +20,14 @@ from crmgraph.schema.authorization import MutationPermissions
 from crmgraph.schema.crm_mutations import CrmMutation
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
+from crmgraph.schema.eager import eager_resolvers
 from crmgraph.schema.explain import UpstreamExplain
 from crmgraph.schema.field_policy import guard_fields
 from crmgraph.schema.marketing import Campaign, Lead, Segment
 from crmgraph.schema.masking import ClientFacingErrors
 from crmgraph.schema.nodes import Contact, Deal, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.order_mutations import OrderMutation
+from crmgraph.schema.plain_fields import mark_plain_fields
 from crmgraph.schema.query import Query
 from crmgraph.schema.reports import ReportsQuery
 from crmgraph.schema.review import ReviewCandidate
@@ -86,5 +88,8 @@ def build_schema(
             ClientFacingErrors,  # client mistakes as they are, upstream faults by code and source, the rest masked
         ],
     )
+    # Before the guards: they wrap whatever the field resolves with, and keep a synchronous answer synchronous.
+    eager_resolvers(schema._schema)
     guard_fields(schema._schema, policy or PolicyConfig(), audited)
+    mark_plain_fields(schema._schema)  # after the guards: a guarded field has a resolver of its own
     return schema

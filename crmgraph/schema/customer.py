@@ -88,12 +88,15 @@ READS_BY_FIELD: dict[str, tuple[str, ...]] = {
 }
 
 
-async def prefetch_for(info: Info, customer_ids: list[int], *path: str) -> None:
-    """Start the reads of the customer fields selected at ``path`` below the current field."""
+async def prefetch_for(info: Info, customer_ids: list[int], *path: str, settle: bool = False) -> None:
+    """Start the reads of the customer fields selected at ``path`` below the current field; with ``settle``,
+    return once their first level has answered (the second is started as the first answers)."""
     names = selected_names(info, *path)
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
-    await read.prefetch_customers(info.context.loaders, customer_ids, entities)
+    loads = await read.prefetch_customers(info.context.loaders, customer_ids, entities, settle=settle)
     await follow_up(info, customer_ids, names, *path)
+    if settle:
+        await read.settle_reads(loads)
 
 
 @strawberry.type(

@@ -133,7 +133,7 @@ class Query:
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         customer = await visible_customer(info, decode_number(id, "Customer"))
         if customer is not None:
-            await prefetch_for(info, [customer.customer_id])
+            await prefetch_for(info, [customer.customer_id], settle=True)
         return customer
 
     @strawberry.field(description="Customers in a stable order; `search` matches names, domains, tax ids and e-mails.")
@@ -153,7 +153,9 @@ class Query:
             identity.count(search=search, scope=scope),
         )
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
-        await asyncio.gather(prefetch_for(info, ids, "nodes"), prefetch_for(info, ids, "edges", "node"))
+        await asyncio.gather(
+            prefetch_for(info, ids, "nodes", settle=True), prefetch_for(info, ids, "edges", "node", settle=True)
+        )
         return connection(edges, has_next=has_next, has_previous=position is not None, total=total)
 
     @strawberry.field(

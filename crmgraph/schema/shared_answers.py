@@ -19,10 +19,10 @@ from typing import Any
 
 import orjson
 from graphql import ExecutionResult, GraphQLResolveInfo, TypeInfo, TypeInfoVisitor, Visitor, print_ast, visit
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from crmgraph.cache.read_through import StaleLog
 from crmgraph.policy.roles import Access
+from crmgraph.schema.plain_fields import PlainFieldExecution
 
 GUARDED = "crmgraph_guarded"  # set on the resolvers field_policy wraps
 
@@ -34,8 +34,8 @@ class AnswerCounts:
     shared = 0
 
 
-class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor, answering a subscription event once per share key."""
+class SharedEventExecution(PlainFieldExecution):
+    """graphql-core's executor (plain fields read directly), answering a subscription event once per share key."""
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         payload = self.root_value

@@ -1,0 +1,94 @@
+"""Plain fields answered without graphql-core's per-field machinery.
+
+Most fields of an answer are plain: an attribute of the parent object, a scalar or an enum, no arguments,
+no resolver (a contact's ``name``, an order's ``status``, an amount's ``currencyCode``). graphql-core
+still builds a resolve info for each (strawberry's, with a dozen members), coerces its (absent)
+arguments, calls strawberry's default-resolver wrapper, asks whether the value is awaitable and walks
+``complete_value``'s type checks before it coerces the value. On a list page of 50 customers that is
+over a thousand fields.
+
+:func:`mark_plain_fields` notes, once per schema, which fields are plain and how to read and coerce them;
+:class:`PlainFieldExecution` answers those with ``getattr`` and the type's own output coercion. Anything
+unusual (a missing attribute, a null where the type forbids it, a value the type refuses) goes through
+graphql-core's own path, which reports it as it always does. A field a policy guards has a resolver of
+its own (:mod:`crmgraph.schema.field_policy`) and so is never plain; nor is any field while an extension
+adds field middleware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    Undefined,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+PLAIN = "crmgraph_plain"  # the attribute of a GraphQLField that holds its PlainField
+
+
+@dataclass(frozen=True, slots=True)
+class PlainField:
+    attribute: str  # the Python attribute the value is read from
+    coerce: Callable[[Any], Any]  # the scalar's or enum's output coercion
+    non_null: bool
+
+
+def mark_plain_fields(schema: GraphQLSchema) -> int:
+    """Note each plain field of ``schema`` (see the module); returns how many there are. Run after every
+    change to the fields' resolvers (the policy's guards replace theirs)."""
+    marked = 0
+    for named in schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
+            continue
+        for field in named.fields.values():
+            plain = _plain(field)
+            setattr(field, PLAIN, plain)
+            marked += plain is not None
+    return marked
+
+
+def _plain(field: Any) -> PlainField | None:
+    resolve = field.resolve
+    # strawberry's resolver for a field without one of its own (a basic field) says so: _is_default.
+    if field.args or resolve is None or getattr(resolve, "_is_default", False) is not True:
+        return None
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is None or definition.default_resolver is not getattr or definition.base_resolver is not None:
+        return None
+    non_null = isinstance(field.type, GraphQLNonNull)
+    leaf = field.type.of_type if non_null else field.type
+    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+        return None
+    return PlainField(definition.python_name, leaf.coerce_output_value, non_null)
+
+
+class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, with plain fields read and coerced directly."""
+
+    def execute_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
+    ) -> Any:
+        field = parent_type.fields.get(field_details_list[0].node.name.value)
+        plain: PlainField | None = getattr(field, PLAIN, None)
+        # strawberry hands every request a middleware manager, empty unless an extension resolves fields.
+        if plain is not None and not (self.middleware_manager and self.middleware_manager.middlewares):
+            value = getattr(source, plain.attribute, Undefined)
+            if value is None and not plain.non_null:
+                return None
+            if value is not None and value is not Undefined:
+                try:
+                    coerced = plain.coerce(value)
+                except Exception:  # reported by graphql-core's own path, below
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)

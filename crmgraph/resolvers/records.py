@@ -106,6 +106,9 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
     """
     log = current_call_log.get()
     for load in loads:
+        if isinstance(load, asyncio.Future) and load.done():
+            _consume(load)  # answered already (a settled page, the cache): nothing to wait for, no callback
+            continue
         _retrieve_later(load)
         if log is not None and isinstance(load, asyncio.Future):
             log.started_ahead.add(load)  # a resolver that fails early never awaits it: the request will

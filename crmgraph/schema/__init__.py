@@ -8,6 +8,8 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
 
 from crmgraph.observability.operations import OperationMetrics
@@ -37,6 +39,21 @@ from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
 from crmgraph.schema.subscription import Subscription
 from crmgraph.schema.ticket_mutations import TicketMutation
+
+
+class _RememberedNames(NameConverter):
+    """strawberry's names, each worked out once: it converts every argument's name on every call of a
+    field with arguments (a connection's ``first``, ``after`` and filters, for each row of a page)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._converted: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._converted.get(name)
+        if converted is None:
+            converted = self._converted[name] = super().apply_naming_config(name)
+        return converted
 
 
 class _Schema(strawberry.Schema):
@@ -72,7 +89,8 @@ def build_schema(
             Campaign,
             Segment,
         ],
-        execution_context_class=SharedEventExecution,  # a subscription event answered once per share key
+        execution_context_class=SharedEventExecution,
+        config=StrawberryConfig(name_converter=_RememberedNames()),  # a subscription event answered once per share key
         extensions=[
             # First: parse within the token limit and refuse a document past a query limit before anything
             # else reads it. Frontends send the same few documents over and over: parse and validate each once.

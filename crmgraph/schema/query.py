@@ -153,9 +153,7 @@ class Query:
             identity.count(search=search, scope=scope),
         )
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
-        await asyncio.gather(
-            prefetch_for(info, ids, "nodes", settle=True), prefetch_for(info, ids, "edges", "node", settle=True)
-        )
+        await asyncio.gather(prefetch_for(info, ids, "nodes"), prefetch_for(info, ids, "edges", "node"))
         return connection(edges, has_next=has_next, has_previous=position is not None, total=total)
 
     @strawberry.field(

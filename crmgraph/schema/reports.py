@@ -498,8 +498,8 @@ async def report_customers(info: Info, drill_down: str, first: int, after: str |
     found = await asyncio.gather(*(_customer(info, customer_id) for customer_id in ids))
     edges = [Edge(node=c, cursor=encode_cursor((i,))) for i, c in zip(ids, found, strict=True) if c is not None]
     await asyncio.gather(
-        prefetch_for(info, [e.node.customer_id for e in edges], "nodes", settle=True),
-        prefetch_for(info, [e.node.customer_id for e in edges], "edges", "node", settle=True),
+        prefetch_for(info, [e.node.customer_id for e in edges], "nodes"),
+        prefetch_for(info, [e.node.customer_id for e in edges], "edges", "node"),
     )
     return Connection(
         edges=edges,

@@ -173,3 +173,43 @@ def test_plain_fields_answer_as_graphql_core_would() -> None:
         {"name": "a", "note": None, "colour": "RED", "at": "2026-01-02T00:00:00+00:00"}, None]}  # fmt: skip
     assert [str(e) for e in answer.errors or []] == [str(e) for e in reference.errors or []]
     assert "Cannot return null for non-nullable field Item.name" in str(answer.errors)
+
+
+@strawberry.input
+class Window:
+    first: int
+
+
+@strawberry.type
+class ArgumentQuery:
+    @strawberry.field
+    async def echo(self, info: strawberry.Info, first: int = 3, after: str | None = None,
+                   colour: Colour | None = None, placed_after: datetime | None = None) -> str:  # fmt: skip
+        return f"{first} {after} {colour} {placed_after} {info.field_name}"
+
+    @strawberry.field
+    def windowed(self, window: Window) -> int:
+        return window.first
+
+
+def test_lean_resolvers_receive_what_strawberry_would_pass() -> None:
+    document = """{ a: echo b: echo(first: 5, after: "x", colour: RED, placedAfter: "2026-01-02T00:00:00+00:00")
+                    windowed(window: {first: 2}) }"""
+    reference = strawberry.Schema(query=ArgumentQuery)
+    lean = strawberry.Schema(query=ArgumentQuery)
+    # echo is called directly; windowed's input object is left to strawberry's own conversion.
+    assert eager_resolvers(lean._schema, lean.config, lean.schema_converter.scalar_registry) == 1
+    assert lean._schema.query_type is not None
+    assert lean._schema.query_type.fields["windowed"].resolve.__name__ != "lean"
+    expected = asyncio.run(reference.execute(document))
+    answer = asyncio.run(lean.execute(document))
+    assert answer.errors is None
+    assert (
+        answer.data
+        == expected.data
+        == {
+            "a": "3 None None None echo",
+            "b": "5 x Colour.RED 2026-01-02 00:00:00+00:00 echo",
+            "windowed": 2,
+        }
+    )

@@ -107,7 +107,11 @@ def build_schema(
         ],
     )
     # Before the guards: they wrap whatever the field resolves with, and keep a synchronous answer synchronous.
-    eager_resolvers(schema._schema)
+    converter = schema.schema_converter
+    if converter.exception_handlers:  # handlers wrap strawberry's resolvers: keep them, only eager
+        eager_resolvers(schema._schema)
+    else:
+        eager_resolvers(schema._schema, schema.config, converter.scalar_registry)
     guard_fields(schema._schema, policy or PolicyConfig(), audited)
     mark_plain_fields(schema._schema)  # after the guards: a guarded field has a resolver of its own
     return schema

@@ -49,10 +49,6 @@ class Suspended:
             except StopIteration as done:
                 return done.value
 
-    def close(self) -> None:
-        """For a caller that drops the result without awaiting it."""
-        self._coroutine.close()
-
 
 def run_eagerly(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """``coroutine``'s value when it completes without suspending, else a :class:`Suspended` to await."""

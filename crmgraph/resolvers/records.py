@@ -107,7 +107,7 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
     log = current_call_log.get()
     for load in loads:
         if isinstance(load, asyncio.Future) and load.done():
-            _consume(load)  # answered already (a settled page, the cache): nothing to wait for, no callback
+            _consume(load)  # answered already (a settled customer, the cache): nothing to wait for, no callback
             continue
         _retrieve_later(load)
         if log is not None and isinstance(load, asyncio.Future):

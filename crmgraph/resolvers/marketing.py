@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from crmgraph.policy.roles import Access
 from crmgraph.records import LeadRecord, Record
 from crmgraph.resolvers import records as read
+from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.resolvers.scope import customer_in_scope
 
@@ -40,7 +41,7 @@ async def customer_leads(loaders: Loaders, customer_id: int) -> list[LeadRecord]
         if link.entity == "party" and loaders.adapters[link.source].serves("person", "party")
     ]
     loads += [loaders.by_id(link.source, "person").load(link.source_id) for link in links if link.entity == "person"]
-    results = await asyncio.gather(*loads, return_exceptions=True)
+    results = await gathered(loads, return_exceptions=True)
     found: dict[tuple[str, str], LeadRecord] = {}
     for result in results:
         if isinstance(result, BaseException):
@@ -63,7 +64,7 @@ async def lead_customer(loaders: Loaders, lead: LeadRecord) -> int | None:
 
 async def lead_customers(loaders: Loaders, leads: Sequence[LeadRecord]) -> list[int | None]:
     """:func:`lead_customer` of many leads: asked together, one identity look-up per kind for all of them."""
-    return list(await asyncio.gather(*(lead_customer(loaders, lead) for lead in leads)))
+    return list(await gathered([lead_customer(loaders, lead) for lead in leads]))
 
 
 async def visible_leads(loaders: Loaders, access: Access | None, leads: Sequence[LeadRecord]) -> list[LeadRecord]:
@@ -72,7 +73,7 @@ async def visible_leads(loaders: Loaders, access: Access | None, leads: Sequence
     if access is None or not access.scoped:
         return list(leads)
     customers = await lead_customers(loaders, leads)
-    admitted = await asyncio.gather(*(_admits(loaders, access, customer_id) for customer_id in customers))
+    admitted = await gathered([_admits(loaders, access, customer_id) for customer_id in customers])
     return [lead for lead, yes in zip(leads, admitted, strict=True) if yes]
 
 
@@ -88,7 +89,7 @@ async def campaign_customers(loaders: Loaders, access: Access | None, source: st
     """The distinct golden customers the campaign's leads belong to (prospects have none), in scope."""
     leads = await campaign_leads(loaders, source, campaign_id)
     customers = list(dict.fromkeys(c for c in await lead_customers(loaders, leads) if c is not None))
-    admitted = await asyncio.gather(*(_admits(loaders, access, c) for c in customers)) if access else None
+    admitted = await gathered([_admits(loaders, access, c) for c in customers]) if access else None
     return [c for n, c in enumerate(customers) if admitted is None or admitted[n]]
 
 
@@ -96,7 +97,7 @@ async def every_campaign(loaders: Loaders) -> list[Record]:
     """Every campaign of every source that can list them (each list read once and cached); a source that
     fails fails the list."""
     sources = [name for name, adapter in loaders.adapters.items() if "campaign" in adapter.scannable]
-    results = await asyncio.gather(*(loaders.every(source, "campaign") for source in sources), return_exceptions=True)
+    results = await gathered([loaders.every(source, "campaign") for source in sources], return_exceptions=True)
     found: list[Record] = []
     for result in results:
         if isinstance(result, BaseException):

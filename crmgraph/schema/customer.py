@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +13,7 @@ from crmgraph import records
 from crmgraph.errors import ClientError
 from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
+from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.people import golden_people
 from crmgraph.resolvers.survivorship import golden_field, golden_record
 from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
@@ -292,7 +292,7 @@ class Customer(Node):
     async def outstanding_balance(self, info: Info) -> list[Money] | None:
         invoices = await self._related(info, "invoice", records.InvoiceRecord)
         # Asked together, the payments of every invoice are one batch upstream, not one call per invoice.
-        payments = await asyncio.gather(*(invoice_payments(info, invoice) for invoice in invoices))
+        payments = await gathered([invoice_payments(info, invoice) for invoice in invoices])
         open_amounts: list[records.Money] = []
         for invoice, paid_by in zip(invoices, payments, strict=True):
             paid = sum((p.amount.amount for p in paid_by), Decimal(0))

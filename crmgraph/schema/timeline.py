@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -12,6 +11,7 @@ import strawberry
 from crmgraph import records
 from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
+from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.scalars import SourceLink
@@ -89,12 +89,14 @@ async def customer_events(loaders: Loaders, customer_id: int) -> list[_Event]:
     tickets are known, not once the slowest other source has answered too (that would add a level of
     upstream calls to every timeline).
     """
-    parts = await asyncio.gather(
-        _interaction_events(loaders, customer_id),
-        _ticket_events(loaders, customer_id),
-        _order_events(loaders, customer_id),
-        _invoice_events(loaders, customer_id),
-        _touch_events(loaders, customer_id),
+    parts = await gathered(
+        [
+            _interaction_events(loaders, customer_id),
+            _ticket_events(loaders, customer_id),
+            _order_events(loaders, customer_id),
+            _invoice_events(loaders, customer_id),
+            _touch_events(loaders, customer_id),
+        ]
     )
     return [event for part in parts for event in part]
 
@@ -109,8 +111,8 @@ async def _interaction_events(loaders: Loaders, customer_id: int) -> list[_Event
 
 async def _ticket_events(loaders: Loaders, customer_id: int) -> list[_Event]:
     tickets = read.of_type(await read.of_customer(loaders, customer_id, "ticket"), records.TicketRecord)
-    comment_lists = await asyncio.gather(
-        *(read.related(loaders, ticket.source, "comment", "ticket", ticket.source_id) for ticket in tickets)
+    comment_lists = await gathered(
+        [read.related(loaders, ticket.source, "comment", "ticket", ticket.source_id) for ticket in tickets]
     )
     events: list[_Event] = []
     for ticket, comments in zip(tickets, comment_lists, strict=True):
@@ -138,8 +140,8 @@ async def _order_events(loaders: Loaders, customer_id: int) -> list[_Event]:
 
 async def _invoice_events(loaders: Loaders, customer_id: int) -> list[_Event]:
     invoices = read.of_type(await read.of_customer(loaders, customer_id, "invoice"), records.InvoiceRecord)
-    payment_lists = await asyncio.gather(
-        *(read.related(loaders, invoice.source, "payment", "invoice", invoice.source_id) for invoice in invoices)
+    payment_lists = await gathered(
+        [read.related(loaders, invoice.source, "payment", "invoice", invoice.source_id) for invoice in invoices]
     )
     events: list[_Event] = []
     for invoice, payments in zip(invoices, payment_lists, strict=True):
@@ -159,8 +161,8 @@ async def _invoice_events(loaders: Loaders, customer_id: int) -> list[_Event]:
 
 async def _touch_events(loaders: Loaders, customer_id: int) -> list[_Event]:
     leads = await mkt.customer_leads(loaders, customer_id)
-    touch_lists = await asyncio.gather(
-        *(read.related(loaders, lead.source, "touch", "person", lead.source_id) for lead in leads)
+    touch_lists = await gathered(
+        [read.related(loaders, lead.source, "touch", "person", lead.source_id) for lead in leads]
     )
     events: list[_Event] = []
     for lead, touches in zip(leads, touch_lists, strict=True):

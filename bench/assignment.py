@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 import orjson
 import yaml
-from common import estate_processors, percentile, seeded_layout
+from common import estate_processors, linked_store, percentile, seeded_layout
 from marketing import SPEC
 from marketing import config_for as marketing_config
 from realtime import free_port
@@ -66,10 +66,7 @@ from websockets.typing import Subprotocol
 from crmgraph.cli_graph import demo_config_text
 from crmgraph.demo.layout import EstateCredentials
 from crmgraph.demo.process import estate_process
-from crmgraph.identity.linker import link as link_records
-from crmgraph.identity.store import IdentityStore
 from crmgraph.schema.ids import decode_id
-from crmgraph.sources import OpenSources
 
 SECRET = "bench-assignment-webhook-secret"
 SUBSCRIPTION = "subscription { leadAssigned { assignment { leadId ownerId state } } }"
@@ -388,15 +385,7 @@ def main() -> None:
         identity_path = layout.root.resolve() / "bench-assignment-identity.sqlite"
         identity_path.unlink(missing_ok=True)  # linked afresh, and an empty assignment store, every run
         identity_url = f"sqlite:///{identity_path}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            config = marketing_config(urls, identity_url, 0)
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, marketing_config(urls, identity_url, 0))
         store.close()
         if args.store:
             engine = create_engine(args.store)

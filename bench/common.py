@@ -1,7 +1,9 @@
-"""What the benchmark scripts share: picking customers, global ids, percentiles, a lean GraphQL client."""
+"""What the benchmark scripts share: the estate seeded and linked, picking customers, global ids, percentiles,
+a lean GraphQL client."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import os
@@ -11,9 +13,12 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from crmgraph.config import Config
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
+from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
+from crmgraph.sources import OpenSources
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -29,6 +34,20 @@ def seeded_layout(data_dir: Path, customers: int, seed: int = 42) -> EstateLayou
     if not data_dir_is_current(layout.root, seed=seed, customers=customers):
         generate_estate(layout, customers=customers, seed=seed)
     return layout
+
+
+def linked_store(identity_url: str, config: Config) -> IdentityStore:
+    """The identity store at ``identity_url`` (created when new) with the estate linked into it by the
+    facade's own linker over ``config``'s sources, as ``crmgraph link`` would."""
+    store = IdentityStore(identity_url)
+    store.create()
+
+    async def link() -> None:
+        async with OpenSources(config) as adapters:
+            await link_records(store, adapters, config.identity)
+
+    asyncio.run(link())
+    return store
 
 
 def estate_processors(required: bool) -> set[int] | None:

@@ -15,7 +15,6 @@ would otherwise be counted as the facade's latency. ``--no-pin`` measures them s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import time
@@ -25,16 +24,13 @@ from typing import Any
 
 import httpx
 import orjson
-from common import LeanClient, active_customers, estate_processors, global_id, percentile, seeded_layout
+from common import LeanClient, active_customers, estate_processors, global_id, linked_store, percentile, seeded_layout
 from sqlalchemy import Engine, event
 
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.process import estate_process
-from crmgraph.identity.linker import link as link_records
-from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
-from crmgraph.sources import OpenSources
 
 QUERY = """query($id: ID!) { customer(id: $id) {
   name taxId country owner { name } sources { system recordId }
@@ -123,15 +119,7 @@ def main() -> None:
                 time.sleep(args.latency_ms / 1000)
 
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-identity.sqlite'}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            config = config_for(urls, identity_url, 0)
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config_for(urls, identity_url, 0))
         ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]
         for system in ("crm", "tickets"):
             httpx.post(f"{urls[system]}/_control/faults", json={"latency_ms": args.latency_ms}).raise_for_status()

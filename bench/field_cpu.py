@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from common import active_customers, estate_processors, global_id, seeded_layout
+from common import active_customers, estate_processors, global_id, linked_store, seeded_layout
 from customer360 import QUERY as CUSTOMER_360
 from customer360 import config_for
 from graphql import (
@@ -51,9 +51,6 @@ from starlette.applications import Starlette
 
 from crmgraph.app import build_app
 from crmgraph.demo.process import estate_process
-from crmgraph.identity.linker import link as link_records
-from crmgraph.identity.store import IdentityStore
-from crmgraph.sources import OpenSources
 
 
 def resolved_fields(value: Any) -> int:
@@ -237,15 +234,8 @@ def main() -> None:
     estate_cpus = estate_processors(required=False)  # the estate on a processor of its own
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-identity.sqlite'}"
-        store = IdentityStore(identity_url)
-        store.create()
         config = config_for(urls, identity_url, 0)
-
-        async def link() -> None:
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config)
         ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]
         queries = {
             "customers(first: 50): owner, contacts, orders, tickets": [{"query": LIST_FULL}],

@@ -22,7 +22,6 @@ calls per source and per marketing endpoint (from ``extensions.upstream``) and p
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import re
@@ -34,7 +33,7 @@ from typing import Any
 import httpx
 import orjson
 import yaml
-from common import LeanClient, estate_processors, global_id, percentile, seeded_layout
+from common import LeanClient, estate_processors, global_id, linked_store, percentile, seeded_layout
 from customer360 import OPEN_ADMIN
 from customer360 import QUERY as PLAIN_360
 from sqlalchemy import Engine, event
@@ -43,10 +42,8 @@ import crmgraph.demo
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.process import estate_process
-from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
-from crmgraph.sources import OpenSources
 
 SPEC = Path(crmgraph.demo.__file__).resolve().parent / "marketing.yaml"
 
@@ -196,16 +193,8 @@ def main() -> None:
         identity_path = layout.root.resolve() / "bench-identity.sqlite"
         identity_path.unlink(missing_ok=True)  # linked afresh: the same links every run
         identity_url = f"sqlite:///{identity_path}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            config = config_for(urls, identity_url, 0)
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
         started = time.perf_counter()
-        asyncio.run(link())
+        store = linked_store(identity_url, config_for(urls, identity_url, 0))
         linked_s = time.perf_counter() - started
 
         # What to ask, chosen before any latency is injected, through the facade itself.

@@ -21,7 +21,6 @@ The estate runs on a processor of its own when there are two or more (as ``bench
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -39,14 +38,12 @@ from typing import Any
 import httpx
 import orjson
 import peer_gateway
-from common import LeanClient, active_customers, estate_processors, global_id, percentile, seeded_layout
+from common import LeanClient, active_customers, estate_processors, global_id, linked_store, percentile, seeded_layout
 from customer360 import config_for
 from peer_queries import Case, Request, customer_360_case, list_cases
 
 from crmgraph.demo.process import estate_process
-from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
-from crmgraph.sources import OpenSources
 
 COUNTED = ("crm", "tickets")  # the systems that count the requests they receive
 TARGETS = ("crmgraph", "peer")
@@ -259,15 +256,7 @@ def main() -> None:
     estate_cpus = estate_processors(required=False)  # the estate on a processor of its own
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-identity.sqlite'}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            config = config_for(urls, identity_url, 0)
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config_for(urls, identity_url, 0))
         cases = [*list_cases(), customer_360_case(sampled_customers(store, args.sample))]
         figures = {case.name: Figures() for case in cases}
         urls_file = layout.root / "peer-urls.json"

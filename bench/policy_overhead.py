@@ -12,7 +12,6 @@ p50/p95/p99 per principal and the ratio of the p50s (issue 11 asks for at most 1
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import jwt
 import orjson
-from common import LeanClient, global_id, percentile
+from common import LeanClient, global_id, linked_store, percentile
 from customer360 import QUERY
 from customer360 import config_for as shared_config
 
@@ -31,10 +30,8 @@ from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
 from crmgraph.demo.role_tokens import busiest_owner
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
-from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
-from crmgraph.sources import OpenSources
 
 SECRET = "policy-overhead-bench-secret-of-32-bytes"
 DENIED = "[Invoice.gross, Invoice.outstanding, Customer.lifetimeRevenue, Customer.outstandingBalance]"
@@ -105,15 +102,7 @@ def main() -> None:
         os.sched_setaffinity(0, set(cpus[:-1]))  # the legacy systems on a processor of their own
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-policy-identity.sqlite'}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            config = config_for(urls, identity_url, 0, policies)
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config_for(urls, identity_url, 0, policies))
         owner = busiest_owner(store)
         if owner is None:
             raise SystemExit("no customer has an owner")

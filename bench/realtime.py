@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from common import percentile
+from common import linked_store, percentile
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -42,9 +42,7 @@ from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
 from crmgraph.events import ChangeEvent, ChangeKind, Entity, EventHub
-from crmgraph.identity.linker import link as link_records
-from crmgraph.identity.store import IdentityStore
-from crmgraph.sources import OpenSources, build_adapters
+from crmgraph.sources import build_adapters
 
 SUBSCRIPTION = "subscription { ticketChanged { event { id kind } customer { id } } }"
 
@@ -220,14 +218,7 @@ def main() -> None:
         config_file = layout.root / "bench-realtime.yaml"
         config_file.write_text(config_text(urls, identity_url, args.redis, channel, queue))
         config = parse_config(config_file.read_text())
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config)
         with store.engine.connect() as conn:
             query = "SELECT source_id FROM crmgraph_links WHERE source = 'tickets' AND entity = 'party' LIMIT 50"
             orgs = [row[0] for row in conn.exec_driver_sql(query)]

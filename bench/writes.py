@@ -19,7 +19,6 @@ A data directory of its own (``var/bench-writes``): the writes stay in it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import sqlite3
@@ -32,17 +31,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from common import LeanClient, global_id, percentile
+from common import LeanClient, global_id, linked_store, percentile
 from customer360 import config_for
 
 from crmgraph.app import build_app
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
-from crmgraph.identity.linker import link as link_records
 from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
-from crmgraph.sources import OpenSources
 
 TICKET = (
     """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) { ticket { id } userErrors { code } } }"""
@@ -131,15 +128,7 @@ def main() -> None:
         os.sched_setaffinity(0, set(cpus[:-1]))  # the legacy systems on a processor of their own
     with estate_process(layout.root, customers=args.customers, seed=42, cpus=estate_cpus) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'bench-writes-identity.sqlite'}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            config = config_for(urls, identity_url, 0)
-            async with OpenSources(config) as adapters:
-                await link_records(store, adapters, config.identity)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config_for(urls, identity_url, 0))
         ticket_customer, organization, order_customer, debtor = linked_pair(store)
         store.close()
         erp = sqlite3.connect(layout.erp_db, isolation_level=None)  # autocommit: the transactions are explicit

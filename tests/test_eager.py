@@ -16,7 +16,8 @@ from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLSche
 
 from crmgraph.resolvers.eager import Suspended, gathered, run_eagerly
 from crmgraph.schema.eager import eager_resolvers
-from crmgraph.schema.plain_fields import PlainFieldExecution, mark_plain_fields
+from crmgraph.schema.plain_fields import mark_plain_fields
+from crmgraph.schema.walk import PlannedWalkExecution
 
 
 def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
@@ -166,7 +167,7 @@ class ItemQuery:
 def test_plain_fields_answer_as_graphql_core_would() -> None:
     document = "{ items { name note colour at } }"
     reference = strawberry.Schema(query=ItemQuery).execute_sync(document)
-    fast = strawberry.Schema(query=ItemQuery, execution_context_class=PlainFieldExecution)
+    fast = strawberry.Schema(query=ItemQuery, execution_context_class=PlannedWalkExecution)
     assert mark_plain_fields(fast._schema) == 4
     answer = fast.execute_sync(document)
     assert answer.data == reference.data == {"items": [

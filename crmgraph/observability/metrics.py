@@ -73,6 +73,10 @@ class Metrics:
     def __init__(self, adapters: Callable[[], Mapping[str, Any]] = dict) -> None:
         self.registry = CollectorRegistry()
         self._operation_names: set[str] = set()
+        # Each labelled child found once: prometheus-client's labels() checks and joins the values on every call,
+        # and a customer 360 counts some thirty cache outcomes. The label values are bounded (sources,
+        # entities, operations up to MAX_OPERATION_NAMES, outcomes, routes).
+        self._children: dict[tuple[object, ...], Any] = {}
         self.operations = Counter(
             "crmgraph_graphql_operations",
             "GraphQL operations by name and outcome",
@@ -151,30 +155,38 @@ class Metrics:
     def observe_call(self, call: UpstreamCall) -> None:
         """A :data:`~crmgraph.adapters.sdk.calls.call_observers` hook."""
         operation = call.operation or "other"
-        self.upstream_calls.labels(call.source, operation, call.outcome).inc()
-        self.upstream_seconds.labels(call.source, operation).observe(call.milliseconds / 1000)
-        self.upstream_keys.labels(call.source, operation).observe(call.keys)
+        self.labeled(self.upstream_calls, call.source, operation, call.outcome).inc()
+        self.labeled(self.upstream_seconds, call.source, operation).observe(call.milliseconds / 1000)
+        self.labeled(self.upstream_keys, call.source, operation).observe(call.keys)
 
     def observe_policy(self, event: PolicyEvent) -> None:
         """A :data:`~crmgraph.adapters.sdk.resilience.policy_observers` hook."""
         if event.kind == "wait":
-            self.policy_waits.labels(event.source, event.reason).observe(event.seconds)
+            self.labeled(self.policy_waits, event.source, event.reason).observe(event.seconds)
         elif event.kind == "refused":
-            self.policy_refusals.labels(event.source, event.reason).inc()
+            self.labeled(self.policy_refusals, event.source, event.reason).inc()
         else:
-            self.retries.labels(event.source, event.reason).inc()
+            self.labeled(self.retries, event.source, event.reason).inc()
 
     def observe_operation(self, name: str | None, outcome: str, seconds: float) -> None:
         label = self._operation_label(name)
-        self.operations.labels(label, outcome).inc()
-        self.operation_seconds.labels(label).observe(seconds)
+        self.labeled(self.operations, label, outcome).inc()
+        self.labeled(self.operation_seconds, label).observe(seconds)
 
     def observe_cache(self, outcome: CacheOutcome) -> None:
         """A :data:`~crmgraph.cache.read_through.cache_observers` hook."""
         for counter, count in ((self.cache_hits, outcome.hits), (self.cache_misses, outcome.misses),
                                (self.cache_stale, outcome.stale)):  # fmt: skip
             if count:
-                counter.labels(outcome.source, outcome.entity).inc(count)
+                self.labeled(counter, outcome.source, outcome.entity).inc(count)
+
+    def labeled(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, kept."""
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def _operation_label(self, name: str | None) -> str:
         if not name:

@@ -54,7 +54,7 @@ class ObservabilityMiddleware:
     def _finish(self, record: RequestRecord, status: int) -> None:
         duration_ms = round((time.perf_counter() - record.started) * 1000, 2)
         route = record.path if record.path in self.routes else "other"
-        self.metrics.http_requests.labels(record.method, route, str(status)).inc()
+        self.metrics.labeled(self.metrics.http_requests, record.method, route, str(status)).inc()
         level = logging.DEBUG if record.path in QUIET_PATHS else logging.INFO
         access_log.log(
             level,

@@ -7,7 +7,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
@@ -39,6 +38,7 @@ from crmgraph.schema.staleness import StaleMarker
 from crmgraph.schema.stewardship import Mutation
 from crmgraph.schema.subscription import Subscription
 from crmgraph.schema.ticket_mutations import TicketMutation
+from crmgraph.schema.validated import ValidatedDocuments
 
 
 class _RememberedNames(NameConverter):
@@ -95,7 +95,7 @@ def build_schema(
             # First: parse within the token limit and refuse a document past a query limit before anything
             # else reads it. Frontends send the same few documents over and over: parse and validate each once.
             lambda: QueryLimiter(limits),
-            lambda: ValidationCache(maxsize=512),
+            ValidatedDocuments,
             MutationPermissions,  # before anything runs: a mutation a role may not run does not half-run
             RequestDeadline,
             OperationTracing,  # before the others: the span covers their work

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from graphql import FragmentDefinitionNode, FragmentSpreadNode, Node, VariableNode
 from strawberry.types.nodes import SelectedField, Selection
 
 
@@ -39,9 +40,10 @@ def selected_names(info: Any, *path: str) -> set[str]:
 
 
 KEPT_SELECTIONS = 1024  # (field, path) answers: a few dozen per document, a request or two at a time
-# (ids of the field nodes, path) -> (the field nodes, the variables, the fields found), least recently used first
+# (ids of the field nodes, path) -> (the field nodes, the variables, the fields found, whether any variables
+# would do), least recently used first
 _SELECTED: OrderedDict[
-    tuple[tuple[int, ...], tuple[str, ...]], tuple[tuple[object, ...], object, tuple[SelectedField, ...]]
+    tuple[tuple[int, ...], tuple[str, ...]], tuple[tuple[object, ...], object, tuple[SelectedField, ...], bool]
 ] = OrderedDict()
 
 
@@ -52,17 +54,36 @@ def selected_at(info: Any, *path: str) -> list[SelectedField]:
     nodes, variables = tuple(raw.field_nodes), raw.variable_values
     key = (tuple(map(id, nodes)), path)
     kept = _SELECTED.get(key)
-    if kept is not None and kept[1] is variables:
+    if kept is not None and (kept[1] is variables or kept[3]):
         _SELECTED.move_to_end(key)
         return list(kept[2])
     found: list[SelectedField] = []
     fields: list[SelectedField] = info.selected_fields
     for field in fields:
         _collect(field.selections, path, found)
-    _SELECTED[key] = (nodes, variables, tuple(found))
+    any_variables = not any(_names_variables(node.selection_set, raw.fragments) for node in nodes)
+    _SELECTED[key] = (nodes, variables, tuple(found), any_variables)
     if len(_SELECTED) > KEPT_SELECTIONS:
         _SELECTED.popitem(last=False)
     return found
+
+
+def _names_variables(node: Node | None, fragments: dict[str, FragmentDefinitionNode]) -> bool:
+    """Whether ``node``'s tree, with the fragments it spreads, names a variable (in an argument or a directive)."""
+    pending: list[object] = [node]
+    spread: set[str] = set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, VariableNode):
+            return True
+        if isinstance(item, FragmentSpreadNode) and item.name.value not in spread:
+            spread.add(item.name.value)
+            pending.append(fragments.get(item.name.value))
+        if isinstance(item, Node):
+            pending.extend(getattr(item, name) for name in item.keys if name != "loc")
+        elif isinstance(item, tuple | list):
+            pending.extend(item)
+    return False
 
 
 def names_below(field: SelectedField, *path: str) -> set[str]:

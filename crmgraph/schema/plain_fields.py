@@ -8,11 +8,11 @@ arguments, calls strawberry's default-resolver wrapper, asks whether the value i
 over a thousand fields.
 
 :func:`mark_plain_fields` notes, once per schema, which fields are plain and how to read and coerce them;
-:class:`PlainFieldExecution` answers those with ``getattr`` and the type's own output coercion. Anything
-unusual (a missing attribute, a null where the type forbids it, a value the type refuses) goes through
-graphql-core's own path, which reports it as it always does. A field a policy guards has a resolver of
-its own (:mod:`crmgraph.schema.field_policy`) and so is never plain; nor is any field while an extension
-adds field middleware.
+the executor (:mod:`crmgraph.schema.walk`) answers those with ``getattr`` and the type's own output
+coercion. Anything unusual (a missing attribute, a null where the type forbids it, a value the type
+refuses) goes through graphql-core's own path, which reports it as it always does. A field a policy
+guards has a resolver of its own (:mod:`crmgraph.schema.field_policy`) and so is never plain; nor is any
+field while an extension adds field middleware.
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
-    Undefined,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 PLAIN = "crmgraph_plain"  # the attribute of a GraphQLField that holds its PlainField
@@ -69,26 +67,3 @@ def _plain(field: Any) -> PlainField | None:
     if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
         return None
     return PlainField(definition.python_name, leaf.coerce_output_value, non_null)
-
-
-class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor, with plain fields read and coerced directly."""
-
-    def execute_field(
-        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
-    ) -> Any:
-        field = parent_type.fields.get(field_details_list[0].node.name.value)
-        plain: PlainField | None = getattr(field, PLAIN, None)
-        # strawberry hands every request a middleware manager, empty unless an extension resolves fields.
-        if plain is not None and not (self.middleware_manager and self.middleware_manager.middlewares):
-            value = getattr(source, plain.attribute, Undefined)
-            if value is None and not plain.non_null:
-                return None
-            if value is not None and value is not Undefined:
-                try:
-                    coerced = plain.coerce(value)
-                except Exception:  # reported by graphql-core's own path, below
-                    coerced = None
-                if coerced is not None and coerced is not Undefined:
-                    return coerced
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)

@@ -22,7 +22,7 @@ from graphql import ExecutionResult, GraphQLResolveInfo, TypeInfo, TypeInfoVisit
 
 from crmgraph.cache.read_through import StaleLog
 from crmgraph.policy.roles import Access
-from crmgraph.schema.plain_fields import PlainFieldExecution
+from crmgraph.schema.walk import PlannedWalkExecution
 
 GUARDED = "crmgraph_guarded"  # set on the resolvers field_policy wraps
 
@@ -34,8 +34,9 @@ class AnswerCounts:
     shared = 0
 
 
-class SharedEventExecution(PlainFieldExecution):
-    """graphql-core's executor (plain fields read directly), answering a subscription event once per share key."""
+class SharedEventExecution(PlannedWalkExecution):
+    """graphql-core's executor (its walk planned, :mod:`crmgraph.schema.walk`), answering a subscription event
+    once per share key."""
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         payload = self.root_value

@@ -1,0 +1,273 @@
+"""graphql-core's executor with the walk over an answer's fields planned once per selection.
+
+graphql-core completes every field generically: it looks the field's definition up by name, turns its
+field details into nodes, asks the middleware manager for a resolver, checks for arguments, and then walks
+``complete_value``'s chain of type tests (non-null? list? leaf? abstract? object?) through three or four
+calls per object before it reaches the object's own fields; each list asks whether it is streamed. On a
+list page of 50 customers that generic work runs for every row.
+
+Here each selection (a grouped field set, which graphql-core already collects once per execution and per
+parent type) is planned once per execution: for each field its definition, resolver, nodes, whether it has
+arguments, and whether it is plain (:mod:`crmgraph.schema.plain_fields`: read with ``getattr`` and coerced).
+Each output type is classified once per process. The completion then takes the direct route for the common
+cases (non-null, lists that are not streamed, leaves, objects without deferred parts) and hands everything
+else (abstract types, async iterables, ``@defer``/``@stream``, field middleware) to graphql-core's own
+methods, so what it answers, and every error and its path, is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.executor import invalid_return_type_error
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from crmgraph.schema.plain_fields import PLAIN, PlainField
+
+# What a completion does for an output type, found once per type object.
+_NON_NULL, _LIST, _LEAF, _OBJECT, _OTHER = range(5)
+_KINDS: dict[int, tuple[object, int]] = {}  # id(type) -> (the type, kept so its id stays its own; kind)
+
+
+def _kind(return_type: Any) -> int:
+    kept = _KINDS.get(id(return_type))
+    if kept is not None and kept[0] is return_type:
+        return kept[1]
+    if isinstance(return_type, GraphQLNonNull):
+        kind = _NON_NULL
+    elif isinstance(return_type, GraphQLList):
+        kind = _LIST
+    elif isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
+        kind = _LEAF
+    elif isinstance(return_type, GraphQLObjectType):
+        kind = _OBJECT
+    else:
+        kind = _OTHER  # interfaces and unions: graphql-core resolves the runtime type
+    _KINDS[id(return_type)] = (return_type, kind)
+    return kind
+
+
+class _Step:
+    """One field of a planned selection."""
+
+    __slots__ = ("details", "field", "has_args", "name", "nodes", "plain", "resolve", "return_type")
+
+    def __init__(self, name: str, details: Any, field: Any, default_resolver: Any) -> None:
+        self.name = name
+        self.details = details
+        self.field = field  # None for __typename and the other introspection fields: graphql-core's own way
+        self.return_type: Any = field.type if field is not None else None
+        self.resolve: Any = (field.resolve or default_resolver) if field is not None else None
+        self.nodes = [detail.node for detail in details]
+        self.has_args = field is not None and bool(field.args or details[0].node.arguments)
+        self.plain: PlainField | None = getattr(field, PLAIN, None)
+
+
+class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor; selections planned once per execution, plain fields read directly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: dict[tuple[int, int], tuple[object, list[_Step]]] = {}
+        # strawberry hands every request a middleware manager, empty unless an extension resolves fields.
+        manager = self.middleware_manager
+        self._generic = bool(manager and manager.middlewares) or self.schema.get_directive("stream") is not None
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
+        key = (id(parent_type), id(grouped_field_set))
+        kept = self._plans.get(key)
+        if kept is not None:
+            return kept[1]
+        steps = [
+            _Step(name, details, parent_type.fields.get(details[0].node.name.value), self.field_resolver)
+            for name, details in grouped_field_set.items()
+        ]
+        # The grouped field set is kept with its plan: its id cannot be reused while the plan is.
+        self._plans[key] = (grouped_field_set, steps)
+        return steps
+
+    def execute_fields(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None, grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:  # fmt: skip
+        steps = None if self._generic or position_context is not None else self._plan(parent_type, grouped_field_set)
+        if steps is None:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for step in steps:
+                plain = step.plain
+                if plain is not None:
+                    value = getattr(source_value, plain.attribute, Undefined)
+                    if value is None:
+                        if not plain.non_null:
+                            results[step.name] = None
+                            continue
+                    elif value is not Undefined:
+                        try:
+                            coerced = plain.coerce(value)
+                        except Exception:  # reported by the general path, below
+                            coerced = None
+                        if coerced is not None and coerced is not Undefined:
+                            results[step.name] = coerced
+                            continue
+                field_path = Path(path, step.name, parent_type.name)
+                if step.field is None:
+                    result = self.execute_field(parent_type, source_value, step.details, field_path, None)
+                    if result is Undefined:
+                        continue
+                else:
+                    result = self._execute_step(step, parent_type, source_value, field_path)
+                results[step.name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(step.name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _gather_into(results, awaitable_fields)
+
+    def _execute_step(self, step: _Step, parent_type: GraphQLObjectType, source: Any, path: Path) -> Any:
+        """graphql-core's ``execute_field`` for a planned field."""
+        info = self.build_resolve_info(step.field, step.nodes, parent_type, path)
+        return_type = step.return_type
+        try:
+            if step.has_args:
+                first = step.details[0]
+                args = get_argument_values(
+                    step.field, first.node, self.variable_values, first.fragment_variable_values,
+                    self.hide_suggestions,
+                )  # fmt: skip
+                result = step.resolve(source, info, **args)
+            else:
+                result = step.resolve(source, info)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, step.details, info, path, result, None)
+            completed = self.complete_value(return_type, step.details, info, path, result, None)
+            if self.is_awaitable(completed):
+                return self._completed_later(completed, return_type, step.details, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, step.details, path)
+            return None
+        return completed
+
+    async def _completed_later(self, completed: Awaitable[Any], return_type: Any, details: Any, path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+
+    def complete_value(
+        self, return_type: Any, field_details_list: Any, info: Any, path: Path, result: Any, position_context: Any
+    ) -> Any:
+        if self._generic or position_context is not None:
+            return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+        if isinstance(result, Exception):
+            raise result
+        kind = _kind(return_type)
+        if kind == _NON_NULL:
+            completed = self.complete_value(return_type.of_type, field_details_list, info, path, result, None)
+            if completed is None:
+                raise TypeError(f"Cannot return null for non-nullable field {info.parent_type}.{info.field_name}.")
+            return completed
+        if result is None or result is Undefined:
+            return None
+        if kind == _LEAF:
+            return self.complete_leaf_value(return_type, result)
+        if kind == _OBJECT:
+            return self.complete_object_value(return_type, field_details_list, info, path, result, None)
+        if kind == _LIST and isinstance(result, list | tuple):
+            return self._complete_items(return_type.of_type, field_details_list, info, path, result)
+        return super().complete_value(return_type, field_details_list, info, path, result, None)
+
+    def complete_object_value(
+        self, return_type: GraphQLObjectType, field_details_list: Any, info: Any, path: Path, result: Any,
+        position_context: Any,
+    ) -> Any:  # fmt: skip
+        if self._generic or position_context is not None:
+            return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
+        if return_type.is_type_of:
+            is_type_of = return_type.is_type_of(result, info)
+            if self.is_awaitable(is_type_of):
+                return super().complete_object_value(return_type, field_details_list, info, path, result, None)
+            if not is_type_of:
+                raise invalid_return_type_error(return_type, result, field_details_list)
+        grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
+        if new_defer_usages:
+            return self.execute_collected_subfields(
+                return_type, result, path, grouped_field_set, new_defer_usages, None
+            )
+        return self.execute_fields(return_type, result, path, grouped_field_set, None)
+
+    def _complete_items(self, item_type: Any, details: Any, info: Any, path: Path, items: Iterable[Any]) -> Any:
+        """graphql-core's ``complete_iterable_value`` for a list or tuple that is not streamed."""
+        is_awaitable = self.is_awaitable
+        completed_results: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                if is_awaitable(item):
+                    completed_results.append(
+                        self.complete_awaitable_list_item_value(item, item_type, details, info, item_path, None)
+                    )
+                    awaitable_indices.append(index)
+                    continue
+                try:
+                    completed = self.complete_value(item_type, details, info, item_path, item, None)
+                    if is_awaitable(completed):
+                        completed = self._completed_later(completed, item_type, details, item_path)
+                        awaitable_indices.append(index)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, details, item_path)
+                    completed = None
+                completed_results.append(completed)
+        except Exception:
+            pending = [completed_results[i] for i in awaitable_indices]
+            pending.extend(item for item in items[len(completed_results) + 1 :] if is_awaitable(item))  # type: ignore[index]
+            if pending:
+                self.settle_in_background(pending)
+            raise
+        if not awaitable_indices:
+            return completed_results
+        return _gather_items(completed_results, awaitable_indices)
+
+
+async def _gather_into(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    if len(awaitable_fields) == 1:  # one field: no gather, no task
+        name = awaitable_fields[0]
+        results[name] = await results[name]
+    else:
+        awaited = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results
+
+
+async def _gather_items(completed: list[Any], indices: list[int]) -> list[Any]:
+    if len(indices) == 1:
+        index = indices[0]
+        completed[index] = await completed[index]
+    else:
+        awaited = await gather_with_cancel(*(completed[index] for index in indices))
+        for index, value in zip(indices, awaited, strict=True):
+            completed[index] = value
+    return completed
+
+
+__all__ = ["PlannedWalkExecution"]

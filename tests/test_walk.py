@@ -1,0 +1,192 @@
+"""The planned walk (crmgraph.schema.walk) answers exactly as graphql-core's own executor: data, errors, paths."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+
+from crmgraph.schema.plain_fields import mark_plain_fields
+from crmgraph.schema.walk import PlannedWalkExecution
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Part(Named):
+    weight: int | None
+
+
+@strawberry.type
+class Tool(Named):
+    sharp: bool
+
+
+@strawberry.type
+class Box:
+    label: str
+    note: str | None
+    count: int
+
+    @strawberry.field
+    def parts(self) -> list[Part]:
+        return [Part(name=f"{self.label}-p{i}", weight=i or None) for i in range(3)]
+
+    @strawberry.field
+    def maybe_parts(self) -> list[Part | None] | None:
+        # The second part's non-null name is missing: that item alone becomes null.
+        return [Part(name="ok", weight=1), Part(name=None, weight=2)]  # type: ignore[arg-type]
+
+    @strawberry.field
+    async def later_parts(self) -> list[Part]:
+        await asyncio.sleep(0)
+        return [Part(name="later", weight=7)]
+
+    @strawberry.field
+    async def broken(self) -> str:
+        await asyncio.sleep(0)
+        raise ValueError(f"{self.label}: broken upstream")
+
+    @strawberry.field
+    def soft_broken(self) -> str | None:
+        raise ValueError("soft failure")
+
+    @strawberry.field
+    def things(self) -> list[Named]:
+        return [Part(name="bolt", weight=3), Tool(name="saw", sharp=True)]
+
+    @strawberry.field
+    def generated(self) -> list[int]:
+        def numbers() -> Iterator[int]:
+            yield from range(3)
+
+        return numbers()  # type: ignore[return-value]  # an iterable that is not a list: graphql-core's path
+
+    @strawberry.field
+    def grid(self) -> list[list[int | None]]:
+        return [[1, None], [3]]
+
+    @strawberry.field
+    def scaled(self, times: int = 2) -> int:
+        return self.count * times
+
+
+@strawberry.type
+class WalkQuery:
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return [
+            Box(label="a", note=None, count=1),
+            Box(label="b", note="n", count="many"),  # type: ignore[arg-type]  # an Int the type refuses
+            Box(label="c", note="m", count=3),
+        ]
+
+    @strawberry.field
+    async def box(self) -> Box | None:
+        return Box(label="z", note=None, count=5)
+
+
+DOCUMENT = """
+query Walk($withGrid: Boolean!, $times: Int) {
+  __typename
+  boxes {
+    __typename label note count
+    first: scaled
+    second: scaled(times: $times)
+    parts { name weight }
+    maybeParts { name weight }
+    laterParts { ...PartFields }
+    softBroken
+    things { __typename name ... on Part { weight } ... on Tool { sharp } }
+    generated
+    grid @include(if: $withGrid)
+    skipped: label @skip(if: true)
+  }
+  box { label broken }
+}
+fragment PartFields on Part { name weight }
+"""
+
+
+def _errors(result: Any) -> list[tuple[str, tuple[Any, ...] | None, Any]]:
+    return sorted(
+        ((e.message, tuple(e.path or ()), [(loc.line, loc.column) for loc in e.locations or []])
+         for e in result.errors or []),
+        key=repr,
+    )  # fmt: skip
+
+
+class CountingWalk(PlannedWalkExecution):
+    planned = 0
+
+    def _plan(self, parent_type: Any, grouped_field_set: Any) -> Any:
+        CountingWalk.planned += 1
+        return super()._plan(parent_type, grouped_field_set)
+
+
+def _answers(variables: dict[str, Any]) -> tuple[Any, Any]:
+    reference = strawberry.Schema(query=WalkQuery, types=[Part, Tool])
+    planned = strawberry.Schema(query=WalkQuery, types=[Part, Tool], execution_context_class=CountingWalk)
+    assert mark_plain_fields(planned._schema) > 0
+    return (
+        asyncio.run(reference.execute(DOCUMENT, variable_values=variables)),
+        asyncio.run(planned.execute(DOCUMENT, variable_values=variables)),
+    )
+
+
+def test_the_planned_walk_answers_data_and_errors_as_graphql_core() -> None:
+    for variables in ({"withGrid": True, "times": 4}, {"withGrid": False}):
+        expected, answer = _answers(variables)
+        assert expected.data is not None and expected.errors  # a document that runs, with errors to compare
+        assert answer.data == expected.data
+        assert _errors(answer) == _errors(expected)
+
+
+def test_what_the_comparison_covers() -> None:
+    before = CountingWalk.planned
+    expected, answer = _answers({"withGrid": True, "times": 4})
+    assert CountingWalk.planned > before  # the planned walk ran, not graphql-core's generic one
+    data = answer.data
+    # Nulls where graphql-core puts them: box b's refused Int nulls the whole box; box's non-null ``broken``
+    # nulls ``box``; a part without its non-null name nulls that item only.
+    assert data is not None
+    assert data["__typename"] == "WalkQuery"
+    assert data["box"] is None
+    assert data["boxes"][1] is None
+    first = data["boxes"][0]
+    assert first["first"] == 2 and first["second"] == 4
+    assert first["maybeParts"] == [{"name": "ok", "weight": 1}, None]
+    assert first["laterParts"] == [{"name": "later", "weight": 7}]
+    assert first["softBroken"] is None and "skipped" not in first
+    messages = [message for message, _, _ in _errors(answer)]
+    assert any("broken upstream" in m for m in messages)
+    assert any("Int cannot represent" in m for m in messages)
+    assert any("Cannot return null for non-nullable field Part.name" in m for m in messages)
+    assert "soft failure" in messages
+    assert _errors(answer) == _errors(expected)
+
+
+def test_lists_abstract_types_and_arguments_walk_alike() -> None:
+    document = """{ boxes { label scaled(times: 3) things { __typename name ... on Tool { sharp } }
+                            grid generated parts { name } maybeParts { name } } }"""
+    reference = strawberry.Schema(query=WalkQuery, types=[Part, Tool])
+    planned = strawberry.Schema(query=WalkQuery, types=[Part, Tool], execution_context_class=PlannedWalkExecution)
+    mark_plain_fields(planned._schema)
+    expected, answer = reference.execute_sync(document), planned.execute_sync(document)
+    assert answer.data == expected.data
+    assert answer.data is not None
+    first = answer.data["boxes"][0]
+    assert first["scaled"] == 3
+    assert first["things"] == [
+        {"__typename": "Part", "name": "bolt"},
+        {"__typename": "Tool", "name": "saw", "sharp": True},
+    ]
+    assert first["grid"] == [[1, None], [3]]
+    assert first["generated"] == [0, 1, 2]
+    assert first["maybeParts"] == [{"name": "ok"}, None]
+    assert _errors(answer) == _errors(expected)

@@ -105,13 +105,17 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
     that asks for it: the next level of upstream calls starts sooner.
     """
     log = current_call_log.get()
+    ahead = log.started_ahead if log is not None else None
     for load in loads:
-        if isinstance(load, asyncio.Future) and load.done():
-            _consume(load)  # answered already (a settled customer, the cache): nothing to wait for, no callback
-            continue
+        if isinstance(load, asyncio.Future):
+            if load.done():
+                _consume(load)  # answered already (a settled customer, the cache): nothing to wait for, no callback
+                continue
+            if ahead is not None:
+                if load in ahead:  # prefetched already (a page's prefetch, then each row's field): one callback
+                    continue
+                ahead.add(load)  # a resolver that fails early never awaits it: the request will
         _retrieve_later(load)
-        if log is not None and isinstance(load, asyncio.Future):
-            log.started_ahead.add(load)  # a resolver that fails early never awaits it: the request will
 
 
 async def prefetch_customers(

@@ -18,6 +18,7 @@ methods, so what it answers, and every error and its path, is the same.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -26,7 +27,11 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    ListValueNode,
+    ObjectValueNode,
     Undefined,
+    ValueNode,
+    VariableNode,
 )
 from graphql.execution.executor import invalid_return_type_error
 from graphql.execution.values import get_argument_values
@@ -58,10 +63,25 @@ def _kind(return_type: Any) -> int:
     return kind
 
 
+_IMMUTABLE = (str, int, float, bool, Enum, type(None))  # argument values a resolver cannot change for the next row
+
+
+def _literal(value: ValueNode) -> bool:
+    """Whether an argument's value is written out in full (no variable anywhere in it)."""
+    if isinstance(value, VariableNode):
+        return False
+    if isinstance(value, ListValueNode):
+        return all(_literal(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return all(_literal(field.value) for field in value.fields)
+    return True
+
+
 class _Step:
     """One field of a planned selection."""
 
-    __slots__ = ("details", "field", "has_args", "name", "nodes", "plain", "resolve", "return_type")
+    __slots__ = ("args", "constant_args", "details", "field", "has_args", "name", "nodes", "plain", "resolve",
+                 "return_type")  # fmt: skip
 
     def __init__(self, name: str, details: Any, field: Any, default_resolver: Any) -> None:
         self.name = name
@@ -71,6 +91,14 @@ class _Step:
         self.resolve: Any = (field.resolve or default_resolver) if field is not None else None
         self.nodes = [detail.node for detail in details]
         self.has_args = field is not None and bool(field.args or details[0].node.arguments)
+        # Arguments written out in the document (a connection's ``first: 5``) are the same for every row of a
+        # page: coerced once. Not so where a variable or a fragment's variables come in.
+        self.constant_args = (
+            self.has_args
+            and details[0].fragment_variable_values is None
+            and all(_literal(argument.value) for argument in details[0].node.arguments or ())
+        )
+        self.args: dict[str, Any] | None = None
         self.plain: PlainField | None = getattr(field, PLAIN, None)
 
 
@@ -148,11 +176,15 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         return_type = step.return_type
         try:
             if step.has_args:
-                first = step.details[0]
-                args = get_argument_values(
-                    step.field, first.node, self.variable_values, first.fragment_variable_values,
-                    self.hide_suggestions,
-                )  # fmt: skip
+                args = step.args
+                if args is None:
+                    first = step.details[0]
+                    args = get_argument_values(
+                        step.field, first.node, self.variable_values, first.fragment_variable_values,
+                        self.hide_suggestions,
+                    )  # fmt: skip
+                    if step.constant_args and all(isinstance(value, _IMMUTABLE) for value in args.values()):
+                        step.args = args
                 result = step.resolve(source, info, **args)
             else:
                 result = step.resolve(source, info)

@@ -42,13 +42,13 @@ from crmgraph.schema.plain_fields import PLAIN, PlainField
 
 # What a completion does for an output type, found once per type object.
 _NON_NULL, _LIST, _LEAF, _OBJECT, _OTHER = range(5)
-_KINDS: dict[int, tuple[object, int]] = {}  # id(type) -> (the type, kept so its id stays its own; kind)
+KIND = "_crmgraph_kind"  # the attribute of a type object that holds its kind
 
 
 def _kind(return_type: Any) -> int:
-    kept = _KINDS.get(id(return_type))
-    if kept is not None and kept[0] is return_type:
-        return kept[1]
+    kind: int | None = getattr(return_type, KIND, None)
+    if kind is not None:
+        return kind
     if isinstance(return_type, GraphQLNonNull):
         kind = _NON_NULL
     elif isinstance(return_type, GraphQLList):
@@ -59,7 +59,7 @@ def _kind(return_type: Any) -> int:
         kind = _OBJECT
     else:
         kind = _OTHER  # interfaces and unions: graphql-core resolves the runtime type
-    _KINDS[id(return_type)] = (return_type, kind)
+    setattr(return_type, KIND, kind)
     return kind
 
 
@@ -108,6 +108,9 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[int, int], tuple[object, list[_Step]]] = {}
+        # (ids of an object type and of the field details it is completed for) -> (those details, kept so their
+        # id stays theirs; the collected selection; its deferred parts; its plan)
+        self._objects: dict[tuple[int, int], tuple[object, Any, Any, list[_Step]]] = {}
         # strawberry hands every request a middleware manager, empty unless an extension resolves fields.
         manager = self.middleware_manager
         self._generic = bool(manager and manager.middlewares) or self.schema.get_directive("stream") is not None
@@ -129,9 +132,12 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None, grouped_field_set: Any,
         position_context: Any,
     ) -> Any:  # fmt: skip
-        steps = None if self._generic or position_context is not None else self._plan(parent_type, grouped_field_set)
-        if steps is None:
+        if self._generic or position_context is not None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        return self._run(self._plan(parent_type, grouped_field_set), parent_type, source_value, path)
+
+    def _run(self, steps: list[_Step], parent_type: GraphQLObjectType, source_value: Any, path: Path | None) -> Any:
+        """graphql-core's ``execute_fields`` over a planned selection."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
@@ -240,12 +246,15 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
                 return super().complete_object_value(return_type, field_details_list, info, path, result, None)
             if not is_type_of:
                 raise invalid_return_type_error(return_type, result, field_details_list)
-        grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
-        if new_defer_usages:
-            return self.execute_collected_subfields(
-                return_type, result, path, grouped_field_set, new_defer_usages, None
-            )
-        return self.execute_fields(return_type, result, path, grouped_field_set, None)
+        key = (id(return_type), id(field_details_list))
+        kept = self._objects.get(key)
+        if kept is None:
+            grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
+            plan = self._plan(return_type, grouped_field_set)
+            kept = self._objects[key] = (field_details_list, grouped_field_set, new_defer_usages, plan)
+        if kept[2]:  # deferred parts: graphql-core's incremental delivery
+            return self.execute_collected_subfields(return_type, result, path, kept[1], kept[2], None)
+        return self._run(kept[3], return_type, result, path)
 
     def _complete_items(self, item_type: Any, details: Any, info: Any, path: Path, items: Iterable[Any]) -> Any:
         """graphql-core's ``complete_iterable_value`` for a list or tuple that is not streamed."""

@@ -53,6 +53,10 @@ class Loaders:
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
         self._covering: dict[tuple[str, str, str], list[_Cover]] = {}
+        # What resolvers work out again and again from this request's loads (a customer's party links, those
+        # serving an entity, in precedence order): a list page asks it for every field of every row.
+        # Loads are never replaced within a request, so neither is anything derived from them.
+        self.derived: dict[tuple[object, ...], Any] = {}
         self._every: dict[tuple[str, str], asyncio.Future[list[Record]]] = {}
 
     def sources_serving(self, entity: str, by: str = "id") -> list[str]:

@@ -36,7 +36,29 @@ async def related(loaders: Loaders, source: str, entity: str, by: str, key: str)
 
 
 async def party_links(loaders: Loaders, customer_id: int) -> list[Link]:
-    return [link for link in await loaders.links.load(customer_id) if link.entity == "party"]
+    """The customer's own records' links (not its people's); shared within the request, read only."""
+    key = ("party_links", customer_id)
+    found: list[Link] | None = loaders.derived.get(key)
+    if found is None:
+        linked = await loaders.links.load(customer_id)
+        found = loaders.derived[key] = [link for link in linked if link.entity == "party"]
+    return found
+
+
+async def _precedent_party_links(loaders: Loaders, customer_id: int, order: Sequence[str] | None) -> list[Link]:
+    key = ("precedence", customer_id, None if order is None else tuple(order))
+    found: list[Link] | None = loaders.derived.get(key)
+    if found is None:
+        found = loaders.derived[key] = in_precedence(loaders, await party_links(loaders, customer_id), order)
+    return found
+
+
+async def _serving_party_links(loaders: Loaders, customer_id: int, entity: str) -> list[Link]:
+    key = ("serving", customer_id, entity)
+    found: list[Link] | None = loaders.derived.get(key)
+    if found is None:
+        found = loaders.derived[key] = _serving(loaders, await party_links(loaders, customer_id), entity)
+    return found
 
 
 def in_precedence(loaders: Loaders, links: Sequence[Link], order: Sequence[str] | None = None) -> list[Link]:
@@ -48,16 +70,17 @@ def in_precedence(loaders: Loaders, links: Sequence[Link], order: Sequence[str] 
     )
 
 
-def _party_loads(
-    loaders: Loaders, links: list[Link], order: Sequence[str] | None = None
+async def _party_loads(
+    loaders: Loaders, customer_id: int, order: Sequence[str] | None = None
 ) -> list[Awaitable[Record | None]]:
-    """Loads of the linked party records, in ``order`` of sources (by default the configuration's)."""
-    return [loaders.by_id(link.source, "party").load(link.source_id) for link in in_precedence(loaders, links, order)]
+    """Loads of the customer's party records, in ``order`` of sources (by default the configuration's)."""
+    links = await _precedent_party_links(loaders, customer_id, order)
+    return [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
 
 
 async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord], list[SourceError]]:
     """The customer's records in every source, in source precedence order, and the sources that failed."""
-    loads = _party_loads(loaders, await party_links(loaders, customer_id))
+    loads = await _party_loads(loaders, customer_id)
     results = await gathered(loads, return_exceptions=True)
     found = [result for result in results if isinstance(result, PartyRecord)]
     failures = [result for result in results if isinstance(result, SourceError)]
@@ -78,7 +101,7 @@ async def survivor(
     and the request waits for them before it answers (:func:`prefetch`). Raises the first source's error
     when no source answered at all.
     """
-    loads = _party_loads(loaders, await party_links(loaders, customer_id), order)
+    loads = await _party_loads(loaders, customer_id, order)
     prefetch(loads)
     answered = False
     failures: list[SourceError] = []
@@ -181,7 +204,7 @@ async def on_arrival(
     """Call ``then`` with the customer's ``entity`` records, one list per source, the moment the last source
     answers and before the resolvers waiting for them resume (see :meth:`BatchLoader.on_arrival`). Not
     called when a source fails: the field fails then, and needs nothing more."""
-    links = _serving(loaders, await party_links(loaders, customer_id), entity)
+    links = await _serving_party_links(loaders, customer_id, entity)
     arrived: dict[int, list[Record]] = {}
 
     def one_arrived(index: int, records: list[Record]) -> None:
@@ -195,7 +218,7 @@ async def on_arrival(
 
 async def on_first_party_arrival(loaders: Loaders, customer_id: int, then: Callable[[Record | None], None]) -> None:
     """Call ``then`` with the customer's record in the first source in precedence order, when it arrives."""
-    links = in_precedence(loaders, await party_links(loaders, customer_id))
+    links = await _precedent_party_links(loaders, customer_id, None)
     if links:
         loaders.by_id(links[0].source, "party").on_arrival(links[0].source_id, then)
 
@@ -259,7 +282,10 @@ async def of_customer(loaders: Loaders, customer_id: int, entity: str) -> list[R
     A source that fails fails the whole list (with that source's error): a partial list that looks
     complete would mislead more than an error does.
     """
-    loads = _related_loads(loaders, await party_links(loaders, customer_id), entity)
+    loads = [
+        loaders.related(link.source, entity, "party").load(link.source_id)
+        for link in await _serving_party_links(loaders, customer_id, entity)
+    ]
     if len(loads) == 1:
         return list(await loads[0])  # most customers have one source for an entity: no gather, no extra turn
     results = await gathered(loads, return_exceptions=True)

@@ -190,3 +190,24 @@ def test_lists_abstract_types_and_arguments_walk_alike() -> None:
     assert first["generated"] == [0, 1, 2]
     assert first["maybeParts"] == [{"name": "ok"}, None]
     assert _errors(answer) == _errors(expected)
+
+
+def test_a_document_asked_again_reuses_its_plan_and_reads_its_own_variables() -> None:
+    from crmgraph.policy.limits import QueryLimiter
+    from crmgraph.schema import walk
+
+    schema = strawberry.Schema(query=WalkQuery, types=[Part, Tool], extensions=[QueryLimiter],
+                               execution_context_class=PlannedWalkExecution)  # fmt: skip
+    mark_plain_fields(schema._schema)
+    document = "query($times: Int) { box { label scaled(times: $times) fixed: scaled(times: 3) } }"
+    before = len(walk._SHARED)
+    answers = [asyncio.run(schema.execute(document, variable_values={"times": 4}))]
+    planned = len(walk._SHARED)
+    assert planned > before  # the first request planned its fields
+    answers += [asyncio.run(schema.execute(document, variable_values={"times": t})) for t in (7, 2)]
+    assert len(walk._SHARED) == planned  # the later ones planned nothing anew
+    assert [a.data["box"] for a in answers if a.data] == [
+        {"label": "z", "scaled": 20, "fixed": 15},
+        {"label": "z", "scaled": 35, "fixed": 15},
+        {"label": "z", "scaled": 10, "fixed": 15},
+    ]

@@ -17,6 +17,7 @@ methods, so what it answers, and every error and its path, is the same.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Iterable
 from enum import Enum
 from typing import Any
@@ -80,8 +81,8 @@ def _literal(value: ValueNode) -> bool:
 class _Step:
     """One field of a planned selection."""
 
-    __slots__ = ("args", "constant_args", "details", "field", "has_args", "name", "nodes", "plain", "resolve",
-                 "return_type")  # fmt: skip
+    __slots__ = ("args", "constant_args", "details", "field", "has_args", "name", "nodes", "parent_type", "plain",
+                 "resolve", "resolve_default", "return_type")  # fmt: skip
 
     def __init__(self, name: str, details: Any, field: Any, default_resolver: Any) -> None:
         self.name = name
@@ -89,6 +90,8 @@ class _Step:
         self.field = field  # None for __typename and the other introspection fields: graphql-core's own way
         self.return_type: Any = field.type if field is not None else None
         self.resolve: Any = (field.resolve or default_resolver) if field is not None else None
+        self.resolve_default = default_resolver
+        self.parent_type: GraphQLObjectType | None = None
         self.nodes = [detail.node for detail in details]
         self.has_args = field is not None and bool(field.args or details[0].node.arguments)
         # Arguments written out in the document (a connection's ``first: 5``) are the same for every row of a
@@ -100,6 +103,29 @@ class _Step:
         )
         self.args: dict[str, Any] | None = None
         self.plain: PlainField | None = getattr(field, PLAIN, None)
+
+
+SHARED_STEPS = 20_000  # steps kept across requests: a few dozen per document
+# (ids of the parent type and the field's nodes, response name) -> its step, oldest first
+_SHARED: OrderedDict[tuple[object, ...], _Step] = OrderedDict()
+
+
+def _step(name: str, details: Any, parent_type: GraphQLObjectType, default_resolver: Any) -> _Step:
+    """The field's step, shared by every request of the same document (the parser hands each the same nodes):
+    what a step holds comes from the schema and the document alone, unless a fragment's variables or a deferral
+    come in."""
+    field = parent_type.fields.get(details[0].node.name.value)
+    if any(detail.fragment_variable_values is not None or detail.defer_usage is not None for detail in details):
+        return _Step(name, details, field, default_resolver)
+    key = (id(parent_type), name, *(id(detail.node) for detail in details))
+    step = _SHARED.get(key)
+    # The step holds the parent type (through its field) and the nodes: their ids are not reused while it is kept.
+    if step is None or step.parent_type is not parent_type or step.resolve_default is not default_resolver:
+        step = _SHARED[key] = _Step(name, details, field, default_resolver)
+        step.parent_type = parent_type
+        if len(_SHARED) > SHARED_STEPS:
+            _SHARED.popitem(last=False)
+    return step
 
 
 class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
@@ -120,10 +146,7 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         kept = self._plans.get(key)
         if kept is not None:
             return kept[1]
-        steps = [
-            _Step(name, details, parent_type.fields.get(details[0].node.name.value), self.field_resolver)
-            for name, details in grouped_field_set.items()
-        ]
+        steps = [_step(name, details, parent_type, self.field_resolver) for name, details in grouped_field_set.items()]
         # The grouped field set is kept with its plan: its id cannot be reused while the plan is.
         self._plans[key] = (grouped_field_set, steps)
         return steps

@@ -68,6 +68,14 @@ def _parse_clock(text: str, layout: str) -> time:
     return datetime.strptime(text, layout).time()
 
 
+@functools.lru_cache(maxsize=8192)
+def _text_moment(day: str, clock: str | None, day_layout: str, clock_layout: str, zone: str) -> datetime:
+    """A moment written as date text and time text (both stripped, the date not a null date), in ``zone``
+    unless the layout carries an offset. An order has two (placed, updated) and a page reads hundreds."""
+    moment = datetime.combine(_parse_day(day, day_layout), _parse_clock(clock, clock_layout) if clock else time())
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+
 def bare_domain(address: str) -> str:
     """``https://www.Acme.de/contact`` -> ``acme.de``: the form the other systems and identity matching use."""
     host = address.strip().lower().split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
@@ -160,6 +168,18 @@ class Row:
         if columns is None:
             return None
         value = self.raw[columns[0]]
+        clock = self.raw[columns[1]] if len(columns) > 1 else None
+        if isinstance(value, str) and (clock is None or isinstance(clock, str)):
+            # Text, as legacy tables hold it: read as day() and clock() would, each pair parsed once.
+            day_text = value.strip()
+            if not day_text or day_text in self.formats.null_dates:
+                return None
+            formats = self.formats
+            try:
+                return _text_moment(day_text, clock.strip() if clock else None, formats.date_format,
+                                    formats.time_format, formats.timezone)  # fmt: skip
+            except ValueError:
+                pass  # the general path below names the column that cannot be read
         if isinstance(value, datetime):
             moment = value
         else:

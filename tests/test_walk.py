@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 import strawberry
 
 from crmgraph.schema.plain_fields import mark_plain_fields
 from crmgraph.schema.walk import PlannedWalkExecution
+
+
+@strawberry.enum
+class Shade(Enum):
+    RED = "red"
+    BLUE = "blue"
 
 
 @strawberry.interface
@@ -20,6 +27,7 @@ class Named:
 @strawberry.type
 class Part(Named):
     weight: int | None
+    shade: Shade | None = Shade.BLUE
 
 
 @strawberry.type
@@ -72,6 +80,14 @@ class Box:
         return [[1, None], [3]]
 
     @strawberry.field
+    def shades(self) -> list[Shade]:
+        return [Shade.RED, Shade.BLUE]
+
+    @strawberry.field
+    def wrong_shade(self) -> Shade | None:
+        return "green"  # type: ignore[return-value]  # a value the enum refuses: an error, as graphql-core says it
+
+    @strawberry.field
     def scaled(self, times: int = 2) -> int:
         return self.count * times
 
@@ -98,8 +114,9 @@ query Walk($withGrid: Boolean!, $times: Int) {
     __typename label note count
     first: scaled
     second: scaled(times: $times)
-    parts { name weight }
+    parts { name weight shade }
     maybeParts { name weight }
+    shades wrongShade
     laterParts { ...PartFields }
     softBroken
     things { __typename name ... on Part { weight } ... on Tool { sharp } }
@@ -163,11 +180,14 @@ def test_what_the_comparison_covers() -> None:
     assert first["maybeParts"] == [{"name": "ok", "weight": 1}, None]
     assert first["laterParts"] == [{"name": "later", "weight": 7}]
     assert first["softBroken"] is None and "skipped" not in first
+    assert first["shades"] == ["RED", "BLUE"] and first["wrongShade"] is None
+    assert first["parts"][0]["shade"] == "BLUE"
     messages = [message for message, _, _ in _errors(answer)]
     assert any("broken upstream" in m for m in messages)
     assert any("Int cannot represent" in m for m in messages)
     assert any("Cannot return null for non-nullable field Part.name" in m for m in messages)
     assert "soft failure" in messages
+    assert any("green" in m for m in messages)  # the enum's refusal
     assert _errors(answer) == _errors(expected)
 
 

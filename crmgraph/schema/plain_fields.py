@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -66,4 +67,35 @@ def _plain(field: Any) -> PlainField | None:
     leaf = field.type.of_type if non_null else field.type
     if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
         return None
-    return PlainField(definition.python_name, leaf.coerce_output_value, non_null)
+    return PlainField(definition.python_name, output_coercion(leaf), non_null)
+
+
+COERCE = "crmgraph_coerce"  # the attribute of a leaf type that holds its output coercion
+
+
+def output_coercion(leaf: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """The type's ``coerce_output_value``; for strawberry's enums, one that finds a member's name by a dict.
+
+    strawberry's enum type finds the name of a member by comparing it with each of the enum's values in
+    turn, every time; a list page coerces hundreds (an order's and a ticket's status). A member of the
+    enum's own class is looked up; anything else goes to strawberry's coercion, which answers as before.
+    """
+    known: Callable[[Any], Any] | None = getattr(leaf, COERCE, None)
+    if known is not None:
+        return known
+    coerce: Callable[[Any], Any] = leaf.coerce_output_value
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, type) and issubclass(wrapped, Enum):
+        names = {member: name for name, value in leaf.values.items() for member in wrapped
+                 if member.value == value.value}  # fmt: skip
+        general = coerce
+
+        def coerce(value: Any) -> Any:
+            if type(value) is wrapped:
+                name = names.get(value)
+                if name is not None:
+                    return name
+            return general(value)
+
+    setattr(leaf, COERCE, coerce)
+    return coerce

@@ -39,7 +39,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from crmgraph.schema.plain_fields import PLAIN, PlainField
+from crmgraph.schema.plain_fields import PLAIN, PlainField, output_coercion
 
 # What a completion does for an output type, found once per type object.
 _NON_NULL, _LIST, _LEAF, _OBJECT, _OTHER = range(5)
@@ -250,7 +250,10 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         if result is None or result is Undefined:
             return None
         if kind == _LEAF:
-            return self.complete_leaf_value(return_type, result)
+            coerced = output_coercion(return_type)(result)
+            if coerced is None or coerced is Undefined:  # graphql-core's own words for it
+                return self.complete_leaf_value(return_type, result)
+            return coerced
         if kind == _OBJECT:
             return self.complete_object_value(return_type, field_details_list, info, path, result, None)
         if kind == _LIST and isinstance(result, list | tuple):

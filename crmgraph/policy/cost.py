@@ -246,7 +246,7 @@ class _Walk:
         return replace(measure, directives=measure.directives + directives)
 
     def _value(self, node: ValueNode) -> Any:
-        self.read_variables = self.read_variables or _has_variable(node)
+        self.read_variables = self.read_variables or has_variable(node)
         return value_from_ast_untyped(node, self.variables)
 
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> int | None:
@@ -297,13 +297,14 @@ class _Walk:
             raise LimitExceeded("QUERY_TOO_COSTLY", "max_cost", limits.max_cost, measure.cost, "Estimated cost")
 
 
-def _has_variable(node: ValueNode) -> bool:
+def has_variable(node: ValueNode) -> bool:
+    """Whether a value written in a document names a variable anywhere in it."""
     if isinstance(node, VariableNode):
         return True
     if isinstance(node, ListValueNode):
-        return any(_has_variable(value) for value in node.values)
+        return any(has_variable(value) for value in node.values)
     if isinstance(node, ObjectValueNode):
-        return any(_has_variable(field.value) for field in node.fields)
+        return any(has_variable(field.value) for field in node.fields)
     return False
 
 

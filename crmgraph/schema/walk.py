@@ -28,17 +28,14 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
-    ListValueNode,
-    ObjectValueNode,
     Undefined,
-    ValueNode,
-    VariableNode,
 )
 from graphql.execution.executor import invalid_return_type_error
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from crmgraph.policy.cost import has_variable
 from crmgraph.schema.plain_fields import PLAIN, PlainField, output_coercion
 
 # What a completion does for an output type, found once per type object.
@@ -67,17 +64,6 @@ def _kind(return_type: Any) -> int:
 _IMMUTABLE = (str, int, float, bool, Enum, type(None))  # argument values a resolver cannot change for the next row
 
 
-def _literal(value: ValueNode) -> bool:
-    """Whether an argument's value is written out in full (no variable anywhere in it)."""
-    if isinstance(value, VariableNode):
-        return False
-    if isinstance(value, ListValueNode):
-        return all(_literal(item) for item in value.values)
-    if isinstance(value, ObjectValueNode):
-        return all(_literal(field.value) for field in value.fields)
-    return True
-
-
 class _Step:
     """One field of a planned selection."""
 
@@ -99,7 +85,7 @@ class _Step:
         self.constant_args = (
             self.has_args
             and details[0].fragment_variable_values is None
-            and all(_literal(argument.value) for argument in details[0].node.arguments or ())
+            and not any(has_variable(argument.value) for argument in details[0].node.arguments or ())
         )
         self.args: dict[str, Any] | None = None
         self.plain: PlainField | None = getattr(field, PLAIN, None)

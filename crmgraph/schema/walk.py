@@ -6,13 +6,15 @@ field details into nodes, asks the middleware manager for a resolver, checks for
 calls per object before it reaches the object's own fields; each list asks whether it is streamed. On a
 list page of 50 customers that generic work runs for every row.
 
-Here each selection (a grouped field set, which graphql-core already collects once per execution and per
-parent type) is planned once per execution: for each field its definition, resolver, nodes, whether it has
-arguments, and whether it is plain (:mod:`crmgraph.schema.plain_fields`: read with ``getattr`` and coerced).
-Each output type is classified once per process. The completion then takes the direct route for the common
-cases (non-null, lists that are not streamed, leaves, objects without deferred parts) and hands everything
-else (abstract types, async iterables, ``@defer``/``@stream``, field middleware) to graphql-core's own
-methods, so what it answers, and every error and its path, is the same.
+Here each field of a selection (a grouped field set, which graphql-core collects once per execution and
+parent type) gets a step: its definition, resolver, nodes, whether it has arguments (and, when they are
+written out in the document, their values, coerced once), and whether it is plain
+(:mod:`crmgraph.schema.plain_fields`: read with ``getattr`` and coerced). A step depends only on the schema
+and the document, so every request of the same document (the parser's cache hands each the same nodes)
+shares it. Each output type is classified once per process. The completion takes the direct route for
+the common cases (non-null, lists that are not streamed, leaves, objects without deferred parts) and hands
+everything else (abstract types, async iterables, ``@defer``/``@stream``, field middleware) to
+graphql-core's own methods, so what it answers, and every error and its path, is the same.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def _step(name: str, details: Any, parent_type: GraphQLObjectType, default_resol
 
 
 class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor; selections planned once per execution, plain fields read directly."""
+    """graphql-core's executor over planned selections; plain fields read directly."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

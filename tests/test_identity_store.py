@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from crmgraph.identity import decisions as steward
 from crmgraph.identity.engine import resolve
@@ -21,8 +22,8 @@ from crmgraph.identity.linker import LinkReport, link, link_changes, scan_source
 from crmgraph.identity.profiles import SourceRecord
 from crmgraph.identity.settings import IdentityConfig
 from crmgraph.identity.stewardship import StewardError, Stewardship
-from crmgraph.identity.store import IdentityStore
-from crmgraph.identity.tables import metadata
+from crmgraph.identity.store import IdentityStore, Link
+from crmgraph.identity.tables import links, metadata, person_links, persons
 from crmgraph.records import PartyRecord, PersonRecord
 from crmgraph.sources import OpenSources
 from tests.conftest import Estate, database_named
@@ -99,6 +100,32 @@ def test_people_belong_to_golden_persons_under_their_customer(store: IdentitySto
     links = asyncio.run(store.links_of(list(range(1, 40))))
     people = [link for found in links.values() for link in found if link.entity == "person"]
     assert people and all(link.person_id is not None for link in people)
+
+
+def test_links_of_reads_every_column_into_its_field_in_a_stable_order(store: IdentityStore, records: Records) -> None:
+    """Rows become links by position: each field must hold its own column, whatever the statement's layout."""
+    relink(store, records)
+    ids = list(range(1, 40))
+    with store.engine.connect() as conn:
+        own = conn.execute(select(links).where(links.c.customer_id.in_(ids))).mappings().all()
+        people = conn.execute(
+            select(persons.c.customer_id, person_links).join(persons, persons.c.id == person_links.c.person_id)
+            .where(persons.c.customer_id.in_(ids))
+        ).mappings().all()  # fmt: skip
+    expected = [
+        Link(r["customer_id"], r["source"], r["entity"], r["source_id"], r["rule"], r["confidence"]) for r in own
+    ] + [
+        Link(r["customer_id"], r["source"], "person", r["source_id"], r["rule"], r["confidence"], r["person_id"])
+        for r in people
+    ]
+    found = asyncio.run(store.links_of(ids))
+    assert {customer: sorted(found_links, key=repr) for customer, found_links in found.items()} == {
+        customer: sorted((link for link in expected if link.customer_id == customer), key=repr)
+        for customer in {link.customer_id for link in expected}
+    }
+    for found_links in found.values():
+        order = [(link.customer_id, link.entity, link.source, link.source_id) for link in found_links]
+        assert order == sorted(order)
 
 
 def test_an_unlinked_record_is_never_linked_back_by_the_matcher(store: IdentityStore, records: Records) -> None:

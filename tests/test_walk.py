@@ -231,3 +231,57 @@ def test_a_document_asked_again_reuses_its_plan_and_reads_its_own_variables() ->
         {"label": "z", "scaled": 35, "fixed": 15},
         {"label": "z", "scaled": 10, "fixed": 15},
     ]
+
+
+class CollectingWalk(PlannedWalkExecution):
+    collected = 0
+
+    def collect_subfields(self, return_type: Any, field_details_list: Any) -> Any:
+        CollectingWalk.collected += 1
+        return super().collect_subfields(return_type, field_details_list)
+
+
+def _collecting_schema() -> strawberry.Schema:
+    from crmgraph.policy.limits import QueryLimiter  # it keeps the parsed documents: a document asked again is the same
+
+    schema = strawberry.Schema(query=WalkQuery, types=[Part, Tool], extensions=[QueryLimiter],
+                               execution_context_class=CollectingWalk)  # fmt: skip
+    mark_plain_fields(schema._schema)
+    return schema
+
+
+def test_a_fixed_document_asked_again_collects_no_selection_anew() -> None:
+    schema = _collecting_schema()
+    document = "query($times: Int) { boxes { label scaled(times: $times) parts { name weight } } }"
+    first = asyncio.run(schema.execute(document, variable_values={"times": 2}))
+    collected = CollectingWalk.collected
+    assert collected > 0
+    again = asyncio.run(schema.execute(document, variable_values={"times": 5}))
+    assert CollectingWalk.collected == collected  # the selections and plans of the first request served
+    assert first.data and again.data
+    assert [box["scaled"] for box in first.data["boxes"] if box] == [2, 6]
+    assert [box["scaled"] for box in again.data["boxes"] if box] == [5, 15]
+    assert again.data["boxes"][0]["parts"] == first.data["boxes"][0]["parts"]
+
+
+def test_a_selection_a_variable_can_change_is_collected_for_each_request() -> None:
+    schema = _collecting_schema()
+    document = "query($deep: Boolean!) { boxes { label parts @include(if: $deep) { name } } }"
+    with_parts = asyncio.run(schema.execute(document, variable_values={"deep": True}))
+    collected = CollectingWalk.collected
+    without = asyncio.run(schema.execute(document, variable_values={"deep": False}))
+    assert CollectingWalk.collected > collected
+    assert with_parts.data and without.data
+    assert "parts" in with_parts.data["boxes"][0] and "parts" not in without.data["boxes"][0]
+    deferred = "{ boxes { label ... @defer { note } } }"
+    assert not walk_fixed(schema, deferred) and walk_fixed(schema, "{ boxes { label @skip(if: true) note } }")
+
+
+def walk_fixed(schema: strawberry.Schema, document: str) -> bool:
+    from graphql import parse
+
+    from crmgraph.schema.walk import _fixed_selections
+
+    parsed = parse(document)
+    operation = parsed.definitions[0]
+    return _fixed_selections(operation, {})  # type: ignore[arg-type]

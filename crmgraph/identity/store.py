@@ -11,6 +11,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,9 +104,11 @@ class IdentityStore:
     def _links_of(self, customer_ids: list[int]) -> dict[int, list[Link]]:
         found: defaultdict[int, list[Link]] = defaultdict(list)
         with upstream_call(self.SOURCE, "SELECT links by customer"), self.engine.connect() as conn:
-            rows = sorted(conn.execute(_LINKS_OF_CUSTOMERS, {"customer_ids": customer_ids}), key=_link_order)
-            for row in rows:
-                found[row.customer_id].append(Link(**row._mapping))
+            rows = conn.execute(_LINKS_OF_CUSTOMERS, {"customer_ids": customer_ids}).all()
+        # Every request reads a page's links (hundreds of rows): rows are taken as tuples in the statement's
+        # column order, which is Link's field order, and not as mappings (a key view built per row).
+        for row in sorted(rows, key=_LINK_ORDER):
+            found[row[0]].append(Link(*row))
         return dict(found)
 
     async def links_and_scope_of(
@@ -239,8 +242,9 @@ class IdentityStore:
             return {row.old_id: row.survivor_id for row in conn.execute(query)}
 
 
-def _link_order(row: Any) -> tuple[int, str, str, str]:
-    return (row.customer_id, row.entity, row.source, row.source_id)
+# A customer's links in a stable order: by customer, entity, source and source id (the statement's columns
+# 0, 2, 1 and 3).
+_LINK_ORDER = itemgetter(0, 2, 1, 3)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

@@ -46,10 +46,13 @@ async def party_links(loaders: Loaders, customer_id: int) -> list[Link]:
 
 
 async def _precedent_party_links(loaders: Loaders, customer_id: int, order: Sequence[str] | None) -> list[Link]:
-    key = ("precedence", customer_id, None if order is None else tuple(order))
+    # The configured order written out: a golden field without a source_priority setting asks in that order,
+    # the owner with none, and both then share one answer.
+    ranked = tuple(loaders.adapters) if order is None else tuple(order)
+    key = ("precedence", customer_id, ranked)
     found: list[Link] | None = loaders.derived.get(key)
     if found is None:
-        found = loaders.derived[key] = in_precedence(loaders, await party_links(loaders, customer_id), order)
+        found = loaders.derived[key] = in_precedence(loaders, await party_links(loaders, customer_id), ranked)
     return found
 
 

@@ -55,6 +55,18 @@ def priority(sources: Sequence[str], settings: Survivorship) -> list[str]:
     return named + [source for source in sources if source not in named]
 
 
+_SOURCE_ORDER = ("survivorship source order",)  # its key in a request's Loaders.derived
+
+
+def source_order(loaders: Loaders) -> tuple[str, ...]:
+    """:func:`priority` of the request's sources, worked out once per request: a list page asks it for every
+    golden field of every row."""
+    found: tuple[str, ...] | None = loaders.derived.get(_SOURCE_ORDER)
+    if found is None:
+        found = loaders.derived[_SOURCE_ORDER] = tuple(priority(list(loaders.adapters), loaders.survivorship))
+    return found
+
+
 def value_of(record: PartyRecord, field: str) -> str | None:
     value = getattr(record, field)
     return value if isinstance(value, str) and value.strip() else None
@@ -123,7 +135,7 @@ RULES: dict[str, Rule] = {
 async def golden_field(loaders: Loaders, customer_id: int, field: str) -> Survived | None:
     """The surviving value of one field of the customer; raises when none of its systems answered."""
     rules = loaders.survivorship.rules_for(field)
-    order = priority(list(loaders.adapters), loaders.survivorship)
+    order = source_order(loaders)
     if rules[0] == "source_priority":
         # It decides whenever any record has a value, and nothing decides when none has: the first source
         # with a value is the answer, and the sources after it need not be waited for.
@@ -142,7 +154,7 @@ async def golden_record(loaders: Loaders, customer_id: int) -> list[Survived]:
     links = await read.party_links(loaders, customer_id)  # loaded already: the parties' loads needed them
     if not found and failures:
         raise failures[0]
-    order = priority(list(loaders.adapters), loaders.survivorship)
+    order = source_order(loaders)
     link_of = {(link.source, link.source_id): link for link in links}
     chosen = []
     for field in SURVIVING_FIELDS:

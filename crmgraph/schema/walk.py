@@ -25,12 +25,17 @@ from enum import Enum
 from typing import Any
 
 from graphql import (
+    BREAK,
+    DirectiveNode,
     GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    OperationDefinitionNode,
     Undefined,
+    Visitor,
+    visit,
 )
 from graphql.execution.executor import invalid_return_type_error
 from graphql.execution.values import get_argument_values
@@ -116,6 +121,57 @@ def _step(name: str, details: Any, parent_type: GraphQLObjectType, default_resol
     return step
 
 
+# (ids of an object type and of the field nodes it is completed for) -> (the type, the field details, the
+# collected selection, its plan), oldest first: for documents whose selections no variable can change.
+_SHARED_OBJECTS: OrderedDict[tuple[int, ...], tuple[GraphQLObjectType, Any, Any, list[_Step]]] = OrderedDict()
+# (id of an operation, ids of its fragments) -> (the operation, whether its selections are fixed), oldest first
+_FIXED: OrderedDict[tuple[int, ...], tuple[OperationDefinitionNode, bool]] = OrderedDict()
+SHARED_DOCUMENTS = 2_000  # documents whose fixedness is kept
+
+
+class _VariableSelection(Visitor):
+    """Finds what makes a document's selections depend on the request: ``@skip``/``@include`` with a variable,
+    ``@defer``/``@stream`` (deferred parts are tracked per request), fragment arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        name = node.name.value
+        if name in ("defer", "stream") or (
+            name in ("skip", "include") and any(has_variable(argument.value) for argument in node.arguments or ())
+        ):
+            self.found = True
+            return BREAK
+        return None
+
+    def enter_fragment_spread(self, node: Any, *_: Any) -> Any:
+        if getattr(node, "arguments", None):
+            self.found = True
+            return BREAK
+        return None
+
+
+def _fixed_selections(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+    """Whether every request of this operation collects the same fields: then a collected selection and its
+    plan can be shared between them, as the steps are."""
+    definitions = [getattr(fragment, "definition", fragment) for fragment in fragments.values()]
+    key = (id(operation), *(id(definition) for definition in definitions))
+    kept = _FIXED.get(key)
+    if kept is not None and kept[0] is operation:
+        return kept[1]
+    finder = _VariableSelection()
+    for node in (operation, *definitions):
+        visit(node, finder)
+        if finder.found:
+            break
+    _FIXED[key] = (operation, not finder.found)  # the operation is held: its id is not reused while kept
+    if len(_FIXED) > SHARED_DOCUMENTS:
+        _FIXED.popitem(last=False)
+    return not finder.found
+
+
 class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor over planned selections; plain fields read directly."""
 
@@ -128,6 +184,7 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         # strawberry hands every request a middleware manager, empty unless an extension resolves fields.
         manager = self.middleware_manager
         self._generic = bool(manager and manager.middlewares) or self.schema.get_directive("stream") is not None
+        self._shared_objects = not self._generic and _fixed_selections(self.operation, self.fragments)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
         key = (id(parent_type), id(grouped_field_set))
@@ -263,12 +320,29 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         key = (id(return_type), id(field_details_list))
         kept = self._objects.get(key)
         if kept is None:
-            grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
-            plan = self._plan(return_type, grouped_field_set)
-            kept = self._objects[key] = (field_details_list, grouped_field_set, new_defer_usages, plan)
+            kept = self._objects[key] = self._collected(return_type, field_details_list)
         if kept[2]:  # deferred parts: graphql-core's incremental delivery
             return self.execute_collected_subfields(return_type, result, path, kept[1], kept[2], None)
         return self._run(kept[3], return_type, result, path)
+
+    def _collected(self, return_type: GraphQLObjectType, field_details_list: Any) -> tuple[Any, Any, Any, list[_Step]]:
+        """The object's collected selection, its deferred parts and its plan; taken from an earlier request of
+        the same document when no variable can change the selection (the walk then collects nothing)."""
+        if not self._shared_objects:
+            grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
+            return field_details_list, grouped_field_set, new_defer_usages, self._plan(return_type, grouped_field_set)
+        key = (id(return_type), *(id(detail.node) for detail in field_details_list))
+        shared = _SHARED_OBJECTS.get(key)
+        if shared is None or shared[0] is not return_type:
+            grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
+            plan = self._plan(return_type, grouped_field_set)
+            # The type and the details (with their nodes) are held: their ids are not reused while kept.
+            shared = _SHARED_OBJECTS[key] = (return_type, field_details_list, grouped_field_set, plan)
+            if len(_SHARED_OBJECTS) > SHARED_STEPS:
+                _SHARED_OBJECTS.popitem(last=False)
+            if new_defer_usages:  # cannot happen for a fixed document; graphql-core's way if it did
+                return field_details_list, grouped_field_set, new_defer_usages, plan
+        return shared[1], shared[2], None, shared[3]
 
     def _complete_items(self, item_type: Any, details: Any, info: Any, path: Path, items: Iterable[Any]) -> Any:
         """graphql-core's ``complete_iterable_value`` for a list or tuple that is not streamed."""

@@ -85,13 +85,21 @@ def bare_domain(address: str) -> str:
 class Row:
     """Typed reads of one row; every failed read names the row and the column."""
 
+    __slots__ = ("formats", "id", "raw", "source", "table")
+
     def __init__(self, source: str, spec: EntityMapping, raw: Mapping[Any, Any], formats: SqlMapping) -> None:
         self.source = source
         self.raw = raw
         self.formats = formats
-        self.what = spec.table
-        self.id = ID_SEPARATOR.join(self.key(column) for column in spec.id)
-        self.what = f"{spec.table} {self.id}"
+        self.table = spec.table
+        self.id = ""  # named in a failure to read the id itself
+        columns = spec.id
+        self.id = self.key(columns[0]) if len(columns) == 1 else ID_SEPARATOR.join(self.key(c) for c in columns)
+
+    @property
+    def what(self) -> str:
+        """The row as a failure names it: its table and, once read, its id."""
+        return f"{self.table} {self.id}" if self.id else self.table
 
     def fail(self, problem: str) -> NoReturn:
         raise UpstreamBadResponse(self.source, f"unreadable row {self.what}: {problem}")
@@ -106,8 +114,13 @@ class Row:
 
     def optional(self, column: str | None) -> str | None:
         """Text, or None for a missing column, NULL or blanks (legacy systems write "" for "not known")."""
-        if column is None or self.raw[column] is None:
+        if column is None:
             return None
+        value = self.raw[column]
+        if value is None:
+            return None
+        if type(value) is str:  # the common case, read once (a page reads thousands of these)
+            return value.rstrip() or None
         return self.text(column) or None
 
     def key(self, column: str) -> str:
@@ -244,8 +257,9 @@ def _person(row: Row, spec: PersonMapping) -> PersonRecord:
 
 def _status(row: Row, spec: OrderMapping) -> OrderStatus:
     codes = spec.status
-    if any(row.optional(column) == value for column, value in codes.cancelled_when.items()):
-        return OrderStatus.CANCELLED
+    for column, value in codes.cancelled_when.items():
+        if row.optional(column) == value:
+            return OrderStatus.CANCELLED
     code = row.optional(codes.column) or ""
     if code not in codes.values:
         row.fail(f"{codes.column} is {code!r}, not one of {', '.join(codes.values)}")

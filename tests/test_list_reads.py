@@ -124,3 +124,26 @@ def test_a_page_keeps_every_customer_in_order(fresh_facade: Facade) -> None:
     large, _ = _page(fresh_facade, 100)
     assert large["nodes"][:10] == small["nodes"]
     assert all(node["id"] == encode_id("Customer", decode_id(node["id"], "Customer")[1][0]) for node in small["nodes"])
+
+
+def test_the_customer_count_is_read_only_when_the_page_asks_for_it(fresh_facade: Facade, linked_identity: str) -> None:
+    def identity_reads(query: str) -> tuple[dict[str, Any], list[str]]:
+        result = fresh_facade.query(query, explain=True)
+        assert "errors" not in result, result.get("errors")
+        reads = [c["request"] for c in result["extensions"]["upstream"]["calls"] if c["source"] == "identity"]
+        return result["data"]["customers"], reads
+
+    page, reads = identity_reads("{ customers(first: 3) { nodes { id } } }")
+    assert len(page["nodes"]) == 3 and "SELECT customer count" not in reads
+    store = sqlite3.connect(linked_identity.removeprefix("sqlite:///"))
+    try:
+        customers = store.execute("SELECT COUNT(*) FROM crmgraph_customers").fetchone()[0]
+    finally:
+        store.close()
+    for query in (
+        "{ customers(first: 3) { totalCount nodes { id } } }",
+        "{ customers(first: 3) { ...Counted } } fragment Counted on CustomerConnection { total: totalCount }",
+    ):
+        page, reads = identity_reads(query)
+        assert reads.count("SELECT customer count") == 1
+        assert page.get("totalCount", page.get("total")) == customers > 3

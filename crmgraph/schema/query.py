@@ -19,6 +19,7 @@ from crmgraph.schema.automation_runs import AutomationRun, AutomationRunStatus, 
 from crmgraph.schema.customer import Customer, prefetch_for
 from crmgraph.schema.follow_up import DEFAULT_PAGE
 from crmgraph.schema.ids import decode_id, decode_number, not_issued, number_of
+from crmgraph.schema.lookahead import asks_for
 from crmgraph.schema.marketing import Campaign, campaigns_page, record_node
 from crmgraph.schema.nodes import Contact, Deal, Info, Interaction, Invoice, Order, Owner, Ticket
 from crmgraph.schema.pagination import (
@@ -148,10 +149,11 @@ class Query:
         access = info.context.access
         # The row scope is a condition of the same statements: the page and its count agree.
         scope = access.scope_clauses() if access is not None else None
-        (ids, has_next), total = await asyncio.gather(
-            identity.page(after=int(position[0]) if position else None, first=first, search=search, scope=scope),
-            identity.count(search=search, scope=scope),
-        )
+        page = identity.page(after=int(position[0]) if position else None, first=first, search=search, scope=scope)
+        if asks_for(info, ("totalCount",)):
+            (ids, has_next), total = await asyncio.gather(page, identity.count(search=search, scope=scope))
+        else:  # a list page that shows no count: no statement (and no worker-thread trip) for it
+            (ids, has_next), total = await page, 0
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
         await asyncio.gather(prefetch_for(info, ids, "nodes"), prefetch_for(info, ids, "edges", "node"))
         return connection(edges, has_next=has_next, has_previous=position is not None, total=total)

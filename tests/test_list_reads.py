@@ -147,3 +147,37 @@ def test_the_customer_count_is_read_only_when_the_page_asks_for_it(fresh_facade:
         page, reads = identity_reads(query)
         assert reads.count("SELECT customer count") == 1
         assert page.get("totalCount", page.get("total")) == customers > 3
+
+
+def test_a_page_walks_its_rows_once_their_own_records_are_in(estate: Estate, linked_identity: str) -> None:
+    """The rows' fields resolve at once, not as a task each waiting for the page's first level of reads."""
+    import asyncio
+
+    from tests.perimeter import asgi_client, graphql_body, perimeter_config
+
+    config = perimeter_config(estate, linked_identity, cache={"ttl_s": {"default": 0.001}})
+    query = "{ customers(first: 50) { nodes { id name owner { name } } } }"
+
+    async def asked() -> tuple[dict[str, Any], int]:
+        tasks = 0
+        loop = asyncio.get_running_loop()
+
+        def counting(loop: asyncio.AbstractEventLoop, coroutine: Any, **options: Any) -> asyncio.Task[Any]:
+            nonlocal tasks
+            tasks += 1
+            return asyncio.Task(coroutine, loop=loop, **options)
+
+        async with asgi_client(config) as client:
+            await client.post("/graphql", json=graphql_body(query))  # the owner list read and kept
+            loop.set_task_factory(counting)
+            try:
+                response = await client.post("/graphql", json=graphql_body(query))
+            finally:
+                loop.set_task_factory(None)
+        return response.json(), tasks
+
+    answer, tasks = asyncio.run(asked())
+    assert "errors" not in answer, answer.get("errors")
+    nodes = answer["data"]["customers"]["nodes"]
+    assert len(nodes) == 50 and sum(1 for node in nodes if node["name"] and node["owner"]) > 25
+    assert tasks < 25, f"{tasks} tasks for 50 rows"  # before, a name and an owner were a task each: 150

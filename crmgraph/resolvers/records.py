@@ -178,6 +178,15 @@ async def prefetch_customers(
     return loads
 
 
+async def own_record_loads(loaders: Loaders, customer_ids: Sequence[int]) -> list[Awaitable[Record | None]]:
+    """The loads of the customers' own records in every configured source (started already, or now)."""
+    loads: list[Awaitable[Record | None]] = []
+    for customer_id in customer_ids:
+        loads += [loaders.by_id(link.source, "party").load(link.source_id)
+                  for link in await party_links(loaders, customer_id) if link.source in loaders.adapters]  # fmt: skip
+    return loads
+
+
 async def settle_reads(loads: Sequence[Awaitable[Any]]) -> None:
     """Wait until ``loads`` have answered, whatever the answer: failures stay with the loads, and the
     fields that read them report them.

@@ -88,15 +88,21 @@ READS_BY_FIELD: dict[str, tuple[str, ...]] = {
 }
 
 
-async def prefetch_for(info: Info, customer_ids: list[int], *path: str, settle: bool = False) -> None:
+async def prefetch_for(
+    info: Info, customer_ids: list[int], *path: str, settle: bool = False, settle_own: bool = False
+) -> None:
     """Start the reads of the customer fields selected at ``path`` below the current field; with ``settle``,
-    return once their first level has answered (the second is started as the first answers)."""
+    return once their first level has answered (the second is started as the first answers); with
+    ``settle_own``, once the customers' own records have (when a selected field reads them)."""
     names = selected_names(info, *path)
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
-    loads = await read.prefetch_customers(info.context.loaders, customer_ids, entities, settle=settle)
+    loaders = info.context.loaders
+    loads = await read.prefetch_customers(loaders, customer_ids, entities, settle=settle)
     await follow_up(info, customer_ids, names, *path)
     if settle:
         await read.settle_reads(loads)
+    elif settle_own and "party" in entities:
+        await read.settle_reads(await read.own_record_loads(loaders, customer_ids))
 
 
 @strawberry.type(

@@ -52,7 +52,7 @@ class TimelineEvent:
     source: SourceLink = strawberry.field(description="The record the event comes from.")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a timeline makes one per record of the customer and pages twenty
 class _Event:
     kind: TimelineEventKind
     at: datetime

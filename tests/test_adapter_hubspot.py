@@ -21,7 +21,7 @@ import pytest
 
 from crmgraph.adapters.hubspot import HubSpotAdapter
 from crmgraph.adapters.hubspot.mapping import parse_instant
-from crmgraph.adapters.sdk.calls import CallLog, current_call_log
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log, expect_related
 from crmgraph.adapters.sdk.names import person_name
 from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples, run_with
 from crmgraph.demo import crm_api
@@ -291,6 +291,65 @@ def test_contacts_of_fifty_companies_cost_one_associations_call_and_one_batch_re
         "POST /crm/v3/objects/contacts/batch/read",
     ]
     assert upstream_requests(estate) == 2
+
+
+def test_foreseen_contacts_are_read_beside_the_associations_and_only_the_unforeseen_after(
+    estate: Estate, db: sqlite3.Connection
+) -> None:
+    """The identity links foresee a company's contacts: they are read in the same round as the associations,
+    and the answer is what the associations alone give (a foreseen contact not associated is left out, an
+    associated one not foreseen is read afterwards)."""
+    contacts = stored(db, "contacts")
+    of_company = associated(db, "companies", "contacts")
+    companies = [company for company in of_company if len(of_company[company]) <= 2][:20]
+    elsewhere = next(oid for company, oids in of_company.items() if company not in companies for oid in oids)
+    expected = [
+        [expected_person(oid, *contacts[oid][:2], company, contacts[oid][2]) for oid in of_company[company]]
+        for company in companies
+    ]
+
+    def foreseeing(foreseen: dict[str, list[str]]) -> Callable[[HubSpotAdapter], Awaitable[Any]]:
+        async def scenario(adapter: HubSpotAdapter) -> Any:
+            for company, ids in foreseen.items():
+                expect_related(SOURCE, "person", "party", company, ids)
+            return await adapter.fetch_related("person", "party", companies)
+
+        return scenario
+
+    # Every contact foreseen: one round, two calls side by side.
+    estate.reset("crm")
+    results, log = run(adapter_for(estate), foreseeing({c: of_company[c] for c in companies}))
+    assert results == expected
+    listing, read = log.calls
+    assert listing.request == "POST /crm/v4/associations/companies/contacts/batch/read"
+    assert read.request == "POST /crm/v3/objects/contacts/batch/read"
+    assert read.at_ms < listing.at_ms + listing.milliseconds, "the contacts were read before the listing answered"
+    # A stale foresight: one contact missing from it, one of another company and one unknown id in it.
+    missing = of_company[companies[0]][0]
+    stale = {c: [oid for oid in of_company[c] if oid != missing] for c in companies}
+    stale[companies[1]] += [elsewhere, UNKNOWN]
+    estate.reset("crm")
+    results, log = run(adapter_for(estate), foreseeing(stale))
+    assert results == expected
+    assert [call.request for call in log.calls] == [
+        "POST /crm/v4/associations/companies/contacts/batch/read",
+        "POST /crm/v3/objects/contacts/batch/read",
+        "POST /crm/v3/objects/contacts/batch/read",  # the one contact not foreseen, after the listing
+    ]
+    assert log.calls[2].at_ms >= log.calls[0].at_ms + log.calls[0].milliseconds
+    # Shortly after a 429 nothing is read on a guess: the listing first, then what it lists.
+    estate.reset("crm")
+
+    async def rate_limited_lately(adapter: HubSpotAdapter) -> Any:
+        adapter.resilience._pause(0.001)  # as a 429 with Retry-After: 0.001 does
+        await asyncio.sleep(0.01)
+        assert not adapter.resilience.unhurried()
+        return await foreseeing({c: of_company[c] for c in companies})(adapter)
+
+    results, log = run(adapter_for(estate), rate_limited_lately)
+    assert results == expected
+    listing, read = log.calls
+    assert read.at_ms >= listing.at_ms + listing.milliseconds
 
 
 def test_deals_of_every_company_cost_one_associations_call_and_a_batch_read_per_hundred_deals(

@@ -181,3 +181,16 @@ def test_a_page_walks_its_rows_once_their_own_records_are_in(estate: Estate, lin
     nodes = answer["data"]["customers"]["nodes"]
     assert len(nodes) == 50 and sum(1 for node in nodes if node["name"] and node["owner"]) > 25
     assert tasks < 25, f"{tasks} tasks for 50 rows"  # before, a name and an owner were a task each: 150
+
+
+def test_a_pages_contacts_are_read_beside_the_crm_listing_them(fresh_facade: Facade) -> None:
+    """The identity links name each customer's contacts: the CRM's contacts are read in the same round as the
+    associations that list them, not after (one level of calls for the page, not two)."""
+    result = fresh_facade.query(PAGE, {"n": 50}, explain=True)
+    assert "errors" not in result, result.get("errors")
+    calls = result["extensions"]["upstream"]["calls"]
+    (listing,) = [c for c in calls if c["request"] == "POST /crm/v4/associations/companies/contacts/batch/read"]
+    reads = [c for c in calls if c["request"] == "POST /crm/v3/objects/contacts/batch/read"]
+    assert reads and all(read["atMs"] < listing["atMs"] + listing["ms"] for read in reads)
+    shown = [c for node in result["data"]["customers"]["nodes"] for c in (node["contacts"] or {}).get("nodes", [])]
+    assert len(shown) > 50

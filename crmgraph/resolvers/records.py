@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from crmgraph.adapters.sdk.calls import current_call_log
+from crmgraph.adapters.sdk.calls import current_call_log, expect_related
 from crmgraph.adapters.sdk.resilience import remaining
 from crmgraph.errors import SourceError
 from crmgraph.identity.store import Link
@@ -160,6 +160,9 @@ async def prefetch_customers(
     link_lists = await gathered([loaders.links.load(customer_id) for customer_id in customer_ids])
     every = [link for found in link_lists for link in found if link.source in loaders.adapters]
     links = [link for link in every if link.entity == "party"]
+    if "person" in entities:
+        for found in link_lists:
+            foresee_people(loaders, found)
     loads: list[Awaitable[Any]] = []
     if "party" in entities:
         loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
@@ -185,6 +188,20 @@ async def own_record_loads(loaders: Loaders, customer_ids: Sequence[int]) -> lis
         loads += [loaders.by_id(link.source, "party").load(link.source_id)
                   for link in await party_links(loaders, customer_id) if link.source in loaders.adapters]  # fmt: skip
     return loads
+
+
+def foresee_people(loaders: Loaders, links: Sequence[Link]) -> None:
+    """Note that the people one customer's record lists in a system are likely those of its person links there
+    (:func:`~crmgraph.adapters.sdk.calls.expect_related`): a system that lists them in two round trips (the
+    CRM's associations, then its contacts) can read them in the first."""
+    people: dict[str, list[str]] = {}
+    for link in links:
+        if link.entity == "person":
+            people.setdefault(link.source, []).append(link.source_id)
+    for link in links:
+        ids = people.get(link.source)
+        if ids and link.entity == "party" and link.source in loaders.adapters:
+            expect_related(link.source, "person", "party", link.source_id, ids)
 
 
 async def settle_reads(loads: Sequence[Awaitable[Any]]) -> None:

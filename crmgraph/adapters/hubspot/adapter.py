@@ -70,7 +70,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -92,7 +92,7 @@ from crmgraph.adapters.hubspot.writes import Target, conflict, send, stale
 from crmgraph.adapters.hubspot.writes import target as write_target
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.sdk.budget import RateLimit
-from crmgraph.adapters.sdk.calls import shared_in_request
+from crmgraph.adapters.sdk.calls import expected_related, shared_in_request
 from crmgraph.adapters.sdk.http import DEFAULT_TIMEOUT, HttpSource, expect
 from crmgraph.adapters.sdk.writes import WriteOp, WriteRefused
 from crmgraph.errors import AdapterContractError, ConfigError, SourceError, UpstreamBadResponse
@@ -234,7 +234,11 @@ class HubSpotAdapter(Adapter):
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
         match entity, by:
             case "person", "party":
-                return _widen(await self._of_companies("contacts", keys, PERSON_PROPERTIES, self.mapping.person))
+                unhurried = self.resilience.unhurried()
+                foreseen = expected_related(self.source, "person", "party", keys) if unhurried else []
+                return _widen(
+                    await self._of_companies("contacts", keys, PERSON_PROPERTIES, self.mapping.person, foreseen)
+                )
             case "deal", "party":
                 return _widen(await self._of_companies("deals", keys, self._deal_properties, self.mapping.deal))
             case "interaction", "party":
@@ -418,13 +422,59 @@ class HubSpotAdapter(Adapter):
     # --- reads by company ------------------------------------------------------------------------
 
     async def _of_companies(
-        self, object_type: str, companies: Sequence[str], properties: Sequence[str], build: Build[R]
+        self,
+        object_type: str,
+        companies: Sequence[str],
+        properties: Sequence[str],
+        build: Build[R],
+        foreseen: Sequence[str] = (),
     ) -> list[list[R] | SourceError]:
-        """The records of ``object_type`` associated with each company, in HubSpot's (id) order."""
-        associated = await self._associated_with_companies(object_type, companies)
-        wanted = list(dict.fromkeys(target.to_id for targets in associated.values() for target in targets))
-        raws = await self._read_many(object_type, wanted, properties)
+        """The records of ``object_type`` associated with each company, in HubSpot's (id) order.
+
+        The ``foreseen`` records (see :func:`~crmgraph.adapters.sdk.calls.expect_related`) are read beside
+        the associations; afterwards only the associated ones not foreseen are.
+        """
+        if not foreseen:
+            associated = await self._associated_with_companies(object_type, companies)
+            wanted = list(dict.fromkeys(target.to_id for targets in associated.values() for target in targets))
+            raws = await self._read_many(object_type, wanted, properties)
+            return [_related(company, associated[company], raws, build) for company in companies]
+        listing, early = await asyncio.gather(
+            self._associated_with_companies(object_type, companies),
+            self._foreseen(object_type, foreseen, properties),
+            return_exceptions=True,
+        )
+        if isinstance(listing, BaseException):
+            raise listing
+        if isinstance(early, SourceError):
+            raws = dict[str, Raw | SourceError].fromkeys(foreseen, early)
+        elif isinstance(early, BaseException):
+            raise early
+        else:
+            raws = dict[str, Raw | SourceError](early)
+        associated = listing
+        known = set(foreseen)
+        listed = dict.fromkeys(target.to_id for targets in associated.values() for target in targets)
+        # A foreseen read that failed (after its own retries) stands, as the one read would have without the
+        # foresight: reading those ids again would be a retry outside the retry budget.
+        missing = [i for i in listed if i not in known]
+        if missing:
+            raws.update(await self._read_many(object_type, missing, properties))
         return [_related(company, associated[company], raws, build) for company in companies]
+
+    async def _foreseen(self, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> dict[str, Raw]:
+        """Foreseen records, read once per request: when the listing beside them fails and the attempt is
+        retried, they are not read again (a retry costs what it did without the foresight). A failed read
+        raises, and is not kept: the retry reads them again, as it would have without the foresight."""
+
+        async def read() -> dict[str, Raw]:
+            found = await self._read_many(object_type, ids, properties)
+            failure = next((value for value in found.values() if isinstance(value, SourceError)), None)
+            if failure is not None:
+                raise failure
+            return cast(dict[str, Raw], found)
+
+        return await shared_in_request((self.source, "foreseen", object_type, tuple(ids)), read)
 
     async def _interactions_of_companies(self, companies: Sequence[str]) -> list[RelatedResult]:
         per_type = await _all(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -52,6 +52,8 @@ class CallLog:
     # Round trips the request may make at most (None: no limit), and those begun so far.
     budget: int | None = None
     begun: int = 0
+    # (source, entity, by, key) -> ids of the records likely related to that key: see expect_related().
+    expected: dict[tuple[str, str, str, str], set[str]] = field(default_factory=dict)
 
     def count(self, source: str | None = None) -> int:
         return sum(1 for call in self.calls if source is None or call.source == source)
@@ -186,6 +188,28 @@ class SharedCall:
 
 
 _MAKER_GAVE_UP = object()  # handed to the waiters when the caller making the call was cancelled
+
+
+def expect_related(source: str, entity: str, by: str, key: str, ids: Iterable[str]) -> None:
+    """Note, for this request, that the ``entity`` records of ``source`` related ``by`` ``key`` are likely
+    ``ids`` (crmgraph's identity links name them: the contacts of a company, say).
+
+    A hint for an adapter whose system lists related records in two dependent round trips (the ids, then the
+    records): it may read the foreseen records beside the listing, and afterwards only those the listing adds,
+    so that one level of upstream calls does for two. The listing alone decides what is related; a foreseen
+    record it does not list is left out. Outside a request nothing is noted.
+    """
+    log = current_call_log.get()
+    if log is not None:
+        log.expected.setdefault((source, entity, by, key), set()).update(ids)
+
+
+def expected_related(source: str, entity: str, by: str, keys: Iterable[str]) -> list[str]:
+    """The ids :func:`expect_related` noted for any of ``keys`` in this request, each once, sorted."""
+    log = current_call_log.get()
+    if log is None or not log.expected:
+        return []
+    return sorted({found for key in keys for found in log.expected.get((source, entity, by, key), ())})
 
 
 async def shared_in_request(key: Hashable, call: Callable[[], Awaitable[T]]) -> T:

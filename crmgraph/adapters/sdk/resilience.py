@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -148,6 +149,7 @@ class Resilience:
         self.bucket = TokenBucket(policy.rate_limit_per_s) if policy.rate_limit_per_s else None
         self.budget = RetryBudget(policy.retry_budget, policy.retry_budget_window_s, policy.retry_budget_min)
         self.paused_until = 0.0  # time.monotonic() before which no call goes to the source (after a 429)
+        self.rate_limited_at = -math.inf  # time.monotonic() of the source's last 429
         self._random = random.Random()
 
     # --- retries ----------------------------------------------------------------------------------
@@ -281,7 +283,15 @@ class Resilience:
 
     def _pause(self, retry_after: float | None) -> None:
         # A 429 without Retry-After still means "not now": wait a second rather than retry at once.
-        self.paused_until = max(self.paused_until, time.monotonic() + (retry_after if retry_after else 1.0))
+        self.rate_limited_at = time.monotonic()
+        self.paused_until = max(self.paused_until, self.rate_limited_at + (retry_after if retry_after else 1.0))
+
+    def unhurried(self) -> bool:
+        """Whether calls beyond the necessary are welcome: no 429 within the retry budget's window and the
+        breaker closed. Reads made ahead on a guess (foreseen records) are skipped otherwise: under a rate
+        limit every extra call is one more refused, and one more to retry."""
+        recent = time.monotonic() - self.rate_limited_at < self.policy.retry_budget_window_s
+        return not recent and not self.breaker.rejects()
 
     async def permit(self) -> None:
         """Wait for a 429 pause to end and for a rate-limit token (see :func:`round_trip_permit`)."""

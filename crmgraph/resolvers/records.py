@@ -181,12 +181,14 @@ async def prefetch_customers(
     return loads
 
 
-async def own_record_loads(loaders: Loaders, customer_ids: Sequence[int]) -> list[Awaitable[Record | None]]:
-    """The loads of the customers' own records in every configured source (started already, or now)."""
+async def first_record_loads(loaders: Loaders, customer_ids: Sequence[int]) -> list[Awaitable[Record | None]]:
+    """The loads of each customer's own record in its first source in configured order (started already, or
+    now): the record a golden field or the owner takes first, and usually the only one it waits for."""
     loads: list[Awaitable[Record | None]] = []
     for customer_id in customer_ids:
-        loads += [loaders.by_id(link.source, "party").load(link.source_id)
-                  for link in await party_links(loaders, customer_id) if link.source in loaders.adapters]  # fmt: skip
+        links = await _precedent_party_links(loaders, customer_id, None)
+        if links:
+            loads.append(loaders.by_id(links[0].source, "party").load(links[0].source_id))
     return loads
 
 

@@ -93,7 +93,7 @@ async def prefetch_for(
 ) -> None:
     """Start the reads of the customer fields selected at ``path`` below the current field; with ``settle``,
     return once their first level has answered (the second is started as the first answers); with
-    ``settle_own``, once the customers' own records have (when a selected field reads them)."""
+    ``settle_own``, once each customer's record in its first source has (when a selected field reads it)."""
     names = selected_names(info, *path)
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
     loaders = info.context.loaders
@@ -102,7 +102,7 @@ async def prefetch_for(
     if settle:
         await read.settle_reads(loads)
     elif settle_own and "party" in entities:
-        await read.settle_reads(await read.own_record_loads(loaders, customer_ids))
+        await read.settle_reads(await read.first_record_loads(loaders, customer_ids))
 
 
 @strawberry.type(

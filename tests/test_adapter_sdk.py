@@ -25,7 +25,7 @@ T = TypeVar("T")
 PUBLIC_SURFACE = [
     "ENTRY_POINT_GROUP", "AccessPath", "Adapter", "CallLog", "FetchResult", "HttpSource", "InstalledAdapter",
     "RateLimit", "RelatedResult", "SourceError", "UpstreamBadResponse", "UpstreamCall", "UpstreamRateLimited",
-    "UpstreamRejected", "UpstreamTimeout", "UpstreamUnavailable", "adapter_class", "expect",
+    "UpstreamRejected", "UpstreamTimeout", "UpstreamUnavailable", "adapter_class", "expect", "expected_related",
     "installed_adapters", "shared_in_request", "upstream_call",
 ]  # fmt: skip
 

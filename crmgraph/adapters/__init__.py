@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, RelatedResult
 from crmgraph.adapters.sdk.budget import RateLimit
-from crmgraph.adapters.sdk.calls import CallLog, UpstreamCall, shared_in_request, upstream_call
+from crmgraph.adapters.sdk.calls import CallLog, UpstreamCall, expected_related, shared_in_request, upstream_call
 from crmgraph.adapters.sdk.http import HttpSource, expect
 from crmgraph.adapters.sdk.registry import ENTRY_POINT_GROUP, InstalledAdapter, adapter_class, installed_adapters
 from crmgraph.errors import (
@@ -38,6 +38,7 @@ __all__ = [
     "UpstreamUnavailable",
     "adapter_class",
     "expect",
+    "expected_related",
     "installed_adapters",
     "shared_in_request",
     "upstream_call",

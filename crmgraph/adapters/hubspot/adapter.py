@@ -34,7 +34,9 @@ owner by id             none most of the time: the account's owners are read who
                         500 a page) once per ``owners_ttl_s`` (300 s) for the process, and every owner
                         id is answered from that list (HubSpot has no batch read of owners)
 person, deal by party   per 1,000 companies: one associations read (one more round for the companies with
-                        more than 500 left), then one ``batch/read`` per 100 distinct associated records
+                        more than 500 left), then one ``batch/read`` per 100 distinct associated records;
+                        contacts the identity links foresee (``expected_related``) are read beside the
+                        associations, and afterwards only those they add
 interaction by party    the same for each of the four engagement types: four associations reads, and
                         one ``batch/read`` per 100 engagements of each type found
 one company by party    (the customer-360 case) no associations read: the company's ``GET`` above lists

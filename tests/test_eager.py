@@ -18,6 +18,7 @@ from crmgraph.resolvers.eager import Suspended, gathered, run_eagerly
 from crmgraph.schema.eager import eager_resolvers
 from crmgraph.schema.plain_fields import mark_plain_fields
 from crmgraph.schema.walk import PlannedWalkExecution
+from tests.task_count import counting_tasks
 
 
 def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
@@ -120,26 +121,15 @@ async def test_eager_resolvers_answer_fields_without_a_task_each() -> None:
     item = GraphQLObjectType("Item", {f"f{i}": GraphQLField(GraphQLNonNull(GraphQLString), resolve=resolve)
                                       for i in range(5)})  # fmt: skip
     schema = GraphQLSchema(query=GraphQLObjectType("Query", {"item": GraphQLField(item, resolve=lambda *_: {})}))
-    tasks = 0
-    loop = asyncio.get_running_loop()
-
-    def counting(loop: asyncio.AbstractEventLoop, coroutine: Any, **options: Any) -> asyncio.Task[Any]:
-        nonlocal tasks
-        tasks += 1
-        return asyncio.Task(coroutine, loop=loop, **options)
-
-    loop.set_task_factory(counting)
-    try:
+    with counting_tasks() as tasks:
         document = "{ item { f0 f1 f2 f3 f4 } }"
         plain = await graphql(schema, document)
-        plain_tasks, tasks = tasks, 0
+        plain_tasks, tasks.created = tasks.created, 0
         assert eager_resolvers(schema) == 5
         eager = await graphql(schema, document)
-    finally:
-        loop.set_task_factory(None)
     assert plain.data == eager.data == {"item": {f"f{i}": "value" for i in range(5)}}
     assert plain_tasks == 5  # one per awaitable field of an object with several
-    assert tasks == 0
+    assert tasks.created == 0
 
 
 @strawberry.enum

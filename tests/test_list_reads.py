@@ -18,6 +18,7 @@ import pytest
 from crmgraph.schema.ids import decode_id, encode_id
 from tests.conftest import Estate
 from tests.facade import Facade, facade_config, serve_facade
+from tests.task_count import counting_tasks
 
 PAGE = """
 query($n: Int!) {
@@ -159,22 +160,11 @@ def test_a_page_walks_its_rows_once_their_own_records_are_in(estate: Estate, lin
     query = "{ customers(first: 50) { nodes { id name owner { name } } } }"
 
     async def asked() -> tuple[dict[str, Any], int]:
-        tasks = 0
-        loop = asyncio.get_running_loop()
-
-        def counting(loop: asyncio.AbstractEventLoop, coroutine: Any, **options: Any) -> asyncio.Task[Any]:
-            nonlocal tasks
-            tasks += 1
-            return asyncio.Task(coroutine, loop=loop, **options)
-
         async with asgi_client(config) as client:
             await client.post("/graphql", json=graphql_body(query))  # the owner list read and kept
-            loop.set_task_factory(counting)
-            try:
+            with counting_tasks() as tasks:
                 response = await client.post("/graphql", json=graphql_body(query))
-            finally:
-                loop.set_task_factory(None)
-        return response.json(), tasks
+        return response.json(), tasks.created
 
     answer, tasks = asyncio.run(asked())
     assert "errors" not in answer, answer.get("errors")

@@ -155,9 +155,9 @@ class Query:
         else:  # a list page that shows no count: no statement (and no worker-thread trip) for it
             (ids, has_next), total = await page, 0
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
-        # The rows are walked once the customers' own records have answered (the page's first level, which
-        # nearly every field of a row reads): each row's fields then resolve at once, where otherwise each
-        # would become a task waiting for the same answers. Contacts, orders and tickets go on loading.
+        # The rows are walked once each customer's record in its first source has answered (what a golden field
+        # or the owner takes first): each row's fields then resolve at once, where otherwise each would become
+        # a task waiting for the same answers. The other reads (contacts, orders, tickets) go on meanwhile.
         await asyncio.gather(
             prefetch_for(info, ids, "nodes", settle_own=True), prefetch_for(info, ids, "edges", "node", settle_own=True)
         )

@@ -21,6 +21,7 @@ from crmgraph.adapters.sdk.calls import CallLog
 from crmgraph.adapters.sdk.resilience import (
     CircuitOpen,
     DeadlineExceeded,
+    Resilience,
     ResiliencePolicy,
     SourcePaused,
     current_deadline,
@@ -330,3 +331,18 @@ def test_429s_under_load_cost_at_most_the_retry_budget_above_the_fault_free_coun
     results, _ = run(estate, scenario, retry_budget=0.2, retry_budget_min=0)
     assert received(estate) <= 10 + 2  # ten calls without faults, and at most 20% more
     assert all(isinstance(result, list | UpstreamRateLimited) for result in results)
+
+
+def test_reads_on_a_guess_are_welcome_only_while_the_source_is_unhurried() -> None:
+    """No 429 within the retry budget's window and a closed breaker: anything else and adapters read only
+    what they must (docs/adapters.md, ``expected_related``)."""
+    policy = ResiliencePolicy.from_settings(SOURCE, {"resilience": {"retry_budget_window_s": 0.05, "open_s": 60}})
+    calm = Resilience(SOURCE, policy)
+    assert calm.unhurried()
+    calm._pause(0.01)  # as a 429 does
+    assert not calm.unhurried()
+    time.sleep(0.06)
+    assert calm.unhurried()
+    for state in (BreakerState.OPEN, BreakerState.HALF_OPEN):
+        calm.breaker.state = state
+        assert not calm.unhurried(), state

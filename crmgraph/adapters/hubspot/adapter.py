@@ -436,30 +436,26 @@ class HubSpotAdapter(Adapter):
         The ``foreseen`` records (see :func:`~crmgraph.adapters.sdk.calls.expect_related`) are read beside
         the associations; afterwards only the associated ones not foreseen are.
         """
+        raws: dict[str, Raw | SourceError] = {}
         if not foreseen:
             associated = await self._associated_with_companies(object_type, companies)
-            wanted = list(dict.fromkeys(target.to_id for targets in associated.values() for target in targets))
-            raws = await self._read_many(object_type, wanted, properties)
-            return [_related(company, associated[company], raws, build) for company in companies]
-        listing, early = await asyncio.gather(
-            self._associated_with_companies(object_type, companies),
-            self._foreseen(object_type, foreseen, properties),
-            return_exceptions=True,
-        )
-        if isinstance(listing, BaseException):
-            raise listing
-        if isinstance(early, SourceError):
-            raws = dict[str, Raw | SourceError].fromkeys(foreseen, early)
-        elif isinstance(early, BaseException):
-            raise early
         else:
-            raws = dict[str, Raw | SourceError](early)
-        associated = listing
+            listing, early = await asyncio.gather(
+                self._associated_with_companies(object_type, companies),
+                self._foreseen(object_type, foreseen, properties),
+                return_exceptions=True,
+            )
+            if isinstance(listing, BaseException):
+                raise listing
+            if isinstance(early, BaseException) and not isinstance(early, SourceError):
+                raise early
+            associated = listing
+            # A foreseen read that failed (after its own retries) stands for its ids, as the one read would have
+            # without the foresight: reading them again would be a retry outside the retry budget.
+            raws.update(dict.fromkeys(foreseen, early) if isinstance(early, SourceError) else early)
         known = set(foreseen)
         listed = dict.fromkeys(target.to_id for targets in associated.values() for target in targets)
-        # A foreseen read that failed (after its own retries) stands, as the one read would have without the
-        # foresight: reading those ids again would be a retry outside the retry budget.
-        missing = [i for i in listed if i not in known]
+        missing = [record_id for record_id in listed if record_id not in known]
         if missing:
             raws.update(await self._read_many(object_type, missing, properties))
         return [_related(company, associated[company], raws, build) for company in companies]

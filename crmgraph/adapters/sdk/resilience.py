@@ -289,9 +289,10 @@ class Resilience:
     def unhurried(self) -> bool:
         """Whether calls beyond the necessary are welcome: no 429 within the retry budget's window and the
         breaker closed. Reads made ahead on a guess (foreseen records) are skipped otherwise: under a rate
-        limit every extra call is one more refused, and one more to retry."""
+        limit every extra call is one more refused, and one more to retry; a half-open breaker lets one
+        call through, and the guess must not be the one it turns away."""
         recent = time.monotonic() - self.rate_limited_at < self.policy.retry_budget_window_s
-        return not recent and not self.breaker.rejects()
+        return not recent and self.breaker.state is BreakerState.CLOSED
 
     async def permit(self) -> None:
         """Wait for a 429 pause to end and for a rate-limit token (see :func:`round_trip_permit`)."""

@@ -334,14 +334,13 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         key = (id(return_type), *(id(detail.node) for detail in field_details_list))
         shared = _SHARED_OBJECTS.get(key)
         if shared is None or shared[0] is not return_type:
-            grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
+            # A fixed document has no @defer: its selections have no deferred parts.
+            grouped_field_set, _deferred, _forbidden = self.collect_subfields(return_type, field_details_list)
             plan = self._plan(return_type, grouped_field_set)
             # The type and the details (with their nodes) are held: their ids are not reused while kept.
             shared = _SHARED_OBJECTS[key] = (return_type, field_details_list, grouped_field_set, plan)
             if len(_SHARED_OBJECTS) > SHARED_STEPS:
                 _SHARED_OBJECTS.popitem(last=False)
-            if new_defer_usages:  # cannot happen for a fixed document; graphql-core's way if it did
-                return field_details_list, grouped_field_set, new_defer_usages, plan
         return shared[1], shared[2], None, shared[3]
 
     def _complete_items(self, item_type: Any, details: Any, info: Any, path: Path, items: Iterable[Any]) -> Any:

@@ -40,7 +40,6 @@ query($id: ID!) { customer(id: $id) { tickets(first: 5) { nodes { subject status
 PER_PAGE = (
     ("crm", "fetch owner", "GET /crm/v3/owners"),  # the owner list, read whole once
     ("crm", "fetch_related person by party", "POST /crm/v4/associations/companies/contacts/batch/read"),
-    ("tickets", "fetch party", "GET /api/v2/organizations/show_many"),
     ("tickets", "fetch_related ticket by party", "GET /api/v2/search/export"),  # every organization's tickets
     ("erp", "fetch_related order by party", None),  # one statement
 )
@@ -86,6 +85,9 @@ def test_a_page_of_n_customers_costs_one_call_per_batched_read_at_any_n(
         assert 1 <= calls[read] <= 4, read
     assert not [read for read in calls if read[1].startswith("fetch_related comment")]
     assert not [read for read in calls if read[2] and "/owners/" in read[2]], "no owner read one by one"
+    # The page's only field of the customers' own records is the owner, which only the CRM's companies hold:
+    # the ERP's debtors and Zendesk's organizations are not read (tickets are found by organization id).
+    assert not [read for read in calls if read[1] == "fetch party" and read[0] != "crm"], calls
     # The systems counted the same calls.
     assert estate.stats("crm")["total"] == sum(c for (source, *_), c in calls.items() if source == "crm")
     assert estate.stats("tickets")["total"] == sum(c for (source, *_), c in calls.items() if source == "tickets")
@@ -184,3 +186,54 @@ def test_a_pages_contacts_are_read_beside_the_crm_listing_them(fresh_facade: Fac
     assert reads and all(read["atMs"] < listing["atMs"] + listing["ms"] for read in reads)
     shown = [c for node in result["data"]["customers"]["nodes"] for c in (node["contacts"] or {}).get("nodes", [])]
     assert len(shown) > 50
+
+
+def _linked(identity_url: str, customer_ids: list[int], source: str) -> set[int]:
+    """The customers among ``customer_ids`` with a record in ``source``."""
+    store = sqlite3.connect(identity_url.removeprefix("sqlite:///"))
+    try:
+        rows = store.execute(
+            "SELECT DISTINCT customer_id FROM crmgraph_links WHERE entity = 'party' AND source = ?"
+            f" AND customer_id IN ({','.join('?' * len(customer_ids))})",
+            (source, *customer_ids),
+        ).fetchall()
+    finally:
+        store.close()
+    return {int(row[0]) for row in rows}
+
+
+def test_a_page_reads_a_later_systems_record_only_where_the_first_lacks_the_value(
+    fresh_facade: Facade, linked_identity: str
+) -> None:
+    """A page's golden field takes each customer's record in the first system; the next system's record is read,
+    in one more batch, only for the customers whose first record has no value, and the answer is the one a
+    customer's own view (which reads every record at once) gives."""
+    result = fresh_facade.query("{ customers(first: 100) { nodes { id taxId } } }", explain=True)
+    assert "errors" not in result, result.get("errors")
+    nodes = result["data"]["customers"]["nodes"]
+    calls = result["extensions"]["upstream"]["calls"]
+    reads = {source: [c for c in calls if c["source"] == source and c["operation"] == "fetch party"]
+             for source in ("crm", "erp", "tickets")}  # fmt: skip
+    ids = [int(decode_id(node["id"], "Customer")[1][0]) for node in nodes]
+    in_crm, in_erp = _linked(linked_identity, ids, "crm"), _linked(linked_identity, ids, "erp")
+    assert not reads["tickets"], "Zendesk's organizations hold no tax id"
+    # First one CRM company per customer the CRM knows; then the next record (a second CRM company, or the ERP's
+    # debtor) of those whose first has no tax id: the demo leaves about a quarter empty.
+    assert reads["crm"][0]["keys"] == len(in_crm)
+    later = sum(c["keys"] for c in reads["crm"][1:] + reads["erp"])
+    assert reads["erp"] and 0 < later < len(in_erp), f"{later} later records read, {len(in_erp)} customers in the ERP"
+    alone = "query($id: ID!) { customer(id: $id) { taxId } }"
+    for node in nodes[:40]:
+        assert fresh_facade.query(alone, {"id": node["id"]})["data"]["customer"]["taxId"] == node["taxId"], node["id"]
+
+
+def test_a_pages_owner_is_an_error_naming_the_crm_when_the_crm_fails(fresh_facade: Facade, estate: Estate) -> None:
+    """Only the CRM holds owners: with the CRM failing, the owner is unknown (an error naming the CRM), not
+    reported as absent because the other systems' records have none."""
+    estate.faults("crm", error_rate=1.0)
+    result = fresh_facade.query("{ customers(first: 10) { nodes { id owner { name } } } }")
+    nodes = result["data"]["customers"]["nodes"]
+    assert len(nodes) == 10 and all(node["owner"] is None for node in nodes)
+    owner_errors = [e for e in result.get("errors", []) if e["path"][-1] == "owner"]
+    assert len(owner_errors) == 10
+    assert all(e["extensions"]["source"] == "crm" for e in owner_errors), owner_errors[0]

@@ -94,23 +94,28 @@ async def parties(loaders: Loaders, customer_id: int) -> tuple[list[PartyRecord]
 
 
 async def survivor(
-    loaders: Loaders, customer_id: int, wins: Callable[[PartyRecord], bool], order: Sequence[str] | None = None
+    loaders: Loaders,
+    customer_id: int,
+    wins: Callable[[PartyRecord], bool],
+    order: Sequence[str] | None = None,
+    field: str | None = None,
 ) -> PartyRecord | None:
     """The first of the customer's records, in ``order`` of sources (by default the configuration's), that
-    ``wins`` (has the value).
+    ``wins`` (has the value of ``field``, a record attribute).
 
-    Only the sources up to the winner are waited for: a later one cannot change the answer, and a field
-    such as the owner can start its own read as soon as the first system answers. The later reads go on
-    and the request waits for them before it answers (:func:`prefetch`). Raises the first source's error
-    when no source answered at all.
+    A source whose records never hold ``field`` (:meth:`~crmgraph.adapters.sdk.base.Adapter.may_hold`) is
+    not asked. Each record is read only when the ones before it lack the value (or failed): a later one cannot
+    change the answer, and a field such as the owner can start its own read as soon as the first system
+    answers. A record read already (a single customer's view reads them all at once, see
+    :func:`prefetch_customers`) answers at once. Raises the first source's error when no source answered.
     """
-    loads = await _party_loads(loaders, customer_id, order)
-    prefetch(loads)
     answered = False
     failures: list[SourceError] = []
-    for load in loads:
+    for link in await _precedent_party_links(loaders, customer_id, order):
+        if field is not None and not loaders.adapters[link.source].may_hold("party", field):
+            continue
         try:
-            party = await load
+            party = await loaders.by_id(link.source, "party").load(link.source_id)
         except SourceError as error:
             failures.append(error)
             continue
@@ -145,11 +150,19 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
 
 
 async def prefetch_customers(
-    loaders: Loaders, customer_ids: Sequence[int], entities: set[str], settle: bool = False
+    loaders: Loaders,
+    customer_ids: Sequence[int],
+    entities: set[str],
+    settle: bool = False,
+    first_holders: Sequence[tuple[str, Sequence[str] | None]] | None = None,
 ) -> list[Awaitable[Any]]:
     """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities`` (with
     those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`);
     ``"lead"`` stands for the people of the customers' companies in the marketing systems alone.
+
+    With ``first_holders`` (record fields, each with its order of sources), not every party record is read
+    but, per customer, the first one that can hold each field (:func:`first_holder_loads`): for a page whose
+    fields :func:`survivor` answers, the others are read only where that record lacks the value.
 
     For a resolver that returns customers: with every read of the query started at once, the first level
     of upstream calls leaves before GraphQL walks the customers' fields one by one, and that walk then
@@ -164,7 +177,9 @@ async def prefetch_customers(
         for found in link_lists:
             foresee_people(loaders, found)
     loads: list[Awaitable[Any]] = []
-    if "party" in entities:
+    if "party" in entities and first_holders is not None:
+        loads += await first_holder_loads(loaders, customer_ids, first_holders)
+    elif "party" in entities:
         loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
     if "lead" in entities:  # the people of the customer's companies in its marketing systems only
         marketing = [link for link in links if loaders.adapters[link.source].serves("person", "campaign")]
@@ -181,15 +196,22 @@ async def prefetch_customers(
     return loads
 
 
-async def first_record_loads(loaders: Loaders, customer_ids: Sequence[int]) -> list[Awaitable[Record | None]]:
-    """The loads of each customer's own record in its first source in configured order (started already, or
-    now): the record a golden field or the owner takes first, and usually the only one it waits for."""
-    loads: list[Awaitable[Record | None]] = []
+async def first_holder_loads(
+    loaders: Loaders, customer_ids: Sequence[int], fields: Sequence[tuple[str, Sequence[str] | None]]
+) -> list[Awaitable[Record | None]]:
+    """The loads (started already, or now) of each customer's record in the first source, in each field's order
+    (None: the configuration's), whose records can hold the field: what :func:`survivor` reads first for it,
+    and usually the only record it waits for."""
+    loads: dict[tuple[str, str], Awaitable[Record | None]] = {}
     for customer_id in customer_ids:
-        links = await _precedent_party_links(loaders, customer_id, None)
-        if links:
-            loads.append(loaders.by_id(links[0].source, "party").load(links[0].source_id))
-    return loads
+        for field, order in fields:
+            for link in await _precedent_party_links(loaders, customer_id, order):
+                if loaders.adapters[link.source].may_hold("party", field):
+                    key = (link.source, link.source_id)
+                    if key not in loads:
+                        loads[key] = loaders.by_id(link.source, "party").load(link.source_id)
+                    break
+    return list(loads.values())
 
 
 def foresee_people(loaders: Loaders, links: Sequence[Link]) -> None:

@@ -139,7 +139,7 @@ async def golden_field(loaders: Loaders, customer_id: int, field: str) -> Surviv
     if rules[0] == "source_priority":
         # It decides whenever any record has a value, and nothing decides when none has: the first source
         # with a value is the answer, and the sources after it need not be waited for.
-        party = await read.survivor(loaders, customer_id, lambda p: value_of(p, field) is not None, order)
+        party = await read.survivor(loaders, customer_id, lambda p: value_of(p, field) is not None, order, field)
         value = value_of(party, field) if party is not None else None
         return None if party is None or value is None else Survived(field, value, party, "source_priority")
     found, failures = await read.parties(loaders, customer_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
@@ -14,8 +15,9 @@ from crmgraph.errors import ClientError
 from crmgraph.resolvers import marketing as mkt
 from crmgraph.resolvers import records as read
 from crmgraph.resolvers.eager import gathered
+from crmgraph.resolvers.loaders import Loaders
 from crmgraph.resolvers.people import golden_people
-from crmgraph.resolvers.survivorship import golden_field, golden_record
+from crmgraph.resolvers.survivorship import golden_field, golden_record, source_order
 from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.lookahead import asks_for, selected_names
@@ -33,7 +35,7 @@ from crmgraph.schema.nodes import (
     record_version,
 )
 from crmgraph.schema.pagination import Connection, paginate
-from crmgraph.schema.provenance import FieldProvenance
+from crmgraph.schema.provenance import GRAPH_NAMES, FieldProvenance
 from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus, instant
 from crmgraph.schema.timeline import TimelineEvent, customer_events
 
@@ -88,21 +90,57 @@ READS_BY_FIELD: dict[str, tuple[str, ...]] = {
 }
 
 
+# The fields that take the first of a customer's records holding a value (survivorship's source_priority, the
+# owner), with the record attribute each reads.
+_FIRST_HOLDER_FIELDS = {**{graph: field for field, graph in GRAPH_NAMES.items()}, "owner": "owner_id"}
+# Each customer's record in its first source in configured order: every record has a name.
+_FIRST_RECORD = (("name", None),)
+
+
+def _first_holders(loaders: Loaders, names: Iterable[str]) -> list[tuple[str, tuple[str, ...] | None]] | None:
+    """The record fields, each with its order of sources, that the selected ``names`` read from the customer's
+    records; None when one of them needs every record (tags, version, provenance, a golden field whose first
+    survivorship rule is not source_priority)."""
+    fields: list[tuple[str, tuple[str, ...] | None]] = []
+    for name in names:
+        if READS_BY_FIELD.get(name) != ("party",):
+            continue
+        field = _FIRST_HOLDER_FIELDS.get(name)
+        if field is None:
+            return None
+        if field == "owner_id":
+            fields.append((field, None))  # the owner is taken in the configured order (Customer.owner)
+        elif loaders.survivorship.rules_for(field)[0] == "source_priority":
+            fields.append((field, source_order(loaders)))
+        else:
+            return None
+    return fields
+
+
 async def prefetch_for(
     info: Info, customer_ids: list[int], *path: str, settle: bool = False, settle_own: bool = False
 ) -> None:
     """Start the reads of the customer fields selected at ``path`` below the current field; with ``settle``,
     return once their first level has answered (the second is started as the first answers); with
-    ``settle_own``, once each customer's record in its first source has (when a selected field reads it)."""
+    ``settle_own`` (a page of customers), once each customer's records that its selected golden fields and
+    owner take first have.
+
+    A single customer reads all its records at once: one record per system costs little, and a value its
+    first system lacks then costs no round trip. A page reads, per customer, only the first record that can
+    hold each such field (where all of them need just that, see :func:`_first_holders`): on a page of 50 that
+    spares a read of 50 records in each other system; a row whose first record lacks the value reads the next
+    one then.
+    """
     names = selected_names(info, *path)
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
     loaders = info.context.loaders
-    loads = await read.prefetch_customers(loaders, customer_ids, entities, settle=settle)
+    holders = _first_holders(loaders, names) if settle_own and "party" in entities else None
+    loads = await read.prefetch_customers(loaders, customer_ids, entities, settle=settle, first_holders=holders)
     await follow_up(info, customer_ids, names, *path)
     if settle:
         await read.settle_reads(loads)
     elif settle_own and "party" in entities:
-        await read.settle_reads(await read.first_record_loads(loaders, customer_ids))
+        await read.settle_reads(await read.first_holder_loads(loaders, customer_ids, holders or _FIRST_RECORD))
 
 
 @strawberry.type(
@@ -176,7 +214,9 @@ class Customer(Node):
 
     @strawberry.field(description="The account owner.")
     async def owner(self, info: Info) -> Owner | None:
-        party = await read.survivor(info.context.loaders, self.customer_id, lambda p: bool(p.owner_id))
+        party = await read.survivor(
+            info.context.loaders, self.customer_id, lambda p: bool(p.owner_id), field="owner_id"
+        )
         return await _owner(info, party.source, party.owner_id) if party is not None else None
 
     @strawberry.field(description="Tags from every system, without repeats.")

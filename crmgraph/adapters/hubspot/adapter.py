@@ -72,6 +72,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -81,6 +82,7 @@ from crmgraph.adapters.hubspot.mapping import (
     DEAL_PROPERTIES,
     DEFAULT_PIPELINE_STAGES,
     ENGAGEMENT_TYPES,
+    PARTY_FIELDS,
     PARTY_PROPERTIES,
     PERSON_PROPERTIES,
     STAGE_ENTERED_PREFIX,
@@ -175,6 +177,7 @@ class HubSpotAdapter(Adapter):
     writable = frozenset(
         (entity, action) for entity in ("party", "person", "deal", "interaction") for action in ("create", "update")
     )
+    holds = MappingProxyType({"party": PARTY_FIELDS})
     # HubSpot's documented burst limit for a private app (Free and Starter; Professional and Enterprise
     # allow 190, set with the source's rate_limit): the concurrency budget is sized from it (25 in flight).
     rate_limit = RateLimit(requests=100, per_s=10.0)

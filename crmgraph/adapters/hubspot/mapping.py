@@ -37,6 +37,11 @@ PARTY_PROPERTIES = (
     "name", "domain", "phone", "tax_id", "address", "zip", "city", "country", "industry", "lifecyclestage",
     "hubspot_owner_id",
 )  # fmt: skip
+# The record fields a company read with PARTY_PROPERTIES can fill (``Adapter.holds``): no e-mail, no tags.
+PARTY_FIELDS = frozenset({
+    "name", "tax_id", "domain", "phone", "country", "city", "address", "postal_code", "industry", "lifecycle_stage",
+    "owner_id", "created_at", "updated_at",
+})  # fmt: skip
 PERSON_PROPERTIES = ("firstname", "lastname", "email", "phone", "jobtitle")
 # The stages of HubSpot's default sales pipeline, in the pipeline's order (``GET /crm/v3/pipelines/deals``).
 DEFAULT_PIPELINE_STAGES = (

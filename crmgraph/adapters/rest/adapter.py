@@ -14,6 +14,7 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,8 @@ class RestAdapter(Adapter):
         self.mappers = {name: Mapper(source, name, entity) for name, entity in entities.items()}
         self.scannable = frozenset(name for name, entity in entities.items() if entity.list is not None)
         self.change_feeds = frozenset(name for name, entity in entities.items() if entity.changes is not None)
+        # A party's fields are those its spec maps (Adapter.holds): a list page asks another source for the rest.
+        self.holds = MappingProxyType({"party": frozenset(entities["party"].fields)} if "party" in entities else {})
         self.writable = frozenset(
             (name, action) for name, entity in entities.items() for action in ("create", "update")
             if getattr(entity, action) is not None

@@ -36,6 +36,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from crmgraph.adapters.sdk.breaker import CircuitBreaker
@@ -101,6 +102,11 @@ class Adapter(ABC):
     change_feeds: frozenset[str] = frozenset()
     # Entities :meth:`aggregate_daily` can total by party and day in the source itself (a SQL GROUP BY).
     aggregatable: frozenset[str] = frozenset()
+    # The record fields each entity's records can have a value in, by entity, where the adapter knows (what its
+    # mapping fills: a ticket system's organizations have no owner, nor a tax id). A page's reads then skip this
+    # source for a golden field or an owner it never holds (see :meth:`may_hold`). An entity not named here may
+    # hold any field: an adapter that declares nothing is always asked.
+    holds: Mapping[str, frozenset[str]] = MappingProxyType({})
     # (entity, "create" | "update") pairs :meth:`write` accepts; an adapter without writes leaves it empty.
     writable: frozenset[tuple[str, str]] = frozenset()
     # The upstream's documented quota (HubSpot: 100 requests per 10 s), which the source's ``rate_limit``
@@ -142,6 +148,12 @@ class Adapter(ABC):
 
     def serves(self, entity: str, by: str = "id") -> bool:
         return (entity, by) in self._paths
+
+    def may_hold(self, entity: str, field: str) -> bool:
+        """Whether this source's ``entity`` records can have a value in ``field`` (a record attribute:
+        ``owner_id``, ``tax_id``); True unless :attr:`holds` says otherwise."""
+        fields = self.holds.get(entity)
+        return fields is None or field in fields
 
     @property
     def breaker(self) -> CircuitBreaker:

@@ -55,6 +55,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -255,6 +256,7 @@ class SqlAdapter(Adapter):
         self.change_feeds = frozenset(e for e in (*self.scannable, "order")
                                       if e in self.specs and change_columns(self.specs[e]) is not None)  # fmt: skip
         self.writable = frozenset({("order", "create")}) if writable_orders(self.mapping) else frozenset()
+        self.holds = MappingProxyType(self.mapping.held_fields())
         # Orders and invoices are totalled by party and day in the database (crmgraph/adapters/sql/totals.py).
         self.aggregatable = frozenset(entity for entity, spec in self.specs.items() if totalled(spec))
         self._column_types: dict[str, dict[str, TypeEngine[Any]]] = {}  # each entity's, as reflected

@@ -330,6 +330,13 @@ class SqlMapping(_Strict):
         found = {name: getattr(self, name) for name in ENTITIES}
         return {name: spec for name, spec in found.items() if spec is not None}
 
+    def held_fields(self) -> dict[str, frozenset[str]]:
+        """The record fields the party mapping fills (the adapter's ``holds``): those it names a column for."""
+        if self.party is None:
+            return {}
+        named = {name for name, column in self.party.fields if column is not None}
+        return {"party": frozenset(named | ({"xrefs"} if self.party.xrefs else set()))}
+
 
 def _location(loc: tuple[int | str, ...]) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)

@@ -73,6 +73,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -82,7 +83,7 @@ from crmgraph.adapters.sdk.base import AccessPath, Adapter, FetchResult, Related
 from crmgraph.adapters.sdk.budget import RateLimit
 from crmgraph.adapters.sdk.http import HttpSource, expect
 from crmgraph.adapters.sdk.writes import WriteOp
-from crmgraph.adapters.zendesk.mapping import ZendeskMapping
+from crmgraph.adapters.zendesk.mapping import PARTY_FIELDS, ZendeskMapping
 from crmgraph.adapters.zendesk.writes import find_by_key, send_ticket
 from crmgraph.errors import AdapterContractError, ClientError, ConfigError, SourceError, UpstreamBadResponse
 from crmgraph.records import Page, Record
@@ -193,6 +194,7 @@ class ZendeskAdapter(Adapter):
     scannable = frozenset({"party", "person", "ticket"})
     change_feeds = frozenset({"party", "person", "ticket"})
     writable = frozenset({("ticket", "create"), ("ticket", "update")})  # comments come with an update
+    holds = MappingProxyType({"party": PARTY_FIELDS})
     # Zendesk Support's smallest plan (Team) allows 200 requests a minute (Growth and Professional 400,
     # Enterprise 700: set the source's rate_limit): the concurrency budget is sized from it (50 in flight).
     rate_limit = RateLimit(requests=200, per_s=60.0)

@@ -18,6 +18,8 @@ from crmgraph.records import CommentRecord, PartyRecord, PersonRecord, TicketPri
 
 E = TypeVar("E")
 
+# The record fields an organization fills (``Adapter.holds``): Zendesk keeps no owner, tax id or address fields.
+PARTY_FIELDS = frozenset({"name", "domain", "address", "tags", "created_at", "updated_at", "xrefs"})
 TICKET_STATUSES = {
     "new": TicketStatus.NEW,
     "open": TicketStatus.OPEN,

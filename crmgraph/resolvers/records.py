@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -149,27 +150,37 @@ def prefetch(loads: Sequence[Awaitable[Any]]) -> None:
         _retrieve_later(load)
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """The reads :func:`prefetch_customers` started: all of them, and the customers' own records among them that
+    their golden fields and owner take first."""
+
+    loads: list[Awaitable[Any]]
+    own: list[Awaitable[Any]]
+
+
 async def prefetch_customers(
     loaders: Loaders,
     customer_ids: Sequence[int],
     entities: set[str],
     settle: bool = False,
     first_holders: Sequence[tuple[str, Sequence[str] | None]] | None = None,
-) -> list[Awaitable[Any]]:
+) -> Prefetched:
     """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities`` (with
     those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`);
     ``"lead"`` stands for the people of the customers' companies in the marketing systems alone.
 
-    With ``first_holders`` (record fields, each with its order of sources), not every party record is read
-    but, per customer, the first one that can hold each field (:func:`first_holder_loads`): for a page whose
-    fields :func:`survivor` answers, the others are read only where that record lacks the value.
+    With ``first_holders`` (record fields, each with its order of sources: None for the configuration's), not
+    every party record is read but, per customer, the first one that can hold each field: for a page whose
+    fields :func:`survivor` answers, the others are read only where that record lacks the value. Without,
+    every party record is read, and the own records are each customer's first in configured order.
 
     For a resolver that returns customers: with every read of the query started at once, the first level
     of upstream calls leaves before GraphQL walks the customers' fields one by one, and that walk then
     happens while the systems are answering.
     """
     if not entities:
-        return []
+        return Prefetched([], [])
     link_lists = await gathered([loaders.links.load(customer_id) for customer_id in customer_ids])
     every = [link for found in link_lists for link in found if link.source in loaders.adapters]
     links = [link for link in every if link.entity == "party"]
@@ -177,41 +188,49 @@ async def prefetch_customers(
         for found in link_lists:
             foresee_people(loaders, found)
     loads: list[Awaitable[Any]] = []
-    if "party" in entities and first_holders is not None:
-        loads += await first_holder_loads(loaders, customer_ids, first_holders)
-    elif "party" in entities:
-        loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in links]
+    own: list[Awaitable[Any]] = []
+    if "party" in entities:
+        firsts = _first_holding_links(loaders, link_lists, first_holders or _FIRST_IN_CONFIGURED_ORDER)
+        own = [loaders.by_id(link.source, "party").load(link.source_id) for link in firsts]
+        reading = firsts if first_holders is not None else links  # the first holders, or every record
+        loads += [loaders.by_id(link.source, "party").load(link.source_id) for link in reading]
     if "lead" in entities:  # the people of the customer's companies in its marketing systems only
         marketing = [link for link in links if loaders.adapters[link.source].serves("person", "campaign")]
         loads += _related_loads(loaders, marketing, "person")
     for entity in sorted(entities - {"party", "lead"}):
         loads += _related_loads(loaders, links, entity) + unlisted_loads(loaders, every, entity)
     prefetch(loads)
-    if settle:
-        return loads  # the caller awaits them (settle_reads) once it has started what follows them
-    # Let the batches reach the wire before GraphQL walks the customers' fields (a millisecond of work):
-    # a turn for each batch's task, one for a call shared by several paths, one for the send itself.
-    for _ in range(3):
-        await asyncio.sleep(0)
-    return loads
+    if not settle:
+        # Let the batches reach the wire before GraphQL walks the customers' fields (a millisecond of work):
+        # a turn for each batch's task, one for a call shared by several paths, one for the send itself.
+        for _ in range(3):
+            await asyncio.sleep(0)
+    return Prefetched(loads, own)  # with ``settle``, the caller awaits them once it has started what follows
 
 
-async def first_holder_loads(
-    loaders: Loaders, customer_ids: Sequence[int], fields: Sequence[tuple[str, Sequence[str] | None]]
-) -> list[Awaitable[Record | None]]:
-    """The loads (started already, or now) of each customer's record in the first source, in each field's order
-    (None: the configuration's), whose records can hold the field: what :func:`survivor` reads first for it,
-    and usually the only record it waits for."""
-    loads: dict[tuple[str, str], Awaitable[Record | None]] = {}
-    for customer_id in customer_ids:
-        for field, order in fields:
-            for link in await _precedent_party_links(loaders, customer_id, order):
-                if loaders.adapters[link.source].may_hold("party", field):
-                    key = (link.source, link.source_id)
-                    if key not in loads:
-                        loads[key] = loaders.by_id(link.source, "party").load(link.source_id)
-                    break
-    return list(loads.values())
+# Each customer's record in its first source in configured order: every record has a name.
+_FIRST_IN_CONFIGURED_ORDER: tuple[tuple[str, Sequence[str] | None], ...] = (("name", None),)
+
+
+def _first_holding_links(
+    loaders: Loaders, link_lists: Sequence[Sequence[Link]], fields: Sequence[tuple[str, Sequence[str] | None]]
+) -> list[Link]:
+    """Of each customer's party links (one list per customer), the first in each field's order whose source
+    can hold the field: the record :func:`survivor` reads first for it (in :func:`in_precedence`'s order)."""
+    ranks = [
+        (field, {source: position for position, source in enumerate(order or loaders.adapters)})
+        for field, order in fields
+    ]
+    adapters = loaders.adapters
+    chosen: dict[tuple[str, str], Link] = {}
+    for found in link_lists:
+        parties = [link for link in found if link.entity == "party" and link.source in adapters]
+        for field, rank in ranks:
+            holders = [link for link in parties if adapters[link.source].may_hold("party", field)]
+            if holders:
+                first = min(holders, key=lambda link: (rank.get(link.source, len(rank)), link.source_id))
+                chosen.setdefault((first.source, first.source_id), first)
+    return list(chosen.values())
 
 
 def foresee_people(loaders: Loaders, links: Sequence[Link]) -> None:

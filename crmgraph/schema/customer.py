@@ -93,8 +93,6 @@ READS_BY_FIELD: dict[str, tuple[str, ...]] = {
 # The fields that take the first of a customer's records holding a value (survivorship's source_priority, the
 # owner), with the record attribute each reads.
 _FIRST_HOLDER_FIELDS = {**{graph: field for field, graph in GRAPH_NAMES.items()}, "owner": "owner_id"}
-# Each customer's record in its first source in configured order: every record has a name.
-_FIRST_RECORD = (("name", None),)
 
 
 def _first_holders(loaders: Loaders, names: Iterable[str]) -> list[tuple[str, tuple[str, ...] | None]] | None:
@@ -135,12 +133,12 @@ async def prefetch_for(
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
     loaders = info.context.loaders
     holders = _first_holders(loaders, names) if settle_own and "party" in entities else None
-    loads = await read.prefetch_customers(loaders, customer_ids, entities, settle=settle, first_holders=holders)
+    started = await read.prefetch_customers(loaders, customer_ids, entities, settle=settle, first_holders=holders)
     await follow_up(info, customer_ids, names, *path)
     if settle:
-        await read.settle_reads(loads)
-    elif settle_own and "party" in entities:
-        await read.settle_reads(await read.first_holder_loads(loaders, customer_ids, holders or _FIRST_RECORD))
+        await read.settle_reads(started.loads)
+    elif settle_own:
+        await read.settle_reads(started.own)
 
 
 @strawberry.type(

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import Column, Date, MetaData, String, Table, create_engine, func, select, text, update
 
 from crmgraph.adapters.sdk.calls import CallLog, UpstreamCall, current_call_log
 from crmgraph.adapters.sdk.testing import AdapterContract, ContractSamples
 from crmgraph.adapters.sql import JOINED_ROW_LIMIT, MAX_BATCH, SqlAdapter
 from crmgraph.adapters.sql.mapping import DEFAULT_MAPPING, DEFAULT_MAPPING_DATA, SqlMapping
+from crmgraph.adapters.sql.newest import day_column
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.seed import load_erp
 from crmgraph.demo.stores.erp import BSAD, KNA1, KNVK, VBAK, VBRK
@@ -518,6 +519,44 @@ def test_related_lists_come_in_reading_order(erp_url: str) -> None:
     for listed in payments:
         assert [p.paid_at for p in listed] == sorted(p.paid_at for p in listed)
     assert any(len(listed) > 2 for listed in orders)
+
+
+@pytest.mark.parametrize("entity", ["order", "invoice"])
+def test_each_keys_newest_records_come_with_those_of_the_last_ones_day_in_one_statement(
+    erp_url: str, entity: str
+) -> None:
+    """``newest``: each key's latest records and the rest of the day of the last one kept; never one fewer."""
+    customers = small_customers(erp_url)
+    moment = {"order": "placed_at", "invoice": "issued_at"}[entity]
+
+    async def scenario(adapter: SqlAdapter) -> tuple[list[Any], list[Any], list[UpstreamCall]]:
+        whole = lists(await adapter.fetch_related(entity, "party", customers))
+        cut, calls = await calls_of(adapter.fetch_related(entity, "party", customers, newest=3))
+        return whole, lists(cut), calls
+
+    (whole, cut, calls), _ = run(erp_url, scenario)
+    assert [call.operation for call in calls] == [f"fetch_related {entity} by party, newest 3"] and len(calls) == 1
+    assert sum(map(len, cut)) < sum(map(len, whole)), "fewer rows than every customer's whole list"
+    for every, kept in zip(whole, cut, strict=True):
+        assert kept == every[: len(kept)], "the newest, in reading order"
+        assert kept[:3] == every[:3]
+        if len(kept) < len(every):  # cut: past the third, only the rest of its day
+            last_day = getattr(every[2], moment).date()
+            assert all(getattr(record, moment).date() == last_day for record in kept[3:])
+            assert getattr(every[len(kept)], moment).date() < last_day
+    assert any(len(every) > len(kept) for every, kept in zip(whole, cut, strict=True))
+
+
+def test_without_a_day_that_sorts_as_time_every_record_is_read(erp_copy: str) -> None:
+    """A date written day first (``%d.%m.%Y``) does not sort in SQL as time does: every record is read."""
+    mapping = copy.deepcopy(DEFAULT_MAPPING_DATA)
+    mapping["date_format"] = "%d%m%Y"
+    adapter = SqlAdapter("erp", {"url": erp_copy, "mapping": mapping})
+    table = Table("VBAK", MetaData(), Column("ERDAT", String))
+    assert day_column(adapter.specs["order"], "order", {"ERDAT": table.c.ERDAT.type}, adapter.mapping) is None
+    default = SqlAdapter("erp", {"url": erp_copy})
+    assert day_column(default.specs["order"], "order", {"ERDAT": String()}, default.mapping) == "ERDAT"
+    assert day_column(default.specs["order"], "order", {"ERDAT": Date()}, default.mapping) == "ERDAT"
 
 
 # --- failures ------------------------------------------------------------------------------------------------

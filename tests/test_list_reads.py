@@ -237,3 +237,60 @@ def test_a_pages_owner_is_an_error_naming_the_crm_when_the_crm_fails(fresh_facad
     owner_errors = [e for e in result.get("errors", []) if e["path"][-1] == "owner"]
     assert len(owner_errors) == 10
     assert all(e["extensions"]["source"] == "crm" for e in owner_errors), owner_errors[0]
+
+
+ORDERS_PAGE = """
+query($n: Int!) { customers(first: $n) { nodes {
+  id orders(first: 3) { pageInfo { hasNextPage } nodes { number placedAt status total { amount } } }
+} } }
+"""
+ORDERS_ALONE = """
+query($id: ID!) { customer(id: $id) {
+  orders(first: 3) { pageInfo { hasNextPage } nodes { number placedAt status total { amount } } }
+} }
+"""
+
+
+@pytest.fixture
+def uncached_facade(estate: Estate, linked_identity: str) -> Iterator[Facade]:
+    """A facade that keeps nothing (every TTL 0): each list is read for the request alone."""
+    config = facade_config(estate.crm_url, estate.tickets_url, estate.layout.erp_url, linked_identity, ttl_s=0)
+    with serve_facade(config) as running:
+        yield running
+
+
+def _order_reads(result: dict[str, Any]) -> list[str]:
+    return [c["operation"] for c in result["extensions"]["upstream"]["calls"] if c["operation"].startswith(
+        "fetch_related order by party")]  # fmt: skip
+
+
+def test_a_page_that_shows_three_orders_reads_each_customers_newest_four(uncached_facade: Facade) -> None:
+    """Not kept by the cache, the orders of a page that shows three of each are read cut to the newest four per
+    customer record (and that day's others): the same pages, with hasNextPage, as each customer's own view."""
+    result = uncached_facade.query(ORDERS_PAGE, {"n": 50}, explain=True)
+    assert "errors" not in result, result.get("errors")
+    assert _order_reads(result) == ["fetch_related order by party, newest 4"]
+    nodes = result["data"]["customers"]["nodes"]
+    assert any(node["orders"]["pageInfo"]["hasNextPage"] for node in nodes)
+    for node in nodes:
+        alone = uncached_facade.query(ORDERS_ALONE, {"id": node["id"]})
+        assert alone["data"]["customer"]["orders"] == node["orders"], node["id"]
+
+
+@pytest.mark.parametrize(
+    "selection",
+    ["orders(first: 3) { totalCount nodes { number } }", "orders(first: 3) { nodes { number } } lastOrderDate",
+     'orders(first: 3, status: OPEN) { nodes { number } }'],
+    ids=["count", "another-reader", "filter"],
+)  # fmt: skip
+def test_a_page_that_needs_every_order_reads_whole_lists(uncached_facade: Facade, selection: str) -> None:
+    result = uncached_facade.query(f"{{ customers(first: 20) {{ nodes {{ id {selection} }} }} }}", explain=True)
+    assert "errors" not in result, result.get("errors")
+    assert _order_reads(result) == ["fetch_related order by party"]
+
+
+def test_orders_kept_by_the_cache_are_read_whole(fresh_facade: Facade) -> None:
+    """A kept list must be whole for whoever reads it next: with orders cached, a page reads them whole."""
+    result = fresh_facade.query(ORDERS_PAGE, {"n": 20}, explain=True)
+    assert "errors" not in result, result.get("errors")
+    assert _order_reads(result) == ["fetch_related order by party"]

@@ -141,12 +141,26 @@ class ReadThrough:
         return await self._read(adapter.source, entity, "id", ids, upstream, stale)
 
     async def fetch_related(
-        self, adapter: Adapter, entity: str, by: str, keys: Sequence[str], stale: StaleLog | None = None
+        self,
+        adapter: Adapter,
+        entity: str,
+        by: str,
+        keys: Sequence[str],
+        stale: StaleLog | None = None,
+        newest: int | None = None,
     ) -> list[RelatedResult]:
-        async def upstream(missing: list[str]) -> list[Any]:
-            return list(await adapter.fetch_related(entity, by, missing))
+        """Each key's related records. ``newest`` (each key's latest records are enough, see
+        :meth:`Adapter.fetch_related`) is passed on only where ``entity`` is not kept: a kept list must be
+        whole, for whoever reads it next."""
+        if newest is not None and self.ttl_for(entity) > 0:
+            newest = None
 
-        return await self._read(adapter.source, entity, by, keys, upstream, stale)
+        async def upstream(missing: list[str]) -> list[Any]:
+            return list(await adapter.fetch_related(entity, by, missing, newest))
+
+        # A cut list has names of its own: never taken for a whole one, by a read under way or in the backend.
+        named_by = by if newest is None else f"{by}~newest{newest}"
+        return await self._read(adapter.source, entity, named_by, keys, upstream, stale)
 
     async def scan(self, adapter: Adapter, entity: str, stale: StaleLog | None = None) -> list[Record]:
         """Every record of ``entity`` the source lists (:meth:`Adapter.scan`, page after page), cached as one

@@ -37,7 +37,7 @@ class Loaders:
         self.cache = cache
         self.identity = identity
         self.survivorship = survivorship or Survivorship()  # which record's value each golden field takes
-        self._loaders: dict[tuple[str, str, str], BatchLoader[str, Any]] = {}
+        self._loaders: dict[tuple[str, str, str, int | None], BatchLoader[str, Any]] = {}
         self.stale = StaleLog()  # what this request was answered from stale cache
         self.links = BatchLoader[int, list[Link]](self._load_links)
         self.customer_of_party = BatchLoader[SourceRecord, int | None](self._load_customers)
@@ -68,18 +68,21 @@ class Loaders:
     def by_id(self, source: str, entity: str) -> BatchLoader[str, Record | None]:
         return self._loader(source, entity, "id")
 
-    def related(self, source: str, entity: str, by: str) -> BatchLoader[str, list[Record]]:
-        return self._loader(source, entity, by)
+    def related(self, source: str, entity: str, by: str, newest: int | None = None) -> BatchLoader[str, list[Record]]:
+        """Each key's ``entity`` records; with ``newest``, a loader of its own whose lists may hold only each
+        key's ``newest`` latest records (:meth:`Adapter.fetch_related`): the caller sorts and cuts them."""
+        return self._loader(source, entity, by, newest)
 
-    def _loader(self, source: str, entity: str, by: str) -> BatchLoader[str, Any]:
-        key = (source, entity, by)
+    def _loader(self, source: str, entity: str, by: str, newest: int | None = None) -> BatchLoader[str, Any]:
+        key = (source, entity, by, newest)
         loader = self._loaders.get(key)
         if loader is None:
             adapter = self.adapters[source]
             adapter.path(entity, by)  # fail early and clearly for a path the adapter does not declare
+            path = (source, entity, by)
 
             async def load(keys: list[str]) -> Sequence[Any]:
-                covered = await self._covered(key, keys)
+                covered = await self._covered(path, keys)
                 missing = [k for k in keys if k not in covered]
                 if not missing:
                     return [covered[k] for k in keys]
@@ -87,11 +90,12 @@ class Loaders:
                 if by == "id":
                     fetched = await self.cache.fetch(adapter, entity, missing, self.stale)
                 else:
-                    fetched = await self.cache.fetch_related(adapter, entity, by, missing, self.stale)
+                    fetched = await self.cache.fetch_related(adapter, entity, by, missing, self.stale, newest)
                 answers = dict(zip(missing, fetched, strict=True))
                 return [covered[k] if k in covered else answers[k] for k in keys]
 
-            known = partial(self._kept, source, entity, by) if self.cache.peeks(entity) else None
+            peeks = newest is None and self.cache.peeks(entity)  # a cut list is never kept
+            known = partial(self._kept, source, entity, by) if peeks else None
             loader = self._loaders[key] = BatchLoader(load, known)
         return loader
 

@@ -6,7 +6,7 @@ All reads go through the request's loaders, so they are batched and de-duplicate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -165,6 +165,7 @@ async def prefetch_customers(
     entities: set[str],
     settle: bool = False,
     first_holders: Sequence[tuple[str, Sequence[str] | None]] | None = None,
+    newest: Mapping[str, int] | None = None,
 ) -> Prefetched:
     """:func:`prefetch` the customers' party records (``"party"``) and their related ``entities`` (with
     those that the customers' links name in sources that cannot list them, see :func:`unlisted_loads`);
@@ -174,6 +175,7 @@ async def prefetch_customers(
     every party record is read but, per customer, the first one that can hold each field: for a page whose
     fields :func:`survivor` answers, the others are read only where that record lacks the value. Without,
     every party record is read, and the own records are each customer's first in configured order.
+    ``newest`` names the entities whose lists may be cut to that many latest records (see :func:`of_customer`).
 
     For a resolver that returns customers: with every read of the query started at once, the first level
     of upstream calls leaves before GraphQL walks the customers' fields one by one, and that walk then
@@ -198,7 +200,8 @@ async def prefetch_customers(
         marketing = [link for link in links if loaders.adapters[link.source].serves("person", "campaign")]
         loads += _related_loads(loaders, marketing, "person")
     for entity in sorted(entities - {"party", "lead"}):
-        loads += _related_loads(loaders, links, entity) + unlisted_loads(loaders, every, entity)
+        cut = (newest or {}).get(entity)
+        loads += _related_loads(loaders, links, entity, cut) + unlisted_loads(loaders, every, entity)
     prefetch(loads)
     if not settle:
         # Let the batches reach the wire before GraphQL walks the customers' fields (a millisecond of work):
@@ -271,11 +274,16 @@ async def settle_reads(loads: Sequence[Awaitable[Any]]) -> None:
 
 
 async def on_arrival(
-    loaders: Loaders, customer_id: int, entity: str, then: Callable[[list[list[Record]]], None]
+    loaders: Loaders,
+    customer_id: int,
+    entity: str,
+    then: Callable[[list[list[Record]]], None],
+    newest: int | None = None,
 ) -> None:
     """Call ``then`` with the customer's ``entity`` records, one list per source, the moment the last source
-    answers and before the resolvers waiting for them resume (see :meth:`BatchLoader.on_arrival`). Not
-    called when a source fails: the field fails then, and needs nothing more."""
+    answers and before the resolvers waiting for them resume (see :meth:`BatchLoader.on_arrival`); with
+    ``newest``, the lists of the reads cut to that many (:meth:`Loaders.related`). Not called when a source
+    fails: the field fails then, and needs nothing more."""
     links = await _serving_party_links(loaders, customer_id, entity)
     arrived: dict[int, list[Record]] = {}
 
@@ -285,7 +293,7 @@ async def on_arrival(
             then([arrived[i] for i in range(len(links))])
 
     for index, link in enumerate(links):
-        loaders.related(link.source, entity, "party").on_arrival(link.source_id, partial(one_arrived, index))
+        loaders.related(link.source, entity, "party", newest).on_arrival(link.source_id, partial(one_arrived, index))
 
 
 async def on_first_party_arrival(loaders: Loaders, customer_id: int, then: Callable[[Record | None], None]) -> None:
@@ -306,10 +314,13 @@ def prefetch_related(loaders: Loaders, entity: str, by: str, parents: Sequence[R
     )
 
 
-def _related_loads(loaders: Loaders, links: Sequence[Link], entity: str) -> list[Awaitable[list[Record]]]:
+def _related_loads(
+    loaders: Loaders, links: Sequence[Link], entity: str, newest: int | None = None
+) -> list[Awaitable[list[Record]]]:
     """Loads of the ``entity`` records related to each linked party record, where its source has them."""
     return [
-        loaders.related(link.source, entity, "party").load(link.source_id) for link in _serving(loaders, links, entity)
+        loaders.related(link.source, entity, "party", newest).load(link.source_id)
+        for link in _serving(loaders, links, entity)
     ]
 
 
@@ -348,14 +359,15 @@ def _consume(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def of_customer(loaders: Loaders, customer_id: int, entity: str) -> list[Record]:
-    """Every record of ``entity`` related to any of the customer's party records, across sources.
+async def of_customer(loaders: Loaders, customer_id: int, entity: str, newest: int | None = None) -> list[Record]:
+    """Every record of ``entity`` related to any of the customer's party records, across sources; with
+    ``newest``, possibly only each record's ``newest`` latest ones (:meth:`Loaders.related`).
 
     A source that fails fails the whole list (with that source's error): a partial list that looks
     complete would mislead more than an error does.
     """
     loads = [
-        loaders.related(link.source, entity, "party").load(link.source_id)
+        loaders.related(link.source, entity, "party", newest).load(link.source_id)
         for link in await _serving_party_links(loaders, customer_id, entity)
     ]
     if len(loads) == 1:

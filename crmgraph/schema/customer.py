@@ -18,7 +18,15 @@ from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.resolvers.people import golden_people
 from crmgraph.resolvers.survivorship import golden_field, golden_record, source_order
-from crmgraph.schema.follow_up import DEFAULT_PAGE, follow_up, invoice_key, newest_first, order_key, ticket_key
+from crmgraph.schema.follow_up import (
+    DEFAULT_PAGE,
+    follow_up,
+    invoice_key,
+    newest_first,
+    newest_wanted,
+    order_key,
+    ticket_key,
+)
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.lookahead import asks_for, selected_names
 from crmgraph.schema.marketing import Lead, lead_key
@@ -115,6 +123,32 @@ def _first_holders(loaders: Loaders, names: Iterable[str]) -> list[tuple[str, tu
     return fields
 
 
+_ORDER_READERS = {name for name, entities in READS_BY_FIELD.items() if "order" in entities}
+_NEWEST = ("newest", "order")  # its key in a request's Loaders.derived: the orders a page's lists are cut to
+
+
+def _newest_orders(info: Info, names: set[str], path: tuple[str, ...]) -> dict[str, int]:
+    """For a page of customers whose only reader of orders is ``orders(first: n)``: read each customer's n + 1
+    latest orders, not all of them, where orders are not kept by the cache (a kept list must be whole)."""
+    loaders = info.context.loaders
+    if loaders.cache.ttl_for("order") > 0:
+        return {}
+    newest = newest_wanted(info, "orders", names, _ORDER_READERS, path)
+    if newest is None:
+        return {}
+    loaders.derived.setdefault(_NEWEST, newest)
+    return {"order": newest}
+
+
+def _cut_orders(info: Info, first: int, *arguments: object) -> int | None:
+    """The cut the page's reads of orders were made with, where this ``orders`` field can use it: no cursor or
+    filter, no ``totalCount``, and no more than the cut less one asked for (the one more says there are more)."""
+    newest: int | None = info.context.loaders.derived.get(_NEWEST)
+    if newest is None or first + 1 > newest or any(argument is not None for argument in arguments):
+        return None
+    return None if asks_for(info, ("totalCount",)) else newest
+
+
 async def prefetch_for(
     info: Info, customer_ids: list[int], *path: str, settle: bool = False, settle_own: bool = False
 ) -> None:
@@ -133,8 +167,11 @@ async def prefetch_for(
     entities = {entity for name in names for entity in READS_BY_FIELD.get(name, ())}
     loaders = info.context.loaders
     holders = _first_holders(loaders, names) if settle_own and "party" in entities else None
-    started = await read.prefetch_customers(loaders, customer_ids, entities, settle=settle, first_holders=holders)
-    await follow_up(info, customer_ids, names, *path)
+    newest = _newest_orders(info, names, path) if settle_own and "order" in entities else {}
+    started = await read.prefetch_customers(
+        loaders, customer_ids, entities, settle=settle, first_holders=holders, newest=newest
+    )
+    await follow_up(info, customer_ids, names, *path, newest=newest)
     if settle:
         await read.settle_reads(started.loads)
     elif settle_own:
@@ -235,8 +272,8 @@ class Customer(Node):
     async def sources(self, info: Info) -> list[SourceLink]:
         return [SourceLink.of(link) for link in await read.party_links(info.context.loaders, self.customer_id)]
 
-    async def _related(self, info: Info, entity: str, kind: type[R]) -> list[R]:
-        return read.of_type(await read.of_customer(info.context.loaders, self.customer_id, entity), kind)
+    async def _related(self, info: Info, entity: str, kind: type[R], newest: int | None = None) -> list[R]:
+        return read.of_type(await read.of_customer(info.context.loaders, self.customer_id, entity, newest), kind)
 
     @strawberry.field(
         description="People at the customer, once each, by name: the people its systems list (CRM contacts, ERP "
@@ -287,8 +324,9 @@ class Customer(Node):
         placed_before = instant(placed_before, "placedBefore") if placed_before else None
         if placed_after and placed_before and placed_after > placed_before:
             raise ClientError("placedAfter: must not be later than placedBefore")
+        cut = _cut_orders(info, first, after, status, placed_after, placed_before)
         orders = [
-            o for o in await self._related(info, "order", records.OrderRecord)
+            o for o in await self._related(info, "order", records.OrderRecord, cut)
             if (status is None or o.status == status)
             and (placed_after is None or o.placed_at >= placed_after)
             and (placed_before is None or o.placed_at < placed_before)

@@ -15,7 +15,7 @@ its resolver, which works out its page itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -71,17 +71,22 @@ CHILDREN = (
 _EVERY = -1
 
 
-async def follow_up(info: Any, customer_ids: list[int], names: set[str], *path: str) -> None:
-    """For the customer fields ``names`` selected at ``path``: start each second-level read on arrival."""
+async def follow_up(
+    info: Any, customer_ids: list[int], names: set[str], *path: str, newest: Mapping[str, int] | None = None
+) -> None:
+    """For the customer fields ``names`` selected at ``path``: start each second-level read on arrival (of the
+    lists cut to ``newest`` where the page reads them so, see :func:`newest_wanted`)."""
     loaders: Loaders = info.context.loaders
     for rule in CHILDREN:
         wanted = _wanted(info, rule, names, path)
         if wanted is None:
             continue
+        cut = (newest or {}).get(rule.entity)
         for customer_id in customer_ids:
             if len(customer_ids) == 1:  # a page of customers reads a level for all of them in one statement
                 await _join_where_possible(loaders, rule, customer_id)
-            await read.on_arrival(loaders, customer_id, rule.entity, partial(_read_children, loaders, rule, wanted))
+            children = partial(_read_children, loaders, rule, wanted)
+            await read.on_arrival(loaders, customer_id, rule.entity, children, cut)
     if "owner" in names:
         for customer_id in customer_ids:
             await read.on_first_party_arrival(loaders, customer_id, partial(_read_owner, loaders))
@@ -101,6 +106,24 @@ def _wanted(info: Any, rule: Children, names: set[str], path: tuple[str, ...]) -
             return None  # filters, a cursor or a page the resolver refuses: the page is the resolver's to work out
         wanted = max(wanted or 0, first)
     return wanted
+
+
+def newest_wanted(info: Any, connection: str, names: set[str], readers: set[str], path: tuple[str, ...]) -> int | None:
+    """How many of each customer's latest records a page of customers needs of the entity that the customer
+    field ``connection`` (``orders``) pages through: its largest ``first`` plus one (whether there are more).
+    None, for whole lists, when another selected field (``readers``: ``timeline``, ``lastOrderDate``) reads
+    them, or the connection is asked with a cursor, a filter or ``totalCount``."""
+    if names & (readers - {connection}):
+        return None
+    newest: int | None = None
+    for field in (field for field in selected_at(info, *path) if field.name == connection):
+        first = _whole_number(field.arguments.get("first", DEFAULT_PAGE))
+        if set(field.arguments) - {"first"} or first is None or not 0 <= first <= info.context.max_page_size:
+            return None
+        if "totalCount" in names_below(field):
+            return None
+        newest = max(newest or 0, first + 1)
+    return newest
 
 
 def _whole_number(value: object) -> int | None:

@@ -83,6 +83,9 @@ class AccessPath:
     # The adapter answers the path from a list of every record it reads whole and keeps (HubSpot's owners):
     # its calls do not grow with the keys asked, and a batch of keys may cost no call at all.
     kept_whole: bool = False
+    # The adapter can read only each key's newest records (``fetch_related``'s ``newest``): orders of a page of
+    # customers when the page shows five of each.
+    newest_first: bool = False
 
     @property
     def batched(self) -> bool:
@@ -167,9 +170,21 @@ class Adapter(ABC):
             path, ids, lambda chunk: self._fetch(entity, chunk), f"fetch {entity}", fallback=None
         )
 
-    async def fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> list[RelatedResult]:
-        """Records related to each key (``fetch_related("order", "party", customer_ids)``), aligned."""
+    async def fetch_related(
+        self, entity: str, by: str, keys: Sequence[str], newest: int | None = None
+    ) -> list[RelatedResult]:
+        """Records related to each key (``fetch_related("order", "party", customer_ids)``), aligned.
+
+        ``newest`` is a hint: only each key's ``newest`` latest records are needed (by the entity's own time:
+        an order's ``placed_at``). A path declared ``newest_first`` may then answer fewer, never fewer than
+        those (ties at the cut included); any other answers every record. Either way the caller sorts and
+        cuts."""
         path = self.path(entity, by)
+        if newest is not None and path.newest_first:
+            return await self._batched(
+                path, keys, lambda chunk: self._fetch_related_newest(entity, by, chunk, newest),
+                f"fetch_related {entity} by {by}, newest {newest}", fallback=[],
+            )  # fmt: skip
         return await self._batched(
             path, keys, lambda chunk: self._fetch_related(entity, by, chunk), f"fetch_related {entity} by {by}",
             fallback=[],
@@ -248,6 +263,13 @@ class Adapter(ABC):
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
         """At most ``max_batch`` distinct keys; return one list per key, in order."""
         raise AdapterContractError(f"{self.kind} declares {entity} by {by} but does not implement it")
+
+    async def _fetch_related_newest(
+        self, entity: str, by: str, keys: Sequence[str], newest: int
+    ) -> Sequence[RelatedResult]:
+        """Like :meth:`_fetch_related`, for a ``newest_first`` path: each key's list may leave out all but its
+        ``newest`` latest records (keep every record tied with the last one kept)."""
+        return await self._fetch_related(entity, by, keys)
 
     async def _scan(self, entity: str, cursor: str | None, size: int) -> Page:
         raise AdapterContractError(f"{self.kind} declares {entity} scannable but does not implement it")

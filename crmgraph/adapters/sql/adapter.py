@@ -81,6 +81,7 @@ from crmgraph.adapters.sdk.resilience import round_trip_permit
 from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.adapters.sql.changes import change_columns, feed_cursor, feed_query, since_condition, text_columns_sort
 from crmgraph.adapters.sql.mapping import EntityMapping, parse_mapping
+from crmgraph.adapters.sql.newest import MOMENTS, NEWEST, day_column, newest_rows
 from crmgraph.adapters.sql.rows import Row, read_record
 from crmgraph.adapters.sql.source import SqlSource
 from crmgraph.adapters.sql.totals import daily_totals_query, read_totals, totalled
@@ -119,7 +120,8 @@ VIA = "crmgraph_via"  # the label of the parent's key column in a joined read (n
 # A joined read answers one key (one customer) and stops past this many rows: a big account's order book
 # is read a page at a time by the connections instead (a caller falls back when the list is cut).
 JOINED_ROW_LIMIT = 200
-NEWEST_FIRST = {"order": "placed_at", "invoice": "issued_at"}
+NEWEST_FIRST = MOMENTS  # read newest first (by this field), ties by id
+_UNBUILT: Any = object()  # a statement not built yet (None: none can be)
 OLDEST_FIRST = {"order_line": "position", "payment": "paid_at"}
 
 
@@ -232,7 +234,7 @@ class SqlAdapter(Adapter):
     paths = tuple(
         AccessPath(entity, by, max_batch=1, row_limit=JOINED_ROW_LIMIT)
         if "." in by
-        else AccessPath(entity, by, max_batch=MAX_BATCH)
+        else AccessPath(entity, by, max_batch=MAX_BATCH, newest_first=entity in MOMENTS and by != "id")
         for entity, ways in WAYS.items()
         for by in ways
     )
@@ -272,6 +274,8 @@ class SqlAdapter(Adapter):
         # no expression building, only its list of keys (an "expanding" parameter).
         self._by_keys: dict[tuple[Table, str], Select[Any]] = {}
         self._joined: dict[tuple[str, str], Select[Any]] = {}
+        # (entity, by) -> the statement of each key's newest rows, or None where the day does not sort as time
+        self._newest_of: dict[tuple[str, str], Select[Any] | None] = {}
 
     def _joins(self, entity: str, by: str) -> bool:
         """Whether ``by`` is ``"<parent>.<key>"`` for a parent this entity relates to, with a one-column id,
@@ -443,6 +447,28 @@ class SqlAdapter(Adapter):
             return [[] for _ in keys]  # no key could be in this column: nothing to ask
         statement = self._by_key(spec, table, column)
         grouped = await self.db.read(spec.table, statement, {KEYS: wanted}, self._grouping(spec, column))
+        return _per_key(entity, stored, grouped)
+
+    async def _fetch_related_newest(
+        self, entity: str, by: str, keys: Sequence[str], newest: int
+    ) -> Sequence[RelatedResult]:
+        """Each key's ``newest`` latest records and those of the same day (see :mod:`~crmgraph.adapters.sql.newest`);
+        every record where the moment's day does not sort in SQL as time does."""
+        spec, table = await self._table(entity)
+        statement = self._newest_of.get((entity, by), _UNBUILT)
+        if statement is _UNBUILT:
+            day = day_column(spec, entity, self._column_types.get(entity, {}), self.mapping)
+            parent = spec.relations()[by]
+            statement = None if day is None else newest_rows(self._query(spec, table), table, parent, day, KEYS)
+            self._newest_of[(entity, by)] = statement
+        if statement is None:
+            return await self._fetch_related(entity, by, keys)
+        column = spec.relations()[by]
+        stored, wanted = _bound_keys(spec, table, by, column, keys)
+        if not wanted:
+            return [[] for _ in keys]
+        parameters = {KEYS: wanted, NEWEST: newest}
+        grouped = await self.db.read(spec.table, statement, parameters, self._grouping(spec, column))
         return _per_key(entity, stored, grouped)
 
     def _grouping(self, spec: EntityMapping, key_column: str) -> Callable[[Iterable[RowMapping]], Grouped]:

@@ -25,9 +25,16 @@ class Named:
 
 
 @strawberry.type
+class Size:
+    width: int
+    unit: str | None = "mm"
+
+
+@strawberry.type
 class Part(Named):
     weight: int | None
     shade: Shade | None = Shade.BLUE
+    size: Size | None = None
 
 
 @strawberry.type
@@ -43,12 +50,17 @@ class Box:
 
     @strawberry.field
     def parts(self) -> list[Part]:
-        return [Part(name=f"{self.label}-p{i}", weight=i or None) for i in range(3)]
+        return [Part(name=f"{self.label}-p{i}", weight=i or None, size=Size(width=i) if i else None) for i in range(3)]
 
     @strawberry.field
     def maybe_parts(self) -> list[Part | None] | None:
         # The second part's non-null name is missing: that item alone becomes null.
         return [Part(name="ok", weight=1), Part(name=None, weight=2)]  # type: ignore[arg-type]
+
+    @strawberry.field
+    def sized_parts(self) -> list[Part]:
+        # The second part's size lacks its non-null width: the error nulls that size.
+        return [Part(name="s", weight=1, size=Size(width=4)), Part(name="t", weight=2, size=Size(width=None))]  # type: ignore[arg-type]
 
     @strawberry.field
     async def later_parts(self) -> list[Part]:
@@ -114,8 +126,9 @@ query Walk($withGrid: Boolean!, $times: Int) {
     __typename label note count
     first: scaled
     second: scaled(times: $times)
-    parts { name weight shade }
+    parts { name weight shade size { width unit } }
     maybeParts { name weight }
+    sizedParts { name size { width } }
     shades wrongShade
     laterParts { ...PartFields }
     softBroken
@@ -182,6 +195,10 @@ def test_what_the_comparison_covers() -> None:
     assert first["softBroken"] is None and "skipped" not in first
     assert first["shades"] == ["RED", "BLUE"] and first["wrongShade"] is None
     assert first["parts"][0]["shade"] == "BLUE"
+    assert first["parts"][0]["size"] is None and first["parts"][2]["size"] == {"width": 2, "unit": "mm"}
+    # A row found unusual is completed by graphql-core's path, with its error: the nullable size alone is null.
+    assert first["sizedParts"] == [{"name": "s", "size": {"width": 4}}, {"name": "t", "size": None}]
+    assert any("Cannot return null for non-nullable field Size.width" in m for m in [e[0] for e in _errors(answer)])
     messages = [message for message, _, _ in _errors(answer)]
     assert any("broken upstream" in m for m in messages)
     assert any("Int cannot represent" in m for m in messages)
@@ -189,6 +206,27 @@ def test_what_the_comparison_covers() -> None:
     assert "soft failure" in messages
     assert any("green" in m for m in messages)  # the enum's refusal
     assert _errors(answer) == _errors(expected)
+
+
+class CompletingWalk(PlannedWalkExecution):
+    objects = 0
+
+    def complete_object_value(self, *args: Any) -> Any:
+        CompletingWalk.objects += 1
+        return super().complete_object_value(*args)
+
+
+def test_a_list_of_objects_with_plain_fields_is_read_row_by_row_without_a_completion_each() -> None:
+    document = "{ boxes { parts { name weight size { width unit } } } }"
+    reference = strawberry.Schema(query=WalkQuery, types=[Part, Tool])
+    planned = strawberry.Schema(query=WalkQuery, types=[Part, Tool], execution_context_class=CompletingWalk)
+    mark_plain_fields(planned._schema)
+    expected, answer = reference.execute_sync(document), planned.execute_sync(document)
+    assert answer.data == expected.data and not expected.errors
+    assert answer.data is not None and answer.data["boxes"][0]["parts"][1] == {
+        "name": "a-p1", "weight": 1, "size": {"width": 1, "unit": "mm"}
+    }  # fmt: skip
+    assert CompletingWalk.objects == 3  # the boxes; not their nine parts, nor the parts' sizes
 
 
 def test_lists_abstract_types_and_arguments_walk_alike() -> None:

@@ -55,7 +55,8 @@ def mark_plain_fields(schema: GraphQLSchema) -> int:
     return marked
 
 
-def _plain(field: Any) -> PlainField | None:
+def read_attribute(field: Any) -> str | None:
+    """The Python attribute a field without arguments or a resolver of its own is read from; else None."""
     resolve = field.resolve
     # strawberry's resolver for a field without one of its own (a basic field) says so: _is_default.
     if field.args or resolve is None or getattr(resolve, "_is_default", False) is not True:
@@ -63,11 +64,19 @@ def _plain(field: Any) -> PlainField | None:
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if definition is None or definition.default_resolver is not getattr or definition.base_resolver is not None:
         return None
+    name: str = definition.python_name
+    return name
+
+
+def _plain(field: Any) -> PlainField | None:
+    attribute = read_attribute(field)
+    if attribute is None:
+        return None
     non_null = isinstance(field.type, GraphQLNonNull)
     leaf = field.type.of_type if non_null else field.type
     if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
         return None
-    return PlainField(definition.python_name, output_coercion(leaf), non_null)
+    return PlainField(attribute, output_coercion(leaf), non_null)
 
 
 COERCE = "crmgraph_coerce"  # the attribute of a leaf type that holds its output coercion

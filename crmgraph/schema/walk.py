@@ -11,7 +11,10 @@ parent type) gets a step: its definition, resolver, nodes, whether it has argume
 written out in the document, their values, coerced once), and whether it is plain
 (:mod:`crmgraph.schema.plain_fields`: read with ``getattr`` and coerced). A step depends only on the schema
 and the document, so every request of the same document (the parser's cache hands each the same nodes)
-shares it. Each output type is classified once per process. The completion takes the direct route for
+shares it. Each output type is classified once per process. A list of objects whose selected fields are all
+plain (or objects of plain fields read from an attribute: an order's ``total { amount }``) is read row by row
+into its answer, without a completion per item; a row found unusual sends the list down the general path.
+The completion takes the direct route for
 the common cases (non-null, lists that are not streamed, leaves, objects without deferred parts) and hands
 everything else (abstract types, async iterables, ``@defer``/``@stream``, field middleware) to
 graphql-core's own methods, so what it answers, and every error and its path, is the same.
@@ -43,7 +46,7 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from crmgraph.policy.cost import has_variable
-from crmgraph.schema.plain_fields import PLAIN, PlainField, output_coercion
+from crmgraph.schema.plain_fields import PLAIN, PlainField, output_coercion, read_attribute
 
 # What a completion does for an output type, found once per type object.
 _NON_NULL, _LIST, _LEAF, _OBJECT, _OTHER = range(5)
@@ -181,6 +184,9 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         # (ids of an object type and of the field details it is completed for) -> (those details, kept so their
         # id stays theirs; the collected selection; its deferred parts; its plan)
         self._objects: dict[tuple[int, int], tuple[object, Any, Any, list[_Step]]] = {}
+        # (ids of a list's item type and field details) -> (the details; its items' shape when every field selected
+        # of them is plain, else None)
+        self._row_shapes: dict[tuple[int, int], tuple[object, _RowShape | None]] = {}
         # strawberry hands every request a middleware manager, empty unless an extension resolves fields.
         manager = self.middleware_manager
         self._generic = bool(manager and manager.middlewares) or self.schema.get_directive("stream") is not None
@@ -325,6 +331,41 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
             return self.execute_collected_subfields(return_type, result, path, kept[1], kept[2], None)
         return self._run(kept[3], return_type, result, path)
 
+    def _row_shape(self, item_type: Any, details: Any) -> _RowShape | None:
+        """For a list whose items are objects of one type with only plain fields selected, or objects of plain
+        fields read from an attribute (a page's tickets: ``subject status``; orders: ``number total { amount }``):
+        how to read each item, found once per list field of the document. None otherwise."""
+        key = (id(item_type), id(details))
+        if key in self._row_shapes:
+            return self._row_shapes[key][1]
+        object_type = item_type.of_type if _kind(item_type) == _NON_NULL else item_type
+        shape = self._object_shape(object_type, details) if _kind(object_type) == _OBJECT else None
+        self._row_shapes[key] = (details, shape)  # the details are held: their id is not reused while kept
+        return shape
+
+    def _object_shape(self, object_type: GraphQLObjectType, details: Any, depth: int = 0) -> _RowShape | None:
+        objects_key = (id(object_type), id(details))
+        kept = self._objects.get(objects_key)
+        if kept is None:
+            kept = self._objects[objects_key] = self._collected(object_type, details)
+        if kept[2] or not kept[3]:
+            return None
+        fields: list[_RowField] = []
+        for step in kept[3]:
+            if step.plain is not None:
+                fields.append((step.name, step.plain, None))
+                continue
+            attribute = read_attribute(step.field) if step.field is not None and depth < _NESTED_ROWS else None
+            if attribute is None:
+                return None
+            non_null = _kind(step.return_type) == _NON_NULL
+            inner_type = step.return_type.of_type if non_null else step.return_type
+            inner = self._object_shape(inner_type, step.details, depth + 1) if _kind(inner_type) == _OBJECT else None
+            if inner is None:
+                return None
+            fields.append((step.name, None, (attribute, non_null, inner)))
+        return object_type.is_type_of, fields
+
     def _collected(self, return_type: GraphQLObjectType, field_details_list: Any) -> tuple[Any, Any, Any, list[_Step]]:
         """The object's collected selection, its deferred parts and its plan; taken from an earlier request of
         the same document when no variable can change the selection (the walk then collects nothing)."""
@@ -345,6 +386,11 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
 
     def _complete_items(self, item_type: Any, details: Any, info: Any, path: Path, items: Iterable[Any]) -> Any:
         """graphql-core's ``complete_iterable_value`` for a list or tuple that is not streamed."""
+        shape = self._row_shape(item_type, details)
+        if shape is not None:
+            rows = _plain_rows(shape, items, info)
+            if rows is not None:
+                return rows
         is_awaitable = self.is_awaitable
         completed_results: list[Any] = []
         awaitable_indices: list[int] = []
@@ -375,6 +421,62 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_indices:
             return completed_results
         return _gather_items(completed_results, awaitable_indices)
+
+
+# How to read a list's items as rows: the object type's is_type_of (or None), and for each selected field its
+# response name and either how to read it (a plain field) or the attribute, nullness and shape of the object in it.
+_RowShape = tuple[Any, list["_RowField"]]
+_RowField = tuple[str, PlainField | None, tuple[str, bool, _RowShape] | None]
+_NESTED_ROWS = 2  # objects read within a row's objects, at most (an order's total, a line's amount)
+
+
+def _plain_rows(shape: _RowShape, items: Iterable[Any], info: Any) -> list[dict[str, Any]] | None:
+    """The items of a list of objects whose selected fields are all plain (or objects of plain fields), each
+    read straight into its answer, without a completion per item and per field. None when any item is not as
+    expected (null, an awaitable, another type, a missing or refused value): then the general path completes
+    the list, and reports it as graphql-core does."""
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        row = _row(shape, item, info)
+        if row is None:
+            return None
+        rows.append(row)
+    return rows
+
+
+def _row(shape: _RowShape, item: Any, info: Any) -> dict[str, Any] | None:
+    is_type_of, fields = shape
+    if item is None or (is_type_of is not None and is_type_of(item, info) is not True):
+        return None
+    row: dict[str, Any] = {}
+    for name, plain, nested in fields:
+        if plain is None:
+            attribute, non_null, inner = nested  # type: ignore[misc]  # one of the two is set
+            value = getattr(item, attribute, Undefined)
+            if value is None and not non_null:
+                row[name] = None
+                continue
+            found = None if value is Undefined else _row(inner, value, info)
+            if found is None:
+                return None
+            row[name] = found
+            continue
+        value = getattr(item, plain.attribute, Undefined)
+        if value is None:
+            if plain.non_null:
+                return None
+            row[name] = None
+            continue
+        if value is Undefined:
+            return None
+        try:
+            coerced = plain.coerce(value)
+        except Exception:  # the general path reports it
+            return None
+        if coerced is None or coerced is Undefined:
+            return None
+        row[name] = coerced
+    return row
 
 
 async def _gather_into(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:

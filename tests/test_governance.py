@@ -307,6 +307,25 @@ def test_every_read_of_personal_data_leaves_an_event_naming_the_customers(govern
     assert _events(governed, since, _customer(customers[1])) == [events[1]], "filtered by customer"
 
 
+def test_a_list_of_contacts_read_in_the_clear_leaves_its_event_too(governed: Facade, owned: Estate360) -> None:
+    """A page of contacts is read row by row (crmgraph.schema.walk): each e-mail's read is still noted."""
+    since = datetime.now(UTC)
+    customer_id = next(
+        c for c in sorted(owned.owned)
+        if any(p["email"] for p in ask(governed, CONTACTS, token("admin"), id=_customer(c))["data"]["customer"][
+            "contacts"]["nodes"])
+    )  # fmt: skip
+    seen = ask(governed, CONTACTS, token("service_agent", "sid.agent"), id=_customer(customer_id))
+    assert "errors" not in seen and "masked" not in seen.get("extensions", {})
+    assert any(MASK not in (p["email"] or MASK) for p in seen["data"]["customer"]["contacts"]["nodes"])
+    events = [e for e in _events(governed, since) if e["subject"] == "sid.agent"]
+    assert [(e["action"], e["fields"], e["masked"]) for e in events] == [("READ", ["Contact.email"], False)]
+    assert events[0]["customerIds"] == [_customer(customer_id)]
+
+
+CONTACTS = "query($id: ID!) { customer(id: $id) { contacts(first: 20) { nodes { name email } } } }"
+
+
 def test_denied_requests_and_fields_are_in_the_trail_and_only_the_auditor_reads_it(
     governed: Facade, owned: Estate360
 ) -> None:

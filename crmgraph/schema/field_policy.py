@@ -4,7 +4,9 @@ value, and a personal-data field notes its read for the audit trail.
 Only the fields some role denies or masks, or the audit configuration names, are wrapped, when the schema
 is built for a configuration: every other field resolves exactly as it did, at no cost. A wrapped field
 costs one dict lookup in the request's :class:`~crmgraph.policy.roles.Access` (decided once for the
-request) and, when audited, one set insert. Names are checked against the schema when it is built, so a
+request) and, when audited, one set insert. A wrapped field that reads an attribute (a contact's ``email``)
+is still read without a resolver call where the request's roles leave it clear: the walk calls the guard's
+``inline`` form, which notes the read (:mod:`crmgraph.schema.plain_fields`). Names are checked against the schema when it is built, so a
 misspelt ``Type.field`` is a configuration error at start, not a policy that silently does nothing.
 """
 
@@ -29,6 +31,7 @@ from crmgraph.policy.masking import mask
 from crmgraph.policy.roles import PolicyConfig, Visibility
 
 Resolver = Callable[..., Any]
+GUARDED: Any = object()  # what a guard read inline answers when the field must be resolved by its guard
 
 
 def guard_fields(schema: GraphQLSchema, policy: PolicyConfig, audited: Iterable[str] = ()) -> None:
@@ -129,7 +132,20 @@ def _guarded(resolve: Resolver, key: str, *, audited: bool) -> Resolver:
             return finish_later(result, source, info, visibility)
         return finish(result, source, info, visibility)
 
+    def inline(source: object, value: Any, context: Any) -> Any:
+        """The guard for a field read straight from its attribute (:mod:`crmgraph.schema.plain_fields`): the
+        value as read, its read noted for the audit trail; :data:`GUARDED` where the request's roles deny or
+        mask it (the walk then calls :func:`guarded`, which says so with the field's own path)."""
+        access = context.access
+        if access is not None and access.fields.get(key) is not None:
+            return GUARDED
+        if audited and context.audit is not None:
+            context.audit.clear.note(key, *_owner(source))
+        return value
+
     guarded.crmgraph_guarded = True  # type: ignore[attr-defined]  # subscriptions do not share its answers
+    guarded.crmgraph_wrapped = resolve  # type: ignore[attr-defined]
+    guarded.crmgraph_inline = inline  # type: ignore[attr-defined]
     return guarded
 
 

@@ -39,6 +39,9 @@ class PlainField:
     attribute: str  # the Python attribute the value is read from
     coerce: Callable[[Any], Any]  # the scalar's or enum's output coercion
     non_null: bool
+    # For a field a policy guards (crmgraph.schema.field_policy): ``guard(source, value, context)``, the value
+    # with its read noted for the audit trail, or GUARDED where the request's roles deny or mask it.
+    guard: Callable[[Any, Any, Any], Any] | None = None
 
 
 def mark_plain_fields(schema: GraphQLSchema) -> int:
@@ -55,9 +58,10 @@ def mark_plain_fields(schema: GraphQLSchema) -> int:
     return marked
 
 
-def read_attribute(field: Any) -> str | None:
-    """The Python attribute a field without arguments or a resolver of its own is read from; else None."""
-    resolve = field.resolve
+def read_attribute(field: Any, resolve: Any = None) -> str | None:
+    """The Python attribute a field without arguments or a resolver of its own is read from; else None.
+    ``resolve``: the field's resolver under a policy's guard, where it has one."""
+    resolve = resolve or field.resolve
     # strawberry's resolver for a field without one of its own (a basic field) says so: _is_default.
     if field.args or resolve is None or getattr(resolve, "_is_default", False) is not True:
         return None
@@ -69,14 +73,16 @@ def read_attribute(field: Any) -> str | None:
 
 
 def _plain(field: Any) -> PlainField | None:
-    attribute = read_attribute(field)
+    # A guarded field (crmgraph.schema.field_policy) is plain beneath its guard when its own resolver is.
+    guard = getattr(field.resolve, "crmgraph_inline", None)
+    attribute = read_attribute(field, getattr(field.resolve, "crmgraph_wrapped", None) if guard else None)
     if attribute is None:
         return None
     non_null = isinstance(field.type, GraphQLNonNull)
     leaf = field.type.of_type if non_null else field.type
     if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
         return None
-    return PlainField(attribute, output_coercion(leaf), non_null)
+    return PlainField(attribute, output_coercion(leaf), non_null, guard)
 
 
 COERCE = "crmgraph_coerce"  # the attribute of a leaf type that holds its output coercion

@@ -46,6 +46,7 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from crmgraph.policy.cost import has_variable
+from crmgraph.schema.field_policy import GUARDED
 from crmgraph.schema.plain_fields import PLAIN, PlainField, output_coercion, read_attribute
 
 # What a completion does for an output type, found once per type object.
@@ -215,13 +216,16 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
+        context = self.context_value
         try:
             for step in steps:
                 plain = step.plain
                 if plain is not None:
                     value = getattr(source_value, plain.attribute, Undefined)
                     if value is None:
-                        if not plain.non_null:
+                        if not plain.non_null and (
+                            plain.guard is None or plain.guard(source_value, None, context) is not GUARDED
+                        ):
                             results[step.name] = None
                             continue
                     elif value is not Undefined:
@@ -229,7 +233,11 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
                             coerced = plain.coerce(value)
                         except Exception:  # reported by the general path, below
                             coerced = None
-                        if coerced is not None and coerced is not Undefined:
+                        if (
+                            coerced is not None
+                            and coerced is not Undefined
+                            and (plain.guard is None or plain.guard(source_value, value, context) is not GUARDED)
+                        ):
                             results[step.name] = coerced
                             continue
                 field_path = Path(path, step.name, parent_type.name)
@@ -465,15 +473,18 @@ def _row(shape: _RowShape, item: Any, info: Any) -> dict[str, Any] | None:
         if value is None:
             if plain.non_null:
                 return None
-            row[name] = None
-            continue
-        if value is Undefined:
+            coerced = None
+        elif value is Undefined:
             return None
-        try:
-            coerced = plain.coerce(value)
-        except Exception:  # the general path reports it
-            return None
-        if coerced is None or coerced is Undefined:
+        else:
+            try:
+                coerced = plain.coerce(value)
+            except Exception:  # the general path reports it
+                return None
+            if coerced is None or coerced is Undefined:
+                return None
+        # A guard notes the read for the audit trail (a set: noted again by the general path, it is the same).
+        if plain.guard is not None and plain.guard(item, value, info.context) is GUARDED:
             return None
         row[name] = coerced
     return row

@@ -571,7 +571,7 @@ class HubSpotAdapter(Adapter):
             inputs = []
             for result in _items(self.source, answer, "results"):
                 origin = result.get("from")
-                from_id = origin.get("id") if isinstance(origin, Mapping) else None
+                from_id = origin.get("id") if isinstance(origin, dict) else None
                 if not isinstance(from_id, str) or from_id not in found:
                     raise _unexpected(self.source, f"associations of {from_id!r}, which were not asked for")
                 found[from_id] += [_associated(self.source, target) for target in _items(self.source, result, "to")]
@@ -727,16 +727,16 @@ def _newest_first(record: InteractionRecord) -> tuple[float, str]:
 
 def _items(source: str, container: object, key: str) -> list[Raw]:
     """``container[key]``, which must be a list of JSON objects."""
-    items = container.get(key) if isinstance(container, Mapping) else None
+    items = container.get(key) if isinstance(container, dict) else None
     expect(source, isinstance(items, list), f"no {key} list")
-    expect(source, all(isinstance(item, Mapping) for item in items or ()), f"{key} that are not JSON objects")
+    expect(source, all(isinstance(item, dict) for item in items or ()), f"{key} that are not JSON objects")
     return list(items or ())
 
 
 def _next_after(source: str, container: Raw) -> str | None:
     paging = container.get("paging")
-    following = paging.get("next") if isinstance(paging, Mapping) else None
-    after = following.get("after") if isinstance(following, Mapping) else None
+    following = paging.get("next") if isinstance(paging, dict) else None
+    after = following.get("after") if isinstance(following, dict) else None
     expect(source, after is None or (isinstance(after, str) and after != ""), f"paging.next.after {after!r}")
     return after
 
@@ -748,7 +748,7 @@ def _associated(source: str, target: Raw) -> Associated:
     expect(source, type(to_id) is int, f"toObjectId {to_id!r} is not an id")
     kinds = target.get("associationTypes") or []
     expect(source, isinstance(kinds, list), f"associationTypes {kinds!r}")
-    return Associated(str(to_id), frozenset(k["typeId"] for k in kinds if isinstance(k, Mapping) and "typeId" in k))
+    return Associated(str(to_id), frozenset(k["typeId"] for k in kinds if isinstance(k, dict) and "typeId" in k))
 
 
 def _listing(source: str, listing: object, primary: tuple[str, int] | None = None) -> list[Associated]:

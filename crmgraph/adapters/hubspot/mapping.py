@@ -152,9 +152,11 @@ class _Fields:
     """Typed reads of one HubSpot record; each failed read names the record and the property."""
 
     def __init__(self, source: str, raw: object, kind: str) -> None:
-        expect(source, isinstance(raw, Mapping), f"a {kind} that is not a JSON object")
+        # A JSON object as decoded is a dict: a test against the Mapping ABC would cost a Python-level check
+        # for each of a page's hundreds of records (and of their nested objects).
+        expect(source, isinstance(raw, dict), f"a {kind} that is not a JSON object")
         self.source = source
-        self.raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        self.raw: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         self.what = kind
         record_id = self.raw.get("id")
         if not isinstance(record_id, str) or not record_id:
@@ -162,7 +164,7 @@ class _Fields:
         self.id = record_id
         self.what = f"{kind} {record_id}"
         properties = self.raw.get("properties")
-        if not isinstance(properties, Mapping):
+        if not isinstance(properties, dict):
             self.fail("it has no properties object")
         self.properties: Mapping[str, Any] = properties
 

@@ -124,7 +124,7 @@ class _Related:
 
 
 def _raw_id(raw: Any) -> int | None:
-    value = raw.get("id") if isinstance(raw, Mapping) else None
+    value = raw.get("id") if isinstance(raw, dict) else None
     return value if type(value) is int else None
 
 
@@ -273,7 +273,7 @@ class ZendeskAdapter(Adapter):
                 else:
                     record = self._mapper(entity)(raw)
             except SourceError as error:
-                raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+                raw_id = raw.get("id") if isinstance(raw, dict) else None
                 if type(raw_id) is int:
                     found[str(raw_id)] = error
                 else:
@@ -331,7 +331,7 @@ class ZendeskAdapter(Adapter):
             if len(raws) > self.max_related * len(organizations):
                 return [await self._related_or_error("ticket", _RELATED[("ticket", "party")], key) for key in keys]
             for raw in raws:
-                owner = raw.get("organization_id") if isinstance(raw, Mapping) else None
+                owner = raw.get("organization_id") if isinstance(raw, dict) else None
                 if str(owner) in found:
                     found[str(owner)].append(raw)
         results: list[RelatedResult] = []
@@ -470,7 +470,7 @@ class ZendeskAdapter(Adapter):
         expect(self.source, isinstance(sets, list), "metric_sets that are not a list")
         found: dict[int | None, Any] = {}
         for raw in sets:
-            ticket_id = raw.get("ticket_id") if isinstance(raw, Mapping) else None
+            ticket_id = raw.get("ticket_id") if isinstance(raw, dict) else None
             expect(self.source, type(ticket_id) is int, f"a metric set without a ticket_id: {raw!r}")
             found[ticket_id] = raw
         return found

@@ -40,9 +40,11 @@ class _Fields:
     """Typed reads of one upstream JSON object; each failed read names the record and the field."""
 
     def __init__(self, source: str, raw: object, kind: str) -> None:
-        expect(source, isinstance(raw, Mapping), f"a {kind} that is not a JSON object")
+        # A JSON object as decoded is a dict: a test against the Mapping ABC would cost a Python-level check
+        # for each of a page's hundreds of records (and of their nested objects).
+        expect(source, isinstance(raw, dict), f"a {kind} that is not a JSON object")
         self.source = source
-        self.raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        self.raw: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         self.what = kind
         record_id = self.ref("id")
         if record_id is None:

@@ -294,3 +294,35 @@ def test_orders_kept_by_the_cache_are_read_whole(fresh_facade: Facade) -> None:
     result = fresh_facade.query(ORDERS_PAGE, {"n": 20}, explain=True)
     assert "errors" not in result, result.get("errors")
     assert _order_reads(result) == ["fetch_related order by party"]
+
+
+def test_a_pages_links_come_with_its_ids_in_one_trip_to_the_store(
+    estate: Estate, linked_identity: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customers' links are read with the page's ids (IdentityStore.page_with_links), not by a second trip."""
+    import asyncio
+
+    from crmgraph.identity.store import IdentityStore
+    from tests.perimeter import asgi_client, graphql_body, perimeter_config
+
+    separate: list[list[int]] = []
+    links_of = IdentityStore.links_of
+
+    async def counted(self: IdentityStore, customer_ids: Any) -> Any:
+        separate.append(list(customer_ids))
+        return await links_of(self, customer_ids)
+
+    monkeypatch.setattr(IdentityStore, "links_of", counted)
+    config = perimeter_config(estate, linked_identity, cache={"ttl_s": {"default": 0}})
+
+    async def asked() -> dict[str, Any]:
+        async with asgi_client(config) as client:
+            response = await client.post("/graphql", json=graphql_body(
+                "{ customers(first: 20) { nodes { id name sources { system } } } }"))  # fmt: skip
+            return dict(response.json())
+
+    answer = asyncio.run(asked())
+    assert "errors" not in answer, answer.get("errors")
+    nodes = answer["data"]["customers"]["nodes"]
+    assert len(nodes) == 20 and all(node["sources"] for node in nodes)
+    assert separate == []

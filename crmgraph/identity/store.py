@@ -151,6 +151,20 @@ class IdentityStore:
         ``scope`` keeps the customers a row scope admits."""
         return await asyncio.to_thread(self._page, after, first, search, scope)
 
+    async def page_with_links(
+        self, *, after: int | None, first: int, search: str | None, scope: Scope | None = None, with_scope: bool = False
+    ) -> tuple[list[int], bool, dict[int, list[Link]], dict[int, dict[str, frozenset[str]]]]:
+        """:meth:`page`, and the links of its customers (with ``with_scope``, their scope keys too) in the same
+        trip to a worker thread: a list page reads them right after its ids."""
+
+        def read() -> tuple[list[int], bool, dict[int, list[Link]], dict[int, dict[str, frozenset[str]]]]:
+            ids, more = self._page(after, first, search, scope)
+            if not ids:
+                return ids, more, {}, {}
+            return ids, more, self._links_of(ids), self._scope_keys(ids) if with_scope else {}
+
+        return await asyncio.to_thread(read)
+
     def _page(self, after: int | None, first: int, search: str | None, scope: Scope | None) -> tuple[list[int], bool]:
         query = select(customers.c.id).order_by(customers.c.id).limit(first + 1)
         if after is not None:

@@ -138,6 +138,15 @@ class Loaders:
             found.update((key, known[key]) for key in keys if key in known)
         return found
 
+    def prime_links(self, found: dict[int, list[Link]], scopes: dict[int, dict[str, frozenset[str]]]) -> None:
+        """Take customers' links read with their page (:meth:`IdentityStore.page_with_links`), and their scope
+        keys where this request needs them: not asked again."""
+        for customer_id, links in found.items():
+            self.links.prime(customer_id, links)
+        if self.with_scope:
+            for customer_id, keys in scopes.items():
+                self.scope_keys.prime(customer_id, keys)
+
     async def _load_links(self, customer_ids: list[int]) -> list[list[Link]]:
         if self.with_scope:
             found, scopes = await self.identity.links_and_scope_of(customer_ids)

@@ -6,8 +6,9 @@ is built for a configuration: every other field resolves exactly as it did, at n
 costs one dict lookup in the request's :class:`~crmgraph.policy.roles.Access` (decided once for the
 request) and, when audited, one set insert. A wrapped field that reads an attribute (a contact's ``email``)
 is still read without a resolver call where the request's roles leave it clear: the walk calls the guard's
-``inline`` form, which notes the read (:mod:`crmgraph.schema.plain_fields`). Names are checked against the schema when it is built, so a
-misspelt ``Type.field`` is a configuration error at start, not a policy that silently does nothing.
+``inline`` form, which notes the read (:mod:`crmgraph.schema.plain_fields`). Names are checked against the
+schema when it is built, so a misspelt ``Type.field`` is a configuration error at start, not a policy that
+silently does nothing.
 """
 
 from __future__ import annotations

@@ -145,15 +145,21 @@ class Query:
         check_deadline()
         position = decode_position(after, WHOLE) if after else None
         search = search_term(search)
-        identity = info.context.loaders.identity
+        loaders = info.context.loaders
+        identity = loaders.identity
         access = info.context.access
         # The row scope is a condition of the same statements: the page and its count agree.
         scope = access.scope_clauses() if access is not None else None
-        page = identity.page(after=int(position[0]) if position else None, first=first, search=search, scope=scope)
+        # The customers' links come with their ids, in the same trip to a worker thread.
+        page = identity.page_with_links(after=int(position[0]) if position else None, first=first, search=search,
+                                        scope=scope, with_scope=loaders.with_scope)  # fmt: skip
         if asks_for(info, ("totalCount",)):
-            (ids, has_next), total = await asyncio.gather(page, identity.count(search=search, scope=scope))
+            (ids, has_next, links, scopes), total = await asyncio.gather(
+                page, identity.count(search=search, scope=scope)
+            )
         else:  # a list page that shows no count: no statement (and no worker-thread trip) for it
-            (ids, has_next), total = await page, 0
+            (ids, has_next, links, scopes), total = await page, 0
+        loaders.prime_links(links, scopes)
         edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
         # The rows are walked once each customer's record in its first source has answered (what a golden field
         # or the owner takes first): each row's fields then resolve at once, where otherwise each would become

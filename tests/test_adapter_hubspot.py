@@ -266,6 +266,24 @@ def test_owners_are_answered_from_one_read_of_the_owner_list(estate: Estate, db:
     assert upstream_requests(estate) == 1
 
 
+def test_an_owner_is_mapped_once_per_read_of_the_owner_list(estate: Estate, db: sqlite3.Connection) -> None:
+    """Pages ask for the same owners again and again: each is mapped into its record once per read of the list,
+    and again after the list is read anew."""
+    (owner_id,) = db.execute("SELECT id FROM owners ORDER BY id LIMIT 1").fetchone()
+    owner = str(owner_id)
+
+    async def scenario(adapter: HubSpotAdapter) -> tuple[Any, Any, Any]:
+        first = (await adapter.fetch("owner", [owner]))[0]
+        again = (await adapter.fetch("owner", [owner]))[0]
+        adapter._owners.forget()
+        return first, again, (await adapter.fetch("owner", [owner]))[0]
+
+    (first, again, reread), log = run(adapter_for(estate), scenario)
+    assert isinstance(first, OwnerRecord) and again is first
+    assert reread == first and reread is not first
+    assert [call.request for call in log.calls] == ["GET /crm/v3/owners", "GET /crm/v3/owners"]
+
+
 # --- reading by company -----------------------------------------------------------------------------
 
 

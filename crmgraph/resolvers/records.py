@@ -112,8 +112,9 @@ async def survivor(
     """
     answered = False
     failures: list[SourceError] = []
+    holding = holders_of(loaders, field) if field is not None else None
     for link in await _precedent_party_links(loaders, customer_id, order):
-        if field is not None and not loaders.adapters[link.source].may_hold("party", field):
+        if holding is not None and link.source not in holding:
             continue
         try:
             party = await loaders.by_id(link.source, "party").load(link.source_id)
@@ -220,20 +221,34 @@ def _first_holding_links(
 ) -> list[Link]:
     """Of each customer's party links (one list per customer), the first in each field's order whose source
     can hold the field: the record :func:`survivor` reads first for it (in :func:`in_precedence`'s order)."""
+    # Per field: the rank of each source that can hold it (in the field's order); the others are left out.
     ranks = [
-        (field, {source: position for position, source in enumerate(order or loaders.adapters)})
+        {source: position for position, source in enumerate(order or loaders.adapters) if source in holding}
         for field, order in fields
+        for holding in (holders_of(loaders, field),)
     ]
-    adapters = loaders.adapters
     chosen: dict[tuple[str, str], Link] = {}
     for found in link_lists:
-        parties = [link for link in found if link.entity == "party" and link.source in adapters]
-        for field, rank in ranks:
-            holders = [link for link in parties if adapters[link.source].may_hold("party", field)]
-            if holders:
-                first = min(holders, key=lambda link: (rank.get(link.source, len(rank)), link.source_id))
+        for rank in ranks:
+            first: Link | None = None
+            for link in found:
+                if link.entity != "party" or link.source not in rank:
+                    continue
+                if first is None or (rank[link.source], link.source_id) < (rank[first.source], first.source_id):
+                    first = link
+            if first is not None:
                 chosen.setdefault((first.source, first.source_id), first)
     return list(chosen.values())
+
+
+def holders_of(loaders: Loaders, field: str) -> frozenset[str]:
+    """The request's sources whose party records can hold ``field`` (worked out once per request)."""
+    key = ("holders", field)
+    found: frozenset[str] | None = loaders.derived.get(key)
+    if found is None:
+        adapters = loaders.adapters
+        found = loaders.derived[key] = frozenset(s for s in adapters if adapters[s].may_hold("party", field))
+    return found
 
 
 def foresee_people(loaders: Loaders, links: Sequence[Link]) -> None:

@@ -199,6 +199,7 @@ class HubSpotAdapter(Adapter):
         self._http: HttpSource | None = None
         # The account's owners, kept for the process (HubSpot has no batch read of owners, and few of them).
         self._owners = OwnerDirectory(_seconds_setting(source, settings, "owners_ttl_s", DEFAULT_TTL_S))
+        self._owner_records: dict[str, tuple[Raw, Record]] = {}  # owner id -> (the raw owner, its record)
 
     async def open(self) -> None:
         self._http = HttpSource(
@@ -233,8 +234,18 @@ class HubSpotAdapter(Adapter):
                 return await self._interactions(ids)
             case "owner":  # from the account's whole owner list, read once per owners_ttl_s (see owners.py)
                 found = await self._owners.lookup(list(ids), self._read_owners)
-                return _each(ids, found, lambda key, raw: self.mapping.owner(raw))
+                return _each(ids, found, self._owner_record)
         raise AdapterContractError(f"{self.kind} cannot fetch {entity}")
+
+    def _owner_record(self, owner_id: str, raw: Raw) -> Record:
+        """The owner's record, mapped once per read of the owner list (records are immutable), not once per page
+        that shows the owner."""
+        kept = self._owner_records.get(owner_id)
+        if kept is not None and kept[0] is raw:
+            return kept[1]
+        record = self.mapping.owner(raw)
+        self._owner_records[owner_id] = (raw, record)
+        return record
 
     async def _fetch_related(self, entity: str, by: str, keys: Sequence[str]) -> Sequence[RelatedResult]:
         match entity, by:

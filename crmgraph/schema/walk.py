@@ -14,10 +14,10 @@ and the document, so every request of the same document (the parser's cache hand
 shares it. Each output type is classified once per process. A list of objects whose selected fields are all
 plain (or objects of plain fields read from an attribute: an order's ``total { amount }``) is read row by row
 into its answer, without a completion per item; a row found unusual sends the list down the general path.
-The completion takes the direct route for
-the common cases (non-null, lists that are not streamed, leaves, objects without deferred parts) and hands
-everything else (abstract types, async iterables, ``@defer``/``@stream``, field middleware) to
-graphql-core's own methods, so what it answers, and every error and its path, is the same.
+The completion takes the direct route for the common cases (non-null, lists that are not streamed, leaves,
+objects without deferred parts) and hands everything else (abstract types, async iterables,
+``@defer``/``@stream``, field middleware) to graphql-core's own methods, so what it answers, and every error
+and its path, is the same.
 """
 
 from __future__ import annotations

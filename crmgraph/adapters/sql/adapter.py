@@ -442,12 +442,7 @@ class SqlAdapter(Adapter):
             return await self._fetch_joined(entity, by, keys)
         spec, table = await self._table(entity)
         column = spec.relations()[by]
-        stored, wanted = _bound_keys(spec, table, by, column, keys)
-        if not wanted:
-            return [[] for _ in keys]  # no key could be in this column: nothing to ask
-        statement = self._by_key(spec, table, column)
-        grouped = await self.db.read(spec.table, statement, {KEYS: wanted}, self._grouping(spec, column))
-        return _per_key(entity, stored, grouped)
+        return await self._lists_by_key(entity, by, keys, self._by_key(spec, table, column))
 
     async def _fetch_related_newest(
         self, entity: str, by: str, keys: Sequence[str], newest: int
@@ -463,12 +458,24 @@ class SqlAdapter(Adapter):
             self._newest_of[(entity, by)] = statement
         if statement is None:
             return await self._fetch_related(entity, by, keys)
+        return await self._lists_by_key(entity, by, keys, statement, {NEWEST: newest})
+
+    async def _lists_by_key(
+        self,
+        entity: str,
+        by: str,
+        keys: Sequence[str],
+        statement: Select[Any],
+        parameters: dict[str, Any] | None = None,
+    ) -> list[RelatedResult]:
+        """Each key's records, read by ``statement`` (with its ``KEYS`` parameter and ``parameters``)."""
+        spec, table = await self._table(entity)
         column = spec.relations()[by]
         stored, wanted = _bound_keys(spec, table, by, column, keys)
         if not wanted:
-            return [[] for _ in keys]
-        parameters = {KEYS: wanted, NEWEST: newest}
-        grouped = await self.db.read(spec.table, statement, parameters, self._grouping(spec, column))
+            return [[] for _ in keys]  # no key could be in this column: nothing to ask
+        bound = {KEYS: wanted, **(parameters or {})}
+        grouped = await self.db.read(spec.table, statement, bound, self._grouping(spec, column))
         return _per_key(entity, stored, grouped)
 
     def _grouping(self, spec: EntityMapping, key_column: str) -> Callable[[Iterable[RowMapping]], Grouped]:

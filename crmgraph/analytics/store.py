@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, create_engine, select, update
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # The tables' layout (crmgraph.analytics.tables). Raise it with any change to them: a store of another layout
 # holds only what a rebuild can read again, so its tables are dropped and re-created (empty) when opened.
 LAYOUT = 2
+# How long closing waits for reads and writes still running in worker threads (a cancelled task's thread runs
+# on): a DuckDB database refuses to close under a running statement.
+CLOSE_WAIT_S = 30.0
 # Kept outside the tables' metadata, so that code emptying "every table" never forgets which layout they are.
 _layout = Table("store_layout", MetaData(), Column("layout", Integer, nullable=False))
 
@@ -73,8 +76,21 @@ class AnalyticStore:
             self.engine, self._duckdb = _duckdb_engine(database)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
+        self._in_use = 0  # connections checked out of the pool, by any thread
+        self._returned = threading.Condition()
+        event.listen(self.engine, "checkout", self._checked_out)
+        event.listen(self.engine, "checkin", self._checked_in)
         self._ensure_layout()
         self._write_lock = threading.Lock()
+
+    def _checked_out(self, *_: Any) -> None:
+        with self._returned:
+            self._in_use += 1
+
+    def _checked_in(self, *_: Any) -> None:
+        with self._returned:
+            self._in_use -= 1
+            self._returned.notify_all()
 
     def _ensure_layout(self) -> None:
         """Tables of this version's layout: created when missing, re-created when another version left them."""
@@ -105,6 +121,10 @@ class AnalyticStore:
             return int(conn.scalar(select(store_state.c.version).where(store_state.c.name == "store")) or 0)
 
     def close(self) -> None:
+        """Closed once every connection is back: a stopped task's worker thread may still be reading or writing."""
+        with self._returned:
+            if not self._returned.wait_for(lambda: self._in_use <= 0, CLOSE_WAIT_S):
+                log.warning("reports: closing the analytic store with %d connections still in use", self._in_use)
         self.engine.dispose()
         if self._duckdb is not None:
             self._duckdb.close()

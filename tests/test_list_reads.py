@@ -326,3 +326,50 @@ def test_a_pages_links_come_with_its_ids_in_one_trip_to_the_store(
     nodes = answer["data"]["customers"]["nodes"]
     assert len(nodes) == 20 and all(node["sources"] for node in nodes)
     assert separate == []
+
+
+def test_a_page_encodes_the_ids_and_cursors_it_shows_and_no_others(
+    estate: Estate, linked_identity: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids and cursors are worked out when read: a page of names and contacts encodes none of them."""
+    import asyncio
+
+    from crmgraph.schema import customer, nodes, pagination
+    from tests.perimeter import asgi_client, graphql_body, perimeter_config
+
+    encoded = Counter[str]()
+
+    def counted(module: Any, name: str, kind: str) -> None:
+        original = getattr(module, name)
+
+        def encode(*args: Any) -> str:
+            encoded[kind] += 1
+            return str(original(*args))
+
+        monkeypatch.setattr(module, name, encode)
+
+    counted(customer, "encode_id", "customer id")
+    counted(nodes, "encode_id", "node id")
+    counted(pagination, "encode_cursor", "cursor")
+    config = perimeter_config(estate, linked_identity, cache={"ttl_s": {"default": 0.001}})
+    bare = "{ customers(first: 20) { nodes { name contacts(first: 5) { nodes { name } } } } }"
+    shown = """{ customers(first: 20) { pageInfo { endCursor } edges { cursor node {
+        id contacts(first: 5) { edges { cursor node { id } } } } } } }"""
+
+    async def asked(query: str) -> dict[str, Any]:
+        async with asgi_client(config) as client:
+            answer: dict[str, Any] = (await client.post("/graphql", json=graphql_body(query))).json()
+        assert "errors" not in answer, answer.get("errors")
+        return answer["data"]["customers"]
+
+    page = asyncio.run(asked(bare))
+    contacts = sum(len(node["contacts"]["nodes"]) for node in page["nodes"])
+    assert len(page["nodes"]) == 20 and contacts > 20 and not encoded
+    page = asyncio.run(asked(shown))
+    edges = page["edges"]
+    contact_edges = [edge for row in edges for edge in row["node"]["contacts"]["edges"]]
+    assert len(contact_edges) == contacts
+    assert encoded == {"customer id": 20, "node id": contacts, "cursor": 20 + 1 + contacts}
+    assert decode_id(edges[0]["node"]["id"], "Customer")[1] == ["1"]
+    assert page["pageInfo"]["endCursor"] == edges[-1]["cursor"]
+    assert decode_id(contact_edges[0]["node"]["id"], "Contact")

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from crmgraph.schema.plain_fields import mark_plain_fields
+from crmgraph.schema.plain_fields import PLAIN, mark_plain_fields, reads
 from crmgraph.schema.walk import PlannedWalkExecution
 
 
@@ -323,3 +323,44 @@ def walk_fixed(schema: strawberry.Schema, document: str) -> bool:
     parsed = parse(document)
     operation = parsed.definitions[0]
     return _fixed_selections(operation, {})  # type: ignore[arg-type]
+
+
+WORKED_OUT: list[str] = []
+
+
+@strawberry.type
+class Tag:
+    raw: strawberry.Private[str]
+
+    @property
+    def label_text(self) -> str:
+        WORKED_OUT.append(self.raw)
+        return self.raw.upper()
+
+    @strawberry.field
+    @reads("label_text")
+    def label(self) -> str:
+        return self.label_text
+
+
+@strawberry.type
+class TagQuery:
+    @strawberry.field
+    def tags(self) -> list[Tag]:
+        return [Tag(raw="a"), Tag(raw="b")]
+
+
+def test_a_property_a_resolver_reads_is_read_as_a_plain_field_and_only_when_asked() -> None:
+    reference = strawberry.Schema(query=TagQuery)
+    planned = strawberry.Schema(query=TagQuery, execution_context_class=PlannedWalkExecution)
+    mark_plain_fields(planned._schema)
+    field = planned._schema.get_type("Tag").fields["label"]  # type: ignore[union-attr]
+    assert getattr(field, PLAIN).attribute == "label_text"
+    WORKED_OUT.clear()
+    answer = planned.execute_sync("{ tags { __typename } }")
+    assert answer.data == {"tags": [{"__typename": "Tag"}] * 2} and WORKED_OUT == []
+    answer = planned.execute_sync("{ tags { label } }")
+    assert (
+        answer.data == reference.execute_sync("{ tags { label } }").data == {"tags": [{"label": "A"}, {"label": "B"}]}
+    )
+    assert WORKED_OUT == ["a", "b", "a", "b"]  # once per item by each schema

@@ -16,7 +16,7 @@ from crmgraph.events import Delivery, Entity
 from crmgraph.schema.event_stream import deliveries
 from crmgraph.schema.ids import decode_id, encode_id
 from crmgraph.schema.nodes import Owner
-from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position, encode_cursor
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position
 from crmgraph.schema.user_errors import UserError, UserErrorCode
 from crmgraph.workflows.assignment.acting import ASSIGNED, DEAL_OWNER_ALERT
 from crmgraph.workflows.assignment.leads import Manual
@@ -172,7 +172,7 @@ def _page(info: Info, first: int, after: str | None, state: str | None) -> tuple
 
 
 def _connection(nodes: list[T], offset: int, first: int, total: int) -> Connection[T]:
-    edges = [Edge(node=node, cursor=encode_cursor((offset + index + 1,))) for index, node in enumerate(nodes[:first])]
+    edges = [Edge(node=node, key=(offset + index + 1,)) for index, node in enumerate(nodes[:first])]
     return connection(edges, has_next=len(nodes) > first, has_previous=offset > 0, total=total)
 
 

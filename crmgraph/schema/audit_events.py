@@ -12,7 +12,7 @@ import strawberry
 from crmgraph.errors import ClientError, Forbidden
 from crmgraph.schema.ids import decode_number, encode_id
 from crmgraph.schema.nodes import Info
-from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position, encode_cursor
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position
 from crmgraph.schema.scalars import instant
 
 
@@ -71,5 +71,5 @@ async def audit_events(
                           after_id=int(position[0]) if position else None),
         asyncio.to_thread(store.count, customer=customer, since=moment),
     )  # fmt: skip
-    edges = [Edge(node=AuditEvent.of(row), cursor=encode_cursor((row["id"],))) for row in rows[:first]]
+    edges = [Edge(node=AuditEvent.of(row), key=(row["id"],)) for row in rows[:first]]
     return connection(edges, has_next=len(rows) > first, has_previous=position is not None, total=total)

@@ -14,7 +14,7 @@ from crmgraph.errors import ClientError, Forbidden
 from crmgraph.schema.customer import Customer
 from crmgraph.schema.ids import encode_id
 from crmgraph.schema.nodes import Info
-from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position, encode_cursor
+from crmgraph.schema.pagination import WHOLE, Connection, Edge, check_first, connection, decode_position
 from crmgraph.schema.user_errors import UserError, UserErrorCode
 from crmgraph.workflows.rules.runs import Run, RunStatus
 
@@ -144,5 +144,5 @@ async def automation_runs(
                           before_id=int(position[0]) if position else None),
         asyncio.to_thread(store.count, rule=rule, status=wanted),
     )  # fmt: skip
-    edges = [Edge(node=AutomationRun.of(run), cursor=encode_cursor((run.id,))) for run in found[:first]]
+    edges = [Edge(node=AutomationRun.of(run), key=(run.id,)) for run in found[:first]]
     return connection(edges, has_next=len(found) > first, has_previous=position is not None, total=total)

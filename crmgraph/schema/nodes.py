@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry.types.lazy_type import LazyType
@@ -19,6 +19,7 @@ from crmgraph.resolvers import records as read
 from crmgraph.resolvers.people import GoldenPerson
 from crmgraph.resolvers.scope import customer_in_scope
 from crmgraph.schema.ids import encode_id
+from crmgraph.schema.plain_fields import reads
 from crmgraph.schema.scalars import (
     DealStage,
     InteractionKind,
@@ -72,16 +73,37 @@ def record_version(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class _FromRecord:
+    """A node built from one record: its id wraps its type name, the record's system and the system's id.
+
+    The id is worked out when a query reads it (:func:`crmgraph.schema.plain_fields.reads`): a list page that
+    does not ask for ids encodes none, where it would encode one per contact, order and ticket.
+    """
+
+    NODE_TYPE: ClassVar[str]
+
+    @property
+    def global_id(self) -> str:
+        record: records.Record = self.record  # type: ignore[attr-defined]  # every subclass has one
+        return encode_id(self.NODE_TYPE, record.source, record.source_id)
+
+
+@reads("global_id")
+def _global_id(self: _FromRecord) -> strawberry.ID:
+    return strawberry.ID(self.global_id)
+
+
 @strawberry.type(description="A sales rep or account owner in the CRM.")
-class Owner(Node):
+class Owner(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Owner"
     record: strawberry.Private[records.OwnerRecord]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     name: str
     email: str | None
 
     @classmethod
     def of(cls, r: records.OwnerRecord) -> Owner:
-        return cls(record=r, id=strawberry.ID(encode_id("Owner", r.source, r.source_id)), name=r.name, email=r.email)
+        return cls(record=r, name=r.name, email=r.email)
 
 
 @strawberry.type(
@@ -89,11 +111,12 @@ class Owner(Node):
     "identity resolution found several records to be one person, they are one contact: its id and fields are "
     "those of its record in the first system in configured order, and `sources` lists them all."
 )
-class Contact(Node):
+class Contact(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Contact"
     record: strawberry.Private[records.PersonRecord]
     # Every record of the golden person, when the contact was read as one (customer.contacts); None: ask.
     links: strawberry.Private[list[Link] | None]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     name: str
     first_name: str | None
     last_name: str | None
@@ -105,7 +128,7 @@ class Contact(Node):
     @classmethod
     def of(cls, r: records.PersonRecord, links: list[Link] | None = None) -> Contact:
         return cls(
-            record=r, links=links, id=strawberry.ID(encode_id("Contact", r.source, r.source_id)), name=r.name,
+            record=r, links=links, name=r.name,
             first_name=r.first_name, last_name=r.last_name, email=r.email, phone=r.phone, job_title=r.job_title,
             source=_source(r),
         )  # fmt: skip
@@ -138,9 +161,10 @@ class Contact(Node):
 
 
 @strawberry.type(description="A sales opportunity in the CRM.")
-class Deal(Node):
+class Deal(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Deal"
     record: strawberry.Private[records.DealRecord]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     name: str
     stage: DealStage
     stage_label: str = strawberry.field(description="The stage as the CRM names it.")
@@ -153,7 +177,7 @@ class Deal(Node):
     @classmethod
     def of(cls, r: records.DealRecord) -> Deal:
         return cls(
-            record=r, id=strawberry.ID(encode_id("Deal", r.source, r.source_id)), name=r.name, stage=r.stage,
+            record=r, name=r.name, stage=r.stage,
             stage_label=r.stage_label, amount=Money.of(r.amount), pipeline=r.pipeline, close_date=r.close_date,
             created_at=r.created_at, source=_source(r),
         )  # fmt: skip
@@ -180,9 +204,10 @@ async def _owner(info: Info, source: str, owner_id: str | None) -> Owner | None:
 
 
 @strawberry.type(description="A CRM activity: a call, e-mail, meeting or note.")
-class Interaction(Node):
+class Interaction(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Interaction"
     record: strawberry.Private[records.InteractionRecord]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     kind: InteractionKind
     occurred_at: datetime
     title: str | None
@@ -193,7 +218,7 @@ class Interaction(Node):
     @classmethod
     def of(cls, r: records.InteractionRecord) -> Interaction:
         return cls(
-            record=r, id=strawberry.ID(encode_id("Interaction", r.source, r.source_id)), kind=r.kind,
+            record=r, kind=r.kind,
             occurred_at=r.occurred_at, title=r.title, body=r.body, direction=r.direction, source=_source(r),
         )  # fmt: skip
 
@@ -218,9 +243,10 @@ class OrderLine:
 
 
 @strawberry.type(description="A sales order in the ERP.")
-class Order(Node):
+class Order(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Order"
     record: strawberry.Private[records.OrderRecord]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     number: str = strawberry.field(description="The order number people quote.")
     placed_at: datetime
     status: OrderStatus
@@ -232,7 +258,7 @@ class Order(Node):
     @classmethod
     def of(cls, r: records.OrderRecord) -> Order:
         return cls(
-            record=r, id=strawberry.ID(encode_id("Order", r.source, r.source_id)), number=r.number,
+            record=r, number=r.number,
             placed_at=r.placed_at, status=r.status, total=Money(amount=r.total.amount, currency_code=r.total.currency),
             customer_reference=r.customer_reference, requested_delivery=r.requested_delivery, source=_source(r),
         )  # fmt: skip
@@ -257,9 +283,10 @@ class Payment:
 
 
 @strawberry.type(description="An invoice (billing document) in the ERP.")
-class Invoice(Node):
+class Invoice(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Invoice"
     record: strawberry.Private[records.InvoiceRecord]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     number: str
     issued_at: datetime
     # Null, with FORBIDDEN, for a role that may not read amounts (policy.roles.*.deny).
@@ -275,7 +302,7 @@ class Invoice(Node):
             return Money(amount=m.amount, currency_code=m.currency)
 
         return cls(
-            record=r, id=strawberry.ID(encode_id("Invoice", r.source, r.source_id)), number=r.number,
+            record=r, number=r.number,
             issued_at=r.issued_at, net=money(r.net), tax=money(r.tax), gross=money(r.gross),
             payment_terms=r.payment_terms, source=_source(r),
         )  # fmt: skip
@@ -318,9 +345,10 @@ class Comment:
 
 
 @strawberry.type(description="A support ticket.")
-class Ticket(Node):
+class Ticket(_FromRecord, Node):
+    NODE_TYPE: ClassVar[str] = "Ticket"
     record: strawberry.Private[records.TicketRecord]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(resolver=_global_id)
     number: str = strawberry.field(description="The ticket number people quote.")
     subject: str
     description: str
@@ -335,7 +363,7 @@ class Ticket(Node):
     @classmethod
     def of(cls, r: records.TicketRecord) -> Ticket:
         return cls(
-            record=r, id=strawberry.ID(encode_id("Ticket", r.source, r.source_id)), number=r.source_id,
+            record=r, number=r.source_id,
             subject=r.subject, description=r.description, status=r.status, priority=r.priority, channel=r.channel,
             tags=list(r.tags), created_at=r.created_at, updated_at=r.updated_at, source=_source(r),
         )  # fmt: skip

@@ -23,6 +23,7 @@ import strawberry
 from crmgraph.adapters.sdk.resilience import remaining
 from crmgraph.errors import ClientError, DeadlineExceeded
 from crmgraph.schema.ids import MAX_NUMBER, shown
+from crmgraph.schema.plain_fields import reads
 
 T = TypeVar("T")
 SortKey = tuple[str | int | float, ...]
@@ -34,18 +35,50 @@ NUMBER = "a number"
 TEXT = "a string"
 
 
+# A page's cursors are worked out only when a query asks for them: a list page asking for ``nodes`` alone
+# would otherwise encode one per item and two per page (hundreds per page of customers), all thrown away.
+# Each is a property that the executor reads as it reads a plain field (crmgraph.schema.plain_fields.reads).
+
+
 @strawberry.type(description="Where a page sits in the whole list (Relay).")
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    start_key: strawberry.Private[SortKey | None]  # the first item's sort key, None for an empty page
+    end_key: strawberry.Private[SortKey | None]
+
+    @property
+    def start_cursor_text(self) -> str | None:
+        return None if self.start_key is None else encode_cursor(self.start_key)
+
+    @property
+    def end_cursor_text(self) -> str | None:
+        return None if self.end_key is None else encode_cursor(self.end_key)
+
+    @strawberry.field
+    @reads("start_cursor_text")
+    def start_cursor(self) -> str | None:
+        return self.start_cursor_text
+
+    @strawberry.field
+    @reads("end_cursor_text")
+    def end_cursor(self) -> str | None:
+        return self.end_cursor_text
 
 
 @strawberry.type(description="One item of a page and the cursor to resume after it.")
 class Edge(Generic[T]):
     node: T
-    cursor: str
+    key: strawberry.Private[SortKey]  # the item's sort key, what its cursor encodes
+
+    @property
+    def cursor_text(self) -> str:
+        return encode_cursor(self.key)
+
+    @strawberry.field
+    @reads("cursor_text")
+    def cursor(self) -> str:
+        return self.cursor_text
 
 
 @strawberry.type(description="A page of a list, Relay style: `first` items `after` a cursor.")
@@ -68,8 +101,8 @@ def connection(edges: list[Edge[T]], *, has_next: bool, has_previous: bool, tota
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_key=edges[0].key if edges else None,
+            end_key=edges[-1].key if edges else None,
         ),
         total_count=total,
     )
@@ -156,5 +189,5 @@ def paginate(
         position = decode_position(after, *_kinds_of(keyed[0][0])) if keyed else decode_cursor(after)
         start = next((i for i, (key, _) in enumerate(keyed) if key > position), len(keyed))
     window = keyed[start : start + first]
-    edges = [Edge(node=wrap(item) if wrap else item, cursor=encode_cursor(key)) for key, item in window]
+    edges = [Edge(node=wrap(item) if wrap else item, key=key) for key, item in window]
     return connection(edges, has_next=start + first < len(keyed), has_previous=start > 0, total=len(keyed))

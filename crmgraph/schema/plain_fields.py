@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     GraphQLEnumType,
@@ -58,15 +58,43 @@ def mark_plain_fields(schema: GraphQLSchema) -> int:
     return marked
 
 
+READS = "crmgraph_reads"  # the attribute of a resolver function that names the property it returns
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads(attribute: str) -> Callable[[F], F]:
+    """Mark a resolver that takes only ``self`` and returns ``self.<attribute>``, a property working the value
+    out when read: the executor reads the property as it reads a plain field, and a value nobody asks for
+    (a page's cursors, say) is never worked out."""
+
+    def mark(resolver: F) -> F:
+        setattr(resolver, READS, attribute)
+        return resolver
+
+    return mark
+
+
 def read_attribute(field: Any, resolve: Any = None) -> str | None:
-    """The Python attribute a field without arguments or a resolver of its own is read from; else None.
-    ``resolve``: the field's resolver under a policy's guard, where it has one."""
-    resolve = resolve or field.resolve
-    # strawberry's resolver for a field without one of its own (a basic field) says so: _is_default.
-    if field.args or resolve is None or getattr(resolve, "_is_default", False) is not True:
+    """The Python attribute a field without arguments or a resolver of its own is read from (or the property a
+    resolver marked with :func:`reads` returns); else None. ``resolve``: the field's resolver under a policy's
+    guard, where it has one."""
+    if field.args:
         return None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if definition is None or definition.default_resolver is not getattr or definition.base_resolver is not None:
+    if definition is None:
+        return None
+    resolve = resolve or field.resolve
+    if definition.base_resolver is not None:
+        # Only where nothing wraps the resolver (a policy's guard passes its inner resolver as ``resolve``).
+        if definition.extensions or getattr(resolve, "crmgraph_wrapped", None) is not None:
+            return None
+        marked: str | None = getattr(definition.base_resolver.wrapped_func, READS, None)
+        return marked
+    # strawberry's resolver for a field without one of its own (a basic field) says so: _is_default.
+    if resolve is None or getattr(resolve, "_is_default", False) is not True:
+        return None
+    if definition.default_resolver is not getattr:
         return None
     name: str = definition.python_name
     return name

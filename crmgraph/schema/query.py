@@ -30,7 +30,6 @@ from crmgraph.schema.pagination import (
     check_first,
     connection,
     decode_position,
-    encode_cursor,
 )
 from crmgraph.schema.review import MatchKind, ReviewCandidate, review_candidate, review_queue
 from crmgraph.schema.saga_mutations import Saga, saga_by_id
@@ -160,7 +159,7 @@ class Query:
         else:  # a list page that shows no count: no statement (and no worker-thread trip) for it
             (ids, has_next, links, scopes), total = await page, 0
         loaders.prime_links(links, scopes)
-        edges = [Edge(node=Customer.of(cid), cursor=encode_cursor((cid,))) for cid in ids]
+        edges = [Edge(node=Customer.of(cid), key=(cid,)) for cid in ids]
         # The rows are walked once each customer's record in its first source has answered (what a golden field
         # or the owner takes first): each row's fields then resolve at once, where otherwise each would become
         # a task waiting for the same answers. The other reads (contacts, orders, tickets) go on meanwhile.

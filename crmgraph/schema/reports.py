@@ -48,7 +48,6 @@ from crmgraph.schema.pagination import (
     check_deadline,
     check_first,
     decode_position,
-    encode_cursor,
 )
 from crmgraph.schema.scalars import instant
 
@@ -496,7 +495,7 @@ async def report_customers(info: Info, drill_down: str, first: int, after: str |
         customer_page, store, query, first, str(position[0]) if position else None
     )
     found = await asyncio.gather(*(_customer(info, customer_id) for customer_id in ids))
-    edges = [Edge(node=c, cursor=encode_cursor((i,))) for i, c in zip(ids, found, strict=True) if c is not None]
+    edges = [Edge(node=c, key=(i,)) for i, c in zip(ids, found, strict=True) if c is not None]
     await asyncio.gather(
         prefetch_for(info, [e.node.customer_id for e in edges], "nodes"),
         prefetch_for(info, [e.node.customer_id for e in edges], "edges", "node"),
@@ -506,8 +505,8 @@ async def report_customers(info: Info, drill_down: str, first: int, after: str |
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=position is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=encode_cursor((ids[-1],)) if ids else None,
+            start_key=edges[0].key if edges else None,
+            end_key=(ids[-1],) if ids else None,
         ),
         total_count=total,
     )

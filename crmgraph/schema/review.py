@@ -25,7 +25,6 @@ from crmgraph.schema.pagination import (
     check_first,
     connection,
     decode_position,
-    encode_cursor,
 )
 from crmgraph.schema.scalars import Node, SourceLink
 
@@ -212,15 +211,12 @@ async def review_queue(
     wanted = None if kind is None else "company" if kind is MatchKind.COMPANY else "person"
     if not _reviews(info):
         return Connection(edges=[], page_info=PageInfo(has_next_page=False, has_previous_page=position is not None,
-                          start_cursor=None, end_cursor=None), total_count=0)  # fmt: skip
+                          start_key=None, end_key=None), total_count=0)  # fmt: skip
     (found, has_next), total = await asyncio.gather(
         identity_reads.review_page(
             store, wanted, first, (float(position[0]), int(position[1])) if position is not None else None
         ),
         identity_reads.review_count(store, wanted),
     )
-    edges = [
-        Edge(node=ReviewCandidate.of(c, distinct_fields(info, c.kind)), cursor=encode_cursor((c.weight, c.id)))
-        for c in found
-    ]
+    edges = [Edge(node=ReviewCandidate.of(c, distinct_fields(info, c.kind)), key=(c.weight, c.id)) for c in found]
     return connection(edges, has_next=has_next, has_previous=position is not None, total=total)

@@ -360,7 +360,8 @@ def test_a_page_encodes_the_ids_and_cursors_it_shows_and_no_others(
         async with asgi_client(config) as client:
             answer: dict[str, Any] = (await client.post("/graphql", json=graphql_body(query))).json()
         assert "errors" not in answer, answer.get("errors")
-        return answer["data"]["customers"]
+        customers: dict[str, Any] = answer["data"]["customers"]
+        return customers
 
     page = asyncio.run(asked(bare))
     contacts = sum(len(node["contacts"]["nodes"]) for node in page["nodes"])

@@ -74,6 +74,8 @@ class CacheOutcome:
     stale: int
 
 
+# One peeked hit of (source, entity): immutable, so made once per pair rather than once per hit.
+_one_hit: dict[tuple[str, str], CacheOutcome] = {}
 NOT_KEPT = object()  # peek()'s answer for a key it cannot answer at once
 
 # Called with every read's outcome; an observer must be cheap and must not raise.
@@ -127,7 +129,9 @@ class ReadThrough:
             return NOT_KEPT
         _note_hits(source, entity, 1)
         if cache_observers:
-            outcome = CacheOutcome(source, entity, 1, 0, 0)
+            outcome = _one_hit.get((source, entity))
+            if outcome is None:  # the same few per process: a 360 peeks some thirty keys
+                outcome = _one_hit[(source, entity)] = CacheOutcome(source, entity, 1, 0, 0)
             for observer in cache_observers:
                 observer(outcome)
         return None if isinstance(entry.value, _Absent) else entry.value

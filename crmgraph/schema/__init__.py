@@ -7,9 +7,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from crmgraph.observability.operations import OperationMetrics
 from crmgraph.observability.tracing import OperationTracing
@@ -23,6 +26,7 @@ from crmgraph.schema.customer import Customer
 from crmgraph.schema.deadline import RequestDeadline
 from crmgraph.schema.eager import eager_resolvers
 from crmgraph.schema.explain import UpstreamExplain
+from crmgraph.schema.extension_hooks import KnownHooksRunner
 from crmgraph.schema.field_policy import guard_fields
 from crmgraph.schema.marketing import Campaign, Lead, Segment
 from crmgraph.schema.masking import ClientFacingErrors
@@ -57,6 +61,11 @@ class _RememberedNames(NameConverter):
 
 
 class _Schema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return KnownHooksRunner(execution_context, extensions)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Strawberry logs every error with a traceback. Upstream faults and client mistakes are expected
         # and reach the client typed; unexpected ones are logged once, by masking.should_mask.

@@ -14,6 +14,7 @@ from crmgraph.resolvers import records as read
 from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema.ids import encode_id
+from crmgraph.schema.plain_fields import reads
 from crmgraph.schema.scalars import SourceLink
 
 
@@ -42,14 +43,24 @@ class TimelineEventKind(StrEnum):
     POINTS_CHANGED = "POINTS_CHANGED"
 
 
+# Worked out when a query reads it (crmgraph.schema.plain_fields.reads), not for every event of a page.
+@reads("global_id")
+def _event_id(self: TimelineEvent) -> strawberry.ID:
+    return strawberry.ID(self.global_id)
+
+
 @strawberry.type(description="One thing that happened with a customer, in any system.")
 class TimelineEvent:
-    id: strawberry.ID = strawberry.field(description="Stable id of the event (not a node id).")
+    id: strawberry.ID = strawberry.field(resolver=_event_id, description="Stable id of the event (not a node id).")
     kind: TimelineEventKind
     occurred_at: datetime
     title: str
     summary: str | None
     source: SourceLink = strawberry.field(description="The record the event comes from.")
+
+    @property
+    def global_id(self) -> str:
+        return encode_id("Event", self.kind.value, self.source.system, self.source.record_id)
 
 
 @dataclass(slots=True)  # not frozen: a timeline makes one per record of the customer and pages twenty
@@ -66,7 +77,6 @@ class _Event:
 
     def node(self) -> TimelineEvent:
         return TimelineEvent(
-            id=strawberry.ID(encode_id("Event", self.kind.value, self.record.source, self.record.source_id)),
             kind=self.kind, occurred_at=self.at, title=self.title, summary=self.summary,
             source=SourceLink(system=self.record.source, record_id=self.record.source_id),
         )  # fmt: skip

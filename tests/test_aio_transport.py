@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import sqlite3
+import zlib
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from crmgraph import __version__
 from crmgraph.adapters.sdk.aio_transport import AiohttpTransport
-from crmgraph.adapters.sdk.http import HttpSource
+from crmgraph.adapters.sdk.http import HttpSource, _plain_url
 from crmgraph.demo.wire import serving_in_thread
 from crmgraph.errors import SourceError
 from tests.conftest import Estate
@@ -149,3 +152,72 @@ def test_requests_carry_the_products_headers_and_basic_or_flow_credentials(trans
     assert basic["user-agent"] == f"crmgraph/{__version__}" and basic["accept"] == "application/json"
     assert basic["authorization"] == "Basic " + base64.b64encode(b"api@example.test/token:secret").decode()
     assert flow["x-challenge"] == "n-42" and "authorization" not in flow
+
+
+PARAMS: list[tuple[str, dict[str, Any] | None]] = [
+    ("/api/v2/search/export", {"query": "type:ticket organization_id:1 organization_id:2", "page[size]": 1000}),
+    ("/api/v2/users/show_many", {"ids": "1,2,3"}),
+    ("/echo?kept=1", None),
+    ("/echo?dropped=1", {"b": "ä ö/&=+"}),
+    ("/echo", {"t": True, "f": False, "n": None, "l": ["a", "b"], "t2": ("c",)}),
+    ("/echo", {}),
+    ("/crm/v3/owners", {"limit": 100, "after": "abc"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), PARAMS)
+def test_a_url_sent_straight_is_the_one_httpx_would_send(path: str, params: dict[str, Any] | None) -> None:
+    url = "http://127.0.0.1:8080" + path
+    assert _plain_url(url, params) == str(httpx.Request("GET", url, params=params).url)
+
+
+@pytest.mark.parametrize("path", ["/a b", "/ä", "/50%25", "/x?q=a b", "/x?q=%zz", "/x#part"])
+def test_a_url_that_needs_quoting_is_left_to_httpx(path: str) -> None:
+    assert _plain_url("http://127.0.0.1:8080" + path, None) is None
+
+
+def _coded_app() -> Starlette:
+    """Answers JSON compressed as asked (``?coding=gzip|deflate|raw-deflate``), or a corrupt gzip body, and
+    echoes the query string it got."""
+
+    async def coded(request: Request) -> Response:
+        body = orjson.dumps({"query": request.url.query, "items": list(range(50))})
+        coding = request.query_params.get("coding", "")
+        if coding == "gzip":
+            body = gzip.compress(body)
+        elif coding == "deflate":
+            body = zlib.compress(body)
+        elif coding == "raw-deflate":
+            squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+            body, coding = squeezer.compress(body) + squeezer.flush(), "deflate"
+        elif coding == "corrupt":
+            body, coding = b"\x1f\x8b not gzip at all", "gzip"
+        headers = {"Content-Encoding": coding} if coding else {}
+        return Response(body, media_type="application/json", headers=headers)
+
+    return Starlette(routes=[Route("/coded", coded, methods=["GET"])])
+
+
+@pytest.mark.parametrize("coding", ["", "gzip", "deflate", "raw-deflate", "corrupt"])
+def test_answers_sent_straight_read_as_over_httpcore(coding: str) -> None:
+    params = {"coding": coding, "query": "type:ticket organization_id:7", "page[size]": 5}
+
+    async def outcome(url: str, transport: httpx.AsyncBaseTransport | None) -> Any:
+        source = HttpSource("tickets", url, transport=transport)
+        try:
+            return await source.get_json("/coded", params=params)
+        except SourceError as error:
+            return error.code
+        finally:
+            await source.close()
+
+    async def main(url: str) -> tuple[Any, Any]:
+        return await outcome(url, None), await outcome(url, httpx.AsyncHTTPTransport())
+
+    with serving_in_thread(_coded_app()) as url:
+        straight, over_httpcore = asyncio.run(main(url))
+    assert straight == over_httpcore
+    if coding == "corrupt":
+        assert straight == "UPSTREAM_BAD_RESPONSE"
+    else:
+        assert straight["items"] == list(range(50)) and "organization_id%3A7" in straight["query"]

@@ -32,7 +32,7 @@ class RestHttp(HttpSource):
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         allow_missing: bool = False,
-    ) -> tuple[Any, httpx.Headers]:
+    ) -> tuple[Any, Mapping[str, str]]:
         """The decoded JSON answer (None for a 404 when ``allow_missing``) and the answer's headers."""
         if "://" in path and urlsplit(path)[:2] != self._origin:
             raise UpstreamBadResponse(self.source, f"a next page on another host ({urlsplit(path).netloc})")

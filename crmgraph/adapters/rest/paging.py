@@ -15,6 +15,7 @@ none       one call                                                  the first
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ def ask(paging: Paging, position: str | None, size: int, source: str) -> PageAsk
 
 
 def following(
-    paging: Paging, position: str | None, size: int, body: Any, headers: httpx.Headers, count: int
+    paging: Paging, position: str | None, size: int, body: Any, headers: Mapping[str, str], count: int
 ) -> str | None:
     """The position of the page after this one, or None when this one was the last."""
     if paging.style == "none":

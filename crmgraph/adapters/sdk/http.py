@@ -8,14 +8,16 @@ reset connections, timeouts, 429, 5xx, HTML error pages, truncated or invalid JS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
 from crmgraph import __version__
-from crmgraph.adapters.sdk.aio_transport import AiohttpTransport
+from crmgraph.adapters.sdk.aio_transport import AiohttpTransport, Answer
 from crmgraph.adapters.sdk.calls import trace_headers, upstream_call
 from crmgraph.adapters.sdk.resilience import TransientBadResponse, remaining, round_trip_permit
 from crmgraph.errors import (
@@ -48,7 +50,37 @@ def _prepare_auth(auth: httpx.Auth | tuple[str, str] | None) -> tuple[httpx.Auth
     return auth, {}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+# A URL (before its query) of characters that need no quoting: sent as it is. Anything else (a space, a
+# non-ASCII letter, a "%") goes through httpx, which quotes it.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9/._~!$&'()*+,;=:@-]*)?")
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@?-]*")
+
+
+def _plain_url(url: str, params: Mapping[str, Any] | None) -> str | None:
+    """``url`` with ``params`` as its query, spelled as httpx spells it (``params`` replace a query the URL
+    had, as with httpx); None when the URL needs quoting, which httpx then does."""
+    if params is not None:
+        url = url.partition("?")[0]
+    head, _, query = url.partition("?")
+    if _PLAIN_URL.fullmatch(head) is None or (query and _PLAIN_QUERY.fullmatch(query) is None):
+        return None
+    if not params:
+        return url
+    items = [(str(key), _query_value(item)) for key, value in params.items()
+             for item in (value if isinstance(value, list | tuple) else (value,))]  # fmt: skip
+    return f"{url}?{urlencode(items)}"
+
+
+def _query_value(value: Any) -> str:
+    # httpx's spelling of a query value: JSON-like booleans, an empty string for None.
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+def _retry_after(response: httpx.Response | Answer) -> float | None:
     value = response.headers.get("Retry-After")
     try:
         return float(value) if value is not None else None
@@ -56,7 +88,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP-date; rare for APIs, and waiting "a bit" is the safe reading
 
 
-def _upstream_message(response: httpx.Response) -> str:
+def _upstream_message(response: httpx.Response | Answer) -> str:
     """The upstream's own words when it gave some (HubSpot ``message``, Zendesk ``description``)."""
     try:
         body = orjson.loads(response.content)
@@ -97,6 +129,11 @@ class HttpSource:
         self.transport = transport if transport is not None else AiohttpTransport(max_connections)
         self._auth_flow, auth_headers = _prepare_auth(auth)
         self._headers = {**DEFAULT_HEADERS, **(headers or {}), **auth_headers}
+        # Requests go to aiohttp directly when nothing needs httpx's request object (no auth flow, a plain
+        # URL): building one checks every character of the URL, 130-180 µs for a search with 50 ids.
+        self._direct: AiohttpTransport | None = None
+        if isinstance(self.transport, AiohttpTransport) and self._auth_flow is None:
+            self._direct = self.transport
 
     async def close(self) -> None:
         await self.transport.aclose()
@@ -140,7 +177,7 @@ class HttpSource:
         params: Mapping[str, Any] | None,
         body: Any,
         extra: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx.Response | Answer:
         headers = self._headers | dict(extra or {})
         content = None
         if body is not None:
@@ -148,16 +185,17 @@ class HttpSource:
             headers = headers | {"Content-Type": "application/json"}
         if traced := trace_headers():
             headers = headers | traced  # W3C trace context: the system's own traces join the request's
-        request = httpx.Request(
-            method,
-            path if "://" in path else self.base_url + path,
-            params=params,
-            headers=headers,
-            content=content,
-            extensions={"timeout": self._timeout().as_dict()},
-        )
+        url = path if "://" in path else self.base_url + path
         try:
+            if self._direct is not None and (plain := _plain_url(url, params)) is not None:
+                return await self._direct.exchange(method, plain, headers, content, self._timeout().as_dict())
+            request = httpx.Request(
+                method, url, params=params, headers=headers, content=content,
+                extensions={"timeout": self._timeout().as_dict()},
+            )  # fmt: skip
             return await self._exchange(request)
+        except httpx.DecodingError as exc:
+            raise UpstreamBadResponse(self.source, f"answered a body that could not be decoded ({exc})") from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source, f"no answer in time to {method} {path}") from exc
         except httpx.RemoteProtocolError as exc:
@@ -214,7 +252,7 @@ class HttpSource:
             pool=cut(configured.pool),
         )
 
-    def _decode(self, response: httpx.Response, allow_missing: bool) -> Any:
+    def _decode(self, response: httpx.Response | Answer, allow_missing: bool) -> Any:
         status = response.status_code
         if status == 404 and allow_missing:
             return None

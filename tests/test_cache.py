@@ -130,3 +130,45 @@ def test_a_stale_entry_is_not_served_while_the_source_answers(cache_config: Cach
         assert adapter.asked == [["1"], ["1"]] and stale.served == []
 
     run(cache_config, scenario)
+
+
+class CountedLookups:
+    """Wraps a backend and counts its ``multi_get`` calls."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.lookups = 0
+
+    async def multi_get(self, keys: list[str]) -> list[Any]:
+        self.lookups += 1
+        return list(await self.backend.multi_get(keys))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+
+def test_an_entity_kept_for_no_time_is_not_looked_up_and_concurrent_reads_still_share(
+    cache_config: CacheConfig,
+) -> None:
+    config = cache_config.model_copy(update={"ttl_s": {"default": 30, "party": 0}})
+
+    async def main() -> None:
+        backend = open_backend(config)
+        counted = CountedLookups(backend)
+        cache = ReadThrough(counted, config.ttl_for, config.stale_for)  # type: ignore[arg-type]
+        adapter = Counting("crm", {"resilience": {"retries": 0}})
+        try:
+            adapter.gate = asyncio.Event()
+            first = asyncio.create_task(cache.fetch(adapter, "party", ["1", "2"]))
+            await asyncio.sleep(0.05)
+            second = asyncio.create_task(cache.fetch(adapter, "party", ["2"]))
+            await asyncio.sleep(0.05)
+            adapter.gate.set()
+            a, b = await asyncio.gather(first, second)
+            assert a[1] == b[0] and adapter.asked == [["1", "2"]], "key 2 read once for both"
+            await cache.fetch(adapter, "party", ["1"])
+            assert adapter.asked == [["1", "2"], ["1"]] and counted.lookups == 0
+        finally:
+            await close_backend(backend)
+
+    asyncio.run(main())

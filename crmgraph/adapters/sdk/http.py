@@ -109,6 +109,9 @@ class HttpSource:
     Requests go straight to an httpx transport (aiohttp underneath by default, see ``aio_transport``)
     rather than through ``httpx.AsyncClient``: an API client needs none of the client's cookie jar,
     redirect loop or URL merging, and those cost about as much CPU per call as the transport itself.
+    With the default transport and no auth flow, a request whose URL needs no quoting skips httpx's
+    request and response objects too (:meth:`AiohttpTransport.exchange`); the answer and the faults read
+    the same either way.
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Two checkouts of crmgraph served side by side over one estate, their requests alternated: before/after.
 
-    .venv/bin/python bench/side_by_side.py --before /tmp/before [--after .] [--cache-ttl 0] \
+    .venv/bin/python bench/side_by_side.py --before /tmp/before [--after .] [--cache-ttl 0 | --latency-ms 20] \
         [--rounds 20] [--block 10]
 
 On a machine whose speed wanders by a fifth from one minute to the next, two benchmark runs a minute
@@ -9,11 +9,12 @@ own (``--before`` and ``--after`` are source trees: a ``git worktree`` of the ea
 the same demo estate and identity store, and one client asks each page of one, then of the other, in
 blocks of ``--block`` requests for ``--rounds`` rounds, the order of the two swapped every round.
 
-With ``--cache-ttl 0`` (the default) the pages are the list pages of ``bench/peer_queries.py``, cache off,
-0 ms upstreams (300 customers); with a TTL, the customer-360 query of ``bench/customer360.py`` over 40
-customers active everywhere (2,000 customers), warm: every answer comes from the cache, as that benchmark's
-warm figure. Prints, per page and checkout, the p50 of the wall clock and the facade process's CPU time per
-request (its event loop and its worker threads).
+With ``--cache-ttl 0`` (the default) the pages are the list pages of ``bench/peer_queries.py``, cache off
+(300 customers), with ``--latency-ms`` on every CRM and ticket call and every ERP statement (0: the
+facade's CPU sets the time; 20: ``bench/cold_list.py``'s cold pages). With a TTL, the customer-360 query
+of ``bench/customer360.py`` over 40 customers active everywhere (2,000 customers), warm: every answer comes
+from the cache, as that benchmark's warm figure. Prints, per page and checkout, the p50 of the wall clock
+and the facade process's CPU time per request (its event loop and its worker threads).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from common import LeanClient, active_customers, estate_processors, global_id, linked_store, seeded_layout
 from customer360 import QUERY as CUSTOMER_360
 from customer360 import config_for
+from peer import set_latency
 from peer_gateway import wait_until_answering
 from peer_queries import LIST_CONTACTS, LIST_FULL, LIST_OWNER
 from served_cpu import cpu_ms
@@ -54,10 +56,17 @@ with serving(build_app(config_for(urls, sys.argv[2], float(sys.argv[4]))), port=
 
 
 @contextmanager
-def served(tree: Path, urls_file: Path, identity_url: str, port: int, ttl: float, log: Path) -> Iterator[int]:
-    """The facade of the source tree ``tree`` on ``port``, in a process of its own; yields its pid."""
+def served(
+    tree: Path, urls_file: Path, identity_url: str, port: int, ttl: float, latency_ms: float, log: Path
+) -> Iterator[int]:
+    """The facade of the source tree ``tree`` on ``port``, in a process of its own; yields its pid. Cache off,
+    it is the tree's own ``bench/peer_facade.py`` (which delays each ERP statement by ``latency_ms``)."""
     env = os.environ | {"PYTHONPATH": f"{tree}:{tree / 'bench'}"}
     command = [sys.executable, "-c", SERVE, str(urls_file), identity_url, str(port), str(ttl)]
+    if not ttl:
+        script = str(tree / "bench" / "peer_facade.py")
+        command = [sys.executable, script, "--urls", str(urls_file), "--identity-url", identity_url,
+                   "--port", str(port), "--erp-latency-ms", str(latency_ms)]  # fmt: skip
     # Run in the tree: `python -c` puts the working directory first on the import path, before PYTHONPATH.
     with (
         log.open("ab") as sink,
@@ -87,13 +96,16 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="source tree of the earlier checkout")
     parser.add_argument("--after", type=Path, default=Path("."), help="source tree of the later checkout")
     parser.add_argument("--cache-ttl", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="per upstream call, cache off: cold pages")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--block", type=int, default=10, help="requests in a row to one checkout")
     parser.add_argument("--port-base", type=int, default=18740)
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args()
 
-    ttl = args.cache_ttl
+    ttl, latency = args.cache_ttl, args.latency_ms
+    if ttl and latency:
+        raise SystemExit("--latency-ms is for the cold pages: leave --cache-ttl at 0")
     customers = 2000 if ttl else 300
     data_dir = args.data_dir or Path(f"var/bench-side-by-side-{customers}")
     layout = seeded_layout(data_dir, customers)
@@ -103,10 +115,15 @@ def main() -> None:
         asked = pages(ttl, identity_url, urls)
         urls_file = layout.root.resolve() / "side-by-side-urls.json"
         urls_file.write_text(json.dumps(urls))
+        set_latency(urls, latency)  # the CRM's and the ticket system's; the facades delay ERP statements
         logs = layout.root
         with (
-            served(trees["before"], urls_file, identity_url, args.port_base, ttl, logs / "before.log") as before,
-            served(trees["after"], urls_file, identity_url, args.port_base + 1, ttl, logs / "after.log") as after,
+            served(
+                trees["before"], urls_file, identity_url, args.port_base, ttl, latency, logs / "before.log"
+            ) as before,
+            served(
+                trees["after"], urls_file, identity_url, args.port_base + 1, ttl, latency, logs / "after.log"
+            ) as after,
         ):
             pids = {"before": before, "after": after}
             clients = {side: LeanClient(f"http://127.0.0.1:{args.port_base + i}") for i, side in enumerate(trees)}
@@ -132,7 +149,7 @@ def main() -> None:
             finally:
                 for client in clients.values():
                     client.close()
-    what = f"cache on (TTL {ttl:g} s), warm" if ttl else "cache off, 0 ms upstreams"
+    what = f"cache on (TTL {ttl:g} s), warm" if ttl else f"cache off, {latency:g} ms per upstream call"
     print(f"{what}; {args.rounds} rounds of {args.block} requests a page to each checkout, alternating")
     print(f"before: {trees['before']}; after: {trees['after']}")
     print("| page | p50 ms, before | p50 ms, after | CPU ms per request, before | CPU ms per request, after |")

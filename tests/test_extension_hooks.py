@@ -12,7 +12,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
-from crmgraph.schema.extension_hooks import KnownHooksRunner
+from crmgraph.schema.extension_hooks import KnownHooksRunner, _hooks
 
 LOG: list[str] = []
 
@@ -86,6 +86,8 @@ def test_every_kind_of_hook_runs_as_strawberry_runs_it() -> None:
         expected = _run(strawberry.Schema, document)
         assert expected[0], "the extensions ran"
         assert _run(KnownHooksSchema, document) == expected, document
+    # The runner found the hooks by class, once: strawberry's own runner keeps no such table.
+    assert _hooks[(Generators, "on_operation")] is not None and _hooks[(Callables, "on_operation")] is None
     log, answer = _run(KnownHooksSchema, '{ greeting(name: "ada") }')
     assert answer[0] == {"greeting": "hello ada"} and answer[2] == {"callables": len(log)}
     assert log[0] == "operation in" and log[-1] == "operation out (ExecutionResult)"

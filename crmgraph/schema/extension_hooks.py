@@ -85,32 +85,29 @@ def _bind(manager: Any, extensions: list[SchemaExtension]) -> None:
     manager.hooks = hooks
 
 
-class _Operation(OperationContextManager):
+class _KnownHooks:
+    """Fills a strawberry context manager's hooks from the per-class table instead of looking each up."""
+
     __slots__ = ()
 
     def __init__(self, extensions: list[SchemaExtension]) -> None:
         _bind(self, extensions)
 
 
-class _Validation(ValidationContextManager):
+class _Operation(_KnownHooks, OperationContextManager):
     __slots__ = ()
 
-    def __init__(self, extensions: list[SchemaExtension]) -> None:
-        _bind(self, extensions)
 
-
-class _Parsing(ParsingContextManager):
+class _Validation(_KnownHooks, ValidationContextManager):
     __slots__ = ()
 
-    def __init__(self, extensions: list[SchemaExtension]) -> None:
-        _bind(self, extensions)
 
-
-class _Executing(ExecutingContextManager):
+class _Parsing(_KnownHooks, ParsingContextManager):
     __slots__ = ()
 
-    def __init__(self, extensions: list[SchemaExtension]) -> None:
-        _bind(self, extensions)
+
+class _Executing(_KnownHooks, ExecutingContextManager):
+    __slots__ = ()
 
 
 class KnownHooksRunner(SchemaExtensionsRunner):

@@ -40,10 +40,10 @@ from crmgraph.schema.nodes import (
     Ticket,
     _owner,
     invoice_payments,
+    read_global_id,
     record_version,
 )
 from crmgraph.schema.pagination import Connection, paginate
-from crmgraph.schema.plain_fields import reads
 from crmgraph.schema.provenance import GRAPH_NAMES, FieldProvenance
 from crmgraph.schema.scalars import DealStage, Money, Node, OrderStatus, SourceLink, TicketStatus, instant
 from crmgraph.schema.timeline import TimelineEvent, customer_events
@@ -179,19 +179,14 @@ async def prefetch_for(
         await read.settle_reads(started.own)
 
 
-# Worked out when a query reads it (crmgraph.schema.plain_fields.reads), not for every customer of a page.
-@reads("global_id")
-def _customer_id(self: Customer) -> strawberry.ID:
-    return strawberry.ID(self.global_id)
-
-
 @strawberry.type(
     description="A customer: one company as known across the CRM, the ERP and the ticket system. "
     "Fields come live from those systems; one that fails nulls only the fields it backs."
 )
 class Customer(Node):
     customer_id: strawberry.Private[int]
-    id: strawberry.ID = strawberry.field(resolver=_customer_id, description="Opaque, stable id.")
+    # Worked out when a query reads it, not for every customer of a page.
+    id: strawberry.ID = strawberry.field(resolver=read_global_id, description="Opaque, stable id.")
 
     @property
     def global_id(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 from strawberry.types.lazy_type import LazyType
@@ -89,7 +89,8 @@ class _FromRecord:
 
 
 @reads("global_id")
-def _global_id(self: _FromRecord) -> strawberry.ID:
+def read_global_id(self: Any) -> strawberry.ID:
+    """An ``id`` field's resolver: the object's ``global_id`` property, worked out when a query asks for it."""
     return strawberry.ID(self.global_id)
 
 
@@ -97,7 +98,7 @@ def _global_id(self: _FromRecord) -> strawberry.ID:
 class Owner(_FromRecord, Node):
     NODE_TYPE: ClassVar[str] = "Owner"
     record: strawberry.Private[records.OwnerRecord]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     name: str
     email: str | None
 
@@ -116,7 +117,7 @@ class Contact(_FromRecord, Node):
     record: strawberry.Private[records.PersonRecord]
     # Every record of the golden person, when the contact was read as one (customer.contacts); None: ask.
     links: strawberry.Private[list[Link] | None]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     name: str
     first_name: str | None
     last_name: str | None
@@ -164,7 +165,7 @@ class Contact(_FromRecord, Node):
 class Deal(_FromRecord, Node):
     NODE_TYPE: ClassVar[str] = "Deal"
     record: strawberry.Private[records.DealRecord]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     name: str
     stage: DealStage
     stage_label: str = strawberry.field(description="The stage as the CRM names it.")
@@ -207,7 +208,7 @@ async def _owner(info: Info, source: str, owner_id: str | None) -> Owner | None:
 class Interaction(_FromRecord, Node):
     NODE_TYPE: ClassVar[str] = "Interaction"
     record: strawberry.Private[records.InteractionRecord]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     kind: InteractionKind
     occurred_at: datetime
     title: str | None
@@ -246,7 +247,7 @@ class OrderLine:
 class Order(_FromRecord, Node):
     NODE_TYPE: ClassVar[str] = "Order"
     record: strawberry.Private[records.OrderRecord]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     number: str = strawberry.field(description="The order number people quote.")
     placed_at: datetime
     status: OrderStatus
@@ -286,7 +287,7 @@ class Payment:
 class Invoice(_FromRecord, Node):
     NODE_TYPE: ClassVar[str] = "Invoice"
     record: strawberry.Private[records.InvoiceRecord]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     number: str
     issued_at: datetime
     # Null, with FORBIDDEN, for a role that may not read amounts (policy.roles.*.deny).
@@ -348,7 +349,7 @@ class Comment:
 class Ticket(_FromRecord, Node):
     NODE_TYPE: ClassVar[str] = "Ticket"
     record: strawberry.Private[records.TicketRecord]
-    id: strawberry.ID = strawberry.field(resolver=_global_id)
+    id: strawberry.ID = strawberry.field(resolver=read_global_id)
     number: str = strawberry.field(description="The ticket number people quote.")
     subject: str
     description: str

@@ -14,7 +14,7 @@ from crmgraph.resolvers import records as read
 from crmgraph.resolvers.eager import gathered
 from crmgraph.resolvers.loaders import Loaders
 from crmgraph.schema.ids import encode_id
-from crmgraph.schema.plain_fields import reads
+from crmgraph.schema.nodes import read_global_id
 from crmgraph.schema.scalars import SourceLink
 
 
@@ -43,15 +43,10 @@ class TimelineEventKind(StrEnum):
     POINTS_CHANGED = "POINTS_CHANGED"
 
 
-# Worked out when a query reads it (crmgraph.schema.plain_fields.reads), not for every event of a page.
-@reads("global_id")
-def _event_id(self: TimelineEvent) -> strawberry.ID:
-    return strawberry.ID(self.global_id)
-
-
 @strawberry.type(description="One thing that happened with a customer, in any system.")
 class TimelineEvent:
-    id: strawberry.ID = strawberry.field(resolver=_event_id, description="Stable id of the event (not a node id).")
+    # Worked out when a query reads it, not for every event of a page.
+    id: strawberry.ID = strawberry.field(resolver=read_global_id, description="Stable id of the event (not a node id).")
     kind: TimelineEventKind
     occurred_at: datetime
     title: str

@@ -75,8 +75,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def exchange(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, limits: Mapping[str, float | None]
     ) -> Answer:
-        """One request without httpx's request and response objects (see :class:`~crmgraph.adapters.sdk.http.
-        HttpSource`): ``url`` already quoted. Faults raise the httpx exceptions the table above names."""
+        """One request without httpx's request and response objects (``HttpSource``'s path for a plain URL):
+        ``url`` is already quoted. Faults raise the httpx exceptions the table above names."""
         status, headers_read, content, reason = await self._read(
             method, url, headers, body, limits, None, decompress=True
         )

@@ -215,7 +215,7 @@ class ReadThrough:
         unique = list(dict.fromkeys(keys))
         names = {key: cache_key(source, entity, by, key) for key in unique}
         # An entity kept for no time (TTL 0, the cache off) is never stored (_store): nothing to look up.
-        kept = unique and self.ttl_for(entity) > 0
+        kept = bool(unique) and self.ttl_for(entity) > 0
         cached = await self.backend.multi_get(list(names.values())) if kept else [None] * len(unique)
         now = self.clock()
         answers: dict[str, Any] = {}

@@ -141,7 +141,9 @@ async def measure(caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int) -
         loop.set_task_factory(None)
 
 
-async def profile(caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int, top: int) -> str:
+async def profile(
+    caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int, top: int, dump: Path | None = None
+) -> str:
     # The main thread's CPU time, not the wall clock: waits on the estate and on the ERP's driver threads
     # (the GIL) would otherwise be charged to whatever function was running when they began.
     profiler = cProfile.Profile(time.thread_time)
@@ -150,6 +152,8 @@ async def profile(caller: AsgiCaller, bodies: list[dict[str, Any]], runs: int, t
         for body in bodies:
             await caller.post(body)
     profiler.disable()
+    if dump is not None:
+        profiler.dump_stats(dump)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative")
     stats.print_stats(top)
@@ -228,6 +232,7 @@ def main() -> None:
     parser.add_argument("--profile-runs", type=int, default=10)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--data-dir", type=Path, default=Path("var/bench-peer"))
+    parser.add_argument("--dump-profiles", type=Path, help="a directory to write each query's raw cProfile data to")
     args = parser.parse_args()
 
     layout = seeded_layout(args.data_dir, args.customers)
@@ -254,7 +259,11 @@ def main() -> None:
                     await measure(caller, bodies, 2)  # warm: imports, the parser's and validator's caches
                     seconds, fields, tasks, each = await measure(caller, bodies, args.runs)
                     rows.append((name, seconds, fields, args.runs * len(bodies), tasks, each))
-                    profiles[name] = await profile(caller, bodies, args.profile_runs, args.top)
+                    dump = None
+                    if args.dump_profiles is not None:
+                        args.dump_profiles.mkdir(parents=True, exist_ok=True)
+                        dump = args.dump_profiles / f"{'list' if name.startswith('customers') else '360'}.prof"
+                    profiles[name] = await profile(caller, bodies, args.profile_runs, args.top, dump)
 
         asyncio.run(facade())
         schema = app.router.routes[0].app.schema  # type: ignore[attr-defined]  # the GraphQLApp's

@@ -144,7 +144,7 @@ def build_app(config: Config, graphiql_headers: Mapping[str, str] | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        identity = IdentityStore(config.identity.url)
+        identity = IdentityStore(config.identity.url, config.identity.remembered_customers)
         idempotency = IdempotencyStore(config.identity.url)
         deliveries = DeliveryLog(config.identity.url)
         feed_positions = FeedPositions(config.identity.url)

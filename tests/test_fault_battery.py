@@ -208,12 +208,14 @@ def test_a_ticket_system_slower_than_its_timeout_nulls_tickets_without_waiting_f
     estate.faults("tickets", latency_ms=2000, seed=4)
     estate.reset("tickets")
     with serve_facade(config) as facade:
-        started = time.monotonic()
         result = facade.query(CUSTOMER_360, {"id": everywhere}, explain=True)
-        took = time.monotonic() - started
-    tickets_calls = [c["request"] for c in result.pop("extensions")["upstream"]["calls"] if c["source"] == "tickets"]
+    calls = [c for c in result.pop("extensions")["upstream"]["calls"] if c["source"] == "tickets"]
     _assert_only_tickets_failed(result, healthy, "UPSTREAM_TIMEOUT")
-    assert took < 1.0, f"took {took:.2f} s: it waited for the 2 s upstream instead of giving up at 0.5 s"
+    # The facade's own account of each call, not the request's wall clock: a fresh facade's first request
+    # on a loaded machine may spend a while elsewhere (the test suite's other processes share it).
+    slowest = max(c["ms"] for c in calls)
+    assert 450 <= slowest < 1000, f"a tickets call took {slowest} ms: it waited for the 2 s upstream, not 0.5 s"
+    tickets_calls = [c["request"] for c in calls]
     assert len(tickets_calls) == len(set(tickets_calls)), f"a timed-out request was sent again: {tickets_calls}"
 
 

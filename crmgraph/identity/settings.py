@@ -262,6 +262,12 @@ class IdentityConfig(_Strict):
     """
 
     url: str = Field("sqlite:///var/identity.sqlite", description="SQLAlchemy URL of the identity store.")
+    remembered_customers: int = Field(
+        10_000,
+        ge=0,
+        description="How many customers' links the facade keeps in memory, exact across processes (SQLite "
+        "stores only; 0 for none): a request then reads them without a trip to the store.",
+    )
     companies: MatchSettings = Field(default_factory=lambda: DEFAULT_COMPANIES)
     persons: MatchSettings = Field(default_factory=lambda: DEFAULT_PERSONS)
     survivorship: Survivorship = Field(default_factory=Survivorship)

@@ -15,16 +15,32 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, false, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
 from crmgraph.adapters.sdk.calls import upstream_call
 from crmgraph.identity import normalize as norm
+from crmgraph.identity.remembered_links import RememberedLinks
 from crmgraph.identity.tables import aliases, customers, links, match_keys, metadata, person_links, persons
 from crmgraph.sqlite_memory import limit_page_cache
 
 T = TypeVar("T")
+V = TypeVar("V")
+ScopesOf = dict[int, dict[str, frozenset[str]]]  # scope keys by customer
 
 SourceRecord = tuple[str, str]  # (source, source_id)
 
@@ -85,12 +101,17 @@ def _engine(url: str) -> Engine:
 class IdentityStore:
     SOURCE = "identity"  # how the store appears in the upstream call log
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, remember: int = 0) -> None:
+        """``remember``: how many customers' links (and scope keys) to keep in memory, exact across
+        processes (:mod:`crmgraph.identity.remembered_links`); SQLite stores only, 0 for none."""
         self.url = url
         self.engine = _engine(url)
+        self.remembered = RememberedLinks(self.engine, remember)
 
     def create(self) -> None:
         metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            RememberedLinks.install(conn)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,12 +119,34 @@ class IdentityStore:
     # --- request-time reads (async, batched) ---------------------------------------------------------
 
     async def links_of(self, customer_ids: Sequence[int]) -> dict[int, list[Link]]:
-        """The source records of many customers, in one statement."""
-        return await asyncio.to_thread(self._links_of, list(customer_ids))
+        """The source records of many customers, in one statement (none when all are remembered)."""
+        ids = list(customer_ids)
+        look = self.remembered.look()
+        known = self.remembered.links(ids, look)
+        if known is not None:
+            return known
+        generation, found, _ = await asyncio.to_thread(self._read_links, ids, False)
+        self.remembered.absorb(look, generation, _every(ids, found, ()))
+        return found
 
-    def _links_of(self, customer_ids: list[int]) -> dict[int, list[Link]]:
+    def _read_links(
+        self, customer_ids: list[int], with_scope: bool
+    ) -> tuple[int | None, dict[int, list[Link]], dict[int, dict[str, frozenset[str]]]]:
+        """The store's generation, then the customers' links (and scope keys): what the memory labels."""
+        with self.engine.connect() as conn:
+            generation = self.remembered.generation(conn)
+            # Remembered links the generation vouches for are not read again: after a commit elsewhere in the
+            # store (the audit trail's), the generation alone tells that they still hold.
+            found = self.remembered.links_at(generation, customer_ids)
+            unknown = [customer_id for customer_id in customer_ids if customer_id not in found]
+            if unknown:
+                found.update(self._links_in(conn, unknown))
+            scopes = self._scope_keys_in(conn, customer_ids) if with_scope else {}
+        return generation, found, scopes
+
+    def _links_in(self, conn: Connection, customer_ids: list[int]) -> dict[int, list[Link]]:
         found: defaultdict[int, list[Link]] = defaultdict(list)
-        with upstream_call(self.SOURCE, "SELECT links by customer"), self.engine.connect() as conn:
+        with upstream_call(self.SOURCE, "SELECT links by customer"):
             rows = conn.execute(_LINKS_OF_CUSTOMERS, {"customer_ids": customer_ids}).all()
         # Every request reads a page's links (hundreds of rows): rows are taken as tuples in the statement's
         # column order, which is Link's field order, and not as mappings (a key view built per row).
@@ -117,7 +160,13 @@ class IdentityStore:
         """:meth:`links_of` and :meth:`scope_keys` in one trip to a worker thread (a scoped principal needs
         both for every customer it reaches)."""
         ids = list(customer_ids)
-        return await asyncio.to_thread(lambda: (self._links_of(ids), self._scope_keys(ids)))
+        look = self.remembered.look()
+        known, known_scopes = self.remembered.links(ids, look), self.remembered.scopes(ids, look)
+        if known is not None and known_scopes is not None:
+            return known, known_scopes
+        generation, found, scopes = await asyncio.to_thread(self._read_links, ids, True)
+        self.remembered.absorb(look, generation, _every(ids, found, ()), _every(ids, scopes, {}))
+        return found, scopes
 
     async def customers_of(self, entity: str, records: Sequence[SourceRecord]) -> dict[SourceRecord, int]:
         """The customer of each source record (``entity`` is ``party``), one statement per source."""
@@ -157,15 +206,30 @@ class IdentityStore:
         """:meth:`page`, and the links of its customers (with ``with_scope``, their scope keys too) in the same
         trip to a worker thread: a list page reads them right after its ids."""
 
-        def read() -> tuple[list[int], bool, dict[int, list[Link]], dict[int, dict[str, frozenset[str]]]]:
-            ids, more = self._page(after, first, search, scope)
-            if not ids:
-                return ids, more, {}, {}
-            return ids, more, self._links_of(ids), self._scope_keys(ids) if with_scope else {}
+        def read() -> tuple[int | None, list[int], bool, dict[int, list[Link]], list[int], ScopesOf]:
+            with self.engine.connect() as conn:
+                generation = self.remembered.generation(conn)
+                ids, more = self._page_in(conn, after, first, search, scope)
+                if not ids:
+                    return generation, ids, more, {}, [], {}
+                found = self.remembered.links_at(generation, ids)  # the page's rows are often known
+                unknown = [customer_id for customer_id in ids if customer_id not in found]
+                if unknown:
+                    found.update(self._links_in(conn, unknown))
+                return generation, ids, more, found, unknown, self._scope_keys_in(conn, ids) if with_scope else {}
 
-        return await asyncio.to_thread(read)
+        look = self.remembered.look()
+        generation, ids, more, found, unknown, scopes = await asyncio.to_thread(read)
+        self.remembered.absorb(look, generation, _every(unknown, found, ()))
+        return ids, more, found, scopes
 
     def _page(self, after: int | None, first: int, search: str | None, scope: Scope | None) -> tuple[list[int], bool]:
+        with self.engine.connect() as conn:
+            return self._page_in(conn, after, first, search, scope)
+
+    def _page_in(
+        self, conn: Connection, after: int | None, first: int, search: str | None, scope: Scope | None
+    ) -> tuple[list[int], bool]:
         query = select(customers.c.id).order_by(customers.c.id).limit(first + 1)
         if after is not None:
             query = query.where(customers.c.id > after)
@@ -173,7 +237,7 @@ class IdentityStore:
             query = query.where(customers.c.id.in_(self._matching(search)))
         if scope is not None:
             query = query.where(self._admitted(scope))
-        with upstream_call(self.SOURCE, "SELECT customer page"), self.engine.connect() as conn:
+        with upstream_call(self.SOURCE, "SELECT customer page"):
             ids = list(conn.scalars(query))
         return ids[:first], len(ids) > first
 
@@ -208,11 +272,23 @@ class IdentityStore:
 
     async def scope_keys(self, customer_ids: Sequence[int]) -> dict[int, dict[str, frozenset[str]]]:
         """For each customer: the values a row scope tests (owners, countries), by kind."""
-        return await asyncio.to_thread(self._scope_keys, list(customer_ids))
+        ids = list(customer_ids)
+        look = self.remembered.look()
+        known = self.remembered.scopes(ids, look)
+        if known is not None:
+            return known
 
-    def _scope_keys(self, customer_ids: list[int]) -> dict[int, dict[str, frozenset[str]]]:
+        def read() -> tuple[int | None, ScopesOf]:
+            with self.engine.connect() as conn:
+                return self.remembered.generation(conn), self._scope_keys_in(conn, ids)
+
+        generation, found = await asyncio.to_thread(read)
+        self.remembered.absorb(look, generation, found_scopes=_every(ids, found, {}))
+        return found
+
+    def _scope_keys_in(self, conn: Connection, customer_ids: list[int]) -> dict[int, dict[str, frozenset[str]]]:
         found: dict[int, dict[str, set[str]]] = {}
-        with upstream_call(self.SOURCE, "SELECT scope keys"), self.engine.connect() as conn:
+        with upstream_call(self.SOURCE, "SELECT scope keys"):
             for customer_id, kind, value in conn.execute(_SCOPE_KEYS_OF_CUSTOMERS, {"customer_ids": customer_ids}):
                 found.setdefault(customer_id, {}).setdefault(kind, set()).add(value)
         return {cid: {kind: frozenset(values) for kind, values in kinds.items()} for cid, kinds in found.items()}
@@ -259,6 +335,12 @@ class IdentityStore:
 # A customer's links in a stable order: by customer, entity, source and source id (the statement's columns
 # 0, 2, 1 and 3).
 _LINK_ORDER = itemgetter(0, 2, 1, 3)
+
+
+def _every(ids: Iterable[int], found: Mapping[int, V], nothing: V) -> dict[int, V]:
+    """``found`` for each of ``ids``, ``nothing`` for those it leaves out: a customer without links is
+    remembered as having none."""
+    return {customer_id: found.get(customer_id, nothing) for customer_id in ids}
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

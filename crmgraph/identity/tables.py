@@ -12,6 +12,8 @@
 ``crmgraph_profiles``      each record's normalised match fields, so an incremental run compares a changed
                            record with the others without reading every system again
 ``crmgraph_watermarks``    per source and entity, how far the last run read changes
+``crmgraph_links_generation``  one row counting changes to the links and scope keys (SQLite: kept by
+                           triggers, so that a facade may keep links in memory; see ``remembered_links``)
 """
 
 from __future__ import annotations
@@ -155,8 +157,14 @@ watermarks = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("source", "entity"),
 )
+links_generation = Table(
+    "crmgraph_links_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("generation", Integer, nullable=False),
+)
 
 __all__ = [
-    "aliases", "customers", "decision_pairs", "decisions", "links", "match_keys", "metadata", "models",
-    "person_links", "persons", "profiles", "review", "watermarks",
+    "aliases", "customers", "decision_pairs", "decisions", "links", "links_generation", "match_keys", "metadata",
+    "models", "person_links", "persons", "profiles", "review", "watermarks",
 ]  # fmt: skip

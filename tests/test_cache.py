@@ -172,3 +172,41 @@ def test_an_entity_kept_for_no_time_is_not_looked_up_and_concurrent_reads_still_
             await close_backend(backend)
 
     asyncio.run(main())
+
+
+def test_a_key_forgotten_while_its_read_is_under_way_is_answered_but_not_kept(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        adapter.gate = asyncio.Event()
+        first = asyncio.create_task(cache.fetch(adapter, "party", ["1", "2"]))
+        await asyncio.sleep(0.05)
+        await cache.forget([("crm", "party", "id", "2")])  # changed upstream after the first read began
+        second = asyncio.create_task(cache.fetch(adapter, "party", ["2"]))  # not joined to the first read
+        await asyncio.sleep(0.05)
+        adapter.gate.set()
+        a, b = await asyncio.gather(first, second)
+        assert a[1] == b[0] and adapter.asked == [["1", "2"], ["2"]]
+        await cache.fetch(adapter, "party", ["1", "2"])
+        assert adapter.asked == [["1", "2"], ["2"]], "1 kept from the first read, 2 from the second"
+        assert cache._in_flight == {}
+
+    run(cache_config, scenario)
+
+
+def test_a_read_cancelled_under_way_fails_those_sharing_it_and_leaves_nothing_behind(
+    cache_config: CacheConfig,
+) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        adapter.gate = asyncio.Event()
+        first = asyncio.create_task(cache.fetch(adapter, "party", ["1", "2"]))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(cache.fetch(adapter, "party", ["2"]))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert all(isinstance(result, asyncio.CancelledError) for result in results)
+        assert cache._in_flight == {}
+        adapter.gate.set()
+        assert [r.name for r in await cache.fetch(adapter, "party", ["2"])] == ["party 2"]  # type: ignore[union-attr]
+        assert adapter.asked == [["1", "2"], ["2"]]
+
+    run(cache_config, scenario)

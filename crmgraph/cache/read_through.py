@@ -105,7 +105,7 @@ class ReadThrough:
         self.ttl_for = ttl_for
         self.stale_for = stale_for
         self.clock = clock
-        self._in_flight: dict[str, asyncio.Future[Any]] = {}
+        self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}  # cache key -> its batch's answers
         # Process memory can be read without waiting; Redis cannot (peek() answers nothing then).
         self._memory = backend if isinstance(backend, SimpleMemoryCache) else None
 
@@ -255,13 +255,16 @@ class ReadThrough:
     async def _shared(
         self, names: dict[str, str], missing: list[str], upstream: Upstream, entity: str
     ) -> dict[str, Any]:
-        """Upstream answers for ``missing``; keys another request is already loading are awaited, not asked."""
-        waiting = {key: self._in_flight[names[key]] for key in missing if names[key] in self._in_flight}
-        mine = [key for key in missing if key not in waiting]
-        loop = asyncio.get_running_loop()
-        futures = {key: loop.create_future() for key in mine}
-        for key, future in futures.items():
-            self._in_flight[names[key]] = future
+        """Upstream answers for ``missing``; keys another request is already loading are awaited, not asked.
+
+        One future stands for a whole batch of keys (its result the answers by key): a list page reads
+        hundreds of keys at a time, and a future per key cost more than the sharing it allows."""
+        in_flight = self._in_flight
+        waiting = {key: in_flight[names[key]] for key in missing if names[key] in in_flight}
+        mine = [key for key in missing if key not in waiting] if waiting else missing
+        batch: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        for key in mine:
+            in_flight[names[key]] = batch
         results: dict[str, Any] = {}
         try:
             if mine:
@@ -269,22 +272,22 @@ class ReadThrough:
                 results.update(zip(mine, fresh, strict=True))
                 # A key forgotten while its read was under way (forget()) may have changed after the read
                 # began: its answer goes to the requests that asked, but is not kept.
-                kept = {key: results[key] for key in mine if self._in_flight.get(names[key]) is futures[key]}
+                kept = {key: results[key] for key in mine if in_flight.get(names[key]) is batch}
                 await self._store(names, kept, entity)
         except BaseException as exc:
-            for future in futures.values():
-                if not future.done():
-                    future.set_exception(exc)
-                    future.exception()  # retrieved here, so an unshared failure is not reported as lost
+            if not batch.done():
+                batch.set_exception(exc)
+                batch.exception()  # retrieved here, so an unshared failure is not reported as lost
             raise
         finally:
-            for key, future in futures.items():
-                if not future.done():
-                    future.set_result(results.get(key))
-                if self._in_flight.get(names[key]) is future:  # not a later read of a forgotten key
-                    del self._in_flight[names[key]]
-        for key, future in waiting.items():
-            results[key] = await asyncio.shield(future)
+            if not batch.done():
+                batch.set_result(results)
+            for key in mine:
+                name = names[key]
+                if in_flight.get(name) is batch:  # not a later read of a forgotten key
+                    del in_flight[name]
+        for key, shared in waiting.items():
+            results[key] = (await asyncio.shield(shared)).get(key)
         return results
 
     async def _store(self, names: dict[str, str], results: dict[str, Any], entity: str) -> None:

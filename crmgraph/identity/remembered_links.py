@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select, text
@@ -158,8 +159,13 @@ class RememberedLinks:
         memory = self._memory
         if generation is None or memory is None or memory.generation != generation:
             return {}
-        known = memory.links
-        return {customer_id: list(known[customer_id]) for customer_id in customer_ids if customer_id in known}
+        known = memory.links  # the event loop may add to it meanwhile, or forget a customer: one get() each
+        found: dict[int, list[Link]] = {}
+        for customer_id in customer_ids:
+            kept = known.get(customer_id)
+            if kept is not None:
+                found[customer_id] = list(kept)
+        return found
 
     def absorb(
         self,
@@ -198,7 +204,7 @@ def _bound(remembered: MutableMapping[int, Any], capacity: int) -> None:
     """Forget the customers remembered first until ``capacity`` are left."""
     excess = len(remembered) - capacity
     if excess > 0:
-        for customer_id in list(remembered)[:excess]:
+        for customer_id in list(islice(remembered, excess)):  # the oldest first: a dict keeps insertion order
             del remembered[customer_id]
 
 

@@ -80,6 +80,7 @@ from crmgraph.adapters.sdk.calls import upstream_call
 from crmgraph.adapters.sdk.resilience import round_trip_permit
 from crmgraph.adapters.sdk.writes import WriteOp
 from crmgraph.adapters.sql.changes import change_columns, feed_cursor, feed_query, since_condition, text_columns_sort
+from crmgraph.adapters.sql.mapped_rows import MappedRows
 from crmgraph.adapters.sql.mapping import EntityMapping, parse_mapping
 from crmgraph.adapters.sql.newest import MOMENTS, NEWEST, day_column, newest_rows
 from crmgraph.adapters.sql.rows import Row, read_record
@@ -148,6 +149,10 @@ def _required(source: str, settings: Mapping[str, Any], key: str, kind: type[T],
 def _hint(name: str, known: Collection[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1) or [k for k in known if k.lower() == name.lower()]
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _mapped_well(result: tuple[str | None, Record | SourceError]) -> bool:
+    return result[0] is not None and not isinstance(result[1], SourceError)
 
 
 def _plain(value: object) -> str:
@@ -276,6 +281,7 @@ class SqlAdapter(Adapter):
         self._joined: dict[tuple[str, str], Select[Any]] = {}
         # (entity, by) -> the statement of each key's newest rows, or None where the day does not sort as time
         self._newest_of: dict[tuple[str, str], Select[Any] | None] = {}
+        self._mapped = MappedRows()  # rows read again are not mapped again (crmgraph/adapters/sql/mapped_rows.py)
 
     def _joins(self, entity: str, by: str) -> bool:
         """Whether ``by`` is ``"<parent>.<key>"`` for a parent this entity relates to, with a one-column id,
@@ -400,6 +406,9 @@ class SqlAdapter(Adapter):
 
     def _read(self, spec: EntityMapping, raw: RowMapping) -> tuple[str | None, Record | SourceError]:
         """The row's source id (None if even that is unreadable) and its record, or the reason it has none."""
+        return self._mapped.mapped(spec, raw, lambda: self._map(spec, raw), _mapped_well)
+
+    def _map(self, spec: EntityMapping, raw: RowMapping) -> tuple[str | None, Record | SourceError]:
         try:
             row = Row(self.source, spec, raw, self.mapping)
         except UpstreamBadResponse as error:

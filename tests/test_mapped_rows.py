@@ -1,19 +1,24 @@
-"""Rows read again are not mapped again, and never answer for a row that changed.
+"""Rows and JSON records read again are not mapped again, and never answer for one that changed.
 
-The SQL adapter reads the demo ERP's SQLite file (a scratch copy each test damages or changes); the memo
-itself is also driven directly, with rows whose values are equal in Python but not to a mapping.
+The SQL adapter reads the demo ERP's SQLite file (a scratch copy each test damages or changes); the memos
+are also driven directly, with rows whose values are equal in Python but not to a mapping, and with the
+Zendesk mapping on records that differ in one character.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
+from crmgraph.adapters.sdk.remembered import mapped_once
 from crmgraph.adapters.sql import SqlAdapter
 from crmgraph.adapters.sql.mapped_rows import MappedRows
+from crmgraph.adapters.zendesk.mapping import ZendeskMapping
 from crmgraph.demo.stores.erp import VBAK
 from crmgraph.errors import UpstreamBadResponse
 from crmgraph.records import OrderRecord
@@ -95,3 +100,49 @@ def test_a_changed_row_is_read_as_it_now_is_and_a_broken_one_fails_every_read(er
     assert all(isinstance(b, UpstreamBadResponse) and "GBSTK is 'Z'" in str(b) for b in broken)
     assert isinstance(mended, OrderRecord) and mended.total.amount == Decimal("12345.67")
     assert again is mended, "the same row again: the record mapped before"
+
+
+@dataclass(frozen=True)
+class CountingMapping:
+    source: str
+    runs: list[object]
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    @mapped_once
+    def thing(self, raw: object, extra: object = None) -> tuple[object, object]:
+        self.runs.append(raw)
+        if raw == {"bad": True}:
+            raise ValueError("unreadable")
+        return ("mapped", raw, extra)
+
+
+def test_an_identical_json_record_is_mapped_once_and_any_difference_maps_anew() -> None:
+    mapping = CountingMapping("crm", [])
+    first = mapping.thing({"id": "1", "name": "Acme"})
+    assert mapping.thing({"id": "1", "name": "Acme"}) is first
+    assert len(mapping.runs) == 1
+    for other, extra in (({"id": "1", "name": "Acme "}, None), ({"name": "Acme", "id": "1"}, None),
+                         ({"id": "1", "name": "Acme"}, "p-2"), ({"id": "1", "name": "Acme"}, {"m": 1})):  # fmt: skip
+        mapping.thing(other, extra)
+    assert len(mapping.runs) == 5, "a blank, another key order, another argument: each mapped"
+    assert CountingMapping("other", mapping.runs).thing({"id": "1", "name": "Acme"}) is not first
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            mapping.thing({"bad": True})
+    assert len(mapping.runs) == 8, "a failure is not kept"
+    mapping.thing({"id": "1", "name": "Acme"}, extra={1, 2})  # a set is not JSON: mapped as it comes, twice
+    mapping.thing({"id": "1", "name": "Acme"}, extra={1, 2})
+    assert len(mapping.runs) == 10
+
+
+def test_a_ticket_changed_upstream_is_mapped_as_it_now_is() -> None:
+    mapping = ZendeskMapping("tickets", "crm")
+    raw = {"id": 7, "subject": "VAT", "status": "open", "organization_id": 3, "created_at": "2026-10-01T09:00:00Z"}
+    before = mapping.ticket(raw)
+    after = mapping.ticket({**raw, "status": "solved"})
+    assert (before.status.value, after.status.value) == ("OPEN", "SOLVED")
+    assert mapping.ticket(dict(raw)) is before
+    with pytest.raises(UpstreamBadResponse):
+        mapping.ticket({**raw, "status": "lost"})

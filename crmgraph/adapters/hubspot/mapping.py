@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from crmgraph.adapters.sdk.http import expect
 from crmgraph.adapters.sdk.names import person_name
+from crmgraph.adapters.sdk.remembered import mapped_once
 from crmgraph.errors import UpstreamBadResponse
 from crmgraph.records import (
     DealRecord,
@@ -233,6 +234,7 @@ class HubSpotMapping:
     source: str
     currency: str | None = None
 
+    @mapped_once
     def party(self, raw: object) -> PartyRecord:
         company = _Fields(self.source, raw, "company")
         domain = company.text("domain")
@@ -258,6 +260,7 @@ class HubSpotMapping:
             updated_at=company.stamp("updatedAt"),
         )
 
+    @mapped_once
     def person(self, raw: object, party_id: str | None) -> PersonRecord:
         contact = _Fields(self.source, raw, "contact")
         first, last = contact.text("firstname"), contact.text("lastname")
@@ -280,6 +283,7 @@ class HubSpotMapping:
             updated_at=contact.stamp("updatedAt"),
         )
 
+    @mapped_once
     def deal(self, raw: object, party_id: str | None) -> DealRecord:
         deal = _Fields(self.source, raw, "deal")
         stage = deal.required_text("dealstage")

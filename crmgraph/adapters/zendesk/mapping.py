@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from crmgraph.adapters.sdk.http import expect
+from crmgraph.adapters.sdk.remembered import mapped_once
 from crmgraph.errors import UpstreamBadResponse
 from crmgraph.records import CommentRecord, PartyRecord, PersonRecord, TicketPriority, TicketRecord, TicketStatus
 
@@ -135,6 +136,7 @@ class ZendeskMapping:
             return ()
         return ((self.xref_source, external_id),)
 
+    @mapped_once
     def party(self, raw: object) -> PartyRecord:
         org = _Fields(self.source, raw, "organization")
         domains = org.strings("domain_names")
@@ -151,6 +153,7 @@ class ZendeskMapping:
             xrefs=self._xrefs(org),
         )
 
+    @mapped_once
     def person(self, raw: object) -> PersonRecord:
         user = _Fields(self.source, raw, "user")
         return PersonRecord(
@@ -165,6 +168,7 @@ class ZendeskMapping:
             xrefs=self._xrefs(user),
         )
 
+    @mapped_once
     def ticket(self, raw: object, metrics: object = None) -> TicketRecord:
         """A ticket; ``metrics`` is its metric set (side-loaded with ``include=metric_sets``), if read."""
         ticket = _Fields(self.source, raw, "ticket")
@@ -209,6 +213,7 @@ class ZendeskMapping:
             first_reply_at = created_at + timedelta(minutes=minutes)
         return first_reply_at, metrics.time("solved_at")
 
+    @mapped_once
     def comment(self, raw: object, ticket_id: str) -> CommentRecord:
         comment = _Fields(self.source, raw, "comment")
         # plain_body is the text without Zendesk's HTML rendering; body is the fallback older payloads carry.

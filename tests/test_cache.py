@@ -210,3 +210,13 @@ def test_a_read_cancelled_under_way_fails_those_sharing_it_and_leaves_nothing_be
         assert adapter.asked == [["1", "2"], ["2"]]
 
     run(cache_config, scenario)
+
+
+def test_a_read_of_some_cached_and_some_new_keys_answers_every_key_in_order(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        await cache.fetch(adapter, "party", ["2"])
+        found = await cache.fetch(adapter, "party", ["3", "2", "404", "3"])
+        assert [getattr(record, "name", None) for record in found] == ["party 3", "party 2", None, "party 3"]
+        assert adapter.asked == [["2"], ["3", "404"]]
+
+    run(cache_config, scenario)

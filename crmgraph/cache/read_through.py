@@ -216,22 +216,31 @@ class ReadThrough:
         names = {key: cache_key(source, entity, by, key) for key in unique}
         # An entity kept for no time (TTL 0, the cache off) is never stored (_store): nothing to look up.
         kept = bool(unique) and self.ttl_for(entity) > 0
-        cached = await self.backend.multi_get(list(names.values())) if kept else [None] * len(unique)
         now = self.clock()
         answers: dict[str, Any] = {}
         expired: dict[str, Entry] = {}
         missing: list[str] = []
-        for key, entry in zip(unique, cached, strict=True):
-            if isinstance(entry, Entry) and entry.fresh_until >= now:
-                answers[key] = None if isinstance(entry.value, _Absent) else entry.value
-                continue
-            if isinstance(entry, Entry):
-                expired[key] = entry
-            missing.append(key)
+        if kept:
+            cached = await self.backend.multi_get(list(names.values()))
+            for key, entry in zip(unique, cached, strict=True):
+                if isinstance(entry, Entry) and entry.fresh_until >= now:
+                    answers[key] = None if isinstance(entry.value, _Absent) else entry.value
+                    continue
+                if isinstance(entry, Entry):
+                    expired[key] = entry
+                missing.append(key)
+        else:
+            missing = unique
         hits = len(answers)
         _note_hits(source, entity, hits)
         stale_served = 0
-        if missing:
+        if missing and not expired and stale is None:  # nothing older to fall back on, nothing to note
+            fresh = await self._shared(names, missing, upstream, entity)
+            if answers:
+                answers.update(fresh)
+            else:
+                answers = fresh
+        elif missing:
             fresh = await self._shared(names, missing, upstream, entity)
             for key in missing:
                 value = fresh[key]

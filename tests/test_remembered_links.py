@@ -260,20 +260,27 @@ def test_a_read_finishing_after_a_newer_one_is_not_remembered(store: IdentitySto
     assert memory.links([1], look) is None, "a newer generation forgets what the older one read"
 
 
-def test_nothing_is_remembered_with_capacity_zero_or_without_a_file(path: Path) -> None:
-    store = IdentityStore(f"sqlite:///{path}", remember=0)
+def _read_every_time(store: IdentityStore, path: Path | None = None) -> None:
+    """Seed ``store``, then read a customer's links twice: both reads go to the store, and no generation is
+    read (nothing is remembered)."""
     store.create()
     _seed(store)
     try:
         assert not store.remembered.active
         sent = Statements(store)
         for _ in range(2):
-            asyncio.run(store.links_of([1]))
-            _settle(path)
-            assert any("crmgraph_links" in s for s in sent.take())
-            assert not any("generation" in s for s in sent.take()), "no generation read when nothing is kept"
+            assert _sources(asyncio.run(store.links_of([1])))[1] == ["crm:crm-1", "erp:erp-1", "crm:c-10"]
+            if path is not None:
+                _settle(path)
+            statements = sent.take()
+            assert any("crmgraph_links" in s for s in statements)
+            assert not any("generation" in s for s in statements), "no generation read when nothing is kept"
     finally:
         store.close()
+
+
+def test_nothing_is_remembered_with_capacity_zero_or_without_a_file(path: Path) -> None:
+    _read_every_time(IdentityStore(f"sqlite:///{path}", remember=0), path)
     for url in ("sqlite://", "sqlite:///:memory:"):
         assert not RememberedLinks(create_engine(url), 100).active
 
@@ -284,18 +291,10 @@ def test_a_postgresql_store_is_read_every_time(postgres_url: str) -> None:
     server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    store = IdentityStore(make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-                          .render_as_string(hide_password=False), remember=100)  # fmt: skip
-    store.create()
-    _seed(store)
+    scoped = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        assert not store.remembered.active
-        sent = Statements(store)
-        for _ in range(2):
-            assert _sources(asyncio.run(store.links_of([1])))[1] == ["crm:crm-1", "erp:erp-1", "crm:c-10"]
-            assert sent.take()
+        _read_every_time(IdentityStore(scoped.render_as_string(hide_password=False), remember=100))
     finally:
-        store.close()
         with server.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         server.dispose()

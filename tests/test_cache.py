@@ -10,8 +10,16 @@ from typing import Any
 import pytest
 
 from crmgraph.adapters import AccessPath, Adapter, FetchResult, UpstreamUnavailable
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.cache.backend import close_backend, open_backend
-from crmgraph.cache.read_through import ReadThrough, StaleLog
+from crmgraph.cache.read_through import (
+    NOT_KEPT,
+    CacheOutcome,
+    ReadThrough,
+    StaleLog,
+    cache_observers,
+    report_peeked_hits,
+)
 from crmgraph.config import CacheConfig
 from crmgraph.records import PartyRecord
 
@@ -218,5 +226,36 @@ def test_a_read_of_some_cached_and_some_new_keys_answers_every_key_in_order(cach
         found = await cache.fetch(adapter, "party", ["3", "2", "404", "3"])
         assert [getattr(record, "name", None) for record in found] == ["party 3", "party 2", None, "party 3"]
         assert adapter.asked == [["2"], ["3", "404"]]
+
+    run(cache_config, scenario)
+
+
+def test_a_peeked_hit_is_found_under_the_namespace_and_reported_once_per_request(cache_config: CacheConfig) -> None:
+    async def scenario(cache: ReadThrough, adapter: Counting, clock: Clock) -> None:
+        await cache.fetch(adapter, "party", ["1", "2"])
+        if not cache.peeks("party"):  # Redis: peek() answers nothing, the loaders batch as usual
+            assert cache.peek("crm", "party", "id", "1") is NOT_KEPT
+            return
+        seen: list[CacheOutcome] = []
+        cache_observers.append(seen.append)
+        log = CallLog()
+        token = current_call_log.set(log)
+        try:
+            names = [cache.peek("crm", "party", "id", key).name for key in ("1", "2", "1")]
+            assert names == ["party 1", "party 2", "party 1"]
+            assert cache.peek("crm", "party", "id", "3") is NOT_KEPT
+            clock.now += 31  # past the TTL: not fresh, not answered at once
+            assert cache.peek("crm", "party", "id", "1") is NOT_KEPT
+        finally:
+            current_call_log.reset(token)
+            cache_observers.remove(seen.append)
+        assert seen == [] and log.cache_hits == {"crm:party": 3}
+        cache_observers.append(seen.append)
+        try:
+            report_peeked_hits(log)
+            report_peeked_hits(log)  # reported once
+        finally:
+            cache_observers.remove(seen.append)
+        assert seen == [CacheOutcome("crm", "party", 3, 0, 0)]
 
     run(cache_config, scenario)

@@ -21,7 +21,7 @@ from aiocache import SimpleMemoryCache
 from aiocache.base import BaseCache
 
 from crmgraph.adapters.sdk.base import Adapter, FetchResult, RelatedResult
-from crmgraph.adapters.sdk.calls import current_call_log
+from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.errors import SourceError
 from crmgraph.records import Record
 
@@ -74,8 +74,6 @@ class CacheOutcome:
     stale: int
 
 
-# One peeked hit of (source, entity): immutable, so made once per pair rather than once per hit.
-_one_hit: dict[tuple[str, str], CacheOutcome] = {}
 NOT_KEPT = object()  # peek()'s answer for a key it cannot answer at once
 
 # Called with every read's outcome; an observer must be cheap and must not raise.
@@ -84,6 +82,25 @@ cache_observers: list[Callable[[CacheOutcome], None]] = []
 
 def cache_key(source: str, entity: str, by: str, key: str) -> str:
     return f"{source}:{entity}:{by}:{key}:v{KEY_VERSION}"
+
+
+def report_peeked_hits(log: CallLog) -> None:
+    """Tell the cache's observers the hits a request's loaders peeked (:meth:`ReadThrough.peek`), one outcome
+    per source and entity: called once the request is done."""
+    peeked, log.peeked_hits = log.peeked_hits, {}
+    for (source, entity), hits in peeked.items():
+        outcome = CacheOutcome(source, entity, hits, 0, 0)
+        for observer in cache_observers:
+            observer(outcome)
+
+
+@dataclass(frozen=True)
+class _PeekShape:
+    """How a key of one (source, entity, by) is named in the process's cache, and how its hits are counted."""
+
+    prefix: str | None  # the backend's name of the key is prefix + key + suffix (None: ask the backend)
+    suffix: str
+    hits_name: str  # as CallLog.cache_hits counts them
 
 
 def _note_hits(source: str, entity: str, hits: int) -> None:
@@ -108,6 +125,7 @@ class ReadThrough:
         self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}  # cache key -> its batch's answers
         # Process memory can be read without waiting; Redis cannot (peek() answers nothing then).
         self._memory = backend if isinstance(backend, SimpleMemoryCache) else None
+        self._peek_shapes: dict[tuple[str, str, str], _PeekShape] = {}
 
     def peeks(self, entity: str) -> bool:
         """Whether :meth:`peek` may find ``entity``'s entries: kept in process memory, for a TTL."""
@@ -124,17 +142,33 @@ class ReadThrough:
         memory = self._memory
         if memory is None:
             return NOT_KEPT
-        entry = memory._cache.get(memory.build_key(cache_key(source, entity, by, key), namespace=memory.namespace))
+        shape = self._peek_shapes.get((source, entity, by))
+        if shape is None:
+            shape = self._peek_shapes[(source, entity, by)] = self._peek_shape(memory, source, entity, by)
+        name = shape.prefix + key + shape.suffix if shape.prefix is not None else memory.build_key(
+            cache_key(source, entity, by, key), namespace=memory.namespace)  # fmt: skip
+        entry = memory._cache.get(name)
         if not isinstance(entry, Entry) or entry.fresh_until < self.clock():
             return NOT_KEPT
-        _note_hits(source, entity, 1)
-        if cache_observers:
-            outcome = _one_hit.get((source, entity))
-            if outcome is None:  # the same few per process: a 360 peeks some thirty keys
-                outcome = _one_hit[(source, entity)] = CacheOutcome(source, entity, 1, 0, 0)
+        log = current_call_log.get()
+        if log is not None:  # a 360 peeks some thirty keys: counted here, reported once per request
+            log.cache_hits[shape.hits_name] = log.cache_hits.get(shape.hits_name, 0) + 1
+            pair = (source, entity)
+            log.peeked_hits[pair] = log.peeked_hits.get(pair, 0) + 1
+        elif cache_observers:
+            outcome = CacheOutcome(source, entity, 1, 0, 0)
             for observer in cache_observers:
                 observer(outcome)
         return None if isinstance(entry.value, _Absent) else entry.value
+
+    @staticmethod
+    def _peek_shape(memory: SimpleMemoryCache, source: str, entity: str, by: str) -> _PeekShape:
+        # The backend's own name of a probe key, split where the key goes: exact for whatever it adds around
+        # the key (the namespace); a key builder that does more than add leaves no probe to split on.
+        probe = "\x00crmgraph-peek\x00"
+        named = memory.build_key(cache_key(source, entity, by, probe), namespace=memory.namespace)
+        prefix, found, suffix = named.partition(probe) if isinstance(named, str) else ("", "", "")
+        return _PeekShape(prefix if found else None, suffix, f"{source}:{entity}")
 
     async def fetch(
         self, adapter: Adapter, entity: str, ids: Sequence[str], stale: StaleLog | None = None

@@ -22,6 +22,7 @@ import strawberry
 
 from crmgraph.adapters.sdk.calls import CallLog, current_call_log
 from crmgraph.adapters.sdk.resilience import current_deadline
+from crmgraph.cache.read_through import report_peeked_hits
 from crmgraph.errors import ClientError
 from crmgraph.events import Delivery, SlowSubscriber
 from crmgraph.policy.roles import Access
@@ -98,3 +99,4 @@ def _event_request(context: RequestContext) -> Iterator[None]:
             current_deadline.reset(deadline)
         with contextlib.suppress(ValueError):
             current_call_log.reset(log)
+        report_peeked_hits(context.call_log)

@@ -15,6 +15,7 @@ from strawberry.extensions import SchemaExtension
 
 from crmgraph.adapters.sdk.calls import current_call_log
 from crmgraph.adapters.sdk.resilience import remaining
+from crmgraph.cache.read_through import report_peeked_hits
 
 
 class UpstreamExplain(SchemaExtension):
@@ -27,6 +28,7 @@ class UpstreamExplain(SchemaExtension):
             yield
         finally:
             current_call_log.reset(token)
+            report_peeked_hits(context.call_log)
 
     async def on_execute(self) -> AsyncIterator[None]:
         yield

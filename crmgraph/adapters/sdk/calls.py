@@ -46,6 +46,9 @@ class CallLog:
     calls: list[UpstreamCall] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     cache_hits: dict[str, int] = field(default_factory=dict)  # "source:entity" -> keys answered from cache
+    # (source, entity) -> keys a loader found in the process's cache at once: reported to the cache's
+    # observers (metrics) once per request, not once per key (see ReadThrough.peek).
+    peeked_hits: dict[tuple[str, str], int] = field(default_factory=dict)
     shared: dict[Hashable, SharedCall] = field(default_factory=dict)  # see shared_in_request()
     # Reads started ahead for the request that no resolver may end up awaiting: finished before it answers.
     started_ahead: set[asyncio.Future[Any]] = field(default_factory=set)

@@ -269,11 +269,7 @@ class ReadThrough:
         _note_hits(source, entity, hits)
         stale_served = 0
         if missing and not expired and stale is None:  # nothing older to fall back on, nothing to note
-            fresh = await self._shared(names, missing, upstream, entity)
-            if answers:
-                answers.update(fresh)
-            else:
-                answers = fresh
+            answers.update(await self._shared(names, missing, upstream, entity))
         elif missing:
             fresh = await self._shared(names, missing, upstream, entity)
             for key in missing:

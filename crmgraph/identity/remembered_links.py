@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select, text
 
@@ -43,6 +43,8 @@ SETTLE_NS = 50_000_000
 _WATCHED = (links.name, persons.name, person_links.name, match_keys.name)
 _GENERATION = select(links_generation.c.generation).where(links_generation.c.id == 1)
 
+K = TypeVar("K")
+C = TypeVar("C")
 ScopeKeys = dict[str, frozenset[str]]
 FileState = tuple[int, int, int, int]  # device, inode, size, modification time (ns)
 
@@ -128,30 +130,14 @@ class RememberedLinks:
         memory = self._current(look)
         if memory is None:
             return None
-        known = memory.links
-        found: dict[int, list[Link]] = {}
-        for customer_id in customer_ids:
-            kept = known.get(customer_id)
-            if kept is None:
-                return None
-            if kept:  # a customer without links is left out, as the store's read leaves it out
-                found[customer_id] = list(kept)
-        return found
+        return _every_kept(memory.links, customer_ids, list)
 
     def scopes(self, customer_ids: Iterable[int], look: Look) -> dict[int, ScopeKeys] | None:
         """Every one of the customers' scope keys, like :meth:`links`."""
         memory = self._current(look)
         if memory is None:
             return None
-        known = memory.scopes
-        found: dict[int, ScopeKeys] = {}
-        for customer_id in customer_ids:
-            kept = known.get(customer_id)
-            if kept is None:
-                return None
-            if kept:
-                found[customer_id] = kept
-        return found
+        return _every_kept(memory.scopes, customer_ids, dict)
 
     def links_at(self, generation: int | None, customer_ids: Iterable[int]) -> dict[int, list[Link]]:
         """The customers' links remembered under ``generation`` (read in this trip to the store): safe from a
@@ -198,6 +184,19 @@ class RememberedLinks:
             return None
         memory = self._memory
         return memory if memory is not None and memory.store == look.store else None
+
+
+def _every_kept(known: Mapping[int, K], customer_ids: Iterable[int], copy: Callable[[K], C]) -> dict[int, C] | None:
+    """Each customer's entry (a copy), if every one is kept; None else. A customer kept with nothing is left out,
+    as the store's read leaves it out."""
+    found: dict[int, C] = {}
+    for customer_id in customer_ids:
+        kept = known.get(customer_id)
+        if kept is None:
+            return None
+        if kept:
+            found[customer_id] = copy(kept)
+    return found
 
 
 def _bound(remembered: MutableMapping[int, Any], capacity: int) -> None:

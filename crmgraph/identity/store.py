@@ -135,14 +135,21 @@ class IdentityStore:
         """The store's generation, then the customers' links (and scope keys): what the memory labels."""
         with self.engine.connect() as conn:
             generation = self.remembered.generation(conn)
-            # Remembered links the generation vouches for are not read again: after a commit elsewhere in the
-            # store (the audit trail's), the generation alone tells that they still hold.
-            found = self.remembered.links_at(generation, customer_ids)
-            unknown = [customer_id for customer_id in customer_ids if customer_id not in found]
-            if unknown:
-                found.update(self._links_in(conn, unknown))
+            found, _ = self._links_known_or_read(conn, generation, customer_ids)
             scopes = self._scope_keys_in(conn, customer_ids) if with_scope else {}
         return generation, found, scopes
+
+    def _links_known_or_read(
+        self, conn: Connection, generation: int | None, customer_ids: list[int]
+    ) -> tuple[dict[int, list[Link]], list[int]]:
+        """The customers' links, and those of them that were read: links remembered under ``generation`` are
+        not read again (after a commit elsewhere in the store, the audit trail's, the generation alone tells
+        that they still hold)."""
+        found = self.remembered.links_at(generation, customer_ids)
+        unknown = [customer_id for customer_id in customer_ids if customer_id not in found]
+        if unknown:
+            found.update(self._links_in(conn, unknown))
+        return found, unknown
 
     def _links_in(self, conn: Connection, customer_ids: list[int]) -> dict[int, list[Link]]:
         found: defaultdict[int, list[Link]] = defaultdict(list)
@@ -212,10 +219,7 @@ class IdentityStore:
                 ids, more = self._page_in(conn, after, first, search, scope)
                 if not ids:
                     return generation, ids, more, {}, [], {}
-                found = self.remembered.links_at(generation, ids)  # the page's rows are often known
-                unknown = [customer_id for customer_id in ids if customer_id not in found]
-                if unknown:
-                    found.update(self._links_in(conn, unknown))
+                found, unknown = self._links_known_or_read(conn, generation, ids)  # the rows are often known
                 return generation, ids, more, found, unknown, self._scope_keys_in(conn, ids) if with_scope else {}
 
         look = self.remembered.look()

@@ -13,23 +13,44 @@ always and keeps nothing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Concatenate, Generic, ParamSpec, TypeVar
 
 import orjson
 
 S = TypeVar("S")
 R = TypeVar("R")
+V = TypeVar("V")
 P = ParamSpec("P")
 
 # Records kept per mapping method (all of its mappings together); past it, all are forgotten at once.
 CAPACITY = 10_000
 
 
+class Remembered(Generic[V]):
+    """Results of a pure function kept by their key, up to ``capacity``; past it, all are forgotten at once
+    (what was kept is soon asked again). Safe from several threads: a look-up or a keep is one operation on
+    a dict, and forgetting replaces the dict."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._kept: dict[Hashable, V] = {}
+
+    def get(self, key: Hashable) -> V | None:
+        """The result kept for ``key``, or None; a TypeError for a key that cannot be hashed."""
+        return self._kept.get(key)
+
+    def keep(self, key: Hashable, value: V) -> None:
+        kept = self._kept
+        if len(kept) >= self.capacity:
+            kept = self._kept = {}
+        kept[key] = value
+
+
 def mapped_once(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     """``method(self, raw, *more)`` computed once per (mapping, JSON of ``raw``, ``more``): ``self`` must be
     hashable by its settings (a frozen dataclass), ``raw`` and the rest decoded JSON or plain values."""
-    kept: dict[Any, R] = {}
+    kept: Remembered[R] = Remembered(CAPACITY)
 
     @functools.wraps(method)
     def remembered(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -40,9 +61,7 @@ def mapped_once(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[
             return method(self, *args, **kwargs)
         if found is None:
             found = method(self, *args, **kwargs)
-            if len(kept) >= CAPACITY:
-                kept.clear()
-            kept[key] = found
+            kept.keep(key, found)
         return found
 
     return remembered

@@ -13,9 +13,10 @@ read reports them anew.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
+
+from crmgraph.adapters.sdk.remembered import Remembered
 
 T = TypeVar("T")
 
@@ -27,9 +28,7 @@ class MappedRows:
     """What each row read by one adapter mapped to, per entity mapping. Used from the adapter's threads."""
 
     def __init__(self, capacity: int = CAPACITY) -> None:
-        self.capacity = capacity
-        self._kept: dict[Hashable, Any] = {}
-        self._lock = threading.Lock()  # only around forgetting: reads and single writes are atomic
+        self._kept: Remembered[Any] = Remembered(capacity)
 
     def mapped(self, kind: object, raw: Any, read: Callable[[], T], keep: Callable[[T], bool]) -> T:
         """``read()``'s result for ``raw`` (a row of the database's answer) under the mapping ``kind``
@@ -43,10 +42,7 @@ class MappedRows:
             return found  # type: ignore[no-any-return]
         result = read()
         if key is not None and keep(result):
-            if len(self._kept) >= self.capacity:
-                with self._lock:
-                    self._kept = {}
-            self._kept[key] = result
+            self._kept.keep(key, result)
         return result
 
 

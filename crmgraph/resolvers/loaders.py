@@ -39,16 +39,22 @@ class Loaders:
         self.survivorship = survivorship or Survivorship()  # which record's value each golden field takes
         self._loaders: dict[tuple[str, str, str, int | None], BatchLoader[str, Any]] = {}
         self.stale = StaleLog()  # what this request was answered from stale cache
-        self.links = BatchLoader[int, list[Link]](self._load_links)
-        self.customer_of_party = BatchLoader[SourceRecord, int | None](self._load_customers)
-        # Asked only for ids without links: the survivor of a customer a merge absorbed.
-        self.survivor_of_customer = BatchLoader[int, int | None](self._load_survivors)
-        self.person_links = BatchLoader[SourceRecord, list[Link]](self._load_person_links)
-        self.review_candidate = BatchLoader[int, ReviewCandidate | None](self._load_review_candidates)
+        # The batch functions hold what they read from, never this object: a loader that referred back to
+        # it would make every request's loaders a reference cycle, left to the garbage collector to find
+        # (with its records) instead of being freed when the request ends.
+        reads = _IdentityReads(identity)
         # Asked only for a principal with a row scope: what the scope tests of each customer.
-        self.scope_keys = BatchLoader[int, dict[str, frozenset[str]]](self._load_scope_keys)
+        self.scope_keys = BatchLoader[int, dict[str, frozenset[str]]](reads.scope_keys)
         # For a principal with a row scope, a customer's scope keys come with its links (one statement more in
         # the same worker thread, not a trip of their own).
+        self.links = BatchLoader[int, list[Link]](
+            partial(reads.links_and_scope, self.scope_keys) if with_scope else reads.links
+        )
+        self.customer_of_party = BatchLoader[SourceRecord, int | None](reads.customers)
+        # Asked only for ids without links: the survivor of a customer a merge absorbed.
+        self.survivor_of_customer = BatchLoader[int, int | None](reads.survivors)
+        self.person_links = BatchLoader[SourceRecord, list[Link]](reads.person_links)
+        self.review_candidate = BatchLoader[int, ReviewCandidate | None](reads.review_candidates)
         self.with_scope = with_scope
         # Reads that answer a path's keys before its loader asks upstream: (source, entity, by) -> futures of
         # {key: related records}, e.g. the lines of a party's orders, read with the orders in one join.
@@ -80,28 +86,25 @@ class Loaders:
             adapter = self.adapters[source]
             adapter.path(entity, by)  # fail early and clearly for a path the adapter does not declare
             path = (source, entity, by)
+            cache, stale, covering = self.cache, self.stale, self._covering  # not ``self``: see ``__init__``
 
             async def load(keys: list[str]) -> Sequence[Any]:
-                covered = await self._covered(path, keys)
+                covered = await _covered(covering, path, keys)
                 missing = [k for k in keys if k not in covered]
                 if not missing:
                     return [covered[k] for k in keys]
                 fetched: Sequence[Any]
                 if by == "id":
-                    fetched = await self.cache.fetch(adapter, entity, missing, self.stale)
+                    fetched = await cache.fetch(adapter, entity, missing, stale)
                 else:
-                    fetched = await self.cache.fetch_related(adapter, entity, by, missing, self.stale, newest)
+                    fetched = await cache.fetch_related(adapter, entity, by, missing, stale, newest)
                 answers = dict(zip(missing, fetched, strict=True))
                 return [covered[k] if k in covered else answers[k] for k in keys]
 
-            peeks = newest is None and self.cache.peeks(entity)  # a cut list is never kept
-            known = partial(self._kept, source, entity, by) if peeks else None
+            peeks = newest is None and cache.peeks(entity)  # a cut list is never kept
+            known = partial(_kept, cache, source, entity, by) if peeks else None
             loader = self._loaders[key] = BatchLoader(load, known)
         return loader
-
-    def _kept(self, source: str, entity: str, by: str, key: str) -> Any:
-        found = self.cache.peek(source, entity, by, key)
-        return UNKNOWN if found is NOT_KEPT else found
 
     def every(self, source: str, entity: str) -> asyncio.Future[list[Record]]:
         """Every record of ``entity`` in ``source`` (a scan, read through the cache): read once per request,
@@ -126,18 +129,6 @@ class Loaders:
         that failed covers nothing) is asked as usual."""
         self._covering.setdefault((source, entity, by), []).append(_Cover(answers, keys_from))
 
-    async def _covered(self, path: tuple[str, str, str], keys: list[str]) -> dict[str, list[Record]]:
-        found: dict[str, list[Record]] = {}
-        for cover in self._covering.get(path, ()):
-            if not cover.may_answer(keys):
-                continue
-            try:
-                known = await asyncio.shield(cover.answers)
-            except Exception:
-                continue
-            found.update((key, known[key]) for key in keys if key in known)
-        return found
-
     def prime_links(self, found: dict[int, list[Link]], scopes: dict[int, dict[str, frozenset[str]]]) -> None:
         """Take customers' links read with their page (:meth:`IdentityStore.page_with_links`), and their scope
         keys where this request needs them: not asked again."""
@@ -147,32 +138,63 @@ class Loaders:
             for customer_id, keys in scopes.items():
                 self.scope_keys.prime(customer_id, keys)
 
-    async def _load_links(self, customer_ids: list[int]) -> list[list[Link]]:
-        if self.with_scope:
-            found, scopes = await self.identity.links_and_scope_of(customer_ids)
-            for customer_id in customer_ids:
-                self.scope_keys.prime(customer_id, scopes.get(customer_id, {}))
-        else:
-            found = await self.identity.links_of(customer_ids)
+
+def _kept(cache: ReadThrough, source: str, entity: str, by: str, key: str) -> Any:
+    found = cache.peek(source, entity, by, key)
+    return UNKNOWN if found is NOT_KEPT else found
+
+
+async def _covered(
+    covering: Mapping[tuple[str, str, str], list[_Cover]], path: tuple[str, str, str], keys: list[str]
+) -> dict[str, list[Record]]:
+    """What the covering reads of ``path`` (see :meth:`Loaders.cover`) answer of ``keys``."""
+    found: dict[str, list[Record]] = {}
+    for cover in covering.get(path, ()):
+        if not cover.may_answer(keys):
+            continue
+        try:
+            known = await asyncio.shield(cover.answers)
+        except Exception:
+            continue
+        found.update((key, known[key]) for key in keys if key in known)
+    return found
+
+
+@dataclass(frozen=True)
+class _IdentityReads:
+    """The identity store's batch reads, aligned with their keys (the request's named loaders' functions)."""
+
+    identity: IdentityStore
+
+    async def links(self, customer_ids: list[int]) -> list[list[Link]]:
+        found = await self.identity.links_of(customer_ids)
         return [found.get(customer_id, []) for customer_id in customer_ids]
 
-    async def _load_customers(self, records: list[SourceRecord]) -> list[int | None]:
+    async def links_and_scope(
+        self, scope_keys: BatchLoader[int, dict[str, frozenset[str]]], customer_ids: list[int]
+    ) -> list[list[Link]]:
+        found, scopes = await self.identity.links_and_scope_of(customer_ids)
+        for customer_id in customer_ids:
+            scope_keys.prime(customer_id, scopes.get(customer_id, {}))
+        return [found.get(customer_id, []) for customer_id in customer_ids]
+
+    async def customers(self, records: list[SourceRecord]) -> list[int | None]:
         found = await self.identity.customers_of("party", records)
         return [found.get(record) for record in records]
 
-    async def _load_scope_keys(self, customer_ids: list[int]) -> list[dict[str, frozenset[str]]]:
+    async def scope_keys(self, customer_ids: list[int]) -> list[dict[str, frozenset[str]]]:
         found = await self.identity.scope_keys(customer_ids)
         return [found.get(customer_id, {}) for customer_id in customer_ids]
 
-    async def _load_survivors(self, customer_ids: list[int]) -> list[int | None]:
+    async def survivors(self, customer_ids: list[int]) -> list[int | None]:
         found = await self.identity.survivors("customer", customer_ids)
         return [found.get(customer_id) for customer_id in customer_ids]
 
-    async def _load_person_links(self, records: list[SourceRecord]) -> list[list[Link]]:
+    async def person_links(self, records: list[SourceRecord]) -> list[list[Link]]:
         found = await identity_reads.person_links(self.identity, records)
         return [found.get(record, []) for record in records]
 
-    async def _load_review_candidates(self, ids: list[int]) -> list[ReviewCandidate | None]:
+    async def review_candidates(self, ids: list[int]) -> list[ReviewCandidate | None]:
         found = await identity_reads.review_candidates(self.identity, ids)
         return [found.get(candidate_id) for candidate_id in ids]
 

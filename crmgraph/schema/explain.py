@@ -41,6 +41,9 @@ class UpstreamExplain(SchemaExtension):
             if time_left is not None and time_left <= 0:
                 break
             await asyncio.wait(left, timeout=time_left)
+        # A read started ahead as a task runs in the request's context, which holds this log: kept here after
+        # it ended, it would make the request's objects a cycle for the garbage collector to find.
+        started.clear()
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Iterable
 from enum import Enum
 from typing import Any
+from weakref import WeakMethod
 
 from graphql import (
     BREAK,
@@ -34,6 +35,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfoHelpers,
     GraphQLScalarType,
     OperationDefinitionNode,
     Undefined,
@@ -181,6 +183,13 @@ class PlannedWalkExecution(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # graphql-core hands resolvers two of this executor's bound methods; held by the executor itself, they
+        # make it a reference cycle, and with it the request's context, loaders and records, which the
+        # garbage collector then has to find (a list page's 600 objects) instead of their being freed as the
+        # request ends.
+        self.async_helpers = GraphQLResolveInfoHelpers(
+            gather=_WeakMethod(self.gather_async_work), track=_WeakMethod(self.track_async_work)
+        )
         self._plans: dict[tuple[int, int], tuple[object, list[_Step]]] = {}
         # (ids of an object type and of the field details it is completed for) -> (those details, kept so their
         # id stays theirs; the collected selection; its deferred parts; its plan)
@@ -512,3 +521,18 @@ async def _gather_items(completed: list[Any], indices: list[int]) -> list[Any]:
 
 
 __all__ = ["PlannedWalkExecution"]
+
+
+class _WeakMethod:
+    """A bound method that does not keep its object alive (see :class:`PlannedWalkExecution`)."""
+
+    __slots__ = ("_method",)
+
+    def __init__(self, method: Any) -> None:
+        self._method = WeakMethod(method)
+
+    def __call__(self, *args: Any) -> Any:
+        method = self._method()
+        if method is None:
+            raise RuntimeError("the execution these asynchronous helpers belong to has ended")
+        return method(*args)

@@ -29,17 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import active_customers, global_id, percentile
+from common import active_customers, global_id, linked_store, percentile
 
 from crmgraph.app import build_app
 from crmgraph.config import Config, parse_config
 from crmgraph.demo.layout import EstateLayout
 from crmgraph.demo.process import estate_process
 from crmgraph.demo.seed import data_dir_is_current, generate_estate
-from crmgraph.identity.linker import link_parties
-from crmgraph.identity.store import IdentityStore
 from crmgraph.runner import serving
-from crmgraph.sources import OpenSources
 
 HTTP_SYSTEMS = ("crm", "tickets")
 # The rotation of faults; each system starts at its own offset so that two different faults overlap.
@@ -365,14 +362,7 @@ def main() -> None:
         generate_estate(layout, customers=args.customers, seed=42)
     with estate_process(layout.root, customers=args.customers, seed=42) as urls:
         identity_url = f"sqlite:///{layout.root.resolve() / 'soak-identity.sqlite'}"
-        store = IdentityStore(identity_url)
-        store.create()
-
-        async def link() -> None:
-            async with OpenSources(config_for(urls, identity_url)) as adapters:
-                await link_parties(store, adapters)
-
-        asyncio.run(link())
+        store = linked_store(identity_url, config_for(urls, identity_url))
         ids = [global_id("Customer", c) for c in active_customers(store, args.sample)]
         with serving(build_app(config_for(urls, identity_url)), as_server=True) as url:
             report = asyncio.run(soak(url, urls, ids, args))

@@ -547,6 +547,24 @@ def test_each_keys_newest_records_come_with_those_of_the_last_ones_day_in_one_st
     assert any(len(every) > len(kept) for every, kept in zip(whole, cut, strict=True))
 
 
+def test_a_row_the_mapping_filters_out_takes_no_rank_among_the_newest(erp_copy: str) -> None:
+    """A cancelled invoice (the mapping's ``where: {FKSTO: ""}``) is not one of a customer's newest three,
+    and does not push one out: the three newest that exist are read."""
+    days = func.count(func.distinct(VBRK.c.FKDAT))
+    customer = _scalars(erp_copy, select(VBRK.c.KUNRG).group_by(VBRK.c.KUNRG).having(days >= 5).limit(1))[0]
+    newest = select(VBRK.c.VBELN).where(customer == VBRK.c.KUNRG).order_by(VBRK.c.FKDAT.desc(), VBRK.c.VBELN.desc())
+    cancelled = _scalars(erp_copy, newest.limit(1))[0]
+    _change(erp_copy, update(VBRK).where(cancelled == VBRK.c.VBELN).values(FKSTO="X"))
+
+    async def scenario(adapter: SqlAdapter) -> tuple[list[Any], list[Any]]:
+        whole = lists(await adapter.fetch_related("invoice", "party", [customer]))[0]
+        return whole, lists(await adapter.fetch_related("invoice", "party", [customer], newest=3))[0]
+
+    (whole, cut), _ = run(erp_copy, scenario)
+    assert cancelled not in {invoice.source_id for invoice in whole + cut}
+    assert len(whole) >= 4 and cut[:3] == whole[:3]
+
+
 def test_without_a_day_that_sorts_as_time_every_record_is_read(erp_copy: str) -> None:
     """A date written day first (``%d.%m.%Y``) does not sort in SQL as time does: every record is read."""
     mapping = copy.deepcopy(DEFAULT_MAPPING_DATA)

@@ -463,7 +463,9 @@ class SqlAdapter(Adapter):
         if statement is _UNBUILT:
             day = day_column(spec, entity, self._column_types.get(entity, {}), self.mapping)
             parent = spec.relations()[by]
-            statement = None if day is None else newest_rows(self._query(spec, table), table, parent, day, KEYS)
+            statement = (
+                None if day is None else newest_rows(self._query(spec, table), table, parent, day, spec.id, KEYS)
+            )
             self._newest_of[(entity, by)] = statement
         if statement is None:
             return await self._fetch_related(entity, by, keys)

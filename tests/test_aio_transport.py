@@ -162,6 +162,7 @@ PARAMS: list[tuple[str, dict[str, Any] | None]] = [
     ("/echo", {"t": True, "f": False, "n": None, "l": ["a", "b"], "t2": ("c",)}),
     ("/echo", {}),
     ("/crm/v3/owners", {"limit": 100, "after": "abc"}),
+    ("/echo", {"every ascii": "".join(map(chr, range(128))), "ids": ",".join(map(str, range(50))), "ü": "€ ß"}),
 ]
 
 

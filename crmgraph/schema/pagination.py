@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 import orjson
@@ -27,6 +28,7 @@ from crmgraph.schema.plain_fields import reads
 
 T = TypeVar("T")
 SortKey = tuple[str | int | float, ...]
+_by_key = itemgetter(0)
 MAX_CURSOR_LENGTH = 1024  # far above any cursor issued (a few source ids, base64)
 
 # What one element of a sort key may be.
@@ -182,7 +184,7 @@ def paginate(
     """One page of ``items`` ordered by ``sort_key`` (ascending; negate what should come newest first)."""
     check_first(first, cap)
     check_deadline()
-    keyed = sorted(((sort_key(item), item) for item in items), key=lambda pair: pair[0])
+    keyed = sorted(zip(map(sort_key, items), items, strict=True), key=_by_key)  # no Python frame per item
     start = 0
     if after is not None:
         # Compared with every key below: a key of another shape would raise a TypeError there.

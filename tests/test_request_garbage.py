@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -47,13 +47,13 @@ def facade(request: pytest.FixtureRequest, estate: Estate, linked_identity: str)
         yield running
 
 
-def _unreachable_after(ask: object) -> Counter[str]:
+def _unreachable_after(ask: Callable[[], None]) -> Counter[str]:
     """The kinds of request objects the collector finds unreachable after ``ask()`` (collector held off)."""
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
-        ask()  # type: ignore[operator]
+        ask()
         gc.collect()
         return Counter(type(found).__name__ for found in gc.garbage if isinstance(found, REQUEST_KINDS))
     finally:

@@ -75,8 +75,8 @@ def _plain_url(url: str, params: Mapping[str, Any] | None) -> str | None:
 # else its percent code. A table for ``str.translate``: quote_plus walks a long value (a search over fifty
 # organizations, ``show_many`` of fifty ids) character by character in Python.
 _QUOTED_ASCII = {
-    code: chr(code) if chr(code).isascii() and (chr(code).isalnum() or chr(code) in "_.-~") else f"%{code:02X}"
-    for code in range(128)
+    code: character if character.isalnum() or character in "_.-~" else f"%{code:02X}"
+    for code, character in ((code, chr(code)) for code in range(128))
 }
 _QUOTED_ASCII[ord(" ")] = "+"
 

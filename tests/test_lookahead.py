@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types.info import Info
 
 from crmgraph.policy.limits import QueryLimiter
-from crmgraph.schema.lookahead import selected_names
+from crmgraph.schema.lookahead import asks_for, selected_names
 
 
 @strawberry.type
@@ -27,6 +27,7 @@ class Branch:
 
 
 SEEN: list[list[str]] = []  # what each call of ``branch`` found below it
+ASKED: list[bool] = []  # whether each call of ``asking`` found ``leaves { b }`` below it
 
 
 @strawberry.type
@@ -35,6 +36,11 @@ class LookQuery:
     def branch(self, info: strawberry.Info, id: str) -> Branch:
         SEEN.append(sorted(selected_names(info, "leaves")))
         return Branch()
+
+    @strawberry.field
+    def asking(self, info: strawberry.Info, ids: list[str]) -> list[Branch]:
+        ASKED.extend(asks_for(info, ("leaves", "b")) for _ in ids)  # once per row, as a page's rows ask
+        return [Branch() for _ in ids]
 
 
 @pytest.fixture
@@ -49,6 +55,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(Info, "selected_fields", property(counting))
     SEEN.clear()
+    ASKED.clear()
     return counted
 
 
@@ -85,3 +92,16 @@ def test_a_variable_in_a_spread_fragment_counts(conversions: list[int]) -> None:
     _ask(schema, document, {"id": "1", "b": False})
     assert SEEN == [["a"], ["a", "b"]]
     assert len(conversions) == 2
+
+
+def test_what_a_field_asks_for_follows_each_requests_variables(conversions: list[int]) -> None:
+    schema = strawberry.Schema(query=LookQuery, extensions=[QueryLimiter])
+    document = 'query($b: Boolean!) { asking(ids: ["1", "2", "3"]) { leaves { a b @include(if: $b) } } }'
+    for b in (True, False, True):
+        _ask(schema, document, {"b": b})
+    assert ASKED == [True] * 3 + [False] * 3 + [True] * 3
+    assert len(conversions) == 3  # once a request, not once a row
+    plain = '{ asking(ids: ["1", "2"]) { leaves { a } } }'
+    for _ in range(2):
+        _ask(schema, plain, {})
+    assert ASKED[9:] == [False] * 4 and len(conversions) == 4  # no variables: once for every request

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from crmgraph.adapters.sdk.base import Adapter
@@ -64,6 +64,12 @@ class Loaders:
         # Loads are never replaced within a request, so neither is anything derived from them.
         self.derived: dict[tuple[object, ...], Any] = {}
         self._every: dict[tuple[str, str], asyncio.Future[list[Record]]] = {}
+
+    @cached_property
+    def paths(self) -> frozenset[tuple[str, str, str]]:
+        """``(source, entity, by)`` of every path the request's sources serve. A list page asks whether a source
+        serves a path for every link of every row: a membership test, where :meth:`Adapter.serves` is a call."""
+        return frozenset((name, *path) for name, adapter in self.adapters.items() for path in adapter.served())
 
     def sources_serving(self, entity: str, by: str = "id") -> list[str]:
         """Source names that can reach ``entity`` by ``by``, in configuration (precedence) order."""

@@ -24,14 +24,14 @@ R = TypeVar("R", bound=Record)
 
 async def record(loaders: Loaders, source: str, entity: str, source_id: str) -> Record | None:
     """One record by id; ``None`` if the source has no such record or cannot reach that entity."""
-    if not loaders.adapters.get(source) or not loaders.adapters[source].serves(entity):
+    if (source, entity, "id") not in loaders.paths:
         return None
     return await loaders.by_id(source, entity).load(source_id)
 
 
 async def related(loaders: Loaders, source: str, entity: str, by: str, key: str) -> list[Record]:
     """Records of ``entity`` related to one record of the same source (lines of an order, ...)."""
-    if source not in loaders.adapters or not loaders.adapters[source].serves(entity, by):
+    if (source, entity, by) not in loaders.paths:
         return []
     return list(await loaders.related(source, entity, by).load(key))
 
@@ -324,7 +324,7 @@ def prefetch_related(loaders: Loaders, entity: str, by: str, parents: Sequence[R
         [
             loaders.related(parent.source, entity, by).load(parent.source_id)
             for parent in parents
-            if parent.source in loaders.adapters and loaders.adapters[parent.source].serves(entity, by)
+            if (parent.source, entity, by) in loaders.paths
         ]
     )
 
@@ -343,23 +343,20 @@ def unlisted_loads(loaders: Loaders, links: Sequence[Link], entity: str) -> list
     """Loads by id of the linked ``entity`` records (a customer's people) whose source cannot list a party's
     ``entity`` records (the ticket system's users): the identity links name them, so they are read in the
     same level as the lists of the sources that can, not after them. The two never read the same record."""
+    paths = loaders.paths
     return [
         loaders.by_id(link.source, entity).load(link.source_id)
         for link in links
         if link.entity == entity
-        and link.source in loaders.adapters
-        and loaders.adapters[link.source].serves(entity)
-        and not loaders.adapters[link.source].serves(entity, "party")
+        and (link.source, entity, "id") in paths
+        and (link.source, entity, "party") not in paths
     ]
 
 
 def _serving(loaders: Loaders, links: Sequence[Link], entity: str) -> list[Link]:
     """The links whose source reaches ``entity`` records by party."""
-    return [
-        link
-        for link in links
-        if link.source in loaders.adapters and loaders.adapters[link.source].serves(entity, "party")
-    ]
+    paths = loaders.paths
+    return [link for link in links if (link.source, entity, "party") in paths]
 
 
 def _retrieve_later(load: Awaitable[Any]) -> None:

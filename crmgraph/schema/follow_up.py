@@ -213,5 +213,5 @@ def _read_children(loaders: Loaders, rule: Children, wanted: int, found: list[li
 
 def _read_owner(loaders: Loaders, party: records.Record | None) -> None:
     # The owner the survivorship rule picks when the first source names one; otherwise the resolver decides.
-    if isinstance(party, records.PartyRecord) and party.owner_id and loaders.adapters[party.source].serves("owner"):
+    if isinstance(party, records.PartyRecord) and party.owner_id and (party.source, "owner", "id") in loaders.paths:
         read.prefetch([loaders.by_id(party.source, "owner").load(party.owner_id)])

@@ -24,7 +24,16 @@ def asks_for(info: Any, *paths: tuple[str, ...]) -> bool:
     """Whether any of ``paths`` (GraphQL field names, e.g. ``("nodes", "lines")``) is selected below the
     current field. Fragments count as if written out; a field under ``@skip(if: true)`` or
     ``@include(if: false)`` does not."""
-    return any(name in selected_names(info, *parents) for *parents, name in paths)
+    raw = info._raw_info
+    key = (tuple(map(id, raw.field_nodes)), paths)
+    kept = _ASKED.get(key)
+    if kept is not None and (kept[1] is raw.variable_values or kept[3]):
+        return kept[2]  # a row of a page after the first: the same field nodes, the same answer
+    answer = any(name in selected_names(info, *parents) for *parents, name in paths)
+    _ASKED[key] = (tuple(raw.field_nodes), raw.variable_values, answer, not _any_variables(raw))
+    if len(_ASKED) > KEPT_SELECTIONS:
+        _ASKED.popitem(last=False)
+    return answer
 
 
 def _included(directives: dict[str, dict[str, Any]]) -> bool:
@@ -45,6 +54,11 @@ KEPT_SELECTIONS = 1024  # (field, path) answers: a few dozen per document, a req
 _SELECTED: OrderedDict[
     tuple[tuple[int, ...], tuple[str, ...]], tuple[tuple[object, ...], object, tuple[SelectedField, ...], bool]
 ] = OrderedDict()
+# (ids of the field nodes, paths asked) -> (the field nodes, the variables, the answer, whether any variables
+# would do): asks_for's answers, the oldest forgotten first
+_ASKED: OrderedDict[
+    tuple[tuple[int, ...], tuple[tuple[str, ...], ...]], tuple[tuple[object, ...], object, bool, bool]
+] = OrderedDict()
 
 
 def selected_at(info: Any, *path: str) -> list[SelectedField]:
@@ -61,11 +75,16 @@ def selected_at(info: Any, *path: str) -> list[SelectedField]:
     fields: list[SelectedField] = info.selected_fields
     for field in fields:
         _collect(field.selections, path, found)
-    any_variables = not any(_names_variables(node.selection_set, raw.fragments) for node in nodes)
-    _SELECTED[key] = (nodes, variables, tuple(found), any_variables)
+    _SELECTED[key] = (nodes, variables, tuple(found), not _any_variables(raw))
     if len(_SELECTED) > KEPT_SELECTIONS:
         _SELECTED.popitem(last=False)
     return found
+
+
+def _any_variables(raw: Any) -> bool:
+    """Whether the current field's selections name a variable anywhere (then an answer holds for these
+    variables only; else for any)."""
+    return any(_names_variables(node.selection_set, raw.fragments) for node in raw.field_nodes)
 
 
 def _names_variables(node: Node | None, fragments: dict[str, FragmentDefinitionNode]) -> bool:

@@ -152,6 +152,10 @@ class Adapter(ABC):
     def serves(self, entity: str, by: str = "id") -> bool:
         return (entity, by) in self._paths
 
+    def served(self) -> Iterable[tuple[str, str]]:
+        """Every ``(entity, by)`` this adapter serves (:meth:`serves` answers True for each)."""
+        return self._paths.keys()
+
     def may_hold(self, entity: str, field: str) -> bool:
         """Whether this source's ``entity`` records can have a value in ``field`` (a record attribute:
         ``owner_id``, ``tax_id``); True unless :attr:`holds` says otherwise."""

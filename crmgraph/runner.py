@@ -22,7 +22,7 @@ from crmgraph.config import HttpLimitsConfig
 from crmgraph.web.protocol import guarded_protocol
 
 YOUNG_COLLECTION_AFTER = 10_000  # objects allocated and not yet freed (Python's default: 700)
-FULL_COLLECTION_AFTER = 100  # collections of the middle generation (Python's default: 10)
+FULL_COLLECTION_AFTER = 10  # collections of the middle generation (Python's default: 10)
 
 
 def tune_gc_for_serving() -> None:
@@ -33,11 +33,12 @@ def tune_gc_for_serving() -> None:
     latency by whichever query triggered one; measured in docs/benchmarks.md).
 
     A request's objects form no reference cycles (``tests/test_request_garbage.py``): they are freed as it
-    ends, and a collection finds almost nothing to free. Python's own thresholds then only cost time: a
-    young collection every 700 objects allocated and not yet freed ran seven times during one list page,
-    each walking the page's objects still in use, and every tenth of the older ones walked everything that
-    several pages in flight hold. Young collections wait for 10,000 (one page in flight never reaches it)
-    and full ones for a hundred older ones. The soak's memory is the check (docs/benchmarks.md).
+    ends, and a young collection finds almost nothing to free. Python's threshold of 700 objects allocated
+    and not yet freed then only costs time: seven young collections during one list page, each walking the
+    page's objects still in use. Young collections wait for 10,000 (one page in flight never reaches it).
+    Full collections keep Python's pace (every tenth collection of the middle generation): what error
+    paths leave in cycles is found there, and spacing them ten times further apart let the soak's memory
+    climb by 17% in ten minutes, against 5% at this pace (docs/benchmarks.md).
     """
     gc.collect()
     gc.freeze()

@@ -151,6 +151,9 @@ def test_every_change_to_a_watched_table_counts_a_generation(store: IdentityStor
             return int(conn.execute("SELECT generation FROM crmgraph_links_generation").fetchone()[0])
 
     changes = [
+        "INSERT INTO crmgraph_customers VALUES (4, '2026-12-01')",
+        "UPDATE crmgraph_customers SET created_at = '2026-12-02' WHERE id = 4",
+        "DELETE FROM crmgraph_customers WHERE id = 4",
         "INSERT INTO crmgraph_links VALUES (3, 'tickets', 'party', 't-3', 'model', 0.9, '2026-12-01')",
         "UPDATE crmgraph_links SET confidence = 0.8 WHERE source_id = 't-3'",
         "DELETE FROM crmgraph_links WHERE source_id = 't-3'",
@@ -202,6 +205,50 @@ def test_a_page_takes_its_rows_links_from_memory(store: IdentityStore, path: Pat
     ids, _, third, _ = asyncio.run(store.page_with_links(after=None, first=3, search=None))
     assert third == again
     assert not any("crmgraph_links.customer_id" in s for s in sent.take()), "the page read alone"
+
+
+def test_a_directory_page_is_answered_from_memory_until_a_customer_comes_or_goes(
+    store: IdentityStore, path: Path
+) -> None:
+    sent = Statements(store)
+    first = asyncio.run(store.page_with_links(after=None, first=2, search=None))
+    _settle(path)
+    assert asyncio.run(store.page_with_links(after=None, first=2, search=None)) == first
+    assert sent.take(), "a look taken before the store's files settled stands for nothing: read again"
+    ids, more, found, scopes = asyncio.run(store.page_with_links(after=None, first=2, search=None))
+    assert (ids, more, found, scopes) == first and ids == [1, 2] and more
+    assert asyncio.run(store.page_with_links(after=2, first=2, search=None))[:2] == ([3], False)
+    _settle(path)
+    asyncio.run(store.page_with_links(after=2, first=2, search=None))
+    sent.take()
+    assert asyncio.run(store.page_with_links(after=2, first=2, search=None))[:2] == ([3], False)
+    assert sent.take() == [], "both pages and their links from memory: no statement"
+    found[1].clear()  # what memory answers is a copy
+    assert asyncio.run(store.page_with_links(after=None, first=2, search=None))[2] == first[2]
+
+    with sqlite3.connect(path) as conn:  # another process links a new customer
+        conn.execute("INSERT INTO crmgraph_customers VALUES (4, '2026-12-01')")
+    _settle(path)
+    # The first page, read again after the commit, trusts the store's files anew; the second page, kept from
+    # before, must not be answered from memory: the generation the read found tells that customers changed.
+    assert asyncio.run(store.page_with_links(after=None, first=2, search=None))[:2] == ([1, 2], True)
+    assert asyncio.run(store.page_with_links(after=2, first=2, search=None))[:2] == ([3, 4], False)
+    _settle(path)
+    asyncio.run(store.page_with_links(after=None, first=2, search=None))
+    with sqlite3.connect(path) as conn:  # a merge absorbs customer 2
+        conn.execute("UPDATE crmgraph_links SET customer_id = 1 WHERE customer_id = 2")
+        conn.execute("DELETE FROM crmgraph_customers WHERE id = 2")
+    ids, more, found, _ = asyncio.run(store.page_with_links(after=None, first=2, search=None))
+    assert ids == [1, 3] and more
+    assert sorted(_sources(found)[1]) == ["crm:c-10", "crm:crm-1", "crm:crm-2", "erp:erp-1", "erp:erp-2"]
+
+
+def test_a_searched_page_is_read_every_time(store: IdentityStore, path: Path) -> None:
+    sent = Statements(store)
+    for _ in range(3):
+        assert asyncio.run(store.page_with_links(after=None, first=5, search="crm-1"))[0] == []
+        _settle(path)
+    assert sum("crmgraph_match_keys" in s for s in sent.take()) == 3, "a search reads other tables: never kept"
 
 
 def test_memory_holds_at_most_its_capacity(path: Path) -> None:

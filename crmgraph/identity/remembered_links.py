@@ -1,12 +1,15 @@
-"""Customers' links and scope keys kept in the facade's memory, exact, for a SQLite identity store.
+"""Customers' links, scope keys and directory pages kept in the facade's memory, exact, for a SQLite
+identity store.
 
 Every GraphQL request starts by reading its customers' links, and a warm customer 360 otherwise spends a
-sixth of its time on that read's trip to a worker thread. Links change rarely (a `crmgraph link` run, a
-steward's decision, a change feed) but they may change in any process that opens the store, and a read
-must never answer with a link that is gone. So what is remembered is labelled with a generation:
+sixth of its time on that read's trip to a worker thread; a list page also reads which customers it shows
+(the directory's page: ids in id order, from the customers table alone). Links and customers change
+rarely (a `crmgraph link` run, a steward's decision, a change feed) but they may change in any process
+that opens the store, and a read must never answer with a link or a customer that is gone. So what is
+remembered is labelled with a generation:
 
-- triggers on the tables the reads use (links, persons, person links, match keys) count every change in
-  ``crmgraph_links_generation``, in the writer's own transaction, whoever the writer is;
+- triggers on the tables the reads use (customers, links, persons, person links, match keys) count every
+  change in ``crmgraph_links_generation``, in the writer's own transaction, whoever the writer is;
 - every read from the store reads the generation first, then the rows; what it read is remembered under
   that generation, and the memory is emptied when a read sees a newer one;
 - before answering from memory, a request looks at the store's files (``os.stat``, a few microseconds, no
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select, text
 
-from crmgraph.identity.tables import links, links_generation, match_keys, person_links, persons
+from crmgraph.identity.tables import customers, links, links_generation, match_keys, person_links, persons
 
 if TYPE_CHECKING:
     from crmgraph.identity.store import Link
@@ -40,12 +43,17 @@ if TYPE_CHECKING:
 # timestamp grain (a few milliseconds) could leave them looking the same.
 SETTLE_NS = 50_000_000
 
-_WATCHED = (links.name, persons.name, person_links.name, match_keys.name)
+# Directory pages remembered at most (each up to the largest page size in ids): a page is one per position
+# and size, and clients mostly ask the first few.
+PAGES = 1_000
+
+_WATCHED = (customers.name, links.name, persons.name, person_links.name, match_keys.name)
 _GENERATION = select(links_generation.c.generation).where(links_generation.c.id == 1)
 
 K = TypeVar("K")
 C = TypeVar("C")
 ScopeKeys = dict[str, frozenset[str]]
+PageKey = tuple[int | None, int]  # after which customer id, how many
 FileState = tuple[int, int, int, int]  # device, inode, size, modification time (ns)
 
 
@@ -66,6 +74,7 @@ class _Memory:
     store: tuple[int, int] | None
     links: dict[int, tuple[Link, ...]] = field(default_factory=dict)
     scopes: dict[int, ScopeKeys] = field(default_factory=dict)
+    pages: dict[PageKey, tuple[tuple[int, ...], bool]] = field(default_factory=dict)  # ids, and whether more follow
 
 
 class RememberedLinks:
@@ -139,6 +148,14 @@ class RememberedLinks:
             return None
         return _every_kept(memory.scopes, customer_ids, dict)
 
+    def page(self, after: int | None, first: int, look: Look) -> tuple[list[int], bool] | None:
+        """The directory's page (customer ids in id order after ``after``, ``first`` of them, and whether more
+        follow), if remembered and nothing changed since; else None. Only the unfiltered directory is kept:
+        a search or a row scope reads other tables."""
+        memory = self._current(look)
+        kept = memory.pages.get((after, first)) if memory is not None else None
+        return (list(kept[0]), kept[1]) if kept is not None else None
+
     def links_at(self, generation: int | None, customer_ids: Iterable[int]) -> dict[int, list[Link]]:
         """The customers' links remembered under ``generation`` (read in this trip to the store): safe from a
         worker thread, and whatever the files look like, as the generation itself says nothing changed."""
@@ -159,6 +176,7 @@ class RememberedLinks:
         generation: int | None,
         found_links: Mapping[int, Sequence[Link]] | None = None,
         found_scopes: Mapping[int, ScopeKeys] | None = None,
+        found_page: tuple[PageKey, Sequence[int], bool] | None = None,
     ) -> None:
         """Remember what a read found under ``generation`` (read before the rows), ``look`` taken before it.
         Customers asked and not found are in the mappings too, with nothing."""
@@ -178,6 +196,10 @@ class RememberedLinks:
         if found_scopes is not None:
             memory.scopes.update(found_scopes)
             _bound(memory.scopes, self.capacity)
+        if found_page is not None:
+            key, ids, more = found_page
+            memory.pages[key] = (tuple(ids), more)
+            _bound(memory.pages, PAGES)
 
     def _current(self, look: Look) -> _Memory | None:
         if look.files is None or look.files != self._trusted:
@@ -199,12 +221,12 @@ def _every_kept(known: Mapping[int, K], customer_ids: Iterable[int], copy: Calla
     return found
 
 
-def _bound(remembered: MutableMapping[int, Any], capacity: int) -> None:
-    """Forget the customers remembered first until ``capacity`` are left."""
+def _bound(remembered: MutableMapping[Any, Any], capacity: int) -> None:
+    """Forget the entries remembered first until ``capacity`` are left."""
     excess = len(remembered) - capacity
     if excess > 0:
-        for customer_id in list(islice(remembered, excess)):  # the oldest first: a dict keeps insertion order
-            del remembered[customer_id]
+        for key in list(islice(remembered, excess)):  # the oldest first: a dict keeps insertion order
+            del remembered[key]
 
 
 def _files_of(engine: Engine) -> tuple[str, ...]:

@@ -211,7 +211,18 @@ class IdentityStore:
         self, *, after: int | None, first: int, search: str | None, scope: Scope | None = None, with_scope: bool = False
     ) -> tuple[list[int], bool, dict[int, list[Link]], dict[int, dict[str, frozenset[str]]]]:
         """:meth:`page`, and the links of its customers (with ``with_scope``, their scope keys too) in the same
-        trip to a worker thread: a list page reads them right after its ids."""
+        trip to a worker thread: a list page reads them right after its ids. The unfiltered directory's pages
+        are remembered with the links (:mod:`crmgraph.identity.remembered_links`): no trip at all then."""
+        directory = not search and scope is None  # a page of the customers table alone
+        look = self.remembered.look()
+        if directory:
+            kept = self.remembered.page(after, first, look)
+            if kept is not None:
+                kept_ids, kept_more = kept
+                kept_links = self.remembered.links(kept_ids, look)
+                kept_scopes = self.remembered.scopes(kept_ids, look) if with_scope else {}
+                if kept_links is not None and kept_scopes is not None:
+                    return kept_ids, kept_more, kept_links, kept_scopes
 
         def read() -> tuple[int | None, list[int], bool, dict[int, list[Link]], list[int], ScopesOf]:
             with self.engine.connect() as conn:
@@ -222,9 +233,11 @@ class IdentityStore:
                 found, unknown = self._links_known_or_read(conn, generation, ids)  # the rows are often known
                 return generation, ids, more, found, unknown, self._scope_keys_in(conn, ids) if with_scope else {}
 
-        look = self.remembered.look()
         generation, ids, more, found, unknown, scopes = await asyncio.to_thread(read)
-        self.remembered.absorb(look, generation, _every(unknown, found, ()))
+        self.remembered.absorb(
+            look, generation, _every(unknown, found, ()), _every(ids, scopes, {}) if with_scope else None,
+            ((after, first), ids, more) if directory else None,
+        )  # fmt: skip
         return ids, more, found, scopes
 
     def _page(self, after: int | None, first: int, search: str | None, scope: Scope | None) -> tuple[list[int], bool]:
